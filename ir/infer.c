@@ -1,0 +1,2 @@
+/* infer.c — placeholder; being written. */
+#include "ir.h"

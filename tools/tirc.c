@@ -1,0 +1,235 @@
+/* tirc.c — the tirc driver: parses a .tir file, runs the pass pipeline and
+ * emits the result (spec §8).  Exit codes: 0 ok, 1 bad input, 2 bad usage or
+ * an unsupported request, 3 internal error. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "ir.h"
+#include "passes.h"
+#include "tirrt.h"
+
+#ifndef TIRC_VERSION
+#define TIRC_VERSION "0.0.0"
+#endif
+
+static const char USAGE[] =
+    "usage: tirc FILE.tir [-o OUT] [--emit=exe|lib|c|ir] [--target=cuda|cpu]\n"
+    "            [--arch=sm_80|sm_86|sm_89|sm_90] [--passes=P1,P2,...]\n"
+    "            [--dump-ir[=P1,P2,...]] [--sdpa-kernel=flash|mem_efficient|math]\n"
+    "            [--explain-kernels] [--remarks] [-O0|-O1]\n"
+    "       tirc run FILE.tir [program options...]\n"
+    "       tirc --help | --version | --list-passes\n";
+
+static const char HELP[] =
+    "\n"
+    "Compiles a TIR tensor program (see docs/ and the language spec).\n"
+    "\n"
+    "  -o OUT               write the output to OUT (default: stdout for ir/c)\n"
+    "  --emit=KIND          exe (default), lib, c, or ir (the IR after the pipeline)\n"
+    "  --target=T           cuda or cpu (default: cuda when built with CUDA and a\n"
+    "                       GPU is present, else cpu)\n"
+    "  --arch=SM            GPU architecture for kernel selection (default sm_80)\n"
+    "  --passes=LIST        run exactly these passes (an empty list runs none)\n"
+    "  --dump-ir[=LIST]     print the IR to stderr after every pass (or those listed),\n"
+    "                       each under `// ----- IR after NAME -----`\n"
+    "  --sdpa-kernel=K      force flash, mem_efficient or math for every sdpa\n"
+    "  --explain-kernels    say why each faster attention kernel was rejected\n"
+    "  --remarks            say why each softmax was not fused into attention\n"
+    "  -O0                  run no optimizing pass;  -O1 (default) the full pipeline\n"
+    "  --list-passes        list the passes and exit\n";
+
+typedef struct {
+  const char *input, *output, *emit, *target, *arch, *passes, *dump_filter, *sdpa_kernel;
+  bool dump, explain, remarks, o0;
+} Options;
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("tirc: error: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\n", stderr);
+  fputs(USAGE, stderr);
+  return TIR_ERR_USAGE;
+}
+
+static bool one_of(const char *s, const char *const *list) {
+  for (; *list; list++)
+    if (strcmp(s, *list) == 0) return true;
+  return false;
+}
+
+static bool gpu_present(void) {
+  /* The compiler does not link the CUDA driver; the device node is enough to
+   * decide the default target. */
+  return access("/dev/nvidiactl", F_OK) == 0 || access("/dev/nvidia0", F_OK) == 0;
+}
+
+/* Loads const(file=..., key=...) through the runtime's safetensors reader. */
+static TirStatus load_const(void *ctx, const char *path, const char *key, TirDType *dtype,
+                            int *rank, int64_t dims[TIR_MAX_RANK], void **data, size_t *nbytes,
+                            char *err, size_t errlen) {
+  (void)ctx;
+  tirrt_safetensors_t *st = NULL;
+  tirrt_status_t s = tirrt_safetensors_open(path, &st);
+  if (s) {
+    snprintf(err, errlen, "%s", tirrt_status_message(s));
+    tirrt_status_free(s);
+    return TIR_ERR_INPUT;
+  }
+  tirrt_tensor_desc_t desc;
+  const void *src = NULL;
+  s = tirrt_safetensors_find(st, key, &desc, &src);
+  if (s) {
+    snprintf(err, errlen, "%s", tirrt_status_message(s));
+    tirrt_status_free(s);
+    tirrt_safetensors_close(st);
+    return TIR_ERR_INPUT;
+  }
+  size_t n = tirrt_tensor_desc_nbytes(&desc);
+  void *copy = malloc(n ? n : 1);
+  if (!copy) {
+    tirrt_safetensors_close(st);
+    snprintf(err, errlen, "out of memory reading %zu bytes", n);
+    return TIR_ERR_INTERNAL;
+  }
+  if (n) memcpy(copy, src, n);
+  /* The runtime's dtype enum has the compiler's order (see tirrt.h). */
+  *dtype = (TirDType)desc.dtype;
+  *rank = desc.rank;
+  for (int i = 0; i < desc.rank; i++) dims[i] = desc.shape[i];
+  *data = copy;
+  *nbytes = n;
+  tirrt_safetensors_close(st);
+  return TIR_OK;
+}
+
+static int parse_args(int argc, char **argv, Options *o) {
+  static const char *const EMITS[] = {"exe", "lib", "c", "ir", NULL};
+  static const char *const TARGETS[] = {"cuda", "cpu", NULL};
+  static const char *const ARCHS[] = {"sm_80", "sm_86", "sm_89", "sm_90", NULL};
+  static const char *const KERNELS[] = {"flash", "mem_efficient", "math", NULL};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-o") == 0) {
+      if (++i == argc) return usage_error("%s needs an argument", "-o");
+      o->output = argv[i];
+    } else if (strncmp(a, "--emit=", 7) == 0) {
+      o->emit = a + 7;
+      if (!one_of(o->emit, EMITS)) return usage_error("unknown --emit kind '%s'", o->emit);
+    } else if (strncmp(a, "--target=", 9) == 0) {
+      o->target = a + 9;
+      if (!one_of(o->target, TARGETS)) return usage_error("unknown --target '%s'", o->target);
+    } else if (strncmp(a, "--arch=", 7) == 0) {
+      o->arch = a + 7;
+      if (!one_of(o->arch, ARCHS)) return usage_error("unknown --arch '%s'", o->arch);
+    } else if (strncmp(a, "--passes=", 9) == 0) {
+      o->passes = a + 9;
+    } else if (strcmp(a, "--dump-ir") == 0) {
+      o->dump = true;
+      o->dump_filter = NULL;
+    } else if (strncmp(a, "--dump-ir=", 10) == 0) {
+      o->dump = true;
+      o->dump_filter = a + 10;
+    } else if (strncmp(a, "--sdpa-kernel=", 14) == 0) {
+      o->sdpa_kernel = a + 14;
+      if (!one_of(o->sdpa_kernel, KERNELS))
+        return usage_error("unknown --sdpa-kernel '%s'", o->sdpa_kernel);
+    } else if (strcmp(a, "--explain-kernels") == 0) {
+      o->explain = true;
+    } else if (strcmp(a, "--remarks") == 0) {
+      o->remarks = true;
+    } else if (strcmp(a, "-O0") == 0) {
+      o->o0 = true;
+    } else if (strcmp(a, "-O1") == 0) {
+      o->o0 = false;
+    } else if (a[0] == '-' && a[1] != 0) {
+      return usage_error("unknown option '%s'", a);
+    } else if (o->input) {
+      return usage_error("more than one input file ('%s')", a);
+    } else {
+      o->input = a;
+    }
+  }
+  if (!o->input) return usage_error("%s", "no input file");
+  return 0;
+}
+
+static int compile(const Options *o) {
+  TirDiag *diag = tir_diag_new(stderr, 0);
+  if (!diag) return TIR_ERR_INTERNAL;
+  TirParseOptions po = {.loader = load_const, .loader_ctx = NULL};
+  TirModule *m = NULL;
+  int rc = (int)tir_parse_file(o->input, diag, &po, &m);
+  if (rc != TIR_OK) goto done;
+
+  TirPassOptions opts = {
+      .diag = diag,
+      .target = o->target,
+      .arch = o->arch,
+      .sdpa_kernel = o->sdpa_kernel,
+      .explain_kernels = o->explain,
+      .remarks = o->remarks,
+      .verify_each = true,
+      .dump = o->dump ? stderr : NULL,
+      .dump_filter = o->dump_filter,
+  };
+  const char *pipeline = o->passes ? o->passes : o->o0 ? "" : tir_default_pipeline();
+  rc = (int)tir_run_pipeline(m, pipeline, &opts);
+  if (rc != TIR_OK) goto done;
+
+  if (strcmp(o->emit, "ir") != 0) {
+    fprintf(stderr, "tirc: error: --emit=%s is not yet supported (use --emit=ir)\n", o->emit);
+    rc = TIR_ERR_USAGE;
+    goto done;
+  }
+  FILE *out = stdout;
+  if (o->output && !(out = fopen(o->output, "w"))) {
+    fprintf(stderr, "tirc: error: cannot open '%s': %s\n", o->output, strerror(errno));
+    rc = TIR_ERR_INPUT;
+    goto done;
+  }
+  tir_print_module(out, m);
+  if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
+    fprintf(stderr, "tirc: error: writing the output failed: %s\n", strerror(errno));
+    rc = TIR_ERR_INPUT;
+  }
+done:
+  tir_module_free(m);
+  tir_diag_free(diag);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+    fputs(USAGE, stdout);
+    fputs(HELP, stdout);
+    return 0;
+  }
+  if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+    printf("tirc %s (TIR language version 1)\n", TIRC_VERSION);
+    return 0;
+  }
+  if (argc >= 2 && strcmp(argv[1], "--list-passes") == 0) {
+    for (int i = 0; i < tir_pass_count(); i++)
+      printf("%-16s %s\n", tir_pass_info(i)->name, tir_pass_info(i)->description);
+    return 0;
+  }
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+    fputs("tirc: error: 'tirc run' is not yet supported: compiled programs arrive with the "
+          "codegen and runtime work\n",
+          stderr);
+    return TIR_ERR_USAGE;
+  }
+  Options o = {.emit = "exe", .arch = "sm_80"};
+#ifdef TIRC_HAVE_CUDA
+  o.target = gpu_present() ? "cuda" : "cpu";
+#else
+  (void)gpu_present;
+  o.target = "cpu";
+#endif
+  int rc = parse_args(argc, argv, &o);
+  if (rc) return rc;
+  return compile(&o);
+}
