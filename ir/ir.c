@@ -377,8 +377,28 @@ bool tir_op_has_attr(const TirOp *op, const char *name) {
   return tir_op_attr_c(op, name)->kind != TIR_ATTR_NONE;
 }
 
+/* The schema default of an absent attribute, as the attribute it would be. */
+static TirAttr schema_default(const TirOp *op, const char *name) {
+  const TirAttrSchema *s = &tir_op_schema(op->kind)->attrs[attr_slot(op, name)];
+  TirAttr a = {.kind = TIR_ATTR_NONE};
+  if (!s->has_default) return a;
+  a.kind = s->kind;
+  switch (s->kind) {
+  case TIR_ATTR_INT: a.i = s->def_i; break;
+  case TIR_ATTR_BOOL: a.b = s->def_i != 0; break;
+  case TIR_ATTR_FLOAT: a.f = s->def_f; break;
+  case TIR_ATTR_STR: a.s = s->def_s; break;
+  case TIR_ATTR_DTYPE: a.dtype = s->def_dtype; break;
+  case TIR_ATTR_DIM: a.kind = TIR_ATTR_INT; a.i = s->def_i; break; /* read as an int */
+  default: a.kind = TIR_ATTR_NONE; break;
+  }
+  return a;
+}
+
 int64_t tir_op_attr_int(const TirOp *op, const char *name) {
   const TirAttr *a = tir_op_attr_c(op, name);
+  TirAttr d;
+  if (a->kind == TIR_ATTR_NONE) a = (d = schema_default(op, name), &d);
   if (a->kind == TIR_ATTR_BOOL) return a->b;
   if (a->kind == TIR_ATTR_DIM) {
     int64_t v = 0;
@@ -391,6 +411,8 @@ int64_t tir_op_attr_int(const TirOp *op, const char *name) {
 
 double tir_op_attr_float(const TirOp *op, const char *name) {
   const TirAttr *a = tir_op_attr_c(op, name);
+  TirAttr d;
+  if (a->kind == TIR_ATTR_NONE) a = (d = schema_default(op, name), &d);
   if (a->kind == TIR_ATTR_SCALAR) return a->scalar.f;
   if (a->kind == TIR_ATTR_INT) return (double)a->i;
   assert(a->kind == TIR_ATTR_FLOAT);
@@ -399,12 +421,18 @@ double tir_op_attr_float(const TirOp *op, const char *name) {
 
 bool tir_op_attr_bool(const TirOp *op, const char *name) {
   const TirAttr *a = tir_op_attr_c(op, name);
+  TirAttr d;
+  if (a->kind == TIR_ATTR_NONE) a = (d = schema_default(op, name), &d);
   assert(a->kind == TIR_ATTR_BOOL);
   return a->b;
 }
 
 const char *tir_op_attr_str(const TirOp *op, const char *name) {
   const TirAttr *a = tir_op_attr_c(op, name);
+  if (a->kind == TIR_ATTR_NONE) {
+    const TirAttrSchema *s = &tir_op_schema(op->kind)->attrs[attr_slot(op, name)];
+    return s->has_default && s->kind == TIR_ATTR_STR ? s->def_s : NULL;
+  }
   return a->kind == TIR_ATTR_STR ? a->s : NULL;
 }
 
@@ -475,7 +503,8 @@ bool tir_attr_equal(const TirAttr *a, const TirAttr *b) {
   switch (a->kind) {
   case TIR_ATTR_NONE: return true;
   case TIR_ATTR_INT: return a->i == b->i;
-  case TIR_ATTR_FLOAT: return memcmp(&a->f, &b->f, sizeof a->f) == 0 || a->f == b->f;
+  /* Bitwise: -0.0 and 0.0 differ (1/x tells them apart); nan equals nan. */
+  case TIR_ATTR_FLOAT: return memcmp(&a->f, &b->f, sizeof a->f) == 0;
   case TIR_ATTR_BOOL: return a->b == b->b;
   case TIR_ATTR_STR: return strcmp(a->s, b->s) == 0;
   case TIR_ATTR_DTYPE: return a->dtype == b->dtype;
@@ -490,7 +519,7 @@ bool tir_attr_equal(const TirAttr *a, const TirAttr *b) {
     return true;
   case TIR_ATTR_SCALAR:
     return a->scalar.kind == b->scalar.kind && a->scalar.i == b->scalar.i &&
-           (a->scalar.f == b->scalar.f || (a->scalar.f != a->scalar.f && b->scalar.f != b->scalar.f));
+           memcmp(&a->scalar.f, &b->scalar.f, sizeof a->scalar.f) == 0;
   }
   return false;
 }

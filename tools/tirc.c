@@ -87,7 +87,14 @@ static TirStatus load_const(void *ctx, const char *path, const char *key, TirDTy
     tirrt_safetensors_close(st);
     return TIR_ERR_INPUT;
   }
-  size_t n = tirrt_tensor_desc_nbytes(&desc);
+  size_t n = 0;
+  s = tirrt_tensor_desc_check(&desc, NULL, &n);
+  if (s) {
+    snprintf(err, errlen, "%s", tirrt_status_message(s));
+    tirrt_status_free(s);
+    tirrt_safetensors_close(st);
+    return TIR_ERR_INPUT;
+  }
   void *copy = malloc(n ? n : 1);
   if (!copy) {
     tirrt_safetensors_close(st);
@@ -175,7 +182,7 @@ static int compile(const Options *o) {
       .dump = o->dump ? stderr : NULL,
       .dump_filter = o->dump_filter,
   };
-  const char *pipeline = o->passes ? o->passes : o->o0 ? "" : tir_default_pipeline();
+  const char *pipeline = o->passes ? o->passes : o->o0 ? tir_o0_pipeline() : tir_default_pipeline();
   rc = (int)tir_run_pipeline(m, pipeline, &opts);
   if (rc != TIR_OK) goto done;
 

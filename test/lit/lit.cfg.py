@@ -12,6 +12,7 @@ bin_dir = lit_config.params.get("tirc_bin_dir")
 tools_dir = lit_config.params.get("llvm_tools_dir", "/usr/lib/llvm-14/bin")
 if not bin_dir:
     lit_config.fatal("pass --param tirc_bin_dir=<dir holding tirc>")
+bin_dir = os.path.abspath(bin_dir)
 path = os.pathsep.join([bin_dir, tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%python", "python3"))

@@ -1,0 +1,543 @@
+/* canonicalize.c — the `canonicalize` pass: local rewrites to a fixed point.
+ *
+ * A worklist driver visits every op; when a rewrite fires, the ops whose
+ * operand changed (and the defining ops of values that lost their last use)
+ * go back on the worklist, so each rewrite costs time proportional to what
+ * it touched.  The worklist is a FIFO seeded with every op in program order:
+ * operands are simplified before their users are looked at, and an op that
+ * many rewrites re-queue (a concat of 10^5 inputs) waits in the queue once
+ * instead of being rescanned after each of them, which keeps a function of
+ * 10^5 ops near-linear.  Every rewrite keeps types exactly: a replacement
+ * value must have the replaced value's type, so broadcasting identities
+ * (mul(%x, 1) where the 1 widens %x) are left alone.  New ops get the loc and the name hint of the op they
+ * replace.  Ops left without uses are erased on the way (all ops are pure).
+ *
+ * The rewrites, by group (each matcher below carries its TIR pattern):
+ *   constants   fold small constant expressions (fold.c), put the constant
+ *               operand of a commutative op second, flip lt/le/gt/ge so the
+ *               constant is second;
+ *   identities  contiguous, clone, same-shape expand/reshape, same-dtype
+ *               cast, inference dropout, identity permute, transpose of a dim
+ *               with itself, no-op squeeze, whole-dim slice, one-input
+ *               concat, x+0, x-0, x*1, x/1, x**1, max/min/and/or(x, x),
+ *               where(c, x, x), where(all-true/all-false const, a, b);
+ *   chains      permute/transpose pairs -> one permute (or nothing),
+ *               reshape/squeeze/unsqueeze under reshape -> one reshape,
+ *               squeeze/unsqueeze pairs that cancel, lossless cast pairs,
+ *               neg(neg(x)), logical_not(logical_not(x));
+ *   concat      inputs with a constant zero size along `dim` (or legacy
+ *               empty f32[0] inputs) are dropped.
+ * The rewrite budget is a guard, not a limit: when it runs out (only a rule
+ * cycle, i.e. a bug, could get there) the pass stops with valid IR.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fold.h"
+#include "pass_util.h"
+#include "passes.h"
+
+typedef struct {
+  TirModule *m;
+  const TirPassOptions *opts;
+  TirOp **ring; /* the worklist: a FIFO ring buffer, cap a power of two */
+  size_t head, n, cap;
+  unsigned char *queued; /* by op id: on the worklist now */
+  size_t qcap;
+  size_t budget; /* rewrites left; a guard against a rewrite cycle (a bug) */
+  TirStatus st;
+} Canon;
+
+/* ------------------------------------------------------------ the worklist */
+
+static void push(Canon *c, TirOp *op) {
+  if (!op || !op->func || op->kind == TIR_OP_RETURN || c->st != TIR_OK) return;
+  if (op->id >= c->qcap) {
+    size_t nc = c->qcap ? c->qcap : 1024;
+    while (nc <= op->id) nc *= 2;
+    unsigned char *q = realloc(c->queued, nc);
+    if (!q) {
+      c->st = TIR_ERR_INTERNAL;
+      return;
+    }
+    memset(q + c->qcap, 0, nc - c->qcap);
+    c->queued = q;
+    c->qcap = nc;
+  }
+  if (c->queued[op->id]) return;
+  if (c->n == c->cap) {
+    size_t nc = c->cap ? c->cap * 2 : 1024;
+    TirOp **r = malloc(nc * sizeof *r);
+    if (!r) {
+      c->st = TIR_ERR_INTERNAL;
+      return;
+    }
+    for (size_t i = 0; i < c->n; i++) r[i] = c->ring[(c->head + i) & (c->cap - 1)];
+    free(c->ring);
+    c->ring = r;
+    c->head = 0;
+    c->cap = nc;
+  }
+  c->queued[op->id] = 1;
+  c->ring[(c->head + c->n++) & (c->cap - 1)] = op;
+}
+
+static TirOp *pop(Canon *c) {
+  TirOp *op = c->ring[c->head];
+  c->head = (c->head + 1) & (c->cap - 1);
+  c->n--;
+  c->queued[op->id] = 0;
+  return op;
+}
+
+/* Erases op (its result must be unused) and queues the ops whose results
+ * just lost their last use, so chains of dead ops go too. */
+static void erase_op(Canon *c, TirOp *op) {
+  tir_op_erase(op);
+  /* tir_op_erase unlinks the uses but leaves operand values readable. */
+  for (int i = 0; i < op->n_operands; i++) {
+    TirValue *v = op->operands[i].value;
+    if (v->def && !v->first_use) push(c, v->def);
+  }
+}
+
+/* Replaces every use of old's result with v (same type) and erases old. */
+static bool replace(Canon *c, TirOp *old, TirValue *v) {
+  if (!tir_type_equal(&old->result->type, &v->type)) return false;
+  /* Only the users that move see a new operand; v's other users do not
+   * (re-queueing them would be quadratic when v has many users). */
+  for (const TirOperand *u = old->result->first_use; u; u = u->next_use) push(c, u->owner);
+  tir_value_replace_all_uses(old->result, v);
+  erase_op(c, old);
+  if (c->budget) c->budget--;
+  return true;
+}
+
+static void internal_error(Canon *c, const TirOp *op, const char *what) {
+  tir_diag_error(c->opts->diag, op->loc, "internal error: canonicalize: %s (rewriting '%s')",
+                 what, tir_op_schema(op->kind)->name);
+  c->st = TIR_ERR_INTERNAL;
+}
+
+/* A new op of `kind` over `operands`, detached, with old's loc; attributes
+ * are set by the caller before place(). */
+static TirOp *new_op(Canon *c, const TirOp *old, TirOpKind kind, TirValue *const *operands,
+                     int n) {
+  TirOp *op = tir_op_new(c->m, kind, operands, n, old->loc);
+  if (!op) c->st = TIR_ERR_INTERNAL;
+  return op;
+}
+
+/* Inserts nop before old (its operands dominate old, so they dominate it)
+ * and infers its type. */
+static bool place(Canon *c, TirOp *old, TirOp *nop) {
+  tir_op_insert_before(old, nop);
+  if (nop->kind == TIR_OP_CONST || tir_infer_op(c->m, nop, c->opts->diag) == TIR_OK) return true;
+  tir_op_erase(nop);
+  internal_error(c, old, "a new op failed type inference");
+  return false;
+}
+
+/* Makes the placed nop stand for old: same name hint, all uses moved. */
+static bool commit(Canon *c, TirOp *old, TirOp *nop) {
+  if (!tir_type_equal(&old->result->type, &nop->result->type)) {
+    tir_op_erase(nop);
+    internal_error(c, old, "a rewrite changed the result type");
+    return false;
+  }
+  nop->result->name = old->result->name;
+  push(c, nop);
+  return replace(c, old, nop->result);
+}
+
+/* ------------------------------------------------------------ small queries */
+
+static TirOp *def_of(const TirOp *op, int i, TirOpKind kind) {
+  TirOp *d = op->operands[i].value->def;
+  return d && d->kind == kind ? d : NULL;
+}
+
+static bool is_const(const TirValue *v) { return v->def && v->def->kind == TIR_OP_CONST; }
+
+/* v is a constant of at most TIR_FOLD_MAX_ELEMS elements, each == want
+ * (so 0 matches -0 too; a bound keeps this cheap on large weights). */
+static bool const_all(const TirValue *v, double want) {
+  const void *d = tir_fold_const_data(v);
+  int64_t n;
+  if (!d || !tir_type_numel(&v->type, &n) || n == 0 || n > TIR_FOLD_MAX_ELEMS) return false;
+  for (int64_t i = 0; i < n; i++)
+    if (!(tir_load_f64(v->type.dtype, d, (size_t)i) == want)) return false;
+  return true;
+}
+
+/* The permutation of a permute/transpose as output dim -> input dim. */
+static bool perm_of(const TirOp *op, int64_t *perm, int *rank) {
+  int r = op->operands[0].value->type.rank;
+  *rank = r;
+  if (op->kind == TIR_OP_TRANSPOSE) {
+    if (r == 0) return true; /* torch allows dims 0/-1 on a 0-d tensor: a no-op */
+    int64_t d0 = pu_int(op, "dim0"), d1 = pu_int(op, "dim1");
+    if (d0 < 0) d0 += r;
+    if (d1 < 0) d1 += r;
+    if (d0 < 0 || d0 >= r || d1 < 0 || d1 >= r) return false;
+    for (int i = 0; i < r; i++) perm[i] = i;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return true;
+  }
+  const TirAttr *a = tir_op_attr_c(op, "dims");
+  if (a->kind != TIR_ATTR_INTS || a->ints.n != r) return false;
+  for (int i = 0; i < r; i++) {
+    perm[i] = a->ints.v[i] < 0 ? a->ints.v[i] + r : a->ints.v[i];
+    if (perm[i] < 0 || perm[i] >= r) return false;
+  }
+  return true;
+}
+
+static bool perm_is_identity(const int64_t *perm, int r) {
+  for (int i = 0; i < r; i++)
+    if (perm[i] != i) return false;
+  return true;
+}
+
+/* Every value of `from` is exactly representable in `to`, so a cast there
+ * and back (or on to a third dtype) loses nothing. */
+static bool cast_exact(TirDType from, TirDType to) {
+  if (from == to || from == TIR_BOOL) return true;
+  if (to == TIR_BOOL) return false;
+  /* Ranges of the integer dtypes, and the integers each float holds exactly
+   * (2^(mantissa bits + 1)). */
+  static const struct {
+    double lo, hi;
+  } R[TIR_NUM_DTYPES] = {
+      [TIR_I8] = {-128, 127},          [TIR_U8] = {0, 255},
+      [TIR_I16] = {-32768, 32767},     [TIR_I32] = {-2147483648.0, 2147483647.0},
+      [TIR_I64] = {-9.3e18, 9.3e18},   [TIR_F16] = {-2048, 2048},
+      [TIR_BF16] = {-256, 256},        [TIR_F32] = {-16777216.0, 16777216.0},
+      [TIR_F64] = {-9007199254740992.0, 9007199254740992.0},
+  };
+  bool ff = tir_dtype_is_float(from), tf = tir_dtype_is_float(to);
+  if (ff && !tf) return false;
+  if (ff && tf) /* f16 and bf16 each hold values the other cannot */
+    return to == TIR_F64 || (to == TIR_F32 && from != TIR_F64);
+  /* integer -> integer or float: a range check */
+  if (tf && from == TIR_I64) return false;
+  return R[to].lo <= R[from].lo && R[from].hi <= R[to].hi;
+}
+
+/* ------------------------------------------------------------ identities */
+
+/* Replace op by its operand i when that is type-exact. */
+static bool to_operand(Canon *c, TirOp *op, int i) {
+  return replace(c, op, op->operands[i].value);
+}
+
+/* %y = contiguous(%x)  ->  %x
+ * %y = clone(%x)       ->  %x
+ * %y = expand(%x, shape=S)  ->  %x   when S is %x's shape
+ * %y = reshape(%x, shape=S) ->  %x   when S is %x's shape
+ * %y = cast(%x, dtype=T)    ->  %x   when T is %x's dtype
+ * %y = squeeze(%x, dim=d)   ->  %x   when dim d is not 1 (squeeze does nothing)
+ * (replace() checks the types are equal, which is exactly the condition.) */
+static bool same_type_identity(Canon *c, TirOp *op) { return to_operand(c, op, 0); }
+
+/* %y = dropout(%x, p=P, training=false)  ->  %x
+ * %y = dropout(%x, p=0, training=true)   ->  %x */
+static bool dropout_identity(Canon *c, TirOp *op) {
+  if (pu_bool(op, "training") && pu_float(op, "p") > 0) return false;
+  return to_operand(c, op, 0);
+}
+
+/* %y = slice(%x, dim=d, start=0, step=1)            ->  %x   when it keeps the whole dim
+ * %y = slice(%x, dim=d, start=0, end=N, step=1)     ->  %x   (N the size of dim d)
+ * With step 1 and start 0, an unchanged type means nothing was cut. */
+static bool slice_identity(Canon *c, TirOp *op) {
+  int64_t step, start;
+  if (!pu_dim_const(op, "step", &step) || step != 1) return false;
+  if (!pu_absent(op, "start") && !(pu_dim_const(op, "start", &start) && start == 0)) return false;
+  return to_operand(c, op, 0);
+}
+
+/* %y = permute(%x, dims=[0, 1, ..., n-1])  ->  %x
+ * %y = transpose(%x, dim0=a, dim1=a)        ->  %x */
+static bool permute_identity(Canon *c, TirOp *op) {
+  int64_t p[TIR_MAX_RANK];
+  int r;
+  return perm_of(op, p, &r) && perm_is_identity(p, r) && to_operand(c, op, 0);
+}
+
+/* %y = transpose(transpose(%x, dim0=a, dim1=b), dim0=a, dim1=b)  ->  %x
+ * %y = permute(permute(%x, dims=P), dims=Q)   ->  permute(%x, dims=[P[Q[0]], ...])  or %x
+ * %y = transpose(permute(%x, dims=P), ...), permute(transpose(%x, ...), ...): likewise */
+static bool compose_permutes(Canon *c, TirOp *op) {
+  TirOp *in = def_of(op, 0, TIR_OP_PERMUTE);
+  if (!in) in = def_of(op, 0, TIR_OP_TRANSPOSE);
+  int64_t po[TIR_MAX_RANK], pi[TIR_MAX_RANK], pc[TIR_MAX_RANK];
+  int ro, ri;
+  if (!in || !perm_of(op, po, &ro) || !perm_of(in, pi, &ri) || ro != ri) return false;
+  /* y[.., k, ..] = t[.., po[k], ..] and t[.., j, ..] = x[.., pi[j], ..]. */
+  for (int k = 0; k < ro; k++) pc[k] = pi[po[k]];
+  TirValue *x = in->operands[0].value;
+  if (perm_is_identity(pc, ro)) return replace(c, op, x);
+  TirOp *nop = new_op(c, op, TIR_OP_PERMUTE, &x, 1);
+  if (!nop) return false;
+  tir_op_set_ints(nop, "dims", pc, ro);
+  return place(c, op, nop) && commit(c, op, nop);
+}
+
+/* %y = squeeze(unsqueeze(%x, dim=d), dim=d)  ->  %x
+ * %y = unsqueeze(squeeze(%x, dim=d), dim=d)  ->  %x   (dim d of %x is 1)
+ * and any squeeze/unsqueeze/reshape over a squeeze/unsqueeze/reshape whose
+ * result has %x's type: these ops keep row-major order, so equal types mean
+ * equal values. */
+static bool view_pair_cancels(Canon *c, TirOp *op) {
+  TirOp *in = op->operands[0].value->def;
+  if (!in || (in->kind != TIR_OP_SQUEEZE && in->kind != TIR_OP_UNSQUEEZE &&
+              in->kind != TIR_OP_RESHAPE))
+    return false;
+  return replace(c, op, in->operands[0].value);
+}
+
+/* %y = reshape(reshape(%x, shape=S1), shape=S2)    ->  reshape(%x, shape=S2)
+ * %y = reshape(squeeze(%x, ...), shape=S2)         ->  reshape(%x, shape=S2)
+ * %y = reshape(unsqueeze(%x, ...), shape=S2)       ->  reshape(%x, shape=S2)
+ * Applied repeatedly, a chain of any length becomes one reshape. */
+static bool compose_reshapes(Canon *c, TirOp *op) {
+  TirOp *in = op->operands[0].value->def;
+  if (!in || (in->kind != TIR_OP_SQUEEZE && in->kind != TIR_OP_UNSQUEEZE &&
+              in->kind != TIR_OP_RESHAPE))
+    return false;
+  TirValue *x = in->operands[0].value;
+  if (tir_type_equal(&x->type, &op->result->type)) return replace(c, op, x);
+  const TirAttr *shape = tir_op_attr_c(op, "shape");
+  if (shape->kind != TIR_ATTR_DIMS) return false;
+  TirOp *nop = new_op(c, op, TIR_OP_RESHAPE, &x, 1);
+  if (!nop) return false;
+  /* Keep the outer shape as written (a -1 stays -1: it resolves against the
+   * same element count).  Should inference resolve it differently, spell
+   * the shape out from the known result type instead. */
+  tir_op_set_dims(nop, "shape", shape->dims.v, shape->dims.n);
+  if (!place(c, op, nop)) return false;
+  if (!tir_type_equal(&nop->result->type, &op->result->type)) {
+    tir_op_set_dims(nop, "shape", op->result->type.dims, op->result->type.rank);
+    if (tir_infer_op(c->m, nop, c->opts->diag) != TIR_OK) {
+      tir_op_erase(nop);
+      internal_error(c, op, "a new reshape failed type inference");
+      return false;
+    }
+  }
+  return commit(c, op, nop);
+}
+
+/* %y = cast(cast(%x, dtype=T1), dtype=T2)  ->  %x                 when T2 is %x's dtype
+ *                                          ->  cast(%x, dtype=T2) otherwise
+ * only when the inner cast is exact (f16->f32->f16 goes, f32->f16->f32 stays). */
+static bool compose_casts(Canon *c, TirOp *op) {
+  TirOp *in = def_of(op, 0, TIR_OP_CAST);
+  if (!in) return false;
+  TirValue *x = in->operands[0].value;
+  if (!cast_exact(x->type.dtype, in->result->type.dtype)) return false;
+  if (tir_type_equal(&x->type, &op->result->type)) return replace(c, op, x);
+  TirOp *nop = new_op(c, op, TIR_OP_CAST, &x, 1);
+  if (!nop) return false;
+  tir_op_set_dtype(nop, "dtype", op->result->type.dtype);
+  return place(c, op, nop) && commit(c, op, nop);
+}
+
+/* %y = neg(neg(%x))                  ->  %x
+ * %y = logical_not(logical_not(%x))  ->  %x */
+static bool involution(Canon *c, TirOp *op) {
+  TirOp *in = def_of(op, 0, op->kind);
+  return in && replace(c, op, in->operands[0].value);
+}
+
+/* torch.cat skips 1-D inputs of size 0 (the legacy empty tensor) whatever
+ * the rank of the others; ir/infer.c does the same. */
+static bool legacy_empty(const TirType *t) {
+  int64_t n;
+  return t->rank == 1 && tir_dim_is_const(t->dims[0], &n) && n == 0;
+}
+
+/* %y = concat(%x, dim=d)  ->  %x
+ * %y = concat(%a, %e, %b, dim=d)  ->  concat(%a, %b, dim=d)   when %e has size 0 along d
+ * (or is a legacy empty f32[0]); when every input is empty, one that has the
+ * result's type stays alone. */
+static bool concat_rules(Canon *c, TirOp *op) {
+  if (op->n_operands == 1) return to_operand(c, op, 0);
+  const TirType *ref = NULL; /* the first input that is not legacy-empty */
+  for (int i = 0; i < op->n_operands && !ref; i++)
+    if (!legacy_empty(&op->operands[i].value->type)) ref = &op->operands[i].value->type;
+  if (!ref) return to_operand(c, op, 0); /* all f32[0]: the result is f32[0] */
+  int r = ref->rank;
+  int64_t d = pu_int(op, "dim");
+  if (d < 0) d += r;
+  if (d < 0 || d >= r) return false;
+  TirValue **kept = malloc((size_t)op->n_operands * sizeof *kept);
+  if (!kept) {
+    c->st = TIR_ERR_INTERNAL;
+    return false;
+  }
+  int keep = 0, first_empty = -1;
+  for (int i = 0; i < op->n_operands; i++) {
+    const TirType *t = &op->operands[i].value->type;
+    int64_t size;
+    bool zero = t->rank == r && tir_dim_is_const(t->dims[d], &size) && size == 0;
+    if (zero && first_empty < 0) first_empty = i;
+    if (!zero && !legacy_empty(t)) kept[keep++] = op->operands[i].value;
+  }
+  bool done = false;
+  if (keep == op->n_operands) {
+    done = false;
+  } else if (keep == 0) {
+    /* first_empty >= 0 here: ref itself is empty along d. */
+    done = to_operand(c, op, first_empty);
+  } else if (keep == 1) {
+    done = replace(c, op, kept[0]);
+  } else {
+    TirOp *nop = new_op(c, op, TIR_OP_CONCAT, kept, keep);
+    if (nop) {
+      tir_op_set_int(nop, "dim", pu_int(op, "dim"));
+      done = place(c, op, nop) && commit(c, op, nop);
+    }
+  }
+  free(kept);
+  return done;
+}
+
+/* ------------------------------------------------------------ binary ops */
+
+/* %y = add(%c, %x)  ->  add(%x, %c)   %c a constant, %x not; likewise mul,
+ * maximum, minimum, eq, ne, logical_and, logical_or.  Done in place: the
+ * result type is the same because broadcasting is symmetric. */
+static bool constant_second(Canon *c, TirOp *op) {
+  TirValue *a = op->operands[0].value, *b = op->operands[1].value;
+  if (!is_const(a) || is_const(b)) return false;
+  tir_op_set_operand(op, 0, b);
+  tir_op_set_operand(op, 1, a);
+  if (c->budget) c->budget--;
+  return true;
+}
+
+/* %y = lt(%c, %x)  ->  gt(%x, %c)    and le -> ge, gt -> lt, ge -> le */
+static bool flip_compare(Canon *c, TirOp *op) {
+  TirValue *a = op->operands[0].value, *b = op->operands[1].value;
+  if (!is_const(a) || is_const(b)) return false;
+  TirOpKind k;
+  switch (op->kind) {
+  case TIR_OP_LT: k = TIR_OP_GT; break;
+  case TIR_OP_LE: k = TIR_OP_GE; break;
+  case TIR_OP_GT: k = TIR_OP_LT; break;
+  default: k = TIR_OP_LE; break;
+  }
+  TirValue *ops[2] = {b, a};
+  TirOp *nop = new_op(c, op, k, ops, 2);
+  return nop && place(c, op, nop) && commit(c, op, nop);
+}
+
+/* %y = add(%x, 0)  ->  %x        %y = sub(%x, 0)  ->  %x
+ * %y = mul(%x, 1)  ->  %x        %y = div(%x, 1)  ->  %x       %y = pow(%x, 1)  ->  %x
+ * only when %y has %x's type: mul(%x : f32[3], 1 : f32[2, 3]) broadcasts and stays.
+ * The constant may have any shape as long as every element is the neutral value. */
+static bool neutral_operand(Canon *c, TirOp *op) {
+  double neutral = op->kind == TIR_OP_ADD || op->kind == TIR_OP_SUB ? 0.0 : 1.0;
+  TirValue *x = op->operands[0].value;
+  if (!tir_type_equal(&x->type, &op->result->type)) return false;
+  return const_all(op->operands[1].value, neutral) && replace(c, op, x);
+}
+
+/* %y = maximum(%x, %x), minimum(%x, %x), logical_and(%x, %x), logical_or(%x, %x)  ->  %x */
+static bool idempotent(Canon *c, TirOp *op) {
+  return op->operands[0].value == op->operands[1].value && to_operand(c, op, 0);
+}
+
+/* %y = where(%c, %x, %x)  ->  %x                      (when %y has %x's type)
+ * %y = where(%t, %a, %b)  ->  %a   %t a constant of all true  (likewise)
+ * %y = where(%f, %a, %b)  ->  %b   %f a constant of all false (likewise) */
+static bool where_rules(Canon *c, TirOp *op) {
+  TirValue *cond = op->operands[0].value;
+  if (op->operands[1].value == op->operands[2].value) return to_operand(c, op, 1);
+  if (const_all(cond, 1.0)) return to_operand(c, op, 1);
+  if (const_all(cond, 0.0)) return to_operand(c, op, 2);
+  return false;
+}
+
+/* ------------------------------------------------------------ the driver */
+
+/* %y = OP(%c1, %c2, ...)  ->  %y = const(...)   all operands constant and
+ * %y small and static (fold.c); also full(shape=S, value=v) for small S. */
+static bool fold(Canon *c, TirOp *op) {
+  TirStatus st;
+  TirOp *k = tir_fold_op(c->m, op, &st);
+  if (st != TIR_OK) {
+    c->st = st;
+    return false;
+  }
+  return k && place(c, op, k) && commit(c, op, k);
+}
+
+/* Tries the rewrites for op; true when one fired (op may be gone). */
+static bool visit(Canon *c, TirOp *op) {
+  if (fold(c, op) || c->st != TIR_OK) return true;
+  switch (op->kind) {
+  case TIR_OP_CONTIGUOUS:
+  case TIR_OP_CLONE:
+  case TIR_OP_EXPAND: return same_type_identity(c, op);
+  case TIR_OP_CAST: return same_type_identity(c, op) || compose_casts(c, op);
+  case TIR_OP_RESHAPE: return same_type_identity(c, op) || compose_reshapes(c, op);
+  case TIR_OP_SQUEEZE: return same_type_identity(c, op) || view_pair_cancels(c, op);
+  case TIR_OP_UNSQUEEZE: return view_pair_cancels(c, op);
+  case TIR_OP_DROPOUT: return dropout_identity(c, op);
+  case TIR_OP_SLICE: return slice_identity(c, op);
+  case TIR_OP_PERMUTE:
+  case TIR_OP_TRANSPOSE: return permute_identity(c, op) || compose_permutes(c, op);
+  case TIR_OP_CONCAT: return concat_rules(c, op);
+  case TIR_OP_NEG:
+  case TIR_OP_LOGICAL_NOT: return involution(c, op);
+  case TIR_OP_WHERE: return where_rules(c, op);
+  case TIR_OP_LT:
+  case TIR_OP_LE:
+  case TIR_OP_GT:
+  case TIR_OP_GE: return flip_compare(c, op);
+  case TIR_OP_ADD:
+  case TIR_OP_MUL: {
+    bool swapped = constant_second(c, op);
+    return neutral_operand(c, op) || swapped;
+  }
+  case TIR_OP_SUB:
+  case TIR_OP_DIV:
+  case TIR_OP_POW: return neutral_operand(c, op);
+  case TIR_OP_MAXIMUM:
+  case TIR_OP_MINIMUM:
+  case TIR_OP_LOGICAL_AND:
+  case TIR_OP_LOGICAL_OR: return idempotent(c, op) || constant_second(c, op);
+  case TIR_OP_EQ:
+  case TIR_OP_NE: return constant_second(c, op);
+  default: return false;
+  }
+}
+
+TirStatus tir_pass_canonicalize(TirModule *m, const TirPassOptions *opts) {
+  Canon c = {.m = m, .opts = opts};
+  size_t n_ops = 0;
+  for (TirFunc *f = m->first_func; f; f = f->next)
+    for (TirOp *op = f->first; op; op = op->next) n_ops++;
+  /* Each rewrite removes an op, an operand or a constant-first order, so a
+   * correct rule set stops long before this; it only bounds a buggy one. */
+  c.budget = 16 * n_ops + 4096;
+  /* Seed in program order: operands are simplified before their users. */
+  for (TirFunc *f = m->first_func; f; f = f->next)
+    for (TirOp *op = f->first; op; op = op->next) push(&c, op);
+  while (c.n && c.st == TIR_OK && c.budget) {
+    TirOp *op = pop(&c);
+    if (!op->func || op->kind == TIR_OP_RETURN) continue; /* erased meanwhile */
+    if (!op->result->first_use) {
+      erase_op(&c, op);
+      continue;
+    }
+    if (op->kind == TIR_OP_CONST) continue;
+    visit(&c, op);
+  }
+  free(c.ring);
+  free(c.queued);
+  return c.st;
+}

@@ -1,0 +1,524 @@
+/* fuse_attention.c — the fuse-attention pass: rewrites each chain that
+ * computes attention op by op into one `sdpa` op, proving causal masks.
+ *
+ * The matcher anchors on `softmax` over the last axis and walks down to the
+ * P @ V matmul and up to the Q @ Kᵀ matmul.  Everything between must be a
+ * form whose meaning it knows exactly; anything else leaves the chain alone
+ * (and, with --remarks, says why).  canonicalize runs first and turns the
+ * written-out softmax and the 3-D bmm form into the plain forms seen here. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "causal.h"
+#include "passes.h"
+
+enum { MAX_CHAIN = 32, MAX_MASKS = 8 };
+
+typedef enum { STEP_SCALE, STEP_ADD_MASK, STEP_KEEP_MASK, STEP_CAST } StepKind;
+typedef struct {
+  StepKind kind;
+  double c;         /* SCALE */
+  TirValue *mask;   /* ADD_MASK, KEEP_MASK */
+  bool negated;     /* KEEP_MASK: attend where the mask is false */
+} Step;
+
+typedef struct {
+  TirValue *v;
+  bool additive;  /* else a bool keep mask */
+  bool negated;
+  double mscale;  /* additive masks added before a later scale are scaled too */
+} Mask;
+
+typedef struct {
+  TirOp *softmax, *qk, *pv;
+  TirValue *q, *k, *v;   /* k as [..., S, E]; NULL k with kt set: k arrives transposed */
+  TirValue *kt;
+  double scale, dropout_p;
+  bool gqa;
+  Step steps[MAX_CHAIN]; /* bottom-up, as found */
+  int n_steps;
+  Mask masks[MAX_MASKS];
+  int n_masks;
+} Match;
+
+static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
+
+static bool is_masked_value(double v, TirDType t) {
+  return v <= -1e30 || (tir_dtype_is_float(t) && v <= tir_dtype_lowest(t));
+}
+
+static bool scalar_const(TirValue *v, double *c) { return tir_value_const_scalar(v, c); }
+
+/* Does following the score chain from v reach a matmul?  Used to tell the
+ * scores from the mask in add(mask, scores). */
+static bool reaches_matmul(TirValue *v, int depth) {
+  TirOp *op = v->def;
+  if (!op || depth > MAX_CHAIN) return false;
+  double c;
+  switch (op->kind) {
+  case TIR_OP_MATMUL: return true;
+  case TIR_OP_MUL:
+    if (scalar_const(op->operands[1].value, &c)) return reaches_matmul(op->operands[0].value, depth + 1);
+    if (scalar_const(op->operands[0].value, &c)) return reaches_matmul(op->operands[1].value, depth + 1);
+    return false;
+  case TIR_OP_DIV:
+  case TIR_OP_MASKED_FILL:
+  case TIR_OP_CAST: return reaches_matmul(op->operands[0].value, depth + 1);
+  case TIR_OP_ADD:
+    return reaches_matmul(op->operands[0].value, depth + 1) ||
+           reaches_matmul(op->operands[1].value, depth + 1);
+  case TIR_OP_WHERE:
+    return reaches_matmul(op->operands[1].value, depth + 1) ||
+           reaches_matmul(op->operands[2].value, depth + 1);
+  default: return false;
+  }
+}
+
+/* Strips scalar multiplications and divisions off an operand of the score
+ * matmul (scale on q, on k, or split over both), folding them into *scale.
+ *   %q2 = mul(%q, %c)   or   %q2 = div(%q, %c)        with %c a scalar constant */
+static TirValue *strip_scale(TirValue *x, double *scale) {
+  for (int i = 0; i < 4 && x->def && tir_value_has_one_use(x); i++) {
+    TirOp *op = x->def;
+    double c;
+    if (op->kind == TIR_OP_MUL && scalar_const(op->operands[1].value, &c) &&
+        tir_type_equal(&op->operands[0].value->type, &x->type)) {
+      *scale *= c;
+      x = op->operands[0].value;
+    } else if (op->kind == TIR_OP_MUL && scalar_const(op->operands[0].value, &c) &&
+               tir_type_equal(&op->operands[1].value->type, &x->type)) {
+      *scale *= c;
+      x = op->operands[1].value;
+    } else if (op->kind == TIR_OP_DIV && scalar_const(op->operands[1].value, &c) && c != 0 &&
+               tir_type_equal(&op->operands[0].value->type, &x->type)) {
+      *scale /= c;
+      x = op->operands[0].value;
+    } else {
+      break;
+    }
+  }
+  return x;
+}
+
+/* Does op swap exactly the last two axes?
+ *   transpose(%x, dim0=-2, dim1=-1)   or   permute(%x, dims=[0, 1, 3, 2]) */
+static bool swaps_last_two(const TirOp *op) {
+  int r = op->operands[0].value->type.rank;
+  if (r < 2) return false;
+  if (op->kind == TIR_OP_TRANSPOSE) {
+    int a = norm_dim(tir_op_attr_int(op, "dim0"), r), b = norm_dim(tir_op_attr_int(op, "dim1"), r);
+    return (a == r - 2 && b == r - 1) || (a == r - 1 && b == r - 2);
+  }
+  if (op->kind == TIR_OP_PERMUTE) {
+    const TirAttr *d = tir_op_attr_c(op, "dims");
+    for (int i = 0; i < r; i++) {
+      int want = i == r - 2 ? r - 1 : i == r - 1 ? r - 2 : i;
+      if (norm_dim(d->ints.v[i], r) != want) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/* Un-repeats k or v repeated for grouped-query attention.
+ * HF repeat_kv, x: [..., Hk, S, E]:
+ *   %u = unsqueeze(%x, dim=R-2)                 [..., Hk, 1, S, E]
+ *   %e = expand(%u, shape=[..., Hk, n, S, E])
+ *   %r = reshape(%e, shape=[..., Hk*n, S, E])
+ * MQA, x: [..., 1, S, E]:
+ *   %r = expand(%x, shape=[..., H, S, E])
+ * Returns x and sets *groups = n (or H), or NULL. */
+static TirValue *unrepeat(TirModule *m, TirValue *r, const TirDim **groups) {
+  TirOp *op = r->def;
+  if (!op) return NULL;
+  const TirType *rt = &r->type;
+  int R = rt->rank;
+  if (R < 3) return NULL;
+  if (op->kind == TIR_OP_EXPAND) {
+    TirValue *x = op->operands[0].value;
+    const TirType *xt = &x->type;
+    int64_t one;
+    if (xt->rank != R || !tir_dim_is_const(xt->dims[R - 3], &one) || one != 1) return NULL;
+    for (int i = 0; i < R; i++)
+      if (i != R - 3 && xt->dims[i] != rt->dims[i]) return NULL;
+    *groups = rt->dims[R - 3];
+    return x;
+  }
+  if (op->kind != TIR_OP_RESHAPE) return NULL;
+  TirValue *e = op->operands[0].value;
+  if (!e->def || e->def->kind != TIR_OP_EXPAND || e->type.rank != R + 1) return NULL;
+  TirValue *u = e->def->operands[0].value;
+  if (!u->def || u->def->kind != TIR_OP_UNSQUEEZE || u->type.rank != R + 1) return NULL;
+  if (norm_dim(tir_op_attr_int(u->def, "dim"), R + 1) != R - 2) return NULL;
+  TirValue *x = u->def->operands[0].value;
+  const TirType *xt = &x->type, *et = &e->type;
+  if (xt->rank != R) return NULL;
+  /* expand changes only the inserted axis; the reshape merges it into heads. */
+  for (int i = 0; i < R + 1; i++)
+    if (i != R - 2 && et->dims[i] != u->type.dims[i]) return NULL;
+  for (int i = 0; i < R; i++)
+    if (i != R - 3 && xt->dims[i] != rt->dims[i]) return NULL;
+  const TirDim *n = et->dims[R - 2];
+  if (rt->dims[R - 3] != tir_dim_mul(m, xt->dims[R - 3], n, NULL)) return NULL;
+  *groups = n;
+  return x;
+}
+
+/* ------------------------------------------------------------ matching */
+
+/* Walks down from the softmax:
+ *   %p = softmax(%s, dim=-1)
+ *   [%p1 = cast(%p, dtype=f16)]  [%p2 = dropout(%p1, p=P, training=true)]  [cast]
+ *   %o = matmul(%p2, %v) */
+static const char *match_down(Match *mt) {
+  TirValue *p = mt->softmax->result;
+  bool cast = false, drop = false;
+  for (int i = 0; i < 4; i++) {
+    if (!p->first_use) return "the probabilities are not used";
+    if (!tir_value_has_one_use(p)) return "the probabilities are also used elsewhere";
+    TirOp *u = p->first_use->owner;
+    if (u->kind == TIR_OP_CAST && !cast && tir_dtype_is_float(u->result->type.dtype)) {
+      cast = true;
+    } else if (u->kind == TIR_OP_DROPOUT && !drop) {
+      drop = true;
+      if (tir_op_attr_bool(u, "training")) mt->dropout_p = tir_op_attr_float(u, "p");
+      if (mt->dropout_p >= 1) return "dropout with p=1";
+    } else if (u->kind == TIR_OP_MATMUL) {
+      if (p->first_use != &u->operands[0]) return "the probabilities are the right operand of a matmul";
+      mt->pv = u;
+      mt->v = u->operands[1].value;
+      return NULL;
+    } else {
+      return "the probabilities feed an op other than dropout, cast or matmul";
+    }
+    p = u->result;
+  }
+  return "the probabilities do not reach a matmul";
+}
+
+/* Walks up from the softmax input to the score matmul, recording each step:
+ *   %s = matmul(%q, %kt)            the scores
+ *   mul(%s, c) / div(%s, c)         scale by a scalar constant
+ *   add(%s, %m) / add(%m, %s)       additive float mask (bias, ALiBi, 0/-inf)
+ *   masked_fill(%s, %m, value=-inf) bool mask, true = masked
+ *   where(%m, %s, -inf) / where(%m, -inf, %s)   bool mask
+ *   cast(%s, dtype=f32)             softmax computed in f32 */
+static const char *match_up(Match *mt) {
+  TirValue *s = mt->softmax->operands[0].value;
+  TirDType dt = s->type.dtype;
+  for (;;) {
+    TirOp *op = s->def;
+    if (!op) return "the scores are a function argument";
+    if (op->kind == TIR_OP_MATMUL) {
+      mt->qk = op;
+      break;
+    }
+    if (!tir_value_has_one_use(s)) return "the scores are also used elsewhere";
+    if (mt->n_steps == MAX_CHAIN) return "the score chain is too long";
+    Step *st = &mt->steps[mt->n_steps++];
+    double c;
+    switch (op->kind) {
+    case TIR_OP_MUL:
+      st->kind = STEP_SCALE;
+      if (scalar_const(op->operands[1].value, &st->c)) s = op->operands[0].value;
+      else if (scalar_const(op->operands[0].value, &st->c)) s = op->operands[1].value;
+      else return "the scores are multiplied by a tensor";
+      break;
+    case TIR_OP_DIV:
+      if (!scalar_const(op->operands[1].value, &c) || c == 0)
+        return "the scores are divided by something other than a nonzero scalar constant";
+      st->kind = STEP_SCALE;
+      st->c = 1 / c;
+      s = op->operands[0].value;
+      break;
+    case TIR_OP_ADD: {
+      bool a = reaches_matmul(op->operands[0].value, 0), b = reaches_matmul(op->operands[1].value, 0);
+      if (a == b) return "cannot tell the scores from the mask in an add";
+      st->kind = STEP_ADD_MASK;
+      st->mask = op->operands[a ? 1 : 0].value;
+      s = op->operands[a ? 0 : 1].value;
+      if (!tir_dtype_is_float(st->mask->type.dtype)) return "an added mask is not float";
+      break;
+    }
+    case TIR_OP_MASKED_FILL:
+      if (!is_masked_value(tir_op_attr_float(op, "value"), op->result->type.dtype))
+        return "masked_fill with a value that does not mask (not -inf or the lowest value)";
+      st->kind = STEP_KEEP_MASK;
+      st->mask = op->operands[1].value;
+      st->negated = true;
+      s = op->operands[0].value;
+      break;
+    case TIR_OP_WHERE: {
+      double fill;
+      bool a = reaches_matmul(op->operands[1].value, 0), b = reaches_matmul(op->operands[2].value, 0);
+      if (a == b) return "cannot tell the scores in a where()";
+      if (!scalar_const(op->operands[a ? 2 : 1].value, &fill) ||
+          !is_masked_value(fill, op->result->type.dtype))
+        return "where() fills with a value that does not mask";
+      st->kind = STEP_KEEP_MASK;
+      st->mask = op->operands[0].value;
+      st->negated = !a;
+      s = op->operands[a ? 1 : 2].value;
+      break;
+    }
+    case TIR_OP_CAST:
+      if (!tir_dtype_is_float(op->operands[0].value->type.dtype) || !tir_dtype_is_float(dt))
+        return "the scores are cast to or from a non-float type";
+      st->kind = STEP_CAST;
+      s = op->operands[0].value;
+      break;
+    default: return "the scores pass through an op that is not a scale, mask or cast";
+    }
+  }
+  return NULL;
+}
+
+/* The two matmul operands: q (with scale stripped) and k. */
+static const char *match_qk(TirModule *m, Match *mt) {
+  mt->scale = 1;
+  mt->q = strip_scale(mt->qk->operands[0].value, &mt->scale);
+  TirValue *b = strip_scale(mt->qk->operands[1].value, &mt->scale);
+  if (b->def && swaps_last_two(b->def)) {
+    mt->k = strip_scale(b->def->operands[0].value, &mt->scale);
+  } else {
+    mt->kt = b; /* k arrives pre-transposed as [..., E, S] */
+  }
+  /* GQA: both k and v repeated by the same factor. */
+  if (mt->k) {
+    const TirDim *gk = NULL, *gv = NULL;
+    TirValue *k0 = unrepeat(m, mt->k, &gk), *v0 = unrepeat(m, mt->v, &gv);
+    if (k0 && v0 && gk == gv && k0->type.dims[k0->type.rank - 3] == v0->type.dims[v0->type.rank - 3]) {
+      mt->k = k0;
+      mt->v = v0;
+      mt->gqa = true;
+    }
+  }
+  TirDType dt = mt->q->type.dtype;
+  if (!tir_dtype_is_float(dt)) return "attention on a non-float type";
+  TirValue *kk = mt->k ? mt->k : mt->kt;
+  if (kk->type.dtype != dt || mt->v->type.dtype != dt || mt->pv->result->type.dtype != dt)
+    return "q, k, v and the output do not share one dtype";
+  int r = mt->q->type.rank;
+  if (r < 3 || kk->type.rank != r || mt->v->type.rank != r)
+    return "q, k and v are not of one rank >= 3";
+  return NULL;
+}
+
+/* Combines scales and masks top-down: sdpa computes softmax(S * scale + mask),
+ * so a mask added before a later scale is scaled with it. */
+static const char *fold_steps(Match *mt) {
+  for (int i = mt->n_steps - 1; i >= 0; i--) {
+    Step *st = &mt->steps[i];
+    switch (st->kind) {
+    case STEP_SCALE:
+      if (!(st->c > 0) || !isfinite(st->c)) return "the scores are scaled by a non-positive value";
+      mt->scale *= st->c;
+      for (int j = 0; j < mt->n_masks; j++) mt->masks[j].mscale *= st->c;
+      break;
+    case STEP_ADD_MASK:
+    case STEP_KEEP_MASK:
+      if (mt->n_masks == MAX_MASKS) return "too many masks";
+      mt->masks[mt->n_masks++] = (Mask){st->mask, st->kind == STEP_ADD_MASK, st->negated, 1.0};
+      break;
+    case STEP_CAST: break;
+    }
+  }
+  if (!(mt->scale > 0) || !isfinite(mt->scale)) return "the scale is not a positive finite number";
+  return NULL;
+}
+
+/* ------------------------------------------------------------ rewriting */
+
+typedef struct {
+  TirModule *m;
+  TirOp *anchor;     /* new ops go before it */
+  TirOp *made[64];
+  int n_made;
+  TirDiag *quiet;    /* inference errors of tentative ops go nowhere */
+  bool failed;
+} Builder;
+
+static TirValue *build(Builder *b, TirOp *op) {
+  if (b->failed || !op) {
+    b->failed = true;
+    return NULL;
+  }
+  if (tir_infer_op(b->m, op, b->quiet) != TIR_OK || b->n_made == 64) {
+    tir_op_erase(op); /* detached: this only drops its operand uses */
+    b->failed = true;
+    return NULL;
+  }
+  tir_op_insert_before(b->anchor, op);
+  b->made[b->n_made++] = op;
+  return op->result;
+}
+
+static TirValue *build1(Builder *b, TirOpKind k, TirValue *x, TirLoc loc) {
+  if (b->failed) return NULL;
+  return build(b, tir_op_new(b->m, k, &x, 1, loc));
+}
+
+static TirValue *build2(Builder *b, TirOpKind k, TirValue *x, TirValue *y, TirLoc loc) {
+  if (b->failed) return NULL;
+  TirValue *ops[2] = {x, y};
+  return build(b, tir_op_new(b->m, k, ops, 2, loc));
+}
+
+static TirValue *build_scalar(Builder *b, TirDType dt, double v, TirLoc loc) {
+  if (b->failed) return NULL;
+  TirOp *op = tir_const_scalar_new(b->m, dt, v, loc);
+  if (op) op->result->name = "cst";
+  return build(b, op);
+}
+
+static void undo(Builder *b) {
+  for (int i = b->n_made - 1; i >= 0; i--) tir_op_erase(b->made[i]);
+  b->n_made = 0;
+}
+
+/* Removes ops left without uses, starting from op and walking up. */
+static void erase_dead(TirOp *op) {
+  TirOp *stack[256];
+  int n = 0;
+  stack[n++] = op;
+  while (n) {
+    TirOp *o = stack[--n];
+    if (!o->func || (o->result && o->result->first_use) || o->kind == TIR_OP_RETURN) continue;
+    TirOp *defs[16];
+    int nd = 0;
+    for (int i = 0; i < o->n_operands && nd < 16; i++)
+      if (o->operands[i].value->def) defs[nd++] = o->operands[i].value->def;
+    tir_op_erase(o);
+    for (int i = 0; i < nd && n < 256; i++) stack[n++] = defs[i];
+  }
+}
+
+static const char *ALIGN_NAME[] = {"top_left", "top_left", "bottom_right"};
+
+static const char *rewrite(Match *mt, const TirPassOptions *opts) {
+  TirModule *m = mt->softmax->module;
+  TirDiag *quiet = tir_diag_new(NULL, 1);
+  if (!quiet) return "out of memory";
+  Builder b = {.m = m, .anchor = mt->pv, .quiet = quiet};
+  TirLoc loc = mt->pv->loc;
+  TirDType dt = mt->q->type.dtype;
+
+  TirValue *k = mt->k;
+  if (!k) {
+    TirOp *t = tir_op_new(m, TIR_OP_TRANSPOSE, &mt->kt, 1, loc);
+    if (t) {
+      tir_op_set_int(t, "dim0", -2);
+      tir_op_set_int(t, "dim1", -1);
+    }
+    k = build(&b, t);
+  }
+  const TirDim *L = mt->q->type.dims[mt->q->type.rank - 2];
+  const TirDim *S = k ? k->type.dims[k->type.rank - 2] : NULL;
+
+  /* Causal proofs first: a proven mask is dropped for is_causal. */
+  TirCausal causal = TIR_NOT_CAUSAL;
+  TirValue *keep = NULL, *add = NULL;
+  for (int i = 0; i < mt->n_masks && !b.failed; i++) {
+    Mask *mk = &mt->masks[i];
+    TirCausal c = tir_prove_causal(m, mk->v, mk->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL,
+                                   mk->negated, L, S);
+    if (c != TIR_NOT_CAUSAL && (causal == TIR_NOT_CAUSAL || causal == c)) {
+      causal = c;
+      continue;
+    }
+    if (opts->remarks) {
+      char why[160];
+      tir_describe_mask(m, mk->v, why, sizeof why);
+      tir_diag_remark(opts->diag, mt->softmax->loc, "attention mask kept (not proven causal): %s", why);
+    }
+    if (mk->additive) {
+      TirValue *v = mk->v;
+      if (mk->mscale != 1) v = build2(&b, TIR_OP_MUL, v, build_scalar(&b, v->type.dtype, mk->mscale, loc), loc);
+      if (v && v->type.dtype != dt) {
+        TirOp *c2 = tir_op_new(m, TIR_OP_CAST, &v, 1, loc);
+        if (c2) tir_op_set_dtype(c2, "dtype", dt);
+        v = build(&b, c2);
+      }
+      add = add ? build2(&b, TIR_OP_ADD, add, v, loc) : v;
+    } else {
+      TirValue *v = mk->negated ? build1(&b, TIR_OP_LOGICAL_NOT, mk->v, loc) : mk->v;
+      keep = keep ? build2(&b, TIR_OP_LOGICAL_AND, keep, v, loc) : v;
+    }
+  }
+  TirValue *mask = add ? add : keep;
+  if (add && keep) {
+    TirValue *ops[3] = {keep, build_scalar(&b, dt, 0, loc), build_scalar(&b, dt, -INFINITY, loc)};
+    TirValue *f = NULL;
+    if (!b.failed) f = build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
+    mask = build2(&b, TIR_OP_ADD, add, f, loc);
+  }
+
+  TirValue *sd = NULL;
+  if (!b.failed) {
+    TirValue *ops[4] = {mt->q, k, mt->v, mask};
+    TirOp *op = tir_op_new(m, TIR_OP_SDPA, ops, mask ? 4 : 3, loc);
+    if (op) {
+      tir_op_set_bool(op, "is_causal", causal != TIR_NOT_CAUSAL);
+      tir_op_set_str(op, "causal_align", ALIGN_NAME[causal]);
+      tir_op_set_float(op, "scale", mt->scale);
+      tir_op_set_float(op, "dropout_p", mt->dropout_p);
+      tir_op_set_bool(op, "enable_gqa", mt->gqa);
+    }
+    sd = build(&b, op);
+  }
+  tir_diag_free(quiet);
+  if (!sd || !tir_type_equal(&sd->type, &mt->pv->result->type)) {
+    undo(&b);
+    return "the matched operands do not fit sdpa's shape rules";
+  }
+  sd->name = mt->pv->result->name;
+  tir_value_replace_all_uses(mt->pv->result, sd);
+  erase_dead(mt->pv);
+  return NULL;
+}
+
+static const char *try_fuse(TirOp *softmax, const TirPassOptions *opts) {
+  TirValue *x = softmax->operands[0].value;
+  if (norm_dim(tir_op_attr_int(softmax, "dim"), x->type.rank) != x->type.rank - 1)
+    return "the softmax is not over the last axis";
+  Match mt = {.softmax = softmax};
+  const char *why;
+  if ((why = match_down(&mt)) || (why = match_up(&mt)) || (why = match_qk(softmax->module, &mt)) ||
+      (why = fold_steps(&mt)))
+    return why;
+  /* The second matmul must contract over the key axis: v is [..., S, Ev]. */
+  TirValue *k = mt.k ? mt.k : mt.kt;
+  int r = k->type.rank;
+  const TirDim *S = mt.k ? k->type.dims[r - 2] : k->type.dims[r - 1];
+  if (mt.v->type.dims[r - 2] != S) return "the second matmul is not over the key axis";
+  return rewrite(&mt, opts);
+}
+
+TirStatus tir_pass_fuse_attention(TirModule *m, const TirPassOptions *opts) {
+  for (TirFunc *f = m->first_func; f; f = f->next) {
+    /* Collect first: rewriting erases ops behind the cursor. */
+    size_t n = 0, cap = 16;
+    TirOp **sm = malloc(cap * sizeof *sm);
+    if (!sm) return TIR_ERR_INTERNAL;
+    for (TirOp *op = f->first; op; op = op->next) {
+      if (op->kind != TIR_OP_SOFTMAX) continue;
+      if (n == cap) {
+        TirOp **g = realloc(sm, (cap *= 2) * sizeof *sm);
+        if (!g) {
+          free(sm);
+          return TIR_ERR_INTERNAL;
+        }
+        sm = g;
+      }
+      sm[n++] = op;
+    }
+    for (size_t i = 0; i < n; i++) {
+      const char *why = try_fuse(sm[i], opts);
+      if (why && opts->remarks)
+        tir_diag_remark(opts->diag, sm[i]->loc, "softmax not fused into attention: %s", why);
+    }
+    free(sm);
+  }
+  return TIR_OK;
+}

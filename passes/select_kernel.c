@@ -1,0 +1,106 @@
+/* select_kernel.c — the select-kernel pass: sets kernel= on every sdpa by
+ * the dispatch rules of spec §7 (flash, then mem_efficient, then math),
+ * honours --sdpa-kernel and kernels set by hand (an error when the kernel
+ * cannot run the node), and explains rejections with --explain-kernels.
+ * The CPU target records the choice the CUDA target would make for --arch. */
+#include <string.h>
+
+#include "passes.h"
+
+typedef enum { K_FLASH, K_MEM_EFFICIENT, K_MATH, K_COUNT } Kernel;
+static const char *const KERNEL_NAME[K_COUNT] = {"flash", "mem_efficient", "math"};
+
+static int arch_number(const char *arch) {
+  /* "sm_80" -> 80; the driver validated the spelling. */
+  int v = 0;
+  if (arch && strncmp(arch, "sm_", 3) == 0)
+    for (const char *p = arch + 3; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+  return v ? v : 80;
+}
+
+/* Why kernel k cannot run op; NULL when it can.  why must hold 160 bytes. */
+static const char *reject(const TirOp *op, Kernel k, const char *arch, char *why) {
+  const TirType *q = &op->operands[0].value->type, *v = &op->operands[2].value->type;
+  TirDType dt = q->dtype;
+  int64_t e = -1, ev = -1;
+  bool e_known = tir_dim_is_const(q->dims[q->rank - 1], &e) & tir_dim_is_const(v->dims[v->rank - 1], &ev);
+  bool half = dt == TIR_F16 || dt == TIR_BF16;
+  switch (k) {
+  case K_FLASH:
+    if (!half) return snprintf(why, 160, "flash needs f16 or bf16, not %s", tir_dtype_name(dt)), why;
+    if (!e_known) return "flash needs a constant head dim";
+    if (e % 8 || ev % 8 || e > 256 || ev > 256)
+      return snprintf(why, 160, "flash needs head dims that are multiples of 8 and at most 256 "
+                      "(q/k: %lld, v: %lld)", (long long)e, (long long)ev), why;
+    if (arch_number(arch) < 80) return snprintf(why, 160, "flash needs sm_80 or newer (%s)", arch), why;
+    if (op->n_operands > 3) return "flash takes no mask other than causal (this sdpa has an explicit mask)";
+    return NULL;
+  case K_MEM_EFFICIENT:
+    if (!half && dt != TIR_F32)
+      return snprintf(why, 160, "mem_efficient needs f16, bf16 or f32, not %s", tir_dtype_name(dt)), why;
+    if (!e_known) return "mem_efficient needs a constant head dim";
+    {
+      int mult = half ? 8 : 4;
+      if (e % mult || ev % mult)
+        return snprintf(why, 160, "mem_efficient needs %s head dims that are multiples of %d "
+                        "(q/k: %lld, v: %lld)", tir_dtype_name(dt), mult, (long long)e, (long long)ev), why;
+    }
+    return NULL;
+  case K_MATH:
+  default: return NULL;
+  }
+}
+
+static Kernel kernel_from_name(const char *s) {
+  for (int k = 0; k < K_COUNT; k++)
+    if (s && strcmp(s, KERNEL_NAME[k]) == 0) return (Kernel)k;
+  return K_COUNT;
+}
+
+TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
+  TirStatus st = TIR_OK;
+  for (TirFunc *f = m->first_func; f; f = f->next)
+    for (TirOp *op = f->first; op; op = op->next) {
+      if (op->kind != TIR_OP_SDPA) continue;
+      char why[K_COUNT][160];
+      const char *reason[K_COUNT];
+      for (int k = 0; k < K_COUNT; k++) reason[k] = reject(op, (Kernel)k, opts->arch, why[k]);
+      /* A kernel forced on the command line beats one written by hand. */
+      const char *forced = opts->sdpa_kernel;
+      bool by_hand = false;
+      if (!forced && tir_op_has_attr(op, "kernel")) {
+        forced = tir_op_attr_str(op, "kernel");
+        by_hand = true;
+      }
+      const char *source = by_hand ? "kernel=" : "--sdpa-kernel=";
+      Kernel pick = K_COUNT;
+      if (forced) {
+        pick = kernel_from_name(forced);
+        if (pick == K_COUNT) {
+          tir_diag_error(opts->diag, op->loc, "unknown sdpa kernel '%s'", forced);
+          st = TIR_ERR_INPUT;
+          continue;
+        }
+        if (reason[pick]) {
+          tir_diag_error(opts->diag, op->loc, "%s%s cannot run this sdpa: %s", source, forced,
+                         reason[pick]);
+          st = TIR_ERR_INPUT;
+          continue;
+        }
+      } else {
+        for (int k = 0; k < K_COUNT && pick == K_COUNT; k++)
+          if (!reason[k]) pick = (Kernel)k;
+      }
+      tir_op_set_str(op, "kernel", KERNEL_NAME[pick]);
+      if (opts->explain_kernels) {
+        if (forced)
+          tir_diag_remark(opts->diag, op->loc, "sdpa: kernel=%s (forced by %s)", KERNEL_NAME[pick],
+                          by_hand ? "kernel= on the op" : "--sdpa-kernel");
+        else
+          tir_diag_remark(opts->diag, op->loc, "sdpa: kernel=%s for %s", KERNEL_NAME[pick], opts->arch);
+        for (int k = 0; k < (int)pick; k++)
+          tir_diag_remark(opts->diag, op->loc, "sdpa: %s rejected: %s", KERNEL_NAME[k], reason[k]);
+      }
+    }
+  return st;
+}
