@@ -412,6 +412,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
       tir_op_set_int(t, "dim1", -1);
     }
     k = build(&b, t);
+    if (k) k->name = "k"; /* readable in dumps; the printer uniquifies it */
   }
   const TirDim *L = mt->q->type.dims[mt->q->type.rank - 2];
   const TirDim *S = k ? k->type.dims[k->type.rank - 2] : NULL;
