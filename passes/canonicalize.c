@@ -465,6 +465,84 @@ static bool where_rules(Canon *c, TirOp *op) {
 
 /* %y = OP(%c1, %c2, ...)  ->  %y = const(...)   all operands constant and
  * %y small and static (fold.c); also full(shape=S, value=v) for small S. */
+/* ------------------------------------------------------------ attention forms */
+
+/* The single reduced dim of a reduction with keepdim=true, normalized; -1 if
+ * it reduces anything else. */
+static int single_keepdim(const TirOp *r) {
+  const TirAttr *d = tir_op_attr_c(r, "dims");
+  int rank = r->operands[0].value->type.rank;
+  if (!pu_bool(r, "keepdim") || d->kind != TIR_ATTR_INTS || d->ints.n != 1) return -1;
+  int64_t v = d->ints.v[0] < 0 ? d->ints.v[0] + rank : d->ints.v[0];
+  return v >= 0 && v < rank ? (int)v : -1;
+}
+
+/* The written-out softmax, with or without the max subtraction:
+ *   %m = amax(%x, dims=[d], keepdim=true)
+ *   %t = sub(%x, %m)
+ *   %e = exp(%t)                                    (or exp(%x))
+ *   %s = sum(%e, dims=[d], keepdim=true)
+ *   %p = div(%e, %s)   or   mul(%e, reciprocal(%s))   ->   %p = softmax(%x, dim=d)
+ * The unstabilized form overflows where softmax does not; where it does not
+ * overflow the two agree. */
+static bool raise_softmax(Canon *c, TirOp *op) {
+  TirValue *e, *s;
+  if (op->kind == TIR_OP_DIV) {
+    e = op->operands[0].value;
+    s = op->operands[1].value;
+  } else {
+    TirOp *r = def_of(op, 1, TIR_OP_RECIPROCAL);
+    if (!r) return false;
+    e = op->operands[0].value;
+    s = r->operands[0].value;
+  }
+  TirOp *ex = e->def, *sum = s->def;
+  if (!ex || ex->kind != TIR_OP_EXP || !sum || sum->kind != TIR_OP_SUM ||
+      sum->operands[0].value != e)
+    return false;
+  int d = single_keepdim(sum);
+  if (d < 0) return false;
+  TirValue *x = ex->operands[0].value;
+  TirOp *sub = x->def;
+  if (sub && sub->kind == TIR_OP_SUB) {
+    TirOp *mx = def_of(sub, 1, TIR_OP_AMAX);
+    if (mx && mx->operands[0].value == sub->operands[0].value && single_keepdim(mx) == d)
+      x = sub->operands[0].value;
+  }
+  if (!tir_type_equal(&x->type, &op->result->type) || !tir_dtype_is_float(x->type.dtype))
+    return false;
+  TirOp *nop = new_op(c, op, TIR_OP_SOFTMAX, &x, 1);
+  if (!nop) return false;
+  tir_op_set_int(nop, "dim", d - x->type.rank);
+  return place(c, op, nop) && commit(c, op, nop);
+}
+
+/* The 3-D bmm form aot_autograd produces, raised back to one batched matmul:
+ *   %a3 = reshape(%a, shape=[N, L, E])     %a: [D.., L, E], N = prod(D..)
+ *   %b3 = reshape(%b, shape=[N, E, S])     %b: [D.., E, S]
+ *   %c3 = matmul(%a3, %b3)
+ *   %c  = reshape(%c3, shape=[D.., L, S])          ->   %c = matmul(%a, %b)
+ * (expand-to-same-shape and clone around the operands are gone already). */
+static bool raise_bmm(Canon *c, TirOp *op) {
+  TirOp *mm = def_of(op, 0, TIR_OP_MATMUL);
+  if (!mm || !tir_value_has_one_use(mm->result) || mm->result->type.rank != 3) return false;
+  TirOp *ra = def_of(mm, 0, TIR_OP_RESHAPE), *rb = def_of(mm, 1, TIR_OP_RESHAPE);
+  if (!ra || !rb) return false;
+  TirValue *a = ra->operands[0].value, *b = rb->operands[0].value;
+  const TirType *ta = &a->type, *tb = &b->type, *tc = &op->result->type;
+  int r = ta->rank;
+  if (r < 4 || tb->rank != r || tc->rank != r) return false;
+  const TirType *a3 = &ra->result->type, *b3 = &rb->result->type;
+  /* The reshapes only merge the leading dims: the last two stay. */
+  for (int i = 1; i <= 2; i++)
+    if (ta->dims[r - i] != a3->dims[3 - i] || tb->dims[r - i] != b3->dims[3 - i]) return false;
+  for (int i = 0; i < r - 2; i++)
+    if (ta->dims[i] != tb->dims[i] || ta->dims[i] != tc->dims[i]) return false;
+  TirValue *ops[2] = {a, b};
+  TirOp *nop = new_op(c, op, TIR_OP_MATMUL, ops, 2);
+  return nop && place(c, op, nop) && commit(c, op, nop);
+}
+
 static bool fold(Canon *c, TirOp *op) {
   TirStatus st;
   TirOp *k = tir_fold_op(c->m, op, &st);
@@ -483,7 +561,8 @@ static bool visit(Canon *c, TirOp *op) {
   case TIR_OP_CLONE:
   case TIR_OP_EXPAND: return same_type_identity(c, op);
   case TIR_OP_CAST: return same_type_identity(c, op) || compose_casts(c, op);
-  case TIR_OP_RESHAPE: return same_type_identity(c, op) || compose_reshapes(c, op);
+  case TIR_OP_RESHAPE:
+    return same_type_identity(c, op) || raise_bmm(c, op) || compose_reshapes(c, op);
   case TIR_OP_SQUEEZE: return same_type_identity(c, op) || view_pair_cancels(c, op);
   case TIR_OP_UNSQUEEZE: return view_pair_cancels(c, op);
   case TIR_OP_DROPOUT: return dropout_identity(c, op);
@@ -501,10 +580,10 @@ static bool visit(Canon *c, TirOp *op) {
   case TIR_OP_ADD:
   case TIR_OP_MUL: {
     bool swapped = constant_second(c, op);
-    return neutral_operand(c, op) || swapped;
+    return neutral_operand(c, op) || (op->kind == TIR_OP_MUL && raise_softmax(c, op)) || swapped;
   }
+  case TIR_OP_DIV: return neutral_operand(c, op) || raise_softmax(c, op);
   case TIR_OP_SUB:
-  case TIR_OP_DIV:
   case TIR_OP_POW: return neutral_operand(c, op);
   case TIR_OP_MAXIMUM:
   case TIR_OP_MINIMUM:
