@@ -8,7 +8,7 @@
 #include "ir.h"
 
 typedef struct {
-  const char *name, *text;
+  char *name, *text; /* copies, owned by the diag */
   size_t len;
   size_t *line_starts; /* built on first use */
   size_t n_lines;
@@ -31,7 +31,11 @@ TirDiag *tir_diag_new(FILE *out, int max_errors) {
 
 void tir_diag_free(TirDiag *d) {
   if (!d) return;
-  for (int i = 0; i < d->n_src; i++) free(d->src[i].line_starts);
+  for (int i = 0; i < d->n_src; i++) {
+    free(d->src[i].line_starts);
+    free(d->src[i].name);
+    free(d->src[i].text);
+  }
   free(d->src);
   free(d);
 }
@@ -44,7 +48,18 @@ int32_t tir_diag_add_source(TirDiag *d, const char *name, const char *text, size
     d->src = ns;
     d->cap_src = nc;
   }
-  d->src[d->n_src] = (Source){name, text, len, NULL, 0};
+  /* Copies, so a caller may free its buffer (say, after a failed parse)
+   * while diagnostics may still point into it. */
+  char *n = malloc(strlen(name) + 1), *t = malloc(len + 1);
+  if (!n || !t) {
+    free(n);
+    free(t);
+    return -1;
+  }
+  memcpy(n, name, strlen(name) + 1);
+  memcpy(t, text, len);
+  t[len] = 0;
+  d->src[d->n_src] = (Source){n, t, len, NULL, 0};
   return d->n_src++;
 }
 

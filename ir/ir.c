@@ -5,14 +5,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <threads.h>
+#include <pthread.h>
 
 #include "ir.h"
 
 /* ------------------------------------------------------------ op schemas */
 
 static TirOpSchema SCHEMAS[TIR_NUM_OPS];
-static once_flag SCHEMA_ONCE = ONCE_FLAG_INIT;
+/* pthread_once rather than C11 call_once: thread sanitizers understand it. */
+static pthread_once_t SCHEMA_ONCE = PTHREAD_ONCE_INIT;
 
 static const struct {
   const char *name;
@@ -102,7 +103,7 @@ static void init_schemas(void) {
 }
 
 const TirOpSchema *tir_op_schema(TirOpKind k) {
-  call_once(&SCHEMA_ONCE, init_schemas);
+  pthread_once(&SCHEMA_ONCE, init_schemas);
   assert(k < TIR_NUM_OPS);
   return &SCHEMAS[k];
 }
@@ -125,7 +126,7 @@ int tir_schema_attr_index(const TirOpSchema *s, const char *name, size_t n) {
 void tir_dim_table_free(struct TirDimTable *t); /* dim.c */
 
 TirModule *tir_module_new(void) {
-  call_once(&SCHEMA_ONCE, init_schemas);
+  pthread_once(&SCHEMA_ONCE, init_schemas);
   TirModule *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   if (!(m->arena = tir_arena_new())) {
@@ -198,12 +199,16 @@ TirValue *tir_func_add_arg(TirFunc *f, const char *name, const TirType *type) {
   if (!v) return NULL;
   v->type = *type;
   v->arg_index = f->n_args;
-  /* Arguments are few; grow by copying (arena memory is not reclaimed). */
-  TirValue **na = tir_arena_alloc(m->arena, (size_t)(f->n_args + 1) * sizeof *na);
-  if (!na) return NULL;
-  if (f->n_args) memcpy(na, f->args, (size_t)f->n_args * sizeof *na);
-  na[f->n_args++] = v;
-  f->args = na;
+  /* Capacity doubles at powers of two (arena memory is not reclaimed, so
+   * growing by one would be quadratic). */
+  int n = f->n_args;
+  if (n == 0 || (n & (n - 1)) == 0) {
+    TirValue **na = tir_arena_alloc(m->arena, (size_t)(n ? 2 * n : 4) * sizeof *na);
+    if (!na) return NULL;
+    if (n) memcpy(na, f->args, (size_t)n * sizeof *na);
+    f->args = na;
+  }
+  f->args[f->n_args++] = v;
   return v;
 }
 

@@ -57,7 +57,8 @@ typedef struct TirDiag TirDiag;
  * printed (0 means 20). */
 TirDiag *tir_diag_new(FILE *out, int max_errors);
 void tir_diag_free(TirDiag *d);
-/* Registers a source buffer (not copied; must outlive the diag). */
+/* Registers a source buffer; the diag keeps its own copy of name and text.
+ * Returns the file index for TirLoc, or -1 on out-of-memory. */
 int32_t tir_diag_add_source(TirDiag *d, const char *name, const char *text, size_t len);
 const char *tir_diag_source_name(const TirDiag *d, int32_t file);
 void tir_diag_error(TirDiag *d, TirLoc loc, const char *fmt, ...)

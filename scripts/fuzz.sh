@@ -14,8 +14,10 @@ for t in "${TARGETS[@]}"; do
   work=build-fuzz/corpus-$t
   mkdir -p "$work"
   echo "fuzz: $t for ${SECS}s"
+  dict=()
+  [ -f "test/fuzz/$t.dict" ] && dict=(-dict="../test/fuzz/$t.dict")
   if (cd build-fuzz && ./test/fuzz_$t -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
-        -max_len=65536 -print_final_stats=0 "corpus-$t" "../test/fuzz/corpus/$t" \
+        -max_len=65536 -print_final_stats=0 "${dict[@]}" "corpus-$t" "../test/fuzz/corpus/$t" \
         >"fuzz-$t.log" 2>&1); then
     pass=$((pass + 1)); tail -n 1 "build-fuzz/fuzz-$t.log"
   else
