@@ -109,16 +109,8 @@ static void scalar_text(char *buf, size_t n, const TirScalar *s) {
 /* Whether the literal can be stored as dtype without changing its value
  * (floats may round; integers and bools must be exact). */
 static bool scalar_fits(FeParser *P, const TirScalar *s, TirDType dt, TirLoc loc) {
-  if (tir_dtype_is_float(dt) || s->kind == TIR_SCALAR_BOOL) return true;
   double lo, hi; /* inclusive range */
-  switch (dt) {
-  case TIR_BOOL: lo = 0, hi = 1; break;
-  case TIR_I8: lo = -128, hi = 127; break;
-  case TIR_I16: lo = -32768, hi = 32767; break;
-  case TIR_I32: lo = -2147483648.0, hi = 2147483647.0; break;
-  case TIR_U8: lo = 0, hi = 255; break;
-  default: lo = -9223372036854775808.0, hi = 9223372036854775807.0; break;
-  }
+  if (s->kind == TIR_SCALAR_BOOL || !tir_dtype_int_range(dt, &lo, &hi)) return true;
   bool ok;
   if (s->kind == TIR_SCALAR_INT)
     ok = dt == TIR_I64 || (s->i >= (int64_t)lo && s->i <= (int64_t)hi);

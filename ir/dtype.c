@@ -45,6 +45,18 @@ double tir_dtype_lowest(TirDType t) {
   }
 }
 
+bool tir_dtype_int_range(TirDType t, double *lo, double *hi) {
+  switch (t) {
+  case TIR_BOOL: *lo = 0, *hi = 1; return true;
+  case TIR_I8: *lo = -128, *hi = 127; return true;
+  case TIR_I16: *lo = -32768, *hi = 32767; return true;
+  case TIR_I32: *lo = -2147483648.0, *hi = 2147483647.0; return true;
+  case TIR_U8: *lo = 0, *hi = 255; return true;
+  case TIR_I64: *lo = -9223372036854775808.0, *hi = 9223372036854775807.0; return true;
+  default: return false;
+  }
+}
+
 static uint32_t f2u(float f) {
   uint32_t u;
   memcpy(&u, &f, 4);

@@ -38,14 +38,7 @@ typedef struct {
 
 static TStr tstr(const TirType *t) {
   TStr r;
-  memset(&r, 0, sizeof r);
-  FILE *f = fmemopen(r.s, sizeof r.s - 1, "w");
-  if (f) {
-    tir_type_print(f, t);
-    fclose(f);
-  }
-  r.s[sizeof r.s - 1] = 0;
-  if (!r.s[0]) snprintf(r.s, sizeof r.s, "%s[rank %d]", tir_dtype_name(t->dtype), t->rank);
+  tir_type_snprint(r.s, sizeof r.s, t);
   return r;
 }
 
@@ -268,15 +261,8 @@ static TirStatus check_eps(Ctx *c) {
 /* A scalar written into a tensor of dtype t must be representable, as torch
  * checks for fill/masked_fill ("value cannot be converted without overflow"). */
 static TirStatus check_scalar_fits(Ctx *c, const char *name, TirScalar v, TirDType t) {
-  if (tir_dtype_is_float(t) || t == TIR_BOOL) return TIR_OK;
   double lo, hi; /* hi exclusive for i64 (2^63 is not representable) */
-  switch (t) {
-  case TIR_I8: lo = -128, hi = 127; break;
-  case TIR_I16: lo = -32768, hi = 32767; break;
-  case TIR_I32: lo = -2147483648.0, hi = 2147483647.0; break;
-  case TIR_U8: lo = 0, hi = 255; break;
-  default: lo = -9223372036854775808.0, hi = 9223372036854775807.0; break;
-  }
+  if (t == TIR_BOOL || !tir_dtype_int_range(t, &lo, &hi)) return TIR_OK;
   bool ok;
   if (v.kind == TIR_SCALAR_FLOAT) {
     double tr = trunc(v.f);

@@ -443,6 +443,13 @@ const char *tir_op_attr_str(const TirOp *op, const char *name) {
 
 static TirModule *op_module(const TirOp *op) { return op->module; }
 
+const TirDim *tir_op_attr_dim(const TirOp *op, const char *name) {
+  const TirAttr *a = tir_op_attr_c(op, name);
+  if (a->kind == TIR_ATTR_DIM) return a->dim;
+  const TirAttrSchema *s = &tir_op_schema(op->kind)->attrs[attr_slot(op, name)];
+  return a->kind == TIR_ATTR_NONE && s->has_default ? tir_dim_const(op->module, s->def_i) : NULL;
+}
+
 void tir_op_set_int(TirOp *op, const char *name, int64_t v) {
   TirAttr *a = tir_op_attr(op, name);
   a->kind = TIR_ATTR_INT;
@@ -527,6 +534,29 @@ bool tir_attr_equal(const TirAttr *a, const TirAttr *b) {
            memcmp(&a->scalar.f, &b->scalar.f, sizeof a->scalar.f) == 0;
   }
   return false;
+}
+
+bool tir_op_permutation(const TirOp *op, int64_t perm[TIR_MAX_RANK]) {
+  int r = op->operands[0].value->type.rank;
+  if (op->kind == TIR_OP_TRANSPOSE) {
+    if (r == 0) return true; /* torch allows dims 0/-1 on a 0-d tensor: a no-op */
+    int64_t d0 = tir_op_attr_int(op, "dim0"), d1 = tir_op_attr_int(op, "dim1");
+    if (d0 < 0) d0 += r;
+    if (d1 < 0) d1 += r;
+    if (d0 < 0 || d0 >= r || d1 < 0 || d1 >= r) return false;
+    for (int i = 0; i < r; i++) perm[i] = i;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return true;
+  }
+  assert(op->kind == TIR_OP_PERMUTE);
+  const TirAttr *a = tir_op_attr_c(op, "dims");
+  if (a->kind != TIR_ATTR_INTS || a->ints.n != r) return false;
+  for (int i = 0; i < r; i++) {
+    perm[i] = a->ints.v[i] < 0 ? a->ints.v[i] + r : a->ints.v[i];
+    if (perm[i] < 0 || perm[i] >= r) return false;
+  }
+  return true;
 }
 
 /* ------------------------------------------------------------ constants */

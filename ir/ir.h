@@ -89,6 +89,10 @@ bool tir_dtype_is_float(TirDType t); /* f16 bf16 f32 f64 */
 bool tir_dtype_is_int(TirDType t);   /* i8..i64 u8 (not bool) */
 /* Lowest finite value of a float dtype (e.g. -65504 for f16). */
 double tir_dtype_lowest(TirDType t);
+/* The value range of an integer or bool dtype as doubles, both ends
+ * inclusive (for i64, hi is 2^63 rounded: itself out of range, so compare
+ * with < there); false for float dtypes. */
+bool tir_dtype_int_range(TirDType t, double *lo, double *hi);
 
 /* Scalar conversions for f16/bf16 storage (round to nearest even). */
 float tir_f16_to_f32(uint16_t h);
@@ -162,6 +166,8 @@ bool tir_type_equal(const TirType *a, const TirType *b);
  * overflow (*numel is then untouched). */
 bool tir_type_numel(const TirType *t, int64_t *numel);
 void tir_type_print(FILE *f, const TirType *t); /* `f32[B, 16, 64]`, `f32[]` */
+/* The same into buf, like snprintf (always NUL-terminated when n > 0). */
+int tir_type_snprint(char *buf, size_t n, const TirType *t);
 
 /* ---------------------------------------------------------------- attributes */
 typedef enum {
@@ -331,7 +337,8 @@ void tir_value_replace_all_uses(TirValue *from, TirValue *to);
 int tir_value_use_count(const TirValue *v);
 bool tir_value_has_one_use(const TirValue *v);
 
-/* Attribute access by name; asserts the op's schema has that attribute. */
+/* Attribute access by name; asserts the op's schema has that attribute.
+ * The typed getters read an absent attribute as its schema default. */
 TirAttr *tir_op_attr(TirOp *op, const char *name);
 const TirAttr *tir_op_attr_c(const TirOp *op, const char *name);
 bool tir_op_has_attr(const TirOp *op, const char *name); /* present (not NONE) */
@@ -339,6 +346,9 @@ int64_t tir_op_attr_int(const TirOp *op, const char *name);   /* INT or BOOL */
 double tir_op_attr_float(const TirOp *op, const char *name);  /* FLOAT or SCALAR */
 bool tir_op_attr_bool(const TirOp *op, const char *name);
 const char *tir_op_attr_str(const TirOp *op, const char *name);
+/* A DIM attribute, or its default as a constant dim; NULL when absent with
+ * no default. */
+const TirDim *tir_op_attr_dim(const TirOp *op, const char *name);
 void tir_op_set_int(TirOp *op, const char *name, int64_t v);
 void tir_op_set_float(TirOp *op, const char *name, double v);
 void tir_op_set_bool(TirOp *op, const char *name, bool v);
@@ -350,6 +360,10 @@ void tir_op_set_dims(TirOp *op, const char *name, const TirDim *const *v, int n)
 void tir_op_set_scalar(TirOp *op, const char *name, TirScalar s);
 void tir_op_clear_attr(TirOp *op, const char *name);
 bool tir_attr_equal(const TirAttr *a, const TirAttr *b);
+/* The permutation of a PERMUTE or TRANSPOSE op as output dim -> input dim,
+ * normalized to [0, rank); false when its attributes are out of range.  A
+ * transpose of a 0-d tensor is the empty permutation. */
+bool tir_op_permutation(const TirOp *op, int64_t perm[TIR_MAX_RANK]);
 
 /* A CONST op of `type` holding a copy of `data` (type must be fully static).
  * NULL on out-of-memory. */

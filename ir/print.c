@@ -53,6 +53,18 @@ void tir_type_print(FILE *f, const TirType *t) {
   fputc(']', f);
 }
 
+int tir_type_snprint(char *buf, size_t n, const TirType *t) {
+  int len = snprintf(buf, n, "%s[", tir_dtype_name(t->dtype));
+  for (int i = 0; i < t->rank; i++) {
+    size_t at = (size_t)len < n ? (size_t)len : n;
+    if (i) len += snprintf(buf + at, n - at, ", "), at = (size_t)len < n ? (size_t)len : n;
+    len += tir_dim_snprint(buf + at, n - at, t->dims[i]);
+  }
+  size_t at = (size_t)len < n ? (size_t)len : n;
+  len += snprintf(buf + at, n - at, "]");
+  return len;
+}
+
 static void print_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {

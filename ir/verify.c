@@ -55,12 +55,7 @@ typedef struct {
 
 static TStr tstr(const TirType *t) {
   TStr r;
-  memset(&r, 0, sizeof r);
-  FILE *f = fmemopen(r.s, sizeof r.s - 1, "w");
-  if (f) {
-    tir_type_print(f, t);
-    fclose(f);
-  }
+  tir_type_snprint(r.s, sizeof r.s, t);
   return r;
 }
 

@@ -34,7 +34,6 @@
 #include <string.h>
 
 #include "fold.h"
-#include "pass_util.h"
 #include "passes.h"
 
 typedef struct {
@@ -172,26 +171,8 @@ static bool const_all(const TirValue *v, double want) {
 
 /* The permutation of a permute/transpose as output dim -> input dim. */
 static bool perm_of(const TirOp *op, int64_t *perm, int *rank) {
-  int r = op->operands[0].value->type.rank;
-  *rank = r;
-  if (op->kind == TIR_OP_TRANSPOSE) {
-    if (r == 0) return true; /* torch allows dims 0/-1 on a 0-d tensor: a no-op */
-    int64_t d0 = pu_int(op, "dim0"), d1 = pu_int(op, "dim1");
-    if (d0 < 0) d0 += r;
-    if (d1 < 0) d1 += r;
-    if (d0 < 0 || d0 >= r || d1 < 0 || d1 >= r) return false;
-    for (int i = 0; i < r; i++) perm[i] = i;
-    perm[d0] = d1;
-    perm[d1] = d0;
-    return true;
-  }
-  const TirAttr *a = tir_op_attr_c(op, "dims");
-  if (a->kind != TIR_ATTR_INTS || a->ints.n != r) return false;
-  for (int i = 0; i < r; i++) {
-    perm[i] = a->ints.v[i] < 0 ? a->ints.v[i] + r : a->ints.v[i];
-    if (perm[i] < 0 || perm[i] >= r) return false;
-  }
-  return true;
+  *rank = op->operands[0].value->type.rank;
+  return tir_op_permutation(op, perm);
 }
 
 static bool perm_is_identity(const int64_t *perm, int r) {
@@ -244,7 +225,7 @@ static bool same_type_identity(Canon *c, TirOp *op) { return to_operand(c, op, 0
 /* %y = dropout(%x, p=P, training=false)  ->  %x
  * %y = dropout(%x, p=0, training=true)   ->  %x */
 static bool dropout_identity(Canon *c, TirOp *op) {
-  if (pu_bool(op, "training") && pu_float(op, "p") > 0) return false;
+  if (tir_op_attr_bool(op, "training") && tir_op_attr_float(op, "p") > 0) return false;
   return to_operand(c, op, 0);
 }
 
@@ -253,8 +234,10 @@ static bool dropout_identity(Canon *c, TirOp *op) {
  * With step 1 and start 0, an unchanged type means nothing was cut. */
 static bool slice_identity(Canon *c, TirOp *op) {
   int64_t step, start;
-  if (!pu_dim_const(op, "step", &step) || step != 1) return false;
-  if (!pu_absent(op, "start") && !(pu_dim_const(op, "start", &start) && start == 0)) return false;
+  if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1) return false;
+  if (tir_op_has_attr(op, "start") &&
+      !(tir_dim_is_const(tir_op_attr_dim(op, "start"), &start) && start == 0))
+    return false;
   return to_operand(c, op, 0);
 }
 
@@ -369,7 +352,7 @@ static bool concat_rules(Canon *c, TirOp *op) {
     if (!legacy_empty(&op->operands[i].value->type)) ref = &op->operands[i].value->type;
   if (!ref) return to_operand(c, op, 0); /* all f32[0]: the result is f32[0] */
   int r = ref->rank;
-  int64_t d = pu_int(op, "dim");
+  int64_t d = tir_op_attr_int(op, "dim");
   if (d < 0) d += r;
   if (d < 0 || d >= r) return false;
   TirValue **kept = malloc((size_t)op->n_operands * sizeof *kept);
@@ -396,7 +379,7 @@ static bool concat_rules(Canon *c, TirOp *op) {
   } else {
     TirOp *nop = new_op(c, op, TIR_OP_CONCAT, kept, keep);
     if (nop) {
-      tir_op_set_int(nop, "dim", pu_int(op, "dim"));
+      tir_op_set_int(nop, "dim", tir_op_attr_int(op, "dim"));
       done = place(c, op, nop) && commit(c, op, nop);
     }
   }
@@ -472,7 +455,7 @@ static bool where_rules(Canon *c, TirOp *op) {
 static int single_keepdim(const TirOp *r) {
   const TirAttr *d = tir_op_attr_c(r, "dims");
   int rank = r->operands[0].value->type.rank;
-  if (!pu_bool(r, "keepdim") || d->kind != TIR_ATTR_INTS || d->ints.n != 1) return -1;
+  if (!tir_op_attr_bool(r, "keepdim") || d->kind != TIR_ATTR_INTS || d->ints.n != 1) return -1;
   int64_t v = d->ints.v[0] < 0 ? d->ints.v[0] + rank : d->ints.v[0];
   return v >= 0 && v < rank ? (int)v : -1;
 }

@@ -426,17 +426,9 @@ static Av eval_unsqueeze(Prover *pr, TirOp *op) {
 static Av eval_permute(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value);
   int r = op->operands[0].value->type.rank;
-  int perm[TIR_MAX_RANK];
-  if (op->kind == TIR_OP_TRANSPOSE) {
-    for (int i = 0; i < r; i++) perm[i] = i;
-    int a = norm_dim(tir_op_attr_int(op, "dim0"), r), b = norm_dim(tir_op_attr_int(op, "dim1"), r);
-    perm[a] = b;
-    perm[b] = a;
-  } else {
-    const TirAttr *d = tir_op_attr_c(op, "dims");
-    for (int i = 0; i < r; i++) perm[i] = norm_dim(d->ints.v[i], r);
-  }
+  int64_t perm[TIR_MAX_RANK];
   if (x.kind == AV_CONST || x.kind == AV_UNKNOWN) return x;
+  if (!tir_op_permutation(op, perm)) return unknown("bad permutation");
   if (r < 2) return x;
   /* Only the last two positions matter; the rest must stay leading. */
   for (int i = 0; i < r - 2; i++)
@@ -461,11 +453,11 @@ static Av eval_slice(Prover *pr, TirOp *op) {
   int r = in->rank;
   int d = norm_dim(tir_op_attr_int(op, "dim"), r);
   int64_t step = 0;
-  if (!tir_dim_is_const(tir_op_attr_c(op, "step")->dim, &step) || step != 1)
+  if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1)
     return unknown("slice with a step");
   int fr = r - 1 - d;
   if (fr >= 2) return x; /* a leading dim: the value does not vary along it */
-  const TirDim *start = tir_op_has_attr(op, "start") ? tir_op_attr_c(op, "start")->dim
+  const TirDim *start = tir_op_has_attr(op, "start") ? tir_op_attr_dim(op, "start")
                                                      : tir_dim_const(pr->m, 0);
   /* The same bounds as shape inference: Python clamping when everything is
    * constant, a negative constant counting from the end otherwise. */
@@ -532,9 +524,9 @@ static Av eval_op(Prover *pr, TirOp *op) {
   }
   case TIR_OP_ARANGE: {
     int64_t step = 0;
-    if (!tir_dim_is_const(tir_op_attr_c(op, "step")->dim, &step) || step != 1)
+    if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1)
       return unknown("arange with a step");
-    return (Av){.kind = AV_INDEX, .aj = 1, .c = tir_op_attr_c(op, "start")->dim};
+    return (Av){.kind = AV_INDEX, .aj = 1, .c = tir_op_attr_dim(op, "start")};
   }
   case TIR_OP_LT: case TIR_OP_LE: case TIR_OP_GT: case TIR_OP_GE: case TIR_OP_EQ: case TIR_OP_NE:
     return eval_compare(pr, op);

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "fold.h"
-#include "pass_util.h"
 
 /* ------------------------------------------------------------ shapes */
 
@@ -97,7 +96,7 @@ static double unary_f(const TirOp *op, double x) {
   case TIR_OP_SIN: return sin(x);
   case TIR_OP_COS: return cos(x);
   case TIR_OP_GELU: {
-    const char *a = pu_str(op, "approximate");
+    const char *a = tir_op_attr_str(op, "approximate");
     if (a && strcmp(a, "tanh") == 0) {
       const double k = 0.7978845608028654; /* sqrt(2/pi) */
       return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
@@ -317,24 +316,7 @@ static bool fold_permute(Fold *f) {
   int r = x->type.rank;
   int64_t xd[TIR_MAX_RANK], perm[TIR_MAX_RANK], xs[TIR_MAX_RANK];
   if (!data || r != f->rank || x->type.dtype != f->dt || !static_dims(&x->type, xd)) return false;
-  if (op->kind == TIR_OP_TRANSPOSE && r == 0) {
-    /* 0-d: nothing to move */
-  } else if (op->kind == TIR_OP_TRANSPOSE) {
-    int64_t d0 = pu_int(op, "dim0"), d1 = pu_int(op, "dim1");
-    if (d0 < 0) d0 += r;
-    if (d1 < 0) d1 += r;
-    if (d0 < 0 || d0 >= r || d1 < 0 || d1 >= r) return false;
-    for (int i = 0; i < r; i++) perm[i] = i;
-    perm[d0] = d1;
-    perm[d1] = d0;
-  } else {
-    const TirAttr *a = tir_op_attr_c(op, "dims");
-    if (a->kind != TIR_ATTR_INTS || a->ints.n != r) return false;
-    for (int i = 0; i < r; i++) {
-      perm[i] = a->ints.v[i] < 0 ? a->ints.v[i] + r : a->ints.v[i];
-      if (perm[i] < 0 || perm[i] >= r) return false;
-    }
-  }
+  if (!tir_op_permutation(op, perm)) return false;
   int64_t s = 1;
   for (int i = r - 1; i >= 0; i--) {
     xs[i] = s;

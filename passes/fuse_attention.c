@@ -105,20 +105,13 @@ static TirValue *strip_scale(TirValue *x, double *scale) {
  *   transpose(%x, dim0=-2, dim1=-1)   or   permute(%x, dims=[0, 1, 3, 2]) */
 static bool swaps_last_two(const TirOp *op) {
   int r = op->operands[0].value->type.rank;
-  if (r < 2) return false;
-  if (op->kind == TIR_OP_TRANSPOSE) {
-    int a = norm_dim(tir_op_attr_int(op, "dim0"), r), b = norm_dim(tir_op_attr_int(op, "dim1"), r);
-    return (a == r - 2 && b == r - 1) || (a == r - 1 && b == r - 2);
-  }
-  if (op->kind == TIR_OP_PERMUTE) {
-    const TirAttr *d = tir_op_attr_c(op, "dims");
-    for (int i = 0; i < r; i++) {
-      int want = i == r - 2 ? r - 1 : i == r - 1 ? r - 2 : i;
-      if (norm_dim(d->ints.v[i], r) != want) return false;
-    }
-    return true;
-  }
-  return false;
+  int64_t perm[TIR_MAX_RANK];
+  if ((op->kind != TIR_OP_TRANSPOSE && op->kind != TIR_OP_PERMUTE) || r < 2 ||
+      !tir_op_permutation(op, perm))
+    return false;
+  for (int i = 0; i < r; i++)
+    if (perm[i] != (i == r - 2 ? r - 1 : i == r - 1 ? r - 2 : i)) return false;
+  return true;
 }
 
 /* Un-repeats k or v repeated for grouped-query attention.

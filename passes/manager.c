@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pass_util.h"
 #include "passes.h"
 
 static const TirPassInfo PASSES[TIR_NUM_PASSES] = {
@@ -39,9 +38,9 @@ const char *tir_o0_pipeline(void) { return "select-kernel"; }
 bool tir_op_is_random(const TirOp *op) {
   switch (op->kind) {
   case TIR_OP_DROPOUT:
-    return pu_bool(op, "training") && pu_float(op, "p") > 0;
+    return tir_op_attr_bool(op, "training") && tir_op_attr_float(op, "p") > 0;
   case TIR_OP_SDPA:
-    return pu_float(op, "dropout_p") > 0;
+    return tir_op_attr_float(op, "dropout_p") > 0;
   default:
     return false;
   }

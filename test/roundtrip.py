@@ -62,7 +62,9 @@ def main():
     exe, dirs = sys.argv[1], sys.argv[2:]
     passed = failed = skipped = 0
     for d in dirs:
-        for root, _, files in os.walk(d):
+        for root, subdirs, files in os.walk(d):
+            # lit's Output/ trees are scratch space rewritten by concurrent runs.
+            subdirs[:] = [s for s in subdirs if s != "Output"]
             for name in sorted(files):
                 if not name.endswith(".tir"):
                     continue
