@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_internal.h"
 
 typedef struct {
   TirModule *m;
@@ -29,18 +30,6 @@ typedef struct {
     if (st_ != TIR_OK) return st_;                                                                 \
   } while (0)
 
-/* A type's printed form for messages.  Returned by value so a call can be
- * passed straight to printf: the temporary lives until the end of the full
- * expression (C11 6.2.4p8). */
-typedef struct {
-  char s[320];
-} TStr;
-
-static TStr tstr(const TirType *t) {
-  TStr r;
-  tir_type_snprint(r.s, sizeof r.s, t);
-  return r;
-}
 
 typedef struct {
   char s[128];

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "ir_internal.h"
 
 typedef struct {
   TirModule *m;
@@ -49,15 +50,6 @@ static VName vname(const TirValue *val) {
   return r;
 }
 
-typedef struct {
-  char s[320];
-} TStr;
-
-static TStr tstr(const TirType *t) {
-  TStr r;
-  tir_type_snprint(r.s, sizeof r.s, t);
-  return r;
-}
 
 static bool id_ok(Ver *v, uint32_t id) { return id < v->m->next_id; }
 

@@ -7,15 +7,7 @@
 
 #include "ir.h"
 
-static int passed, failed;
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (cond) passed++;                                                      \
-    else {                                                                   \
-      failed++;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                        \
-  } while (0)
+#include "check.h"
 
 static TirModule *M;
 static const TirDim *C(int64_t v) { return tir_dim_const(M, v); }
