@@ -16,3 +16,5 @@ bin_dir = os.path.abspath(bin_dir)
 path = os.pathsep.join([bin_dir, tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["PATH"] = path
 config.substitutions.append(("%python", "python3"))
+config.substitutions.append(
+    ("%exitcode", "python3 " + os.path.join(os.path.dirname(__file__), "Inputs", "exitcode.py")))
