@@ -305,7 +305,10 @@ static const char *fold_steps(Match *mt) {
     Step *st = &mt->steps[i];
     switch (st->kind) {
     case STEP_SCALE:
-      if (!(st->c > 0) || !isfinite(st->c)) return "the scores are scaled by a non-positive value";
+      /* A mask added earlier is scaled too; a non-positive factor would turn
+       * its -inf into +inf or nan.  Without one, any finite scale is fine. */
+      if (!isfinite(st->c)) return "the scores are scaled by a non-finite value";
+      if (mt->n_masks > 0 && !(st->c > 0)) return "a mask is scaled by a non-positive value";
       mt->scale *= st->c;
       for (int j = 0; j < mt->n_masks; j++) mt->masks[j].mscale *= st->c;
       break;
@@ -317,7 +320,7 @@ static const char *fold_steps(Match *mt) {
     case STEP_CAST: break;
     }
   }
-  if (!(mt->scale > 0) || !isfinite(mt->scale)) return "the scale is not a positive finite number";
+  if (!isfinite(mt->scale)) return "the scale is not a finite number";
   return NULL;
 }
 

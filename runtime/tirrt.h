@@ -219,6 +219,152 @@ tirrt_status_t tirrt_safetensors_write_memory(size_t count,
                                               void **out_bytes,
                                               size_t *out_size);
 
+/* ------------------------------------------------------------------------ */
+/* Programs.                                                                  */
+/*                                                                            */
+/* A compiled tirc program is a table: values (arguments, constants and       */
+/* results of instructions), the dim expressions of their shapes, and the     */
+/* instructions in order.  tirc writes these tables as C (the generated       */
+/* program is the tables plus `main` calling tirrt_main) or builds them in    */
+/* memory (the embedding API).  The tables are borrowed by the runtime for    */
+/* the lifetime of a tirrt_program_t.                                         */
+/* ------------------------------------------------------------------------ */
+
+#define TIRRT_PROGRAM_ABI 1
+
+/* Operation numbers of the UNARY, BINARY and REDUCE instructions. */
+typedef enum {
+  TIRRT_UN_NEG, TIRRT_UN_ABS, TIRRT_UN_EXP, TIRRT_UN_LOG, TIRRT_UN_SQRT, TIRRT_UN_RSQRT,
+  TIRRT_UN_RECIPROCAL, TIRRT_UN_TANH, TIRRT_UN_SIGMOID, TIRRT_UN_RELU, TIRRT_UN_SILU,
+  TIRRT_UN_ERF, TIRRT_UN_SIN, TIRRT_UN_COS, TIRRT_UN_GELU, TIRRT_UN_GELU_TANH,
+  TIRRT_UN_LOGICAL_NOT,
+} tirrt_unop_t;
+
+typedef enum {
+  TIRRT_BIN_ADD, TIRRT_BIN_SUB, TIRRT_BIN_MUL, TIRRT_BIN_DIV, TIRRT_BIN_POW,
+  TIRRT_BIN_MAXIMUM, TIRRT_BIN_MINIMUM,
+  TIRRT_BIN_EQ, TIRRT_BIN_NE, TIRRT_BIN_LT, TIRRT_BIN_LE, TIRRT_BIN_GT, TIRRT_BIN_GE,
+  TIRRT_BIN_LOGICAL_AND, TIRRT_BIN_LOGICAL_OR,
+} tirrt_binop_t;
+
+typedef enum { TIRRT_RED_SUM, TIRRT_RED_MEAN, TIRRT_RED_AMAX, TIRRT_RED_AMIN } tirrt_redop_t;
+
+/* Dim expression nodes; a node refers only to earlier nodes. */
+typedef enum {
+  TIRRT_DIM_CONST,    /* value */
+  TIRRT_DIM_SYM,      /* symbol number `value` */
+  TIRRT_DIM_ADD,      /* a + b */
+  TIRRT_DIM_SUB,      /* a - b */
+  TIRRT_DIM_MUL,      /* a * b */
+  TIRRT_DIM_FLOORDIV, /* floor(a / b) */
+} tirrt_dim_op_t;
+
+typedef struct tirrt_dim_node_s {
+  int32_t op; /* tirrt_dim_op_t */
+  int32_t a, b;
+  int64_t value;
+} tirrt_dim_node_t;
+
+typedef enum {
+  TIRRT_VALUE_ARG,   /* bound from the caller (or --in / --params) */
+  TIRRT_VALUE_CONST, /* data in the table */
+  TIRRT_VALUE_TEMP,  /* produced by an instruction */
+} tirrt_value_kind_t;
+
+typedef struct tirrt_value_def_s {
+  const char *name;     /* argument name (without %), or a name for messages */
+  int32_t dtype;        /* tirrt_dtype_t */
+  int32_t rank;
+  const int32_t *dims;  /* rank dim-node indices */
+  int32_t kind;         /* tirrt_value_kind_t */
+  const void *data;     /* CONST: dense row-major bytes */
+  uint64_t nbytes;      /* CONST: size of data */
+} tirrt_value_def_t;
+
+/* Instruction opcodes.  Attributes live in i[], f[] and d[] (dim nodes), as
+ * documented per opcode. */
+typedef enum {
+  TIRRT_OP_UNARY,       /* in x; i0 = tirrt_unop_t */
+  TIRRT_OP_BINARY,      /* in a, b; i0 = tirrt_binop_t */
+  TIRRT_OP_WHERE,       /* in cond, a, b */
+  TIRRT_OP_MASKED_FILL, /* in x, mask; f0 = value */
+  TIRRT_OP_CAST,        /* in x (dtype from the output) */
+  TIRRT_OP_REDUCE,      /* in x; i0 = tirrt_redop_t, i1 = dims bitmask */
+  TIRRT_OP_SOFTMAX,     /* in x; i0 = dim (normalized), i1 = log */
+  TIRRT_OP_LAYER_NORM,  /* in x [, w [, b]]; i0 = ndims; f0 = eps */
+  TIRRT_OP_RMS_NORM,    /* in x [, w]; f0 = eps (< 0: dtype epsilon) */
+  TIRRT_OP_MATMUL,      /* in a, b */
+  TIRRT_OP_LINEAR,      /* in x, w [, b] */
+  TIRRT_OP_RESHAPE,     /* in x: a view when strides allow, else a copy
+                           (also squeeze and unsqueeze) */
+  TIRRT_OP_PERMUTE,     /* in x; i[0..rank) = output dim -> input dim */
+  TIRRT_OP_EXPAND,      /* in x (broadcast to the output shape) */
+  TIRRT_OP_SLICE,       /* in x; i0 = dim, d0 = start, d1 = step */
+  TIRRT_OP_CONCAT,      /* in x1..xn; i0 = dim */
+  TIRRT_OP_COPY,        /* in x: a contiguous copy when x is not contiguous */
+  TIRRT_OP_ARANGE,      /* d0 = start, d1 = step */
+  TIRRT_OP_FULL,        /* f0 = value */
+  TIRRT_OP_TRI,         /* in x; i0 = diagonal, i1 = upper */
+  TIRRT_OP_EMBEDDING,   /* in weight, indices */
+  TIRRT_OP_DROPOUT,     /* in x; f0 = p; i0 = stream */
+  TIRRT_OP_SDPA,        /* in q, k, v [, mask]; f0 = scale (NaN: 1/sqrt(E)),
+                           f1 = dropout_p; i0 = is_causal, i1 = bottom_right,
+                           i2 = enable_gqa, i3 = stream */
+  TIRRT_OP_COUNT
+} tirrt_opcode_t;
+
+typedef struct tirrt_inst_s {
+  int32_t op;         /* tirrt_opcode_t */
+  int32_t out;        /* value index */
+  int32_t n_in;
+  const int32_t *in;  /* value indices */
+  int64_t i[TIRRT_MAX_RANK];
+  double f[2];
+  int32_t d[2];
+} tirrt_inst_t;
+
+typedef struct tirrt_program_def_s {
+  int32_t abi;                  /* TIRRT_PROGRAM_ABI */
+  const char *name;             /* for messages (the .tir file) */
+  int32_t n_syms;
+  const char *const *syms;      /* symbol names */
+  int32_t n_dims;
+  const tirrt_dim_node_t *dims;
+  int32_t n_values;
+  const tirrt_value_def_t *values;
+  int32_t n_args;
+  const int32_t *args;          /* value indices, in signature order */
+  int32_t n_insts;
+  const tirrt_inst_t *insts;
+  int32_t n_results;
+  const int32_t *results;       /* value indices, in return order */
+} tirrt_program_def_t;
+
+typedef struct tirrt_program_s tirrt_program_t;
+
+/* Checks the tables (indices in range, dims acyclic, opcodes known) and
+ * prepares the liveness plan. */
+tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def,
+                                    tirrt_program_t **out_program);
+void tirrt_program_free(tirrt_program_t *program);
+
+/* Runs the program on the CPU.  args[i] is the i-th argument (desc + data,
+ * borrowed); each argument's dtype must equal the declared one and its shape
+ * fit the declared shape, binding the symbols.  On success, out_results[j]
+ * is the j-th result: desc and a malloc'd dense buffer the caller frees.
+ * `seed` drives dropout.  *out_peak_bytes (may be NULL) gets the peak of
+ * intermediate memory. */
+tirrt_status_t tirrt_program_run(tirrt_program_t *program, const tirrt_tensor_desc_t *arg_descs,
+                                 const void *const *arg_datas, uint64_t seed,
+                                 tirrt_tensor_desc_t *out_result_descs, void **out_result_datas,
+                                 uint64_t *out_peak_bytes);
+
+/* The command line of a compiled program (spec §9): binds inputs from --in
+ * and --params, runs, writes DIR/outN.npy, and handles --bench, --seed,
+ * --device, --random-inputs and --dim.  Returns the process exit code
+ * (0 ok, 1 bad input, 2 bad usage, 3 internal error). */
+int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include "codegen.h"
 #include "frontend.h"
 #include "ir.h"
 #include "passes.h"
@@ -13,6 +16,11 @@
 
 #ifndef TIRC_VERSION
 #define TIRC_VERSION "0.0.0"
+#endif
+#ifndef TIRC_RUNTIME_INCLUDE
+#define TIRC_RUNTIME_INCLUDE "."
+#define TIRC_RUNTIME_LIB "libtirrt.a"
+#define TIRC_EXE_LIBS "-lopenblas -lcjson -lm"
 #endif
 
 static const char USAGE[] =
@@ -163,14 +171,12 @@ static int parse_args(int argc, char **argv, Options *o) {
   return 0;
 }
 
-static int compile(const Options *o) {
-  TirDiag *diag = tir_diag_new(stderr, 0);
-  if (!diag) return TIR_ERR_INTERNAL;
+/* Parses and runs the pipeline; on success *out holds the module. */
+static int front(const Options *o, TirDiag *diag, TirModule **out) {
   TirParseOptions po = {.loader = load_const, .loader_ctx = NULL};
   TirModule *m = NULL;
   int rc = (int)tir_parse_file(o->input, diag, &po, &m);
-  if (rc != TIR_OK) goto done;
-
+  if (rc != TIR_OK) return rc;
   TirPassOptions opts = {
       .diag = diag,
       .target = o->target,
@@ -184,12 +190,83 @@ static int compile(const Options *o) {
   };
   const char *pipeline = o->passes ? o->passes : o->o0 ? tir_o0_pipeline() : tir_default_pipeline();
   rc = (int)tir_run_pipeline(m, pipeline, &opts);
-  if (rc != TIR_OK) goto done;
+  if (rc != TIR_OK) {
+    tir_module_free(m);
+    return rc;
+  }
+  *out = m;
+  return TIR_OK;
+}
 
-  if (strcmp(o->emit, "ir") != 0) {
-    fprintf(stderr, "tirc: error: --emit=%s is not yet supported (use --emit=ir)\n", o->emit);
+/* The default executable name: the input's base name without `.tir`. */
+static char *default_exe_name(const char *input) {
+  const char *base = strrchr(input, '/');
+  base = base ? base + 1 : input;
+  size_t n = strlen(base);
+  if (n > 4 && strcmp(base + n - 4, ".tir") == 0) n -= 4;
+  char *s = malloc(n + 1);
+  if (s) {
+    memcpy(s, base, n);
+    s[n] = 0;
+  }
+  return s;
+}
+
+/* Writes the generated C to a temporary file and compiles it against the
+ * runtime with the system C compiler ($CC, else cc). */
+static int build_exe(const Options *o, const TirCodegen *cg) {
+  char dir[] = "/tmp/tirc-XXXXXX", csrc[64];
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "tirc: error: cannot create a temporary directory: %s\n", strerror(errno));
+    return TIR_ERR_INTERNAL;
+  }
+  snprintf(csrc, sizeof csrc, "%s/program.c", dir);
+  FILE *f = fopen(csrc, "w");
+  int rc = TIR_ERR_INTERNAL;
+  char *out = o->output ? NULL : default_exe_name(o->input);
+  const char *exe = o->output ? o->output : out;
+  if (f && tir_codegen_emit_c(cg, o->input, true, f) == TIR_OK && fclose(f) == 0) {
+    f = NULL;
+    const char *cc = getenv("CC");
+    pid_t pid = fork();
+    if (pid == 0) {
+      execlp("sh", "sh", "-c",
+             "exec ${0} -O1 -w -I\"$1\" \"$2\" \"$3\" $4 -o \"$5\"",
+             cc && *cc ? cc : "cc", TIRC_RUNTIME_INCLUDE, csrc, TIRC_RUNTIME_LIB, TIRC_EXE_LIBS,
+             exe, (char *)NULL);
+      _exit(127);
+    }
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      rc = TIR_OK;
+    else
+      fprintf(stderr, "tirc: error: the C compiler failed on the generated program\n");
+  }
+  if (f) fclose(f);
+  unlink(csrc);
+  rmdir(dir);
+  free(out);
+  return rc;
+}
+
+static int compile(const Options *o) {
+  TirDiag *diag = tir_diag_new(stderr, 0);
+  if (!diag) return TIR_ERR_INTERNAL;
+  TirModule *m = NULL;
+  TirCodegen *cg = NULL;
+  int rc = front(o, diag, &m);
+  if (rc != TIR_OK) goto done;
+  if (strcmp(o->emit, "lib") == 0) {
+    fprintf(stderr, "tirc: error: --emit=lib is not yet supported (use --emit=exe, c or ir)\n");
     rc = TIR_ERR_USAGE;
     goto done;
+  }
+  if (strcmp(o->emit, "ir") != 0) {
+    if ((rc = (int)tir_codegen_lower(m, diag, &cg)) != TIR_OK) goto done;
+    if (strcmp(o->emit, "exe") == 0) {
+      rc = build_exe(o, cg);
+      goto done;
+    }
   }
   FILE *out = stdout;
   if (o->output && !(out = fopen(o->output, "w"))) {
@@ -197,12 +274,47 @@ static int compile(const Options *o) {
     rc = TIR_ERR_INPUT;
     goto done;
   }
-  tir_print_module(out, m);
+  if (cg) rc = (int)tir_codegen_emit_c(cg, o->input, true, out);
+  else tir_print_module(out, m);
   if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
     fprintf(stderr, "tirc: error: writing the output failed: %s\n", strerror(errno));
     rc = TIR_ERR_INPUT;
   }
 done:
+  tir_codegen_free(cg);
+  tir_module_free(m);
+  tir_diag_free(diag);
+  return rc;
+}
+
+/* tirc run FILE.tir [program options...]: compiles with the default pipeline
+ * and runs the program in this process (the same runtime a compiled
+ * executable links), passing the remaining options to it. */
+static int run(int argc, char **argv, const Options *defaults) {
+  /* Compiler options may come before FILE (`tirc run -O0 model.tir ...`). */
+  int file = 2;
+  while (file < argc && argv[file][0] == '-') file++;
+  if (file >= argc) {
+    fputs("tirc: error: usage: tirc run [compiler options] FILE.tir [program options...]\n",
+          stderr);
+    return TIR_ERR_USAGE;
+  }
+  Options o = *defaults;
+  char *saved = argv[file];
+  argv[file] = "x.tir"; /* a placeholder input while parsing the options before it */
+  int rc = parse_args(file, argv + 1, &o); /* argv[1] ("run") stands in for argv[0] */
+  argv[file] = saved;
+  if (rc) return rc;
+  o.input = argv[file];
+  TirDiag *diag = tir_diag_new(stderr, 0);
+  if (!diag) return TIR_ERR_INTERNAL;
+  TirModule *m = NULL;
+  TirCodegen *cg = NULL;
+  rc = front(&o, diag, &m);
+  if (rc == TIR_OK) rc = (int)tir_codegen_lower(m, diag, &cg);
+  if (rc == TIR_OK) /* the program sees FILE as its name */
+    rc = tirrt_main(tir_codegen_def(cg), argc - file, argv + file);
+  tir_codegen_free(cg);
   tir_module_free(m);
   tir_diag_free(diag);
   return rc;
@@ -223,12 +335,6 @@ int main(int argc, char **argv) {
       printf("%-16s %s\n", tir_pass_info(i)->name, tir_pass_info(i)->description);
     return 0;
   }
-  if (argc >= 2 && strcmp(argv[1], "run") == 0) {
-    fputs("tirc: error: 'tirc run' is not yet supported: compiled programs arrive with the "
-          "codegen and runtime work\n",
-          stderr);
-    return TIR_ERR_USAGE;
-  }
   Options o = {.emit = "exe", .arch = "sm_80"};
 #ifdef TIRC_HAVE_CUDA
   o.target = gpu_present() ? "cuda" : "cpu";
@@ -236,6 +342,7 @@ int main(int argc, char **argv) {
   (void)gpu_present;
   o.target = "cpu";
 #endif
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc, argv, &o);
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
   return compile(&o);

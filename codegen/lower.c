@@ -1,0 +1,415 @@
+/* lower.c — IR to the runtime's program table (see codegen.h).
+ *
+ * Values are numbered arguments first, then each op's result in program
+ * order.  Dims become a node list (shared nodes for equal dims, since dims
+ * are interned).  Each op becomes one instruction; shape ops become view
+ * instructions the runtime executes without copying when it can. */
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen.h"
+
+/* A growable array of fixed-size items. */
+typedef struct {
+  void *p;
+  int32_t n, cap;
+  size_t size;
+} Vec;
+
+static void *vec_push(Vec *v) {
+  if (v->n == v->cap) {
+    int32_t nc = v->cap ? 2 * v->cap : 32;
+    void *np = realloc(v->p, (size_t)nc * v->size);
+    if (!np) return NULL;
+    v->p = np;
+    v->cap = nc;
+  }
+  void *item = (char *)v->p + (size_t)v->n * v->size;
+  memset(item, 0, v->size);
+  v->n++;
+  return item;
+}
+
+struct TirCodegen {
+  tirrt_program_def_t def;
+  Vec syms, dims, values, insts, args, results;
+  Vec ints;              /* every int32 list (value dims, instruction inputs), owned */
+  TirStrMap *dim_index;  /* TirDim pointer bytes -> node index + 1 */
+  TirStrMap *sym_index;  /* symbol name -> index + 1 */
+  int32_t *value_of;     /* TirValue id -> value index, -1 */
+  TirModule *m;
+  TirDiag *diag;
+  int64_t stream; /* per random op: dropout streams, fixed at compile time */
+  bool oom;
+};
+
+static int32_t *int_list(TirCodegen *cg, int32_t n) {
+  int32_t **slot = vec_push(&cg->ints);
+  if (!slot || !(*slot = calloc((size_t)(n ? n : 1), sizeof(int32_t)))) {
+    cg->oom = true;
+    return NULL;
+  }
+  return *slot;
+}
+
+static int32_t add_node(TirCodegen *cg, int32_t op, int32_t a, int32_t b, int64_t value) {
+  tirrt_dim_node_t *n = vec_push(&cg->dims);
+  if (!n) {
+    cg->oom = true;
+    return 0;
+  }
+  *n = (tirrt_dim_node_t){op, a, b, value};
+  return cg->dims.n - 1;
+}
+
+/* The node index of an interned dim, building its expression once. */
+static int32_t dim_node(TirCodegen *cg, const TirDim *d) {
+  intptr_t hit = (intptr_t)tir_strmap_get(cg->dim_index, (const char *)&d, sizeof d);
+  if (hit) return (int32_t)hit - 1;
+  int32_t n = 0;
+  switch (d->kind) {
+  case TIR_DIM_CONST: n = add_node(cg, TIRRT_DIM_CONST, 0, 0, d->value); break;
+  case TIR_DIM_SYM: {
+    intptr_t s = (intptr_t)tir_strmap_get(cg->sym_index, d->sym, strlen(d->sym));
+    if (!s) {
+      const char **slot = vec_push(&cg->syms);
+      if (!slot) {
+        cg->oom = true;
+        return 0;
+      }
+      *slot = d->sym;
+      s = cg->syms.n;
+      tir_strmap_put(cg->sym_index, d->sym, strlen(d->sym), (void *)s);
+    }
+    n = add_node(cg, TIRRT_DIM_SYM, 0, 0, s - 1);
+    break;
+  }
+  case TIR_DIM_MUL: /* coefficient * atoms */
+    n = dim_node(cg, d->args[0]);
+    for (int i = 1; i < d->nargs; i++) n = add_node(cg, TIRRT_DIM_MUL, n, dim_node(cg, d->args[i]), 0);
+    if (d->value != 1) n = add_node(cg, TIRRT_DIM_MUL, n, add_node(cg, TIRRT_DIM_CONST, 0, 0, d->value), 0);
+    break;
+  case TIR_DIM_ADD: /* constant + terms */
+    n = dim_node(cg, d->args[0]);
+    for (int i = 1; i < d->nargs; i++) n = add_node(cg, TIRRT_DIM_ADD, n, dim_node(cg, d->args[i]), 0);
+    if (d->value) n = add_node(cg, TIRRT_DIM_ADD, n, add_node(cg, TIRRT_DIM_CONST, 0, 0, d->value), 0);
+    break;
+  case TIR_DIM_FLOORDIV: {
+    int32_t a = dim_node(cg, d->args[0]), b = dim_node(cg, d->args[1]);
+    n = add_node(cg, TIRRT_DIM_FLOORDIV, a, b, 0);
+    break;
+  }
+  }
+  tir_strmap_put(cg->dim_index, (const char *)&d, sizeof d, (void *)(intptr_t)(n + 1));
+  return n;
+}
+
+static const char *value_name(TirCodegen *cg, const TirValue *v) {
+  if (v->name) return v->name;
+  char buf[32];
+  snprintf(buf, sizeof buf, "%%%u", (unsigned)v->id);
+  return tir_arena_strndup(cg->m->arena, buf, strlen(buf));
+}
+
+static int32_t add_value(TirCodegen *cg, const TirValue *v, int32_t kind) {
+  tirrt_value_def_t *vd = vec_push(&cg->values);
+  int32_t *dims = int_list(cg, v->type.rank);
+  if (!vd || !dims) {
+    cg->oom = true;
+    return 0;
+  }
+  for (int k = 0; k < v->type.rank; k++) dims[k] = dim_node(cg, v->type.dims[k]);
+  vd->name = value_name(cg, v);
+  vd->dtype = (int32_t)v->type.dtype; /* the runtime's dtype order is the compiler's */
+  vd->rank = v->type.rank;
+  vd->dims = dims;
+  vd->kind = kind;
+  if (kind == TIRRT_VALUE_CONST) {
+    vd->data = v->def->data;
+    vd->nbytes = v->def->data_bytes;
+  }
+  cg->value_of[v->id] = cg->values.n - 1;
+  return cg->values.n - 1;
+}
+
+static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
+
+static int unop(TirOpKind k, const TirOp *op) {
+  switch (k) {
+  case TIR_OP_NEG: return TIRRT_UN_NEG;
+  case TIR_OP_ABS: return TIRRT_UN_ABS;
+  case TIR_OP_EXP: return TIRRT_UN_EXP;
+  case TIR_OP_LOG: return TIRRT_UN_LOG;
+  case TIR_OP_SQRT: return TIRRT_UN_SQRT;
+  case TIR_OP_RSQRT: return TIRRT_UN_RSQRT;
+  case TIR_OP_RECIPROCAL: return TIRRT_UN_RECIPROCAL;
+  case TIR_OP_TANH: return TIRRT_UN_TANH;
+  case TIR_OP_SIGMOID: return TIRRT_UN_SIGMOID;
+  case TIR_OP_RELU: return TIRRT_UN_RELU;
+  case TIR_OP_SILU: return TIRRT_UN_SILU;
+  case TIR_OP_ERF: return TIRRT_UN_ERF;
+  case TIR_OP_SIN: return TIRRT_UN_SIN;
+  case TIR_OP_COS: return TIRRT_UN_COS;
+  case TIR_OP_GELU:
+    return strcmp(tir_op_attr_str(op, "approximate"), "tanh") == 0 ? TIRRT_UN_GELU_TANH
+                                                                    : TIRRT_UN_GELU;
+  case TIR_OP_LOGICAL_NOT: return TIRRT_UN_LOGICAL_NOT;
+  default: return -1;
+  }
+}
+
+static int binop(TirOpKind k) {
+  switch (k) {
+  case TIR_OP_ADD: return TIRRT_BIN_ADD;
+  case TIR_OP_SUB: return TIRRT_BIN_SUB;
+  case TIR_OP_MUL: return TIRRT_BIN_MUL;
+  case TIR_OP_DIV: return TIRRT_BIN_DIV;
+  case TIR_OP_POW: return TIRRT_BIN_POW;
+  case TIR_OP_MAXIMUM: return TIRRT_BIN_MAXIMUM;
+  case TIR_OP_MINIMUM: return TIRRT_BIN_MINIMUM;
+  case TIR_OP_EQ: return TIRRT_BIN_EQ;
+  case TIR_OP_NE: return TIRRT_BIN_NE;
+  case TIR_OP_LT: return TIRRT_BIN_LT;
+  case TIR_OP_LE: return TIRRT_BIN_LE;
+  case TIR_OP_GT: return TIRRT_BIN_GT;
+  case TIR_OP_GE: return TIRRT_BIN_GE;
+  case TIR_OP_LOGICAL_AND: return TIRRT_BIN_LOGICAL_AND;
+  case TIR_OP_LOGICAL_OR: return TIRRT_BIN_LOGICAL_OR;
+  default: return -1;
+  }
+}
+
+/* The slice start as a dim, resolved like shape inference does. */
+static int32_t slice_start(TirCodegen *cg, const TirOp *op, int dim) {
+  const TirDim *size = op->operands[0].value->type.dims[dim];
+  if (!tir_op_has_attr(op, "start")) return dim_node(cg, tir_dim_const(cg->m, 0));
+  const TirDim *start = tir_op_attr_dim(op, "start");
+  int64_t s, n;
+  if (tir_dim_is_const(start, &s) && tir_dim_is_const(size, &n)) {
+    if (s < 0) s += n;
+    s = s < 0 ? 0 : s > n ? n : s;
+    return dim_node(cg, tir_dim_const(cg->m, s));
+  }
+  if (tir_dim_is_const(start, &s) && s < 0) start = tir_dim_add(cg->m, size, start, NULL);
+  if (!start) {
+    cg->oom = true;
+    return 0;
+  }
+  return dim_node(cg, start);
+}
+
+/* Fills one instruction for op; returns false (after a diagnostic) when the
+ * runtime has no instruction for it. */
+static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
+  TirOpKind k = op->kind;
+  const TirType *x = op->n_operands ? &op->operands[0].value->type : NULL;
+  const TirOpSchema *s = tir_op_schema(k);
+  int u, b;
+  if ((u = unop(k, op)) >= 0) {
+    in->op = TIRRT_OP_UNARY;
+    in->i[0] = u;
+  } else if ((b = binop(k)) >= 0) {
+    in->op = TIRRT_OP_BINARY;
+    in->i[0] = b;
+  } else {
+    switch (k) {
+    case TIR_OP_WHERE: in->op = TIRRT_OP_WHERE; break;
+    case TIR_OP_MASKED_FILL:
+      in->op = TIRRT_OP_MASKED_FILL;
+      in->f[0] = tir_op_attr_float(op, "value");
+      break;
+    case TIR_OP_CAST: in->op = TIRRT_OP_CAST; break;
+    case TIR_OP_SUM: case TIR_OP_MEAN: case TIR_OP_AMAX: case TIR_OP_AMIN: {
+      in->op = TIRRT_OP_REDUCE;
+      in->i[0] = k == TIR_OP_SUM ? TIRRT_RED_SUM : k == TIR_OP_MEAN ? TIRRT_RED_MEAN
+               : k == TIR_OP_AMAX ? TIRRT_RED_AMAX : TIRRT_RED_AMIN;
+      const TirAttr *d = tir_op_attr_c(op, "dims");
+      uint32_t mask = 0;
+      if (d->kind == TIR_ATTR_INTS && d->ints.n > 0)
+        for (int i = 0; i < d->ints.n; i++) mask |= 1u << norm_dim(d->ints.v[i], x->rank);
+      else
+        mask = x->rank ? (uint32_t)((1ull << x->rank) - 1) : 0;
+      in->i[1] = mask;
+      break;
+    }
+    case TIR_OP_SOFTMAX: case TIR_OP_LOG_SOFTMAX:
+      in->op = TIRRT_OP_SOFTMAX;
+      in->i[0] = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
+      in->i[1] = k == TIR_OP_LOG_SOFTMAX;
+      break;
+    case TIR_OP_LAYER_NORM:
+      in->op = TIRRT_OP_LAYER_NORM;
+      in->i[0] = tir_op_attr_int(op, "dims");
+      in->f[0] = tir_op_attr_float(op, "eps");
+      break;
+    case TIR_OP_RMS_NORM:
+      in->op = TIRRT_OP_RMS_NORM;
+      in->f[0] = tir_op_has_attr(op, "eps") ? tir_op_attr_float(op, "eps") : -1;
+      break;
+    case TIR_OP_MATMUL: in->op = TIRRT_OP_MATMUL; break;
+    case TIR_OP_LINEAR: in->op = TIRRT_OP_LINEAR; break;
+    case TIR_OP_RESHAPE: case TIR_OP_UNSQUEEZE: case TIR_OP_SQUEEZE: in->op = TIRRT_OP_RESHAPE; break;
+    case TIR_OP_PERMUTE: case TIR_OP_TRANSPOSE: {
+      int64_t perm[TIR_MAX_RANK];
+      bool ok = tir_op_permutation(op, perm);
+      assert(ok); /* the verifier checked the attributes */
+      (void)ok;
+      in->op = TIRRT_OP_PERMUTE;
+      for (int i = 0; i < x->rank; i++) in->i[i] = perm[i];
+      break;
+    }
+    case TIR_OP_EXPAND: in->op = TIRRT_OP_EXPAND; break;
+    case TIR_OP_SLICE: {
+      int dim = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
+      in->op = TIRRT_OP_SLICE;
+      in->i[0] = dim;
+      in->d[0] = slice_start(cg, op, dim);
+      in->d[1] = dim_node(cg, tir_op_attr_dim(op, "step"));
+      break;
+    }
+    case TIR_OP_CONCAT:
+      in->op = TIRRT_OP_CONCAT;
+      in->i[0] = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
+      break;
+    case TIR_OP_CONTIGUOUS: case TIR_OP_CLONE: in->op = TIRRT_OP_COPY; break;
+    case TIR_OP_ARANGE:
+      in->op = TIRRT_OP_ARANGE;
+      in->d[0] = dim_node(cg, tir_op_attr_dim(op, "start"));
+      in->d[1] = dim_node(cg, tir_op_attr_dim(op, "step"));
+      break;
+    case TIR_OP_FULL:
+      in->op = TIRRT_OP_FULL;
+      in->f[0] = tir_op_attr_float(op, "value");
+      break;
+    case TIR_OP_TRIL: case TIR_OP_TRIU:
+      in->op = TIRRT_OP_TRI;
+      in->i[0] = tir_op_attr_int(op, "diagonal");
+      in->i[1] = k == TIR_OP_TRIU;
+      break;
+    case TIR_OP_EMBEDDING: in->op = TIRRT_OP_EMBEDDING; break;
+    case TIR_OP_DROPOUT:
+      if (tir_op_attr_bool(op, "training") && tir_op_attr_float(op, "p") > 0) {
+        in->op = TIRRT_OP_DROPOUT;
+        in->f[0] = tir_op_attr_float(op, "p");
+        in->i[0] = cg->stream++;
+      } else {
+        in->op = TIRRT_OP_COPY; /* inference: identity */
+      }
+      break;
+    case TIR_OP_SDPA:
+      in->op = TIRRT_OP_SDPA;
+      in->f[0] = tir_op_has_attr(op, "scale") ? tir_op_attr_float(op, "scale") : NAN;
+      in->f[1] = tir_op_attr_float(op, "dropout_p");
+      in->i[0] = tir_op_attr_bool(op, "is_causal");
+      in->i[1] = strcmp(tir_op_attr_str(op, "causal_align"), "bottom_right") == 0;
+      in->i[2] = tir_op_attr_bool(op, "enable_gqa");
+      in->i[3] = cg->stream++;
+      break;
+    default:
+      tir_diag_error(cg->diag, op->loc, "codegen: '%s' has no runtime instruction", s->name);
+      return false;
+    }
+  }
+  return true;
+}
+
+static void cg_free_parts(TirCodegen *cg) {
+  for (int32_t i = 0; i < cg->ints.n; i++) free(((int32_t **)cg->ints.p)[i]);
+  free(cg->ints.p);
+  free(cg->syms.p);
+  free(cg->dims.p);
+  free(cg->values.p);
+  free(cg->insts.p);
+  free(cg->args.p);
+  free(cg->results.p);
+  tir_strmap_free(cg->dim_index);
+  tir_strmap_free(cg->sym_index);
+  free(cg->value_of);
+}
+
+void tir_codegen_free(TirCodegen *cg) {
+  if (!cg) return;
+  cg_free_parts(cg);
+  free(cg);
+}
+
+const tirrt_program_def_t *tir_codegen_def(const TirCodegen *cg) { return &cg->def; }
+
+TirStatus tir_codegen_lower(TirModule *m, TirDiag *diag, TirCodegen **out) {
+  *out = NULL;
+  TirFunc *f = tir_module_entry(m);
+  if (!f) {
+    tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: the module has no entry function");
+    return TIR_ERR_INPUT;
+  }
+  TirCodegen *cg = calloc(1, sizeof *cg);
+  if (!cg) return TIR_ERR_INTERNAL;
+  cg->m = m;
+  cg->diag = diag;
+  cg->syms.size = sizeof(const char *);
+  cg->dims.size = sizeof(tirrt_dim_node_t);
+  cg->values.size = sizeof(tirrt_value_def_t);
+  cg->insts.size = sizeof(tirrt_inst_t);
+  cg->args.size = cg->results.size = sizeof(int32_t);
+  cg->ints.size = sizeof(int32_t *);
+  cg->dim_index = tir_strmap_new();
+  cg->sym_index = tir_strmap_new();
+  cg->value_of = malloc(((size_t)m->next_id + 1) * sizeof *cg->value_of);
+  if (!cg->dim_index || !cg->sym_index || !cg->value_of) {
+    tir_codegen_free(cg);
+    return TIR_ERR_INTERNAL;
+  }
+  TirStatus st = TIR_OK;
+  for (int i = 0; i < f->n_args; i++) {
+    int32_t *a = vec_push(&cg->args);
+    if (!a) cg->oom = true;
+    else *a = add_value(cg, f->args[i], TIRRT_VALUE_ARG);
+  }
+  for (TirOp *op = f->first; op && !cg->oom; op = op->next) {
+    if (op->kind == TIR_OP_RETURN) {
+      for (int i = 0; i < op->n_operands; i++) {
+        int32_t *r = vec_push(&cg->results);
+        if (!r) cg->oom = true;
+        else *r = cg->value_of[op->operands[i].value->id];
+      }
+      continue;
+    }
+    if (op->kind == TIR_OP_CONST) {
+      add_value(cg, op->result, TIRRT_VALUE_CONST);
+      continue;
+    }
+    tirrt_inst_t in = {0};
+    if (!lower_op(cg, op, &in)) {
+      st = TIR_ERR_INPUT;
+      continue;
+    }
+    int32_t *ins = int_list(cg, op->n_operands);
+    if (!ins) break;
+    for (int i = 0; i < op->n_operands; i++) ins[i] = cg->value_of[op->operands[i].value->id];
+    in.n_in = op->n_operands;
+    in.in = ins;
+    in.out = add_value(cg, op->result, TIRRT_VALUE_TEMP);
+    tirrt_inst_t *slot = vec_push(&cg->insts);
+    if (!slot) cg->oom = true;
+    else *slot = in;
+  }
+  if (cg->oom) st = TIR_ERR_INTERNAL;
+  if (st != TIR_OK) {
+    tir_codegen_free(cg);
+    return st;
+  }
+  cg->def = (tirrt_program_def_t){
+      .abi = TIRRT_PROGRAM_ABI,
+      .name = m->source_path ? m->source_path : "program",
+      .n_syms = cg->syms.n, .syms = cg->syms.p,
+      .n_dims = cg->dims.n, .dims = cg->dims.p,
+      .n_values = cg->values.n, .values = cg->values.p,
+      .n_args = cg->args.n, .args = cg->args.p,
+      .n_insts = cg->insts.n, .insts = cg->insts.p,
+      .n_results = cg->results.n, .results = cg->results.p,
+  };
+  *out = cg;
+  return TIR_OK;
+}

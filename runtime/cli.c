@@ -1,0 +1,326 @@
+/* cli.c — the command line of compiled tirc programs (spec §9):
+ *   ./model [--device=cpu|cuda] [--params=FILE.safetensors] [--in NAME=FILE.npy]...
+ *           [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...
+ * Inputs bind by argument name; outputs go to DIR/out0.npy, ... in return
+ * order (without --out, a one-line summary of each is printed instead).
+ * Exit codes: 0 ok, 1 bad input (files, shapes, dtypes), 2 bad usage,
+ * 3 internal error. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+#include "tirrt.h"
+#include "tirrt_cpu.h"
+
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+typedef struct {
+  const char *name, *path;
+} Binding;
+
+typedef struct {
+  const char *device, *params, *out_dir;
+  Binding in[256], dims[64];
+  int n_in, n_dims;
+  long bench;
+  uint64_t seed;
+  int random_inputs;
+} Cli;
+
+static const char USAGE[] =
+    "usage: %s [--device=cpu|cuda] [--params=FILE.safetensors] [--in NAME=FILE.npy]...\n"
+    "          [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...\n";
+
+static int usage(const char *prog, const char *fmt, const char *arg) {
+  fprintf(stderr, "%s: error: ", prog);
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  fprintf(stderr, USAGE, prog);
+  return EXIT_USAGE;
+}
+
+static int status_exit(const char *prog, tirrt_status_t s) {
+  tirrt_status_code_t c = tirrt_status_code(s);
+  fprintf(stderr, "%s: error: %s\n", prog, tirrt_status_message(s));
+  tirrt_status_free(s);
+  return c == TIRRT_STATUS_INVALID_ARGUMENT || c == TIRRT_STATUS_NOT_FOUND || c == TIRRT_STATUS_IO
+             ? EXIT_INPUT
+         : c == TIRRT_STATUS_UNAVAILABLE || c == TIRRT_STATUS_UNIMPLEMENTED ? EXIT_USAGE
+                                                                            : EXIT_INTERNAL;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *end || errno || *s == '-') return false;
+  *out = v;
+  return true;
+}
+
+/* "--opt=value" or "--opt value"; returns the value or NULL. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n) != 0) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] == 0 && *i + 1 < argc) return argv[++*i];
+  return NULL;
+}
+
+static int parse_cli(int argc, char **argv, Cli *c) {
+  const char *prog = argv[0];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    uint64_t u;
+    if (strcmp(a, "--help") == 0) {
+      printf(USAGE, prog);
+      return -1; /* done, successfully */
+    } else if ((v = opt_value(argc, argv, &i, "--device"))) {
+      if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
+        return usage(prog, "unknown --device '%s'", v);
+      c->device = v;
+    } else if ((v = opt_value(argc, argv, &i, "--params"))) {
+      c->params = v;
+    } else if ((v = opt_value(argc, argv, &i, "--in")) || (v = opt_value(argc, argv, &i, "--dim"))) {
+      bool is_in = strncmp(a, "--in", 4) == 0;
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v) return usage(prog, "expected NAME=VALUE, got '%s'", v);
+      Binding *b = is_in ? (c->n_in < 256 ? &c->in[c->n_in++] : NULL)
+                         : (c->n_dims < 64 ? &c->dims[c->n_dims++] : NULL);
+      if (!b) return usage(prog, "too many %s options", is_in ? "--in" : "--dim");
+      char *name = strndup(v, (size_t)(eq - v));
+      if (!name) return EXIT_INTERNAL;
+      *b = (Binding){name, eq + 1};
+    } else if ((v = opt_value(argc, argv, &i, "--out"))) {
+      c->out_dir = v;
+    } else if ((v = opt_value(argc, argv, &i, "--bench"))) {
+      if (!parse_u64(v, &u) || u == 0 || u > 1000000) return usage(prog, "bad --bench '%s'", v);
+      c->bench = (long)u;
+    } else if ((v = opt_value(argc, argv, &i, "--seed"))) {
+      if (!parse_u64(v, &u)) return usage(prog, "bad --seed '%s'", v);
+      c->seed = u;
+    } else if (strcmp(a, "--random-inputs") == 0) {
+      c->random_inputs = 1;
+    } else {
+      return usage(prog, "unknown option '%s'", a);
+    }
+  }
+  return EXIT_OK;
+}
+
+/* Deterministic inputs for demos and benchmarks: floats uniform in [-1, 1),
+ * integers uniform in [0, 16), bools fair coins, from Philox keyed by the
+ * seed and the argument's position. */
+static void fill_random(const tirrt_tensor_desc_t *d, void *data, uint64_t seed, uint64_t arg) {
+  int64_t n;
+  tirrt_tensor_desc_check(d, &n, NULL);
+  tirrt_view_t v = tirrt_view_contiguous(d, data);
+  tirrt_tensor_desc_t f64 = *d;
+  f64.dtype = TIRRT_DTYPE_F64;
+  double *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
+  if (!tmp) return;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t w[4];
+    tirrt_philox4x32(seed, 0x7175ull << 32 | arg, (uint64_t)i, w);
+    double u = (w[0] >> 8) * (1.0 / 16777216.0);
+    if (d->dtype == TIRRT_DTYPE_BOOL) tmp[i] = u < 0.5;
+    else if (d->dtype == TIRRT_DTYPE_F16 || d->dtype == TIRRT_DTYPE_BF16 || d->dtype == TIRRT_DTYPE_F32 || d->dtype == TIRRT_DTYPE_F64)
+      tmp[i] = 2 * u - 1;
+    else tmp[i] = floor(u * 16);
+  }
+  tirrt_view_t src = tirrt_view_contiguous(&f64, tmp);
+  tirrt_cpu_copy(&src, &v);
+  free(tmp);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The declared shape of argument `v` from the symbols that --dim and the
+ * bound inputs gave, for --random-inputs. */
+static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, const int64_t *sym, const bool *bound, tirrt_tensor_desc_t *out) {
+  const tirrt_value_def_t *vd = &d->values[v];
+  out->dtype = (tirrt_dtype_t)vd->dtype;
+  out->rank = vd->rank;
+  for (int32_t k = 0; k < vd->rank; k++) {
+    const tirrt_dim_node_t *n = &d->dims[vd->dims[k]];
+    if (n->op == TIRRT_DIM_CONST) {
+      out->shape[k] = n->value;
+    } else if (n->op == TIRRT_DIM_SYM && bound[n->value]) {
+      out->shape[k] = sym[n->value];
+    } else {
+      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
+                               "--random-inputs: give the sizes of %s's dims with --dim NAME=N",
+                               vd->name);
+    }
+  }
+  return tirrt_tensor_desc_check(out, NULL, NULL);
+}
+
+int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
+  const char *prog = argc > 0 ? argv[0] : "program";
+  Cli c = {.device = "cpu"};
+  int rc = parse_cli(argc, argv, &c);
+  if (rc) return rc < 0 ? EXIT_OK : rc;
+  if (strcmp(c.device, "cuda") == 0) {
+    fprintf(stderr, "%s: error: this program was built for the CPU target; run it with "
+                    "--device=cpu (or rebuild with tirc --target=cuda)\n", prog);
+    return EXIT_USAGE;
+  }
+  tirrt_program_t *p = NULL;
+  tirrt_status_t s = tirrt_program_create(def, &p);
+  if (s) return status_exit(prog, s);
+
+  int32_t na = def->n_args;
+  tirrt_tensor_desc_t *descs = calloc((size_t)na + 1, sizeof *descs);
+  void **datas = calloc((size_t)na + 1, sizeof *datas);
+  tirrt_safetensors_t *params = NULL;
+  int64_t sym[256] = {0};
+  bool bound[256] = {0};
+  rc = EXIT_INTERNAL;
+  if (!descs || !datas || def->n_syms > 256) goto out;
+  for (int i = 0; i < c.n_in; i++) {
+    bool known = false;
+    for (int32_t a = 0; a < na; a++) known |= strcmp(def->values[def->args[a]].name, c.in[i].name) == 0;
+    if (!known) {
+      rc = usage(prog, "--in: the program has no input named '%s'", c.in[i].name);
+      goto out;
+    }
+  }
+  for (int i = 0; i < c.n_dims; i++) {
+    int32_t k = 0;
+    uint64_t u;
+    while (k < def->n_syms && strcmp(def->syms[k], c.dims[i].name) != 0) k++;
+    if (k == def->n_syms || !parse_u64(c.dims[i].path, &u) || u > INT64_MAX) {
+      rc = usage(prog, "--dim: no symbol '%s' or a bad size", c.dims[i].name);
+      goto out;
+    }
+    sym[k] = (int64_t)u;
+    bound[k] = true;
+  }
+  if (c.params && (s = tirrt_safetensors_open(c.params, &params))) {
+    rc = status_exit(prog, s);
+    goto out;
+  }
+  /* Bind from files first; their shapes bind symbols for random inputs. */
+  for (int32_t a = 0; a < na; a++) {
+    const tirrt_value_def_t *vd = &def->values[def->args[a]];
+    const char *path = NULL;
+    for (int i = 0; i < c.n_in; i++)
+      if (strcmp(c.in[i].name, vd->name) == 0) path = c.in[i].path;
+    if (path) {
+      s = tirrt_npy_read(path, &descs[a], &datas[a]);
+    } else if (params) {
+      const void *src;
+      s = tirrt_safetensors_find(params, vd->name, &descs[a], &src);
+      if (s && tirrt_status_code(s) == TIRRT_STATUS_NOT_FOUND) {
+        tirrt_status_free(s);
+        continue;
+      }
+      size_t bytes = 0;
+      if (!s) s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
+      if (!s && !(datas[a] = malloc(bytes ? bytes : 1))) s = tirrt_oom_status();
+      if (!s) memcpy(datas[a], src, bytes);
+    } else {
+      continue;
+    }
+    if (s) {
+      rc = status_exit(prog, s);
+      goto out;
+    }
+    for (int32_t k = 0; k < vd->rank && k < descs[a].rank; k++) {
+      const tirrt_dim_node_t *n = &def->dims[vd->dims[k]];
+      if (n->op == TIRRT_DIM_SYM && !bound[n->value]) sym[n->value] = descs[a].shape[k], bound[n->value] = true;
+    }
+  }
+  for (int32_t a = 0; a < na; a++) {
+    if (datas[a]) continue;
+    const tirrt_value_def_t *vd = &def->values[def->args[a]];
+    if (!c.random_inputs) {
+      fprintf(stderr, "%s: error: input '%s' is not bound (use --in %s=FILE.npy, --params, or "
+                      "--random-inputs)\n", prog, vd->name, vd->name);
+      rc = EXIT_USAGE;
+      goto out;
+    }
+    size_t bytes;
+    if ((s = random_shape(def, def->args[a], sym, bound, &descs[a])) ||
+        (s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes))) {
+      rc = status_exit(prog, s);
+      goto out;
+    }
+    if (!(datas[a] = malloc(bytes ? bytes : 1))) goto out;
+    fill_random(&descs[a], datas[a], c.seed, (uint64_t)a);
+  }
+
+  int32_t nr = def->n_results;
+  tirrt_tensor_desc_t rdesc[64];
+  void *rdata[64] = {0};
+  if (nr > 64) goto out;
+  uint64_t peak = 0;
+  if (c.bench > 0) {
+    /* Warm up (first-touch page faults, pool growth), then time. */
+    double *t = malloc((size_t)c.bench * sizeof *t);
+    if (!t) goto out;
+    for (long it = -2; it < c.bench; it++) {
+      double t0 = now_ms();
+      s = tirrt_program_run(p, descs, (const void *const *)datas, c.seed, rdesc, rdata, &peak);
+      double t1 = now_ms();
+      if (s) break;
+      if (it >= 0) t[it] = t1 - t0;
+      if (it + 1 < c.bench)
+        for (int32_t j = 0; j < nr; j++) free(rdata[j]), rdata[j] = NULL;
+    }
+    if (!s) {
+      qsort(t, (size_t)c.bench, sizeof *t, cmp_double);
+      printf("bench: median %.3f ms over %ld runs (min %.3f, max %.3f); peak intermediate "
+             "memory %.2f MiB\n", t[c.bench / 2], c.bench, t[0], t[c.bench - 1],
+             peak / 1048576.0);
+    }
+    free(t);
+  } else {
+    s = tirrt_program_run(p, descs, (const void *const *)datas, c.seed, rdesc, rdata, &peak);
+  }
+  if (s) {
+    rc = status_exit(prog, s);
+    goto out;
+  }
+  rc = EXIT_OK;
+  if (c.out_dir && mkdir(c.out_dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "%s: error: cannot create %s: %s\n", prog, c.out_dir, strerror(errno));
+    rc = EXIT_INPUT;
+  }
+  for (int32_t j = 0; j < nr && rc == EXIT_OK; j++) {
+    char desc[160];
+    tirrt_tensor_desc_format(&rdesc[j], desc, sizeof desc);
+    if (c.out_dir) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/out%d.npy", c.out_dir, (int)j);
+      if ((s = tirrt_npy_write(path, &rdesc[j], rdata[j]))) rc = status_exit(prog, s);
+    } else if (c.bench == 0) {
+      printf("out%d: %s\n", (int)j, desc);
+    }
+  }
+  for (int32_t j = 0; j < nr; j++) free(rdata[j]);
+out:
+  for (int32_t a = 0; a < na && datas; a++) free(datas[a]);
+  for (int i = 0; i < c.n_in; i++) free((char *)c.in[i].name);
+  for (int i = 0; i < c.n_dims; i++) free((char *)c.dims[i].name);
+  free(descs);
+  free(datas);
+  tirrt_safetensors_close(params);
+  tirrt_program_free(p);
+  return rc;
+}

@@ -1,0 +1,514 @@
+/* program.c — runs compiled tirc programs on the CPU.
+ *
+ * A program is the table of tirrt.h: values, dim expressions and
+ * instructions.  Running it binds the symbols from the arguments' shapes,
+ * evaluates every dim, and executes the instructions in order.  Shape ops
+ * (reshape, permute, expand, slice) produce views of their input when the
+ * strides allow, so they move no data.  Intermediate buffers come from a
+ * pool: a buffer returns to the pool when the last value viewing it is dead,
+ * and a later instruction reuses it (best fit), which bounds peak memory by
+ * what is live rather than by the program's length. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "tirrt.h"
+#include "tirrt_cpu.h"
+
+typedef struct {
+  void *p;
+  size_t cap;
+  int32_t refs; /* live values viewing it; 0 = free in the pool */
+} Buffer;
+
+struct tirrt_program_s {
+  const tirrt_program_def_t *def;
+  int32_t *last_use; /* per value: last instruction that reads it; n_insts for results */
+  Buffer *bufs;
+  int32_t n_bufs, cap_bufs;
+  size_t live_bytes, peak_bytes;
+};
+
+/* ------------------------------------------------------------ creation */
+
+static tirrt_status_t bad_def(const tirrt_program_def_t *def, const char *what, int32_t i) {
+  return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: malformed program: %s (%d)",
+                           def->name ? def->name : "program", what, i);
+}
+
+static tirrt_status_t check_def(const tirrt_program_def_t *def) {
+  if (def->abi != TIRRT_PROGRAM_ABI) return bad_def(def, "ABI version", def->abi);
+  for (int32_t i = 0; i < def->n_dims; i++) {
+    const tirrt_dim_node_t *n = &def->dims[i];
+    if (n->op < TIRRT_DIM_CONST || n->op > TIRRT_DIM_FLOORDIV) return bad_def(def, "dim op", i);
+    if (n->op == TIRRT_DIM_SYM && (n->value < 0 || n->value >= def->n_syms))
+      return bad_def(def, "symbol index", i);
+    if (n->op >= TIRRT_DIM_ADD && (n->a < 0 || n->a >= i || n->b < 0 || n->b >= i))
+      return bad_def(def, "dim operand", i);
+  }
+  for (int32_t i = 0; i < def->n_values; i++) {
+    const tirrt_value_def_t *v = &def->values[i];
+    if (v->rank < 0 || v->rank > TIRRT_MAX_RANK || v->dtype < 0 || v->dtype >= TIRRT_DTYPE_COUNT)
+      return bad_def(def, "value type", i);
+    for (int32_t k = 0; k < v->rank; k++)
+      if (v->dims[k] < 0 || v->dims[k] >= def->n_dims) return bad_def(def, "value dim", i);
+  }
+  for (int32_t i = 0; i < def->n_insts; i++) {
+    const tirrt_inst_t *in = &def->insts[i];
+    if (in->op < 0 || in->op >= TIRRT_OP_COUNT) return bad_def(def, "opcode", i);
+    if (in->out < 0 || in->out >= def->n_values) return bad_def(def, "output", i);
+    for (int32_t k = 0; k < in->n_in; k++)
+      if (in->in[k] < 0 || in->in[k] >= def->n_values) return bad_def(def, "input", i);
+  }
+  for (int32_t i = 0; i < def->n_args; i++)
+    if (def->args[i] < 0 || def->args[i] >= def->n_values) return bad_def(def, "argument", i);
+  for (int32_t i = 0; i < def->n_results; i++)
+    if (def->results[i] < 0 || def->results[i] >= def->n_values) return bad_def(def, "result", i);
+  return NULL;
+}
+
+tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_program_t **out) {
+  tirrt_status_t s = check_def(def);
+  if (s) return s;
+  tirrt_program_t *p = calloc(1, sizeof *p);
+  int32_t *lu = malloc(((size_t)def->n_values + 1) * sizeof *lu);
+  if (!p || !lu) {
+    free(p);
+    free(lu);
+    return tirrt_oom_status();
+  }
+  /* A value dies after its last reader; one nobody reads dies where it is
+   * made; results live to the end. */
+  for (int32_t v = 0; v < def->n_values; v++) lu[v] = -1;
+  for (int32_t i = 0; i < def->n_insts; i++) {
+    const tirrt_inst_t *in = &def->insts[i];
+    lu[in->out] = i;
+    for (int32_t k = 0; k < in->n_in; k++) lu[in->in[k]] = i;
+  }
+  for (int32_t r = 0; r < def->n_results; r++) lu[def->results[r]] = def->n_insts;
+  p->def = def;
+  p->last_use = lu;
+  *out = p;
+  return NULL;
+}
+
+void tirrt_program_free(tirrt_program_t *p) {
+  if (!p) return;
+  for (int32_t i = 0; i < p->n_bufs; i++) free(p->bufs[i].p);
+  free(p->bufs);
+  free(p->last_use);
+  free(p);
+}
+
+/* ------------------------------------------------------------ buffers */
+
+static tirrt_status_t acquire(tirrt_program_t *p, size_t bytes, int32_t *out_id) {
+  if (bytes == 0) bytes = 1;
+  int32_t best = -1;
+  for (int32_t i = 0; i < p->n_bufs; i++)
+    if (p->bufs[i].refs == 0 && p->bufs[i].cap >= bytes &&
+        (best < 0 || p->bufs[i].cap < p->bufs[best].cap))
+      best = i;
+  if (best < 0) {
+    if (p->n_bufs == p->cap_bufs) {
+      int32_t nc = p->cap_bufs ? 2 * p->cap_bufs : 16;
+      Buffer *nb = realloc(p->bufs, (size_t)nc * sizeof *nb);
+      if (!nb) return tirrt_oom_status();
+      p->bufs = nb;
+      p->cap_bufs = nc;
+    }
+    void *mem = malloc(bytes);
+    if (!mem)
+      return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
+                               "out of memory allocating %zu bytes for an intermediate", bytes);
+    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0};
+    best = p->n_bufs++;
+  }
+  p->bufs[best].refs = 1;
+  p->live_bytes += p->bufs[best].cap;
+  if (p->live_bytes > p->peak_bytes) p->peak_bytes = p->live_bytes;
+  *out_id = best;
+  return NULL;
+}
+
+static void release(tirrt_program_t *p, int32_t id) {
+  if (id < 0) return;
+  if (--p->bufs[id].refs == 0) p->live_bytes -= p->bufs[id].cap;
+}
+
+/* ------------------------------------------------------------ running */
+
+typedef struct {
+  tirrt_program_t *p;
+  int64_t *sym;
+  bool *sym_bound;
+  int64_t *dim;      /* evaluated dim nodes */
+  bool *dim_ok;
+  tirrt_view_t *view; /* per value */
+  int32_t *buf;       /* per value: buffer id or -1 */
+  uint64_t seed;
+} Run;
+
+static int64_t floordiv64(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+/* Evaluates every dim node once the symbols are bound; a node that uses an
+ * unbound symbol (or divides by zero, or overflows) stays not-ok. */
+static void eval_dims(Run *r) {
+  const tirrt_program_def_t *d = r->p->def;
+  for (int32_t i = 0; i < d->n_dims; i++) {
+    const tirrt_dim_node_t *n = &d->dims[i];
+    int64_t a = 0, b = 0, v = 0;
+    bool ok = true;
+    if (n->op >= TIRRT_DIM_ADD) {
+      ok = r->dim_ok[n->a] && r->dim_ok[n->b];
+      a = r->dim[n->a];
+      b = r->dim[n->b];
+    }
+    switch (n->op) {
+    case TIRRT_DIM_CONST: v = n->value; break;
+    case TIRRT_DIM_SYM: ok = r->sym_bound[n->value]; v = r->sym[n->value]; break;
+    case TIRRT_DIM_ADD: ok = ok && !__builtin_add_overflow(a, b, &v); break;
+    case TIRRT_DIM_SUB: ok = ok && !__builtin_sub_overflow(a, b, &v); break;
+    case TIRRT_DIM_MUL: ok = ok && !__builtin_mul_overflow(a, b, &v); break;
+    case TIRRT_DIM_FLOORDIV:
+      ok = ok && b != 0 && !(a == INT64_MIN && b == -1);
+      if (ok) v = floordiv64(a, b);
+      break;
+    }
+    r->dim[i] = v;
+    r->dim_ok[i] = ok;
+  }
+}
+
+/* The shape of value v from its dims; fails naming the unbound symbol. */
+static tirrt_status_t value_shape(Run *r, int32_t v, tirrt_tensor_desc_t *desc) {
+  const tirrt_value_def_t *vd = &r->p->def->values[v];
+  desc->dtype = (tirrt_dtype_t)vd->dtype;
+  desc->rank = vd->rank;
+  for (int32_t k = 0; k < vd->rank; k++) {
+    int32_t n = vd->dims[k];
+    if (!r->dim_ok[n])
+      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                               "the shape of %s depends on a symbol no input binds", vd->name);
+    if (r->dim[n] < 0)
+      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                               "the shape of %s has a negative dim (%lld) for these inputs",
+                               vd->name, (long long)r->dim[n]);
+    desc->shape[k] = r->dim[n];
+  }
+  return tirrt_tensor_desc_check(desc, NULL, NULL);
+}
+
+/* Binds symbols from the arguments, then checks every argument's shape. */
+static tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs) {
+  const tirrt_program_def_t *d = r->p->def;
+  for (int32_t i = 0; i < d->n_args; i++) {
+    const tirrt_value_def_t *vd = &d->values[d->args[i]];
+    const tirrt_tensor_desc_t *g = &descs[i];
+    char got[160];
+    tirrt_tensor_desc_format(g, got, sizeof got);
+    if ((int32_t)g->dtype != vd->dtype || g->rank != vd->rank)
+      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                               "input %s: expected %s[rank %d], got %s", vd->name,
+                               tirrt_dtype_name((tirrt_dtype_t)vd->dtype), vd->rank, got);
+    for (int32_t k = 0; k < vd->rank; k++) {
+      const tirrt_dim_node_t *n = &d->dims[vd->dims[k]];
+      if (n->op != TIRRT_DIM_SYM) continue;
+      if (!r->sym_bound[n->value]) {
+        r->sym_bound[n->value] = true;
+        r->sym[n->value] = g->shape[k];
+      } else if (r->sym[n->value] != g->shape[k]) {
+        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                                 "input %s: dim %d is %lld but %s is already %lld", vd->name, k,
+                                 (long long)g->shape[k], d->syms[n->value],
+                                 (long long)r->sym[n->value]);
+      }
+    }
+  }
+  eval_dims(r);
+  for (int32_t i = 0; i < d->n_args; i++) {
+    tirrt_tensor_desc_t want;
+    tirrt_status_t s = value_shape(r, d->args[i], &want);
+    if (s) return s;
+    for (int32_t k = 0; k < want.rank; k++)
+      if (want.shape[k] != descs[i].shape[k]) {
+        char w[160], g[160];
+        tirrt_tensor_desc_format(&want, w, sizeof w);
+        tirrt_tensor_desc_format(&descs[i], g, sizeof g);
+        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                                 "input %s: shape %s does not fit the declared %s", 
+                                 d->values[d->args[i]].name, g, w);
+      }
+  }
+  return NULL;
+}
+
+static void contiguous_strides(tirrt_view_t *v) {
+  int64_t s = 1;
+  for (int32_t k = v->rank - 1; k >= 0; k--) {
+    v->strides[k] = s;
+    s *= v->shape[k] ? v->shape[k] : 1;
+  }
+}
+
+/* Strides that let `out` (shape given) view the same elements as `in` in
+ * row-major order without a copy; false when no such strides exist.  Walks
+ * chunks of input dims that are contiguous with each other and matches
+ * them to runs of output dims with the same element count. */
+static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
+  int64_t numel = tirrt_view_numel(in);
+  if (numel == 0 || in->rank == 0) {
+    contiguous_strides(out);
+    return true;
+  }
+  int32_t vd = out->rank - 1;
+  int64_t base = in->strides[in->rank - 1], tnumel = 1, vnumel = 1;
+  for (int32_t td = in->rank - 1; td >= 0; td--) {
+    tnumel *= in->shape[td];
+    bool chunk_end = td == 0 || (in->shape[td - 1] != 1 && in->strides[td - 1] != tnumel * base);
+    if (!chunk_end) continue;
+    while (vd >= 0 && (vnumel < tnumel || out->shape[vd] == 1)) {
+      out->strides[vd] = vnumel * base;
+      vnumel *= out->shape[vd];
+      vd--;
+    }
+    if (vnumel != tnumel) return false;
+    if (td > 0) {
+      base = in->strides[td - 1];
+      tnumel = vnumel = 1;
+    }
+  }
+  return vd == -1;
+}
+
+static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
+  tirrt_tensor_desc_t desc;
+  size_t bytes;
+  tirrt_status_t s = value_shape(r, v, &desc);
+  if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
+  if (!s) s = acquire(r->p, bytes, &r->buf[v]);
+  if (s) return s;
+  *out = tirrt_view_contiguous(&desc, r->p->bufs[r->buf[v]].p);
+  return NULL;
+}
+
+/* The output shares the input's buffer (a view). */
+static tirrt_status_t alias(Run *r, int32_t in, int32_t v, tirrt_view_t *out) {
+  tirrt_tensor_desc_t desc;
+  tirrt_status_t s = value_shape(r, v, &desc);
+  if (s) return s;
+  out->dtype = desc.dtype;
+  out->rank = desc.rank;
+  memcpy(out->shape, desc.shape, sizeof out->shape);
+  out->data = r->view[in].data;
+  r->buf[v] = r->buf[in];
+  if (r->buf[v] >= 0) r->p->bufs[r->buf[v]].refs++;
+  return NULL;
+}
+
+#define IN(k) (&r->view[inst->in[k]])
+#define OPT(k) (inst->n_in > (k) ? IN(k) : NULL)
+
+static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
+  const tirrt_program_def_t *d = r->p->def;
+  tirrt_view_t *out = &r->view[inst->out];
+  tirrt_status_t s = NULL;
+  switch (inst->op) {
+  case TIRRT_OP_RESHAPE:
+    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    if (view_strides(IN(0), out)) return NULL;
+    /* No view exists: materialize a contiguous copy, then view that. */
+    release(r->p, r->buf[inst->out]);
+    if ((s = alloc_out(r, inst->out, out))) return s;
+    {
+      tirrt_view_t src = *IN(0), dst = *out;
+      dst.rank = src.rank;
+      memcpy(dst.shape, src.shape, sizeof dst.shape);
+      contiguous_strides(&dst);
+      return tirrt_cpu_copy(&src, &dst);
+    }
+  case TIRRT_OP_PERMUTE:
+    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    for (int32_t k = 0; k < out->rank; k++) out->strides[k] = IN(0)->strides[inst->i[k]];
+    return NULL;
+  case TIRRT_OP_EXPAND: {
+    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    tirrt_view_t b;
+    if ((s = tirrt_view_broadcast_to(IN(0), out->rank, out->shape, &b))) return s;
+    memcpy(out->strides, b.strides, sizeof out->strides);
+    return NULL;
+  }
+  case TIRRT_OP_SLICE: {
+    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    int32_t dim = (int32_t)inst->i[0];
+    int64_t start = r->dim[inst->d[0]], step = r->dim[inst->d[1]], n = out->shape[dim];
+    int64_t size = IN(0)->shape[dim];
+    /* Symbolic bounds were taken as in range at compile time: check here. */
+    if (!r->dim_ok[inst->d[0]] || !r->dim_ok[inst->d[1]] || step < 1 || start < 0 ||
+        (n > 0 && start + (n - 1) * step >= size))
+      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                               "%s: slice [%lld : %lld : %lld] is out of range for a dim of %lld",
+                               d->values[inst->out].name, (long long)start,
+                               (long long)(start + n * step), (long long)step, (long long)size);
+    memcpy(out->strides, IN(0)->strides, sizeof out->strides);
+    out->strides[dim] = IN(0)->strides[dim] * step;
+    if (n > 0)
+      out->data = (char *)IN(0)->data +
+                  start * IN(0)->strides[dim] * (int64_t)tirrt_dtype_size(out->dtype);
+    return NULL;
+  }
+  case TIRRT_OP_COPY:
+    if (tirrt_view_is_contiguous(IN(0))) { /* values are immutable: share it */
+      if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+      memcpy(out->strides, IN(0)->strides, sizeof out->strides);
+      return NULL;
+    }
+    if ((s = alloc_out(r, inst->out, out))) return s;
+    return tirrt_cpu_copy(IN(0), out);
+  default: break;
+  }
+  if ((s = alloc_out(r, inst->out, out))) return s;
+  switch (inst->op) {
+  case TIRRT_OP_UNARY: return tirrt_cpu_unary((tirrt_unop_t)inst->i[0], IN(0), out);
+  case TIRRT_OP_BINARY: return tirrt_cpu_binary((tirrt_binop_t)inst->i[0], IN(0), IN(1), out);
+  case TIRRT_OP_WHERE: return tirrt_cpu_where(IN(0), IN(1), IN(2), out);
+  case TIRRT_OP_MASKED_FILL: return tirrt_cpu_masked_fill(IN(0), IN(1), inst->f[0], out);
+  case TIRRT_OP_CAST: return tirrt_cpu_copy(IN(0), out);
+  case TIRRT_OP_REDUCE: {
+    /* The kernel writes the keepdim form; view the output buffer so. */
+    tirrt_view_t kd = *out;
+    kd.rank = IN(0)->rank;
+    for (int32_t k = 0; k < kd.rank; k++)
+      kd.shape[k] = (inst->i[1] >> k) & 1 ? 1 : IN(0)->shape[k];
+    contiguous_strides(&kd);
+    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], IN(0), (uint32_t)inst->i[1], &kd);
+  }
+  case TIRRT_OP_SOFTMAX: return tirrt_cpu_softmax(IN(0), (int32_t)inst->i[0], inst->i[1] != 0, out);
+  case TIRRT_OP_LAYER_NORM:
+    return tirrt_cpu_layer_norm(IN(0), OPT(1), OPT(2), (int32_t)inst->i[0], inst->f[0], out);
+  case TIRRT_OP_RMS_NORM: return tirrt_cpu_rms_norm(IN(0), OPT(1), inst->f[0], out);
+  case TIRRT_OP_MATMUL: return tirrt_cpu_matmul(IN(0), IN(1), out);
+  case TIRRT_OP_LINEAR: return tirrt_cpu_linear(IN(0), IN(1), OPT(2), out);
+  case TIRRT_OP_CONCAT: {
+    tirrt_view_t ins[64];
+    if (inst->n_in > 64)
+      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "concat of more than 64 inputs");
+    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = *IN(k);
+    return tirrt_cpu_concat(inst->n_in, ins, (int32_t)inst->i[0], out);
+  }
+  case TIRRT_OP_ARANGE:
+    return tirrt_cpu_arange(r->dim[inst->d[0]], r->dim[inst->d[1]], out);
+  case TIRRT_OP_FULL: return tirrt_cpu_fill(inst->f[0], out);
+  case TIRRT_OP_TRI: return tirrt_cpu_tri(IN(0), inst->i[0], inst->i[1] != 0, out);
+  case TIRRT_OP_EMBEDDING: return tirrt_cpu_embedding(IN(0), IN(1), out);
+  case TIRRT_OP_DROPOUT:
+    return tirrt_cpu_dropout(IN(0), inst->f[0], r->seed, (uint64_t)inst->i[0], out);
+  case TIRRT_OP_SDPA: {
+    double scale = inst->f[0];
+    if (isnan(scale)) scale = 1.0 / sqrt((double)IN(0)->shape[IN(0)->rank - 1]);
+    tirrt_sdpa_params_t prm = {.scale = scale,
+                               .dropout_p = inst->f[1],
+                               .is_causal = inst->i[0] != 0,
+                               .bottom_right = inst->i[1] != 0,
+                               .enable_gqa = inst->i[2] != 0,
+                               .seed = r->seed,
+                               .stream = (uint64_t)inst->i[3]};
+    return tirrt_cpu_sdpa(IN(0), IN(1), IN(2), OPT(3), &prm, out, NULL);
+  }
+  default:
+    return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d not handled", inst->op);
+  }
+}
+
+tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *arg_descs,
+                                 const void *const *arg_datas, uint64_t seed,
+                                 tirrt_tensor_desc_t *out_descs, void **out_datas,
+                                 uint64_t *out_peak) {
+  const tirrt_program_def_t *d = p->def;
+  Run r = {.p = p, .seed = seed};
+  r.sym = calloc((size_t)d->n_syms + 1, sizeof *r.sym);
+  r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
+  r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
+  r.dim_ok = calloc((size_t)d->n_dims + 1, sizeof *r.dim_ok);
+  r.view = calloc((size_t)d->n_values + 1, sizeof *r.view);
+  r.buf = malloc(((size_t)d->n_values + 1) * sizeof *r.buf);
+  void **results = calloc((size_t)d->n_results + 1, sizeof *results);
+  tirrt_status_t s = NULL;
+  if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results) {
+    s = tirrt_oom_status();
+    goto done;
+  }
+  for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
+  p->live_bytes = p->peak_bytes = 0;
+  if ((s = bind_args(&r, arg_descs))) goto done;
+  for (int32_t i = 0; i < d->n_args; i++) {
+    tirrt_tensor_desc_t desc = arg_descs[i];
+    r.view[d->args[i]] = tirrt_view_contiguous(&desc, (void *)arg_datas[i]);
+  }
+  for (int32_t v = 0; v < d->n_values; v++) {
+    const tirrt_value_def_t *vd = &d->values[v];
+    if (vd->kind != TIRRT_VALUE_CONST) continue;
+    tirrt_tensor_desc_t desc;
+    size_t bytes;
+    if ((s = value_shape(&r, v, &desc)) || (s = tirrt_tensor_desc_check(&desc, NULL, &bytes)))
+      goto done;
+    if (bytes != vd->nbytes) {
+      s = tirrt_make_status(TIRRT_STATUS_INTERNAL, "constant %s has %llu bytes, expected %zu",
+                            vd->name, (unsigned long long)vd->nbytes, bytes);
+      goto done;
+    }
+    r.view[v] = tirrt_view_contiguous(&desc, (void *)vd->data);
+  }
+  for (int32_t i = 0; i < d->n_insts; i++) {
+    const tirrt_inst_t *inst = &d->insts[i];
+    if ((s = exec(&r, inst))) {
+      s = tirrt_status_annotate(s, "%s", d->values[inst->out].name);
+      goto done;
+    }
+    /* Values whose last reader was this instruction die here. */
+    if (p->last_use[inst->out] == i) release(p, r.buf[inst->out]), r.buf[inst->out] = -1;
+    for (int32_t k = 0; k < inst->n_in; k++) {
+      int32_t v = inst->in[k];
+      if (p->last_use[v] == i && r.buf[v] >= 0) {
+        release(p, r.buf[v]);
+        r.buf[v] = -1;
+      }
+    }
+  }
+  /* Results: dense copies the caller owns. */
+  for (int32_t j = 0; j < d->n_results; j++) {
+    const tirrt_view_t *v = &r.view[d->results[j]];
+    tirrt_tensor_desc_t desc = {.dtype = v->dtype, .rank = v->rank};
+    memcpy(desc.shape, v->shape, sizeof desc.shape);
+    size_t bytes;
+    if ((s = tirrt_tensor_desc_check(&desc, NULL, &bytes))) goto done;
+    if (!(results[j] = malloc(bytes ? bytes : 1))) {
+      s = tirrt_oom_status();
+      goto done;
+    }
+    tirrt_view_t dst = tirrt_view_contiguous(&desc, results[j]);
+    if ((s = tirrt_cpu_copy(v, &dst))) goto done;
+    out_descs[j] = desc;
+  }
+  for (int32_t j = 0; j < d->n_results; j++) out_datas[j] = results[j];
+  if (out_peak) *out_peak = p->peak_bytes;
+done:
+  if (s)
+    for (int32_t j = 0; j < d->n_results; j++) free(results[j]);
+  /* Everything still held goes back to the pool for the next run. */
+  for (int32_t i = 0; i < p->n_bufs; i++) p->bufs[i].refs = 0;
+  p->live_bytes = 0;
+  free(results);
+  free(r.sym);
+  free(r.sym_bound);
+  free(r.dim);
+  free(r.dim_ok);
+  free(r.view);
+  free(r.buf);
+  return s;
+}

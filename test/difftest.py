@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""difftest.py TIRC [--count N] [--seed S] [--keep DIR]
+
+Differential testing of the optimizer: generates random TIR programs
+(attention written out in the forms fuse-attention must recognize, wrapped in
+random elementwise and shape ops), runs each with `tirc run -O0` (no
+optimizing pass: the unfused computation) and with the full pipeline (fused
+sdpa, causal proofs), on the same random inputs, and compares the outputs by
+||a-b||/||b||.  It also checks that every attention template that should fuse
+did fuse (an sdpa in the optimized IR), so a silently disabled pass fails.
+Pure Python (no numpy): .npy files are read with struct."""
+import argparse
+import array
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+TOL = {"f32": 2e-5, "f64": 1e-12}
+
+
+def read_npy(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:6] == b"\x93NUMPY", path
+    major = data[6]
+    if major == 1:
+        hlen = struct.unpack("<H", data[8:10])[0]
+        start = 10
+    else:
+        hlen = struct.unpack("<I", data[8:12])[0]
+        start = 12
+    header = data[start:start + hlen].decode("latin1")
+    hdr = eval(header, {"__builtins__": {}}, {"True": True, "False": False})  # noqa: S307 - our own files
+    codes = {"<f4": "f", "<f8": "d", "<i8": "q", "<i4": "i", "|b1": "B", "|u1": "B"}
+    arr = array.array(codes[hdr["descr"]])
+    arr.frombytes(data[start + hlen:])
+    return hdr["shape"], list(arr)
+
+
+def rel_err(a, b):
+    num = sum((x - y) ** 2 for x, y in zip(a, b) if not (math.isnan(x) and math.isnan(y)))
+    den = sum(y * y for y in b if not math.isnan(y))
+    if any(math.isnan(x) != math.isnan(y) for x, y in zip(a, b)):
+        return float("inf")
+    return math.sqrt(num) / (math.sqrt(den) + 1e-30)
+
+
+# ----------------------------------------------------------------- generators
+# Each template returns (tir_text, dims, expect_fused_count).
+
+def rnd_pre(r, v, shape, dt, lines, tag):
+    """A few random elementwise ops on v (kept finite and well scaled)."""
+    for i in range(r.randint(0, 2)):
+        op = r.choice(["tanh", "sin", "cos", "sigmoid", "mulc", "addc", "neg"])
+        n = f"{tag}{i}"
+        if op == "mulc":
+            lines.append(f"  %{n} = mul(%{v}, {r.choice([0.5, 1.5, -0.75])})")
+        elif op == "addc":
+            lines.append(f"  %{n} = add(%{v}, {r.choice([0.25, -1.0])})")
+        else:
+            lines.append(f"  %{n} = {op}(%{v})")
+        v = n
+    return v
+
+
+def attention(r, idx):
+    dt = r.choice(["f32", "f32", "f64"])
+    B, H = r.randint(1, 2), r.choice([1, 2, 4])
+    L = r.randint(1, 7)
+    form = r.choice(["nanogpt_tril", "hf_arange", "llama_triu_gqa", "bool_mask", "padding",
+                     "alibi", "cross", "kv_cache", "pre_transposed", "written_softmax",
+                     "aten_bmm", "split_scale", "no_scale", "mask_then_scale"])
+    S = L
+    if form in ("cross", "kv_cache", "bool_mask", "alibi", "padding", "pre_transposed"):
+        S = L + r.randint(0, 4)
+    E = r.randint(1, 9)
+    Hk = H
+    if form == "llama_triu_gqa":
+        Hk = r.choice([h for h in (1, 2) if H % h == 0])
+    n_rep = H // Hk
+    args = [f"%q: {dt}[{B}, {H}, {L}, {E}]"]
+    if form == "pre_transposed":
+        args.append(f"%kt_in: {dt}[{B}, {Hk}, {E}, {S}]")
+    else:
+        args.append(f"%k: {dt}[{B}, {Hk}, {S}, {E}]")
+    args.append(f"%v: {dt}[{B}, {Hk}, {S}, {E}]")
+    lines = []
+    q = rnd_pre(r, "q", None, dt, lines, "qp")
+    scale = r.choice([1 / math.sqrt(E), 0.5, 0.25])
+    k = "k"
+    v = "v"
+    if form == "llama_triu_gqa" and n_rep > 1:
+        for t in ("k", "v"):
+            lines += [f"  %{t}_u = unsqueeze(%{t}, dim=2)",
+                      f"  %{t}_e = expand(%{t}_u, shape=[{B}, {Hk}, {n_rep}, {S}, {E}])",
+                      f"  %{t}_r = reshape(%{t}_e, shape=[{B}, {H}, {S}, {E}])"]
+        k, v = "k_r", "v_r"
+    if form == "pre_transposed":
+        kt = "kt_in"
+    elif form == "split_scale":
+        c = math.sqrt(scale)
+        lines += [f"  %qs = mul(%{q}, {c!r})", f"  %ks = mul(%{k}, {c!r})",
+                  "  %kt = transpose(%ks, dim0=-2, dim1=-1)"]
+        q, kt = "qs", "kt"
+    else:
+        lines.append(f"  %kt = transpose(%{k}, dim0=-2, dim1=-1)")
+        kt = "kt"
+    if form == "aten_bmm":
+        lines += [f"  %q3 = reshape(%{q}, shape=[{B * H}, {L}, {E}])",
+                  f"  %k3 = reshape(%{kt}, shape=[{B * H}, {E}, {S}])",
+                  "  %s3 = matmul(%q3, %k3)",
+                  f"  %s = reshape(%s3, shape=[{B}, {H}, {L}, {S}])"]
+    else:
+        lines.append(f"  %s = matmul(%{q}, %{kt})")
+    s = "s"
+    if form in ("no_scale", "split_scale"):
+        pass
+    elif form == "mask_then_scale":
+        pass
+    elif r.random() < 0.5:
+        lines.append(f"  %s1 = mul(%s, {scale!r})")
+        s = "s1"
+    else:
+        lines.append(f"  %s1 = div(%s, {1 / scale!r})")
+        s = "s1"
+    # masks
+    if form == "nanogpt_tril":
+        lines += [f"  %ones = full(shape=[{L}, {L}], value=1, dtype={dt})",
+                  "  %tri = tril(%ones)", "  %mz = eq(%tri, 0)",
+                  f"  %sm = masked_fill(%{s}, %mz, value=-inf)"]
+        s = "sm"
+    elif form == "hf_arange":
+        lines += [f"  %pos = arange(end={L}, dtype=i64)", "  %row = unsqueeze(%pos, dim=1)",
+                  "  %col = unsqueeze(%pos, dim=0)", "  %fut = gt(%col, %row)",
+                  f"  %mn = full(shape=[], value={'-3.4028234663852886e+38' if dt == 'f32' else '-1e300'}, dtype={dt})",
+                  f"  %zr = full(shape=[], value=0, dtype={dt})",
+                  "  %mask = where(%fut, %mn, %zr)", f"  %sm = add(%{s}, %mask)"]
+        s = "sm"
+    elif form == "llama_triu_gqa":
+        lines += [f"  %neg = full(shape=[{L}, {L}], value=-inf, dtype={dt})",
+                  "  %cm = triu(%neg, diagonal=1)", f"  %sm = add(%{s}, %cm)"]
+        s = "sm"
+    elif form == "kv_cache":
+        lines += [f"  %qpos = arange(end={S}, start={S - L}, dtype=i64)",
+                  f"  %kpos = arange(end={S}, dtype=i64)", "  %r = unsqueeze(%qpos, dim=1)",
+                  "  %c = unsqueeze(%kpos, dim=0)", "  %keep = le(%c, %r)",
+                  f"  %sm = where(%keep, %{s}, -inf)"]
+        s = "sm"
+    elif form == "bool_mask":
+        # a random mask, with the diagonal always kept (no fully masked row)
+        args.append(f"%m: bool[{B}, 1, {L}, {S}]")
+        lines += [f"  %ii = arange(end={L}, dtype=i64)", f"  %jj = arange(end={S}, dtype=i64)",
+                  "  %ri = unsqueeze(%ii, dim=1)", "  %cj = unsqueeze(%jj, dim=0)",
+                  "  %dg = eq(%ri, %cj)", "  %keep = logical_or(%m, %dg)",
+                  f"  %sm = where(%keep, %{s}, -inf)"]
+        s = "sm"
+    elif form == "padding":
+        args.append(f"%pad: bool[{B}, 1, 1, {S}]")
+        # never mask key 0, so no row is fully masked
+        lines += [f"  %jj = arange(end={S}, dtype=i64)", "  %first = eq(%jj, 0)",
+                  "  %nf = logical_not(%first)", "  %pm = logical_and(%pad, %nf)",
+                  f"  %sm = masked_fill(%{s}, %pm, value=-1e30)"]
+        s = "sm"
+    elif form in ("alibi", "mask_then_scale"):
+        args.append(f"%bias: {dt}[1, {H}, {L}, {S}]")
+        lines.append(f"  %sm = add(%{s}, %bias)")
+        s = "sm"
+        if form == "mask_then_scale":
+            lines.append(f"  %sm2 = mul(%sm, {scale!r})")
+            s = "sm2"
+    if form == "written_softmax":
+        lines += [f"  %mx = amax(%{s}, dims=[-1], keepdim=true)", f"  %t = sub(%{s}, %mx)",
+                  "  %e = exp(%t)", "  %z = sum(%e, dims=[-1], keepdim=true)",
+                  "  %p = div(%e, %z)"]
+    else:
+        lines.append(f"  %p = softmax(%{s}, dim=-1)")
+    p = "p"
+    if r.random() < 0.3:
+        lines.append("  %pd = dropout(%p, p=0.1)")
+        p = "pd"
+    if form == "aten_bmm":
+        lines += [f"  %p3 = reshape(%{p}, shape=[{B * H}, {L}, {S}])",
+                  f"  %v3 = reshape(%{v}, shape=[{B * H}, {S}, {E}])", "  %o3 = matmul(%p3, %v3)",
+                  f"  %o = reshape(%o3, shape=[{B}, {H}, {L}, {E}])"]
+    else:
+        lines.append(f"  %o = matmul(%{p}, %{v})")
+    out = "o"
+    post = r.choice(["none", "transpose_reshape", "residual"])
+    rtype = f"{dt}[{B}, {H}, {L}, {E}]"
+    if post == "transpose_reshape":
+        lines += ["  %ot = transpose(%o, dim0=1, dim1=2)", "  %oc = contiguous(%ot)",
+                  f"  %of = reshape(%oc, shape=[{B}, {L}, {H * E}])"]
+        out, rtype = "of", f"{dt}[{B}, {L}, {H * E}]"
+    elif post == "residual":
+        lines.append("  %or = add(%o, %q)")
+        out = "or"
+    body = "\n".join(lines)
+    text = f"// difftest {idx}: {form}\nfunc @main({', '.join(args)}) -> ({rtype}) {{\n{body}\n  return %{out}\n}}\n"
+    return text, dt, 1
+
+
+def run(tirc, path, outdir, seed, optimize):
+    cmd = [tirc, "run"] + ([] if optimize else ["-O0"]) + [path, "--random-inputs", f"--seed={seed}", "--out", outdir]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tirc")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--keep", default=None)
+    a = ap.parse_args()
+    seed = a.seed if a.seed is not None else random.SystemRandom().randrange(1 << 30)
+    print(f"difftest: seed {seed}, {a.count} programs")
+    r = random.Random(seed)
+    work = a.keep or tempfile.mkdtemp(prefix="tirc-difftest-")
+    passed = failed = 0
+    for i in range(a.count):
+        text, dt, want_fused = attention(r, i)
+        path = os.path.join(work, f"p{i}.tir")
+        with open(path, "w") as f:
+            f.write(text)
+        problems = []
+        ir = subprocess.run([a.tirc, path, "--emit=ir"], capture_output=True, text=True, timeout=60)
+        if ir.returncode != 0:
+            problems.append(f"compile failed: {ir.stderr.strip()[:500]}")
+        elif ir.stdout.count("= sdpa(") != want_fused:
+            problems.append(f"expected {want_fused} sdpa after the pipeline:\n{ir.stdout}")
+        d0, d1 = os.path.join(work, f"p{i}.ref"), os.path.join(work, f"p{i}.opt")
+        ins_seed = r.randrange(1 << 30)
+        r0 = run(a.tirc, path, d0, ins_seed, False)
+        r1 = run(a.tirc, path, d1, ins_seed, True)
+        if r0.returncode or r1.returncode:
+            problems.append(f"run failed: -O0 exit {r0.returncode} {r0.stderr.strip()[:300]} | "
+                            f"-O1 exit {r1.returncode} {r1.stderr.strip()[:300]}")
+        else:
+            s0, v0 = read_npy(os.path.join(d0, "out0.npy"))
+            s1, v1 = read_npy(os.path.join(d1, "out0.npy"))
+            err = rel_err(v1, v0)
+            if s0 != s1 or not err <= TOL[dt]:
+                problems.append(f"outputs differ: shapes {s0} vs {s1}, rel err {err:.3g} > {TOL[dt]}")
+        if problems:
+            failed += 1
+            print(f"FAIL {path} (inputs seed {ins_seed}):\n  " + "\n  ".join(problems) + "\n" + text)
+        else:
+            passed += 1
+    print(f"difftest: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
