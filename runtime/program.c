@@ -512,3 +512,34 @@ done:
   free(r.buf);
   return s;
 }
+
+tirrt_status_t tirrt_program_result_descs(const tirrt_program_t *p,
+                                          const tirrt_tensor_desc_t *arg_descs,
+                                          tirrt_tensor_desc_t *out_descs) {
+  const tirrt_program_def_t *d = p->def;
+  Run r = {.p = (tirrt_program_t *)p};
+  r.sym = calloc((size_t)d->n_syms + 1, sizeof *r.sym);
+  r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
+  r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
+  r.dim_ok = calloc((size_t)d->n_dims + 1, sizeof *r.dim_ok);
+  tirrt_status_t s = NULL;
+  if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok) s = tirrt_oom_status();
+  if (!s) s = bind_args(&r, arg_descs);
+  for (int32_t j = 0; !s && j < d->n_results; j++) s = value_shape(&r, d->results[j], &out_descs[j]);
+  free(r.sym);
+  free(r.sym_bound);
+  free(r.dim);
+  free(r.dim_ok);
+  return s;
+}
+
+tirrt_status_t tirrt_copy_strided(const tirrt_tensor_desc_t *desc, const void *src,
+                                  const int64_t *src_strides, void *dst,
+                                  const int64_t *dst_strides) {
+  tirrt_status_t s = tirrt_tensor_desc_check(desc, NULL, NULL);
+  if (s) return s;
+  tirrt_view_t a = tirrt_view_contiguous(desc, (void *)src), b = tirrt_view_contiguous(desc, dst);
+  if (src_strides) memcpy(a.strides, src_strides, (size_t)desc->rank * sizeof *a.strides);
+  if (dst_strides) memcpy(b.strides, dst_strides, (size_t)desc->rank * sizeof *b.strides);
+  return tirrt_cpu_copy(&a, &b);
+}

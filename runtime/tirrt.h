@@ -359,6 +359,18 @@ tirrt_status_t tirrt_program_run(tirrt_program_t *program, const tirrt_tensor_de
                                  tirrt_tensor_desc_t *out_result_descs, void **out_result_datas,
                                  uint64_t *out_peak_bytes);
 
+/* The result shapes for these arguments, without running (binds and checks
+ * the arguments like tirrt_program_run; arg_datas are not read). */
+tirrt_status_t tirrt_program_result_descs(const tirrt_program_t *program,
+                                          const tirrt_tensor_desc_t *arg_descs,
+                                          tirrt_tensor_desc_t *out_result_descs);
+
+/* Copies a strided tensor into another of the same dtype and shape (strides
+ * in elements; NULL means row-major contiguous). */
+tirrt_status_t tirrt_copy_strided(const tirrt_tensor_desc_t *desc, const void *src,
+                                  const int64_t *src_strides, void *dst,
+                                  const int64_t *dst_strides);
+
 /* The command line of a compiled program (spec §9): binds inputs from --in
  * and --params, runs, writes DIR/outN.npy, and handles --bench, --seed,
  * --device, --random-inputs and --dim.  Returns the process exit code

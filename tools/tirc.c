@@ -12,6 +12,7 @@
 #include "frontend.h"
 #include "ir.h"
 #include "passes.h"
+#include "tirc_internal.h"
 #include "tirrt.h"
 
 #ifndef TIRC_VERSION
@@ -74,52 +75,6 @@ static bool gpu_present(void) {
   return access("/dev/nvidiactl", F_OK) == 0 || access("/dev/nvidia0", F_OK) == 0;
 }
 
-/* Loads const(file=..., key=...) through the runtime's safetensors reader. */
-static TirStatus load_const(void *ctx, const char *path, const char *key, TirDType *dtype,
-                            int *rank, int64_t dims[TIR_MAX_RANK], void **data, size_t *nbytes,
-                            char *err, size_t errlen) {
-  (void)ctx;
-  tirrt_safetensors_t *st = NULL;
-  tirrt_status_t s = tirrt_safetensors_open(path, &st);
-  if (s) {
-    snprintf(err, errlen, "%s", tirrt_status_message(s));
-    tirrt_status_free(s);
-    return TIR_ERR_INPUT;
-  }
-  tirrt_tensor_desc_t desc;
-  const void *src = NULL;
-  s = tirrt_safetensors_find(st, key, &desc, &src);
-  if (s) {
-    snprintf(err, errlen, "%s", tirrt_status_message(s));
-    tirrt_status_free(s);
-    tirrt_safetensors_close(st);
-    return TIR_ERR_INPUT;
-  }
-  size_t n = 0;
-  s = tirrt_tensor_desc_check(&desc, NULL, &n);
-  if (s) {
-    snprintf(err, errlen, "%s", tirrt_status_message(s));
-    tirrt_status_free(s);
-    tirrt_safetensors_close(st);
-    return TIR_ERR_INPUT;
-  }
-  void *copy = malloc(n ? n : 1);
-  if (!copy) {
-    tirrt_safetensors_close(st);
-    snprintf(err, errlen, "out of memory reading %zu bytes", n);
-    return TIR_ERR_INTERNAL;
-  }
-  if (n) memcpy(copy, src, n);
-  /* The runtime's dtype enum has the compiler's order (see tirrt.h). */
-  *dtype = (TirDType)desc.dtype;
-  *rank = desc.rank;
-  for (int i = 0; i < desc.rank; i++) dims[i] = desc.shape[i];
-  *data = copy;
-  *nbytes = n;
-  tirrt_safetensors_close(st);
-  return TIR_OK;
-}
-
 static int parse_args(int argc, char **argv, Options *o) {
   static const char *const EMITS[] = {"exe", "lib", "c", "ir", NULL};
   static const char *const TARGETS[] = {"cuda", "cpu", NULL};
@@ -173,7 +128,7 @@ static int parse_args(int argc, char **argv, Options *o) {
 
 /* Parses and runs the pipeline; on success *out holds the module. */
 static int front(const Options *o, TirDiag *diag, TirModule **out) {
-  TirParseOptions po = {.loader = load_const, .loader_ctx = NULL};
+  TirParseOptions po = {.loader = tirc_load_const, .loader_ctx = NULL};
   TirModule *m = NULL;
   int rc = (int)tir_parse_file(o->input, diag, &po, &m);
   if (rc != TIR_OK) return rc;
@@ -198,23 +153,23 @@ static int front(const Options *o, TirDiag *diag, TirModule **out) {
   return TIR_OK;
 }
 
-/* The default executable name: the input's base name without `.tir`. */
-static char *default_exe_name(const char *input) {
+/* The default output name: the input's base name without `.tir`, as
+ * `NAME` for executables and `libNAME.so` for libraries. */
+static char *default_out_name(const char *input, bool lib) {
   const char *base = strrchr(input, '/');
   base = base ? base + 1 : input;
   size_t n = strlen(base);
   if (n > 4 && strcmp(base + n - 4, ".tir") == 0) n -= 4;
-  char *s = malloc(n + 1);
-  if (s) {
-    memcpy(s, base, n);
-    s[n] = 0;
-  }
+  char *s = malloc(n + 8);
+  if (s) snprintf(s, n + 8, "%s%.*s%s", lib ? "lib" : "", (int)n, base, lib ? ".so" : "");
   return s;
 }
 
 /* Writes the generated C to a temporary file and compiles it against the
- * runtime with the system C compiler ($CC, else cc). */
-static int build_exe(const Options *o, const TirCodegen *cg) {
+ * runtime with the system C compiler ($CC, else cc): an executable, or a
+ * shared library exporting `tirc_program` (load it with dlopen and run it
+ * with tirrt_program_create / tirrt_program_run). */
+static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
   char dir[] = "/tmp/tirc-XXXXXX", csrc[64];
   if (!mkdtemp(dir)) {
     fprintf(stderr, "tirc: error: cannot create a temporary directory: %s\n", strerror(errno));
@@ -223,17 +178,17 @@ static int build_exe(const Options *o, const TirCodegen *cg) {
   snprintf(csrc, sizeof csrc, "%s/program.c", dir);
   FILE *f = fopen(csrc, "w");
   int rc = TIR_ERR_INTERNAL;
-  char *out = o->output ? NULL : default_exe_name(o->input);
+  char *out = o->output ? NULL : default_out_name(o->input, lib);
   const char *exe = o->output ? o->output : out;
-  if (f && tir_codegen_emit_c(cg, o->input, true, f) == TIR_OK && fclose(f) == 0) {
+  if (f && tir_codegen_emit_c(cg, o->input, !lib, f) == TIR_OK && fclose(f) == 0) {
     f = NULL;
     const char *cc = getenv("CC");
     pid_t pid = fork();
     if (pid == 0) {
       execlp("sh", "sh", "-c",
-             "exec ${0} -O1 -w -I\"$1\" \"$2\" \"$3\" $4 -o \"$5\"",
+             "exec ${0} $6 -O1 -w -I\"$1\" \"$2\" \"$3\" $4 -o \"$5\"",
              cc && *cc ? cc : "cc", TIRC_RUNTIME_INCLUDE, csrc, TIRC_RUNTIME_LIB, TIRC_EXE_LIBS,
-             exe, (char *)NULL);
+             exe, lib ? "-shared -fPIC" : "", (char *)NULL);
       _exit(127);
     }
     int status = 0;
@@ -256,15 +211,10 @@ static int compile(const Options *o) {
   TirCodegen *cg = NULL;
   int rc = front(o, diag, &m);
   if (rc != TIR_OK) goto done;
-  if (strcmp(o->emit, "lib") == 0) {
-    fprintf(stderr, "tirc: error: --emit=lib is not yet supported (use --emit=exe, c or ir)\n");
-    rc = TIR_ERR_USAGE;
-    goto done;
-  }
   if (strcmp(o->emit, "ir") != 0) {
     if ((rc = (int)tir_codegen_lower(m, diag, &cg)) != TIR_OK) goto done;
-    if (strcmp(o->emit, "exe") == 0) {
-      rc = build_exe(o, cg);
+    if (strcmp(o->emit, "exe") == 0 || strcmp(o->emit, "lib") == 0) {
+      rc = build_binary(o, cg, strcmp(o->emit, "lib") == 0);
       goto done;
     }
   }

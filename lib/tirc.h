@@ -1,0 +1,96 @@
+/* tirc.h — the embedding API (libtirc): compile TIR in process and run it on
+ * the caller's buffers.  The torch backend and the tests use it.
+ *
+ * Conventions for every function here:
+ *  - Prefix `tirc_`; handles are opaque.
+ *  - Functions return 0 on success, otherwise the tirc exit code of the
+ *    failure (1 bad input, 2 unsupported / bad usage, 3 internal), and set
+ *    *out_error (when not NULL) to a message the caller frees with
+ *    tirc_free().  Compile errors carry `FILE:LINE:COL: error: ...` lines.
+ *  - Out-parameters come last and are untouched on failure.
+ *  - Tensors are described by tirc_dltensor_t, which has the layout of
+ *    DLPack's DLTensor, so a DLManagedTensor's `dl_tensor` can be passed as
+ *    is.  Buffers are borrowed for the duration of a call; libtirc never
+ *    keeps or frees them.  CPU tensors only for now (device_type 1).
+ *  - A module may run from several threads at once only if each thread has
+ *    its own module; compiling is thread-safe.
+ */
+#ifndef TIRC_H
+#define TIRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DLPack-compatible (same field order and types as DLTensor). */
+typedef struct {
+  uint8_t code; /* 0 int, 1 uint, 2 float, 4 bfloat, 6 bool */
+  uint8_t bits;
+  uint16_t lanes; /* must be 1 */
+} tirc_dldtype_t;
+
+typedef struct {
+  int32_t device_type; /* 1 = CPU (kDLCPU), 2 = CUDA (kDLCUDA) */
+  int32_t device_id;
+} tirc_dldevice_t;
+
+typedef struct {
+  void *data;
+  tirc_dldevice_t device;
+  int32_t ndim;
+  tirc_dldtype_t dtype;
+  int64_t *shape;
+  int64_t *strides; /* in elements; NULL means row-major contiguous */
+  uint64_t byte_offset;
+} tirc_dltensor_t;
+
+typedef struct {
+  const char *target;      /* "cpu" (default) or "cuda" */
+  const char *arch;        /* "sm_80" (default) .. "sm_90" */
+  const char *passes;      /* NULL: the default pipeline; "" runs none */
+  const char *sdpa_kernel; /* NULL, "flash", "mem_efficient" or "math" */
+  int dump_ir;             /* nonzero: keep the IR after every pass (tirc_module_dump) */
+} tirc_options_t;
+
+typedef struct tirc_module_s tirc_module_t;
+
+/* Compiles TIR text (len bytes) named `name` (used in messages and to
+ * resolve const(file=...) paths, relative to its directory). */
+int tirc_compile_string(const char *text, size_t len, const char *name,
+                        const tirc_options_t *options, tirc_module_t **out_module,
+                        char **out_error);
+int tirc_compile_file(const char *path, const tirc_options_t *options,
+                      tirc_module_t **out_module, char **out_error);
+void tirc_module_free(tirc_module_t *module);
+
+int tirc_module_num_inputs(const tirc_module_t *module);
+int tirc_module_num_outputs(const tirc_module_t *module);
+/* Argument name without `%`; borrowed from the module. */
+const char *tirc_module_input_name(const tirc_module_t *module, int i);
+/* The optimized IR, and (with dump_ir) every pass's dump; borrowed. */
+const char *tirc_module_ir(const tirc_module_t *module);
+const char *tirc_module_dump(const tirc_module_t *module);
+
+/* The dtype (as DLPack's) and shape of each output for these inputs,
+ * without running: out_shapes[j] must hold 16 dims. */
+int tirc_module_output_shapes(tirc_module_t *module, const tirc_dltensor_t *inputs, int n_inputs,
+                              tirc_dldtype_t *out_dtypes, int32_t *out_ndims,
+                              int64_t (*out_shapes)[16], char **out_error);
+
+/* Runs with inputs in signature order and writes each output into the
+ * caller's tensor, which must have the output's dtype and shape (any
+ * strides).  `seed` drives dropout. */
+int tirc_module_run(tirc_module_t *module, const tirc_dltensor_t *inputs, int n_inputs,
+                    const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
+                    char **out_error);
+
+void tirc_free(void *p);
+const char *tirc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TIRC_H */

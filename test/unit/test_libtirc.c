@@ -1,0 +1,156 @@
+/* test_libtirc.c — the embedding API: compile from a string, errors with
+ * locations, output shapes for symbolic inputs, running on caller buffers
+ * given as DLPack tensors (contiguous and strided, with byte offsets), input
+ * validation, IR dumps, and the fused program against the unfused one on
+ * fresh random data. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "tirc.h"
+
+static tirc_dltensor_t f32(float *data, int ndim, int64_t *shape, int64_t *strides) {
+  return (tirc_dltensor_t){data, {1, 0}, ndim, {2, 32, 1}, shape, strides, 0};
+}
+
+static const char LINEAR[] =
+    "func @main(%x: f32[N, 3], %w: f32[2, 3]) -> (f32[N, 2]) {\n"
+    "  %y = linear(%x, %w)\n"
+    "  return %y\n"
+    "}\n";
+
+static void test_compile_errors(void) {
+  tirc_module_t *m = NULL;
+  char *err = NULL;
+  const char *bad = "func @main(%x: f32[2]) -> (f32[2]) {\n  %y = exp(%nope)\n  return %y\n}\n";
+  int rc = tirc_compile_string(bad, strlen(bad), "bad.tir", NULL, &m, &err);
+  CHECK(rc == 1 && m == NULL && err != NULL);
+  CHECK(err && strstr(err, "bad.tir:2:12: error: undefined value '%nope'") != NULL);
+  tirc_free(err);
+  err = NULL;
+  rc = tirc_compile_string(LINEAR, strlen(LINEAR), "x.tir", &(tirc_options_t){.passes = "bogus"},
+                           &m, &err);
+  CHECK(rc == 2 && err && strstr(err, "unknown pass 'bogus'"));
+  tirc_free(err);
+}
+
+static void test_run_linear(void) {
+  tirc_module_t *m = NULL;
+  char *err = NULL;
+  CHECK(tirc_compile_string(LINEAR, strlen(LINEAR), "linear.tir", NULL, &m, &err) == 0);
+  if (!m) {
+    fprintf(stderr, "%s\n", err ? err : "?");
+    return;
+  }
+  CHECK(tirc_module_num_inputs(m) == 2 && tirc_module_num_outputs(m) == 1);
+  CHECK(strcmp(tirc_module_input_name(m, 0), "x") == 0 && strcmp(tirc_module_input_name(m, 1), "w") == 0);
+  CHECK(strstr(tirc_module_ir(m), "linear(%x, %w) : f32[N, 2]") != NULL);
+
+  /* x given transposed: a [3, 4] buffer viewed as [4, 3] with strides (1, 4),
+   * at a byte offset of one float. */
+  float xbuf[1 + 12], w[6] = {1, 0, 0, 0, 1, 1};
+  for (int i = 0; i < 13; i++) xbuf[i] = (float)(i * 7 % 11) - 5;
+  int64_t xs[2] = {4, 3}, xst[2] = {1, 4}, ws[2] = {2, 3};
+  tirc_dltensor_t in[2] = {f32(xbuf, 2, xs, xst), f32(w, 2, ws, NULL)};
+  in[0].byte_offset = sizeof(float);
+  tirc_dldtype_t dt[1];
+  int32_t nd[1];
+  int64_t shp[1][16];
+  CHECK(tirc_module_output_shapes(m, in, 2, dt, nd, shp, &err) == 0);
+  CHECK(nd[0] == 2 && shp[0][0] == 4 && shp[0][1] == 2 && dt[0].code == 2 && dt[0].bits == 32);
+
+  /* The output written transposed too: a [2, 4] buffer with strides (1, 2)... as [4, 2]. */
+  float out[8];
+  for (int i = 0; i < 8; i++) out[i] = NAN;
+  int64_t os[2] = {4, 2}, ost[2] = {1, 4};
+  tirc_dltensor_t o = f32(out, 2, os, ost);
+  CHECK(tirc_module_run(m, in, 2, &o, 1, 0, &err) == 0);
+  int bad = 0;
+  for (int i = 0; i < 4; i++) {
+    float x0 = xbuf[1 + i], x1 = xbuf[1 + 4 + i], x2 = xbuf[1 + 8 + i];
+    bad += out[i] != x0;            /* row i of w is (1, 0, 0) */
+    bad += out[4 + i] != x1 + x2;   /* (0, 1, 1) */
+  }
+  CHECK(bad == 0);
+
+  /* Wrong dtype, wrong device, wrong output shape, wrong counts. */
+  tirc_dltensor_t wrong = in[1];
+  wrong.dtype = (tirc_dldtype_t){2, 64, 1};
+  tirc_dltensor_t in2[2] = {in[0], wrong};
+  CHECK(tirc_module_run(m, in2, 2, &o, 1, 0, &err) == 1 && err && strstr(err, "input w"));
+  tirc_free(err);
+  err = NULL;
+  in2[1] = in[1];
+  in2[1].device.device_type = 2;
+  CHECK(tirc_module_run(m, in2, 2, &o, 1, 0, &err) == 1 && err && strstr(err, "CPU"));
+  tirc_free(err);
+  err = NULL;
+  int64_t bad_shape[2] = {4, 3};
+  tirc_dltensor_t o2 = f32(out, 2, bad_shape, NULL);
+  CHECK(tirc_module_run(m, in, 2, &o2, 1, 0, &err) == 1 && err && strstr(err, "output 0 is f32[4, 2]"));
+  tirc_free(err);
+  err = NULL;
+  CHECK(tirc_module_run(m, in, 1, &o, 1, 0, &err) == 2);
+  tirc_free(err);
+  tirc_module_free(m);
+}
+
+static const char ATTN[] =
+    "func @main(%q: f32[B, 2, T, 8], %k: f32[B, 2, T, 8], %v: f32[B, 2, T, 8]) -> (f32[B, 2, T, 8]) {\n"
+    "  %kt = transpose(%k, dim0=-2, dim1=-1)\n"
+    "  %s = matmul(%q, %kt)\n"
+    "  %s1 = mul(%s, 0.35355339059327373)\n"
+    "  %neg = full(shape=[T, T], value=-inf, dtype=f32)\n"
+    "  %m = triu(%neg, diagonal=1)\n"
+    "  %s2 = add(%s1, %m)\n"
+    "  %p = softmax(%s2, dim=-1)\n"
+    "  %o = matmul(%p, %v)\n"
+    "  return %o\n"
+    "}\n";
+
+static void test_fused_vs_unfused(void) {
+  tirc_module_t *fused = NULL, *plain = NULL;
+  char *err = NULL;
+  CHECK(tirc_compile_string(ATTN, strlen(ATTN), "attn.tir", &(tirc_options_t){.dump_ir = 1}, &fused,
+                            &err) == 0);
+  CHECK(tirc_compile_string(ATTN, strlen(ATTN), "attn.tir", &(tirc_options_t){.passes = ""}, &plain,
+                            &err) == 0);
+  if (!fused || !plain) return;
+  CHECK(strstr(tirc_module_ir(fused), "sdpa(%q, %k, %v, is_causal=true") != NULL);
+  CHECK(strstr(tirc_module_ir(plain), "sdpa") == NULL);
+  CHECK(strstr(tirc_module_dump(fused), "// ----- IR after fuse-attention -----") != NULL);
+  enum { B = 3, T = 37, N = B * 2 * T * 8 };
+  static float q[N], k[N], v[N], o1[N], o2[N];
+  unsigned seed = (unsigned)time(NULL);
+  printf("test_libtirc: random seed %u\n", seed);
+  srand(seed);
+  for (int i = 0; i < N; i++) {
+    q[i] = 2.0f * rand() / RAND_MAX - 1;
+    k[i] = 2.0f * rand() / RAND_MAX - 1;
+    v[i] = 2.0f * rand() / RAND_MAX - 1;
+  }
+  int64_t shape[4] = {B, 2, T, 8};
+  tirc_dltensor_t in[3] = {f32(q, 4, shape, NULL), f32(k, 4, shape, NULL), f32(v, 4, shape, NULL)};
+  tirc_dltensor_t a = f32(o1, 4, shape, NULL), b = f32(o2, 4, shape, NULL);
+  CHECK(tirc_module_run(fused, in, 3, &a, 1, 0, &err) == 0);
+  CHECK(tirc_module_run(plain, in, 3, &b, 1, 0, &err) == 0);
+  double num = 0, den = 0;
+  for (int i = 0; i < N; i++) {
+    num += (double)(o1[i] - o2[i]) * (o1[i] - o2[i]);
+    den += (double)o2[i] * o2[i];
+  }
+  double rel = sqrt(num) / sqrt(den);
+  printf("test_libtirc: fused vs unfused rel err %.3g\n", rel);
+  CHECK(rel < 1e-5); /* both f32 with f32/f64 accumulation */
+  tirc_module_free(fused);
+  tirc_module_free(plain);
+}
+
+int main(void) {
+  test_compile_errors();
+  test_run_linear();
+  test_fused_vs_unfused();
+  return CHECK_SUMMARY();
+}
