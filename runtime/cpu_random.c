@@ -66,62 +66,15 @@ bool tirrt_dropout_keep(uint64_t seed, uint64_t stream, uint64_t index, double p
 }
 
 /* ------------------------------------------------------------ element access */
-/* Small local converters; cpu_view.c has the shared ones (these can be
- * merged with them later).  f16/bf16 round to nearest even. */
-
-static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  float f;
-  if (e == 0) {
-    f = ldexpf((float)m, -24); /* zero or subnormal: exact */
-    return sign ? -f : f;
-  }
-  uint32_t bits = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); /* NaN, quiet */
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
-  if (ax >= 0x38800000u) {                                  /* normal in f16 */
-    uint32_t v = ax - 0x38000000u;                          /* rebias exponent 127 -> 15 */
-    v += 0xfffu + ((v >> 13) & 1u);                         /* round to nearest even */
-    return (uint16_t)(sign | (v >> 13));
-  }
-  uint32_t e = ax >> 23;
-  if (e < 102) return sign; /* below 2^-25: rounds to zero */
-  uint32_t mant = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e; /* 14..24 */
-  uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return (uint16_t)(sign | q);
-}
-
-static float bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t f32_to_bf16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* NaN, quiet */
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return (uint16_t)(x >> 16);
-}
+/* Float loads and stores through the shared f16/bf16 conversions of
+ * cpu_view.c (round to nearest even). */
 
 static float load_f32(const char *p, tirrt_dtype_t dt) {
   uint16_t h;
   float f;
   switch (dt) {
-    case TIRRT_DTYPE_F16: memcpy(&h, p, 2); return f16_to_f32(h);
-    case TIRRT_DTYPE_BF16: memcpy(&h, p, 2); return bf16_to_f32(h);
+    case TIRRT_DTYPE_F16: memcpy(&h, p, 2); return tirrt_half_to_float(h);
+    case TIRRT_DTYPE_BF16: memcpy(&h, p, 2); return tirrt_bf16_to_float(h);
     default: memcpy(&f, p, 4); return f;
   }
 }
@@ -129,8 +82,8 @@ static float load_f32(const char *p, tirrt_dtype_t dt) {
 static void store_f32(char *p, tirrt_dtype_t dt, float f) {
   uint16_t h;
   switch (dt) {
-    case TIRRT_DTYPE_F16: h = f32_to_f16(f); memcpy(p, &h, 2); break;
-    case TIRRT_DTYPE_BF16: h = f32_to_bf16(f); memcpy(p, &h, 2); break;
+    case TIRRT_DTYPE_F16: h = tirrt_float_to_half(f); memcpy(p, &h, 2); break;
+    case TIRRT_DTYPE_BF16: h = tirrt_float_to_bf16(f); memcpy(p, &h, 2); break;
     default: memcpy(p, &f, 4); break;
   }
 }

@@ -23,55 +23,7 @@
 #define SDPA_VPAD 8 /* the value dim is padded to a multiple of this */
 
 /* ------------------------------------------------------------ element access */
-/* Local converters (cpu_view.c has the shared ones; these can be merged). */
-
-static float f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  float f;
-  if (e == 0) {
-    f = ldexpf((float)m, -24); /* zero or subnormal: exact */
-    return sign ? -f : f;
-  }
-  uint32_t bits = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-/* Round to nearest even, overflow to inf, NaN stays NaN. */
-static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
-  if (ax >= 0x38800000u) {                                  /* normal in f16 */
-    uint32_t v = ax - 0x38000000u;                          /* rebias exponent 127 -> 15 */
-    v += 0xfffu + ((v >> 13) & 1u);
-    return (uint16_t)(sign | (v >> 13));
-  }
-  uint32_t e = ax >> 23;
-  if (e < 102) return sign; /* below 2^-25: rounds to zero */
-  uint32_t mant = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e; /* 14..24 */
-  uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (q & 1u))) q++;
-  return (uint16_t)(sign | q);
-}
-
-static float bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static uint16_t f32_to_bf16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return (uint16_t)(x >> 16);
-}
+/* f16/bf16 conversions are the shared ones of cpu_view.c (tirrt_cpu.h). */
 
 /* Element `off` (in elements) of a float tensor, as double (exact). */
 static double load_real(const void *data, tirrt_dtype_t dt, int64_t off) {
@@ -80,8 +32,8 @@ static double load_real(const void *data, tirrt_dtype_t dt, int64_t off) {
   float f;
   double d;
   switch (dt) {
-    case TIRRT_DTYPE_F16: memcpy(&h, p + off * 2, 2); return f16_to_f32(h);
-    case TIRRT_DTYPE_BF16: memcpy(&h, p + off * 2, 2); return bf16_to_f32(h);
+    case TIRRT_DTYPE_F16: memcpy(&h, p + off * 2, 2); return tirrt_half_to_float(h);
+    case TIRRT_DTYPE_BF16: memcpy(&h, p + off * 2, 2); return tirrt_bf16_to_float(h);
     case TIRRT_DTYPE_F32: memcpy(&f, p + off * 4, 4); return f;
     default: memcpy(&d, p + off * 8, 8); return d;
   }
@@ -92,8 +44,8 @@ static void store_f(void *data, tirrt_dtype_t dt, int64_t off, float v) {
   char *p = (char *)data;
   uint16_t h;
   switch (dt) {
-    case TIRRT_DTYPE_F16: h = f32_to_f16(v); memcpy(p + off * 2, &h, 2); break;
-    case TIRRT_DTYPE_BF16: h = f32_to_bf16(v); memcpy(p + off * 2, &h, 2); break;
+    case TIRRT_DTYPE_F16: h = tirrt_float_to_half(v); memcpy(p + off * 2, &h, 2); break;
+    case TIRRT_DTYPE_BF16: h = tirrt_float_to_bf16(v); memcpy(p + off * 2, &h, 2); break;
     default: memcpy(p + off * 4, &v, 4); break;
   }
 }
