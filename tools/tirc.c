@@ -204,6 +204,14 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
   return rc;
 }
 
+/* Kernel selection honours --target now; code generation for CUDA arrives
+ * with the CUDA target, so programs run on the CPU until then. */
+static void warn_cpu_only(const Options *o) {
+  if (strcmp(o->target, "cuda") == 0)
+    fputs("tirc: warning: the CUDA target does not generate GPU code yet; the program runs on "
+          "the CPU\n", stderr);
+}
+
 static int compile(const Options *o) {
   TirDiag *diag = tir_diag_new(stderr, 0);
   if (!diag) return TIR_ERR_INTERNAL;
@@ -212,6 +220,7 @@ static int compile(const Options *o) {
   int rc = front(o, diag, &m);
   if (rc != TIR_OK) goto done;
   if (strcmp(o->emit, "ir") != 0) {
+    warn_cpu_only(o);
     if ((rc = (int)tir_codegen_lower(m, diag, &cg)) != TIR_OK) goto done;
     if (strcmp(o->emit, "exe") == 0 || strcmp(o->emit, "lib") == 0) {
       rc = build_binary(o, cg, strcmp(o->emit, "lib") == 0);
@@ -261,6 +270,7 @@ static int run(int argc, char **argv, const Options *defaults) {
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
   rc = front(&o, diag, &m);
+  if (rc == TIR_OK) warn_cpu_only(&o);
   if (rc == TIR_OK) rc = (int)tir_codegen_lower(m, diag, &cg);
   if (rc == TIR_OK) /* the program sees FILE as its name */
     rc = tirrt_main(tir_codegen_def(cg), argc - file, argv + file);
