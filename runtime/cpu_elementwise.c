@@ -437,13 +437,7 @@ tirrt_status_t tirrt_cpu_masked_fill(const tirrt_view_t *x, const tirrt_view_t *
                                      const tirrt_view_t *out) {
   tirrt_status_t s;
   if ((s = tirrt_view_check(x, "masked_fill", "the input"))) return s;
-  /* The value in x's dtype (rounded, or truncated and saturated for
-   * integers), as a 0-d view that broadcasts everywhere. */
-  uint64_t scalar = 0;
-  tirrt_store_f64(x->dtype, &scalar, 0, 1, &value);
-  tirrt_view_t v;
-  memset(&v, 0, sizeof v);
-  v.dtype = x->dtype;
-  v.data = &scalar;
+  uint64_t storage;
+  tirrt_view_t v = tirrt_view_scalar(x->dtype, value, &storage);
   return where_impl("masked_fill", "the mask", mask, &v, x, out);
 }

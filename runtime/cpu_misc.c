@@ -35,14 +35,9 @@ tirrt_status_t tirrt_cpu_arange(int64_t start, int64_t step, const tirrt_view_t 
 tirrt_status_t tirrt_cpu_fill(double value, const tirrt_view_t *out) {
   tirrt_status_t s;
   if ((s = tirrt_view_check(out, "fill", "the output"))) return s;
-  /* The value converted once (rounded, or truncated and saturated for
-   * integers), then broadcast from a 0-d view by the byte copy. */
-  uint64_t scalar = 0;
-  tirrt_store_f64(out->dtype, &scalar, 0, 1, &value);
-  tirrt_view_t v;
-  memset(&v, 0, sizeof v);
-  v.dtype = out->dtype;
-  v.data = &scalar;
+  /* The value converted once, then broadcast by the copy. */
+  uint64_t storage;
+  tirrt_view_t v = tirrt_view_scalar(out->dtype, value, &storage);
   return tirrt_cpu_copy(&v, out);
 }
 

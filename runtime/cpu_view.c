@@ -497,3 +497,13 @@ tirrt_status_t tirrt_cpu_copy(const tirrt_view_t *src, const tirrt_view_t *dst) 
   } while (tirrt_iter_next(&it));
   return NULL;
 }
+
+tirrt_view_t tirrt_view_scalar(tirrt_dtype_t dtype, double value, uint64_t *storage) {
+  *storage = 0;
+  tirrt_store_f64(dtype, storage, 0, 1, &value);
+  tirrt_view_t v;
+  memset(&v, 0, sizeof v);
+  v.dtype = dtype;
+  v.data = storage;
+  return v;
+}

@@ -38,6 +38,9 @@ int64_t tirrt_view_numel(const tirrt_view_t *v);
  * dims and size-1 dims that grow get stride 0.  Fails when incompatible. */
 tirrt_status_t tirrt_view_broadcast_to(const tirrt_view_t *v, int32_t rank, const int64_t *shape,
                                        tirrt_view_t *out);
+/* A 0-d view of `value` converted to dtype (rounded, or truncated and
+ * saturated for integers), stored in *storage; it broadcasts everywhere. */
+tirrt_view_t tirrt_view_scalar(tirrt_dtype_t dtype, double value, uint64_t *storage);
 /* Copies src into dst elementwise, converting dtypes (torch cast rules:
  * floats to integers truncate toward zero, to bool is != 0); src is
  * broadcast to dst's shape. */
