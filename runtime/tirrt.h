@@ -230,7 +230,7 @@ tirrt_status_t tirrt_safetensors_write_memory(size_t count,
 /* the lifetime of a tirrt_program_t.                                         */
 /* ------------------------------------------------------------------------ */
 
-#define TIRRT_PROGRAM_ABI 1
+#define TIRRT_PROGRAM_ABI 2
 
 /* Operation numbers of the UNARY, BINARY and REDUCE instructions. */
 typedef enum {
@@ -323,6 +323,57 @@ typedef struct tirrt_inst_s {
   int32_t d[2];
 } tirrt_inst_t;
 
+/* Generated CUDA kernels (the CUDA target).  tirc fuses runs of
+ * instructions (elementwise, broadcast, views, and row-wise reductions,
+ * softmax and norms) into one CUDA kernel each, compiled by NVRTC at tirc
+ * time.  On a GPU the executor launches the kernel in place of the
+ * instructions [first_inst, first_inst + n_insts); on the CPU it runs those
+ * instructions and ignores the kernel, so one program runs on both.
+ *
+ * Launch contract.  The kernel is `extern "C" __global__ void NAME(
+ * tirrt_fused_params_t p)` (the generated source declares the same struct).
+ * The iteration space is the shape of value `space`.  The executor fills
+ * data[] with the inputs (in[] order) then the outputs (out[] order), and
+ * strides[k] with operand k's strides broadcast to the iteration space (0
+ * on broadcast dims; an output of a row reduction has stride 0 on the last
+ * dim).  ELEMENTWISE: the executor may merge dims that are contiguous for
+ * every operand and drop size-1 dims, so rank is 1..TIRRT_FUSED_MAX_RANK
+ * and the kernel must not assume the original rank; grid = any, block =
+ * block_size, the kernel walks [0, numel) with a grid-stride loop.
+ * ROWWISE: the last dim of the iteration space is the reduced axis and is
+ * never merged (its length is shape[rank - 1]); the kernel processes one
+ * row per block of block_size threads, grid-stride over rows
+ * (numel / shape[rank-1] of them). */
+#define TIRRT_FUSED_MAX_OPERANDS 24
+#define TIRRT_FUSED_MAX_RANK 8
+typedef struct tirrt_fused_params_s {
+  int64_t numel;
+  int32_t rank;
+  int32_t n_operands;
+  int64_t shape[TIRRT_FUSED_MAX_RANK];
+  int64_t strides[TIRRT_FUSED_MAX_OPERANDS][TIRRT_FUSED_MAX_RANK];
+  void *data[TIRRT_FUSED_MAX_OPERANDS];
+} tirrt_fused_params_t;
+
+typedef enum { TIRRT_KERNEL_ELEMENTWISE = 0, TIRRT_KERNEL_ROWWISE = 1 } tirrt_kernel_kind_t;
+
+typedef struct tirrt_kernel_def_s {
+  const char *name;          /* entry point */
+  int32_t kind;              /* tirrt_kernel_kind_t */
+  int32_t first_inst, n_insts;
+  int32_t space;             /* value index: its shape is the iteration space */
+  int32_t n_in;
+  const int32_t *in;         /* values read */
+  int32_t n_out;
+  const int32_t *out;        /* values written (all other values of the run stay in registers) */
+  int32_t block_size;        /* threads per block */
+  int32_t arch;              /* the cubin's target, e.g. 90 for sm_90 */
+  const void *cubin;         /* may be NULL */
+  uint64_t cubin_size;
+  const char *ptx;           /* NUL-terminated PTX, for GPUs the cubin does not fit (may be NULL) */
+  const char *source;        /* the CUDA source, for messages and --emit=c (may be NULL) */
+} tirrt_kernel_def_t;
+
 typedef struct tirrt_program_def_s {
   int32_t abi;                  /* TIRRT_PROGRAM_ABI */
   const char *name;             /* for messages (the .tir file) */
@@ -338,6 +389,8 @@ typedef struct tirrt_program_def_s {
   const tirrt_inst_t *insts;
   int32_t n_results;
   const int32_t *results;       /* value indices, in return order */
+  int32_t n_kernels;            /* generated CUDA kernels (0 for the CPU target) */
+  const tirrt_kernel_def_t *kernels; /* sorted by first_inst, ranges disjoint */
 } tirrt_program_def_t;
 
 typedef struct tirrt_program_s tirrt_program_t;

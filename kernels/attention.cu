@@ -1,0 +1,1 @@
+/* attention.cu — placeholder; see tirk_attention.h (being written). */

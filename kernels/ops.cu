@@ -1,0 +1,1 @@
+/* ops.cu — placeholder; see tirk_ops.h (being written). */
