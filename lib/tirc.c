@@ -26,6 +26,12 @@ struct tirc_module_s {
 const char *tirc_version(void) { return TIRC_VERSION; }
 void tirc_free(void *p) { free(p); }
 
+int tirc_cuda_device_count(void) {
+  int n = 0;
+  tirrt_status_free(tirrt_cuda_device_count(&n));
+  return n;
+}
+
 static void set_error(char **out, const char *msg) {
   if (out) *out = strdup(msg && *msg ? msg : "unknown error");
 }
@@ -84,6 +90,12 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   fclose(irs);
   mod->ir = irbuf;
   if ((rc = (int)tir_codegen_lower(mod->m, diag, &mod->cg))) goto done;
+  if (o->target && strcmp(o->target, "cuda") == 0) {
+#ifdef TIRC_FUSE_CUDA /* until codegen has it */
+    TirCudaFuseOptions fo = {.arch = atoi((o->arch ? o->arch : "sm_80") + 3)};
+    if ((rc = (int)tir_codegen_fuse_cuda(mod->cg, &fo, diag))) goto done;
+#endif
+  }
   tirrt_status_t s = tirrt_program_create(tir_codegen_def(mod->cg), &mod->prog);
   if (s) {
     fprintf(errs, "internal error: the runtime rejected the lowered program: %s\n",
@@ -141,9 +153,9 @@ static const struct {
           {2, 64, TIRRT_DTYPE_F64}};
 
 static bool to_desc(const tirc_dltensor_t *t, tirrt_tensor_desc_t *d, char *err, size_t n) {
-  if (t->device.device_type != 1) {
-    snprintf(err, n, "only CPU tensors (DLPack device type 1) are supported, got device type %d",
-             t->device.device_type);
+  if (t->device.device_type != 1 && t->device.device_type != 2) {
+    snprintf(err, n, "only CPU and CUDA tensors (DLPack device types 1 and 2) are supported, "
+             "got device type %d", t->device.device_type);
     return false;
   }
   if (t->ndim < 0 || t->ndim > TIRRT_MAX_RANK || (t->ndim && !t->shape) || t->dtype.lanes != 1) {
@@ -195,6 +207,13 @@ static int gather_inputs(tirc_module_t *mod, const tirc_dltensor_t *in, int n,
     }
     datas[i] = base(&in[i]);
     if (contiguous(&in[i])) continue;
+    if (in[i].device.device_type == 2) {
+      char full[300];
+      snprintf(full, sizeof full, "input %s: CUDA tensors must be contiguous (strided CUDA "
+               "inputs are not supported yet)", tirc_module_input_name(mod, i));
+      set_error(out_error, full);
+      return 2;
+    }
     size_t bytes;
     tirrt_status_t s = tirrt_tensor_desc_check(&descs[i], NULL, &bytes);
     if (!s && !(owned[i] = malloc(bytes ? bytes : 1))) return set_error(out_error, "out of memory"), 3;
@@ -244,9 +263,55 @@ done:
   return rc;
 }
 
+/* 0 when the caller's output tensor has the result's dtype and shape. */
+static int check_output(const tirc_dltensor_t *t, const tirrt_tensor_desc_t *res, int j,
+                        char **out_error) {
+  tirrt_tensor_desc_t want;
+  char msg[400], a[160], b[160];
+  if (!to_desc(t, &want, msg, sizeof msg)) {
+    set_error(out_error, msg);
+    return 1;
+  }
+  bool same = want.dtype == res->dtype && want.rank == res->rank;
+  for (int k = 0; same && k < want.rank; k++) same = want.shape[k] == res->shape[k];
+  if (same) return 0;
+  tirrt_tensor_desc_format(res, a, sizeof a);
+  tirrt_tensor_desc_format(&want, b, sizeof b);
+  snprintf(msg, sizeof msg, "output %d is %s but the buffer given is %s", j, a, b);
+  set_error(out_error, msg);
+  return 1;
+}
+
+/* Where a call's tensors live: all on the CPU, or all on one GPU. */
+static int run_device(const tirc_dltensor_t *in, int n, const tirc_dltensor_t *out, int nr,
+                      tirrt_run_options_t *ro, char **out_error) {
+  int type = -1, id = 0;
+  for (int i = 0; i < n + nr; i++) {
+    const tirc_dltensor_t *t = i < n ? &in[i] : &out[i - n];
+    if (type < 0) type = t->device.device_type, id = t->device.device_id;
+    if (t->device.device_type != type || (type == 2 && t->device.device_id != id)) {
+      set_error(out_error, "all inputs and outputs must be on the same device");
+      return 2;
+    }
+  }
+  if (type == 2) {
+    ro->device = TIRRT_DEVICE_CUDA;
+    ro->device_index = id;
+    ro->device_pointers = 1;
+  }
+  return 0;
+}
+
 int tirc_module_run(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inputs,
                     const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                     char **out_error) {
+  return tirc_module_run_on_stream(mod, inputs, n_inputs, outputs, n_outputs, seed, NULL,
+                                   out_error);
+}
+
+int tirc_module_run_on_stream(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inputs,
+                              const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
+                              void *cuda_stream, char **out_error) {
   int n = tirc_module_num_inputs(mod), nr = tirc_module_num_outputs(mod);
   tirrt_tensor_desc_t *descs = calloc((size_t)n + 1, sizeof *descs);
   const void **datas = calloc((size_t)n + 1, sizeof *datas);
@@ -263,29 +328,41 @@ int tirc_module_run(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inp
     goto done;
   }
   if ((rc = gather_inputs(mod, inputs, n_inputs, descs, datas, owned, out_error))) goto done;
-  tirrt_status_t s = tirrt_program_run(mod->prog, descs, datas, seed, rdesc, rdata, NULL);
-  if (s) {
+  tirrt_run_options_t ro = {.device = TIRRT_DEVICE_CPU, .seed = seed, .cuda_stream = cuda_stream};
+  if ((rc = run_device(inputs, n_inputs, outputs, n_outputs, &ro, out_error))) goto done;
+  tirrt_status_t s;
+  if (ro.device == TIRRT_DEVICE_CUDA) {
+    /* Results go straight into the caller's (dense) device buffers, once
+     * their types are checked. */
+    if ((s = tirrt_program_result_descs(mod->prog, descs, rdesc))) {
+      rc = status_error(s, out_error);
+      goto done;
+    }
+    for (int j = 0; j < nr; j++) rdata[j] = NULL;
+    void **bufs = calloc((size_t)nr + 1, sizeof *bufs);
+    if (!bufs) {
+      rc = 3;
+      goto done;
+    }
+    for (int j = 0; j < nr && !rc; j++) {
+      if ((rc = check_output(&outputs[j], &rdesc[j], j, out_error))) break;
+      if (!contiguous(&outputs[j])) {
+        set_error(out_error, "CUDA outputs must be contiguous");
+        rc = 2;
+      }
+      bufs[j] = base(&outputs[j]);
+    }
+    if (!rc && (s = tirrt_program_execute(mod->prog, &ro, descs, datas, bufs, rdesc, NULL, NULL)))
+      rc = status_error(s, out_error);
+    free(bufs);
+    goto done;
+  }
+  if ((s = tirrt_program_execute(mod->prog, &ro, descs, datas, NULL, rdesc, rdata, NULL))) {
     rc = status_error(s, out_error);
     goto done;
   }
   for (int j = 0; j < nr; j++) {
-    tirrt_tensor_desc_t want;
-    char msg[400], a[160], b[160];
-    if (!to_desc(&outputs[j], &want, msg, sizeof msg)) {
-      set_error(out_error, msg);
-      rc = 1;
-      goto done;
-    }
-    bool same = want.dtype == rdesc[j].dtype && want.rank == rdesc[j].rank;
-    for (int k = 0; same && k < want.rank; k++) same = want.shape[k] == rdesc[j].shape[k];
-    if (!same) {
-      tirrt_tensor_desc_format(&rdesc[j], a, sizeof a);
-      tirrt_tensor_desc_format(&want, b, sizeof b);
-      snprintf(msg, sizeof msg, "output %d is %s but the buffer given is %s", j, a, b);
-      set_error(out_error, msg);
-      rc = 1;
-      goto done;
-    }
+    if ((rc = check_output(&outputs[j], &rdesc[j], j, out_error))) goto done;
     if ((s = tirrt_copy_strided(&rdesc[j], rdata[j], NULL, base(&outputs[j]), outputs[j].strides))) {
       rc = status_error(s, out_error);
       goto done;

@@ -11,7 +11,11 @@
  *  - Tensors are described by tirc_dltensor_t, which has the layout of
  *    DLPack's DLTensor, so a DLManagedTensor's `dl_tensor` can be passed as
  *    is.  Buffers are borrowed for the duration of a call; libtirc never
- *    keeps or frees them.  CPU tensors only for now (device_type 1).
+ *    keeps or frees them.  CPU tensors (device_type 1) may be strided; CUDA
+ *    tensors (device_type 2, device memory of one GPU) must be dense, and
+ *    every tensor of a call must be on the same device.  Compile with
+ *    target "cuda" to get generated GPU kernels; a module of either target
+ *    runs on CPU or CUDA tensors.
  *  - A module may run from several threads at once only if each thread has
  *    its own module; compiling is thread-safe.
  */
@@ -86,6 +90,16 @@ int tirc_module_output_shapes(tirc_module_t *module, const tirc_dltensor_t *inpu
 int tirc_module_run(tirc_module_t *module, const tirc_dltensor_t *inputs, int n_inputs,
                     const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                     char **out_error);
+
+/* The same on CUDA tensors, with the work queued on `cuda_stream` (a
+ * cudaStream_t; NULL: the runtime's own stream).  Returns when the results
+ * are written. */
+int tirc_module_run_on_stream(tirc_module_t *module, const tirc_dltensor_t *inputs, int n_inputs,
+                              const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
+                              void *cuda_stream, char **out_error);
+
+/* Usable CUDA GPUs (0 without a driver or GPU, or in a CPU-only build). */
+int tirc_cuda_device_count(void);
 
 void tirc_free(void *p);
 const char *tirc_version(void);

@@ -44,6 +44,10 @@ static const char *reject(const TirOp *op, Kernel k, const char *arch, char *why
       if (e % mult || ev % mult)
         return snprintf(why, 160, "mem_efficient needs %s head dims that are multiples of %d "
                         "(q/k: %lld, v: %lld)", tir_dtype_name(dt), mult, (long long)e, (long long)ev), why;
+      /* Our kernel keeps a row of q and of the output in registers. */
+      if (e > 256 || ev > 256)
+        return snprintf(why, 160, "mem_efficient needs head dims of at most 256 (q/k: %lld, v: %lld)",
+                        (long long)e, (long long)ev), why;
     }
     return NULL;
   case K_MATH:
@@ -98,6 +102,10 @@ TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
                           by_hand ? "kernel= on the op" : "--sdpa-kernel");
         else
           tir_diag_remark(opts->diag, op->loc, "sdpa: kernel=%s for %s", KERNEL_NAME[pick], opts->arch);
+        if (pick == K_FLASH)
+          tir_diag_remark(opts->diag, op->loc,
+                          "sdpa: note: the flash kernels are not written yet; on the GPU this sdpa "
+                          "runs on the mem_efficient kernel");
         for (int k = 0; k < (int)pick; k++)
           tir_diag_remark(opts->diag, op->loc, "sdpa: %s rejected: %s", KERNEL_NAME[k], reason[k]);
       }

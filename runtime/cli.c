@@ -1,6 +1,9 @@
 /* cli.c — the command line of compiled tirc programs (spec §9):
- *   ./model [--device=cpu|cuda] [--params=FILE.safetensors] [--in NAME=FILE.npy]...
+ *   ./model [--device=cpu|cuda[:N]] [--params=FILE.safetensors] [--in NAME=FILE.npy]...
  *           [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...
+ *           [--allow-tf32]
+ * The default device is the program's target (tirc --target) when that
+ * device is present, else the CPU (with a note on stderr).
  * Inputs bind by argument name; outputs go to DIR/out0.npy, ... in return
  * order (without --out, a one-line summary of each is printed instead).
  * Exit codes: 0 ok, 1 bad input (files, shapes, dtypes), 2 bad usage,
@@ -29,12 +32,13 @@ typedef struct {
   int n_in, n_dims;
   long bench;
   uint64_t seed;
-  int random_inputs;
+  int random_inputs, allow_tf32, device_index;
 } Cli;
 
 static const char USAGE[] =
-    "usage: %s [--device=cpu|cuda] [--params=FILE.safetensors] [--in NAME=FILE.npy]...\n"
-    "          [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...\n";
+    "usage: %s [--device=cpu|cuda[:N]] [--params=FILE.safetensors] [--in NAME=FILE.npy]...\n"
+    "          [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...\n"
+    "          [--allow-tf32]\n";
 
 static int usage(const char *prog, const char *fmt, const char *arg) {
   fprintf(stderr, "%s: error: ", prog);
@@ -81,9 +85,14 @@ static int parse_cli(int argc, char **argv, Cli *c) {
       printf(USAGE, prog);
       return -1; /* done, successfully */
     } else if ((v = opt_value(argc, argv, &i, "--device"))) {
-      if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)
+      uint64_t ix = 0;
+      if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0 &&
+          !(strncmp(v, "cuda:", 5) == 0 && parse_u64(v + 5, &ix) && ix < 64))
         return usage(prog, "unknown --device '%s'", v);
-      c->device = v;
+      c->device = strncmp(v, "cuda", 4) == 0 ? "cuda" : "cpu";
+      c->device_index = (int)ix;
+    } else if (strcmp(a, "--allow-tf32") == 0) {
+      c->allow_tf32 = 1;
     } else if ((v = opt_value(argc, argv, &i, "--params"))) {
       c->params = v;
     } else if ((v = opt_value(argc, argv, &i, "--in")) || (v = opt_value(argc, argv, &i, "--dim"))) {
@@ -149,6 +158,70 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* --bench: warm up (first-touch page faults, pool growth, GPU module
+ * loads), then time N runs and print the median.  On a GPU the inputs are
+ * uploaded once and the results stay on the device, so the time is the
+ * program's own. */
+static tirrt_status_t bench(tirrt_program_t *p, const tirrt_program_def_t *d,
+                            const tirrt_run_options_t *ro, long n,
+                            const tirrt_tensor_desc_t *descs, const void *const *datas) {
+  int32_t na = d->n_args, nr = d->n_results;
+  bool gpu = ro->device == TIRRT_DEVICE_CUDA;
+  tirrt_run_options_t o = *ro;
+  double *t = malloc((size_t)n * sizeof *t);
+  void **dargs = calloc((size_t)na + 1, sizeof *dargs);
+  void **dres = calloc((size_t)nr + 1, sizeof *dres);
+  tirrt_tensor_desc_t *rdesc = calloc((size_t)nr + 1, sizeof *rdesc);
+  void **rdata = calloc((size_t)nr + 1, sizeof *rdata);
+  tirrt_status_t s = NULL;
+  uint64_t peak = 0;
+  if (!t || !dargs || !dres || !rdesc || !rdata) {
+    s = tirrt_oom_status();
+    goto done;
+  }
+  if (gpu) {
+    o.device_pointers = 1;
+    for (int32_t a = 0; a < na && !s; a++) {
+      size_t bytes = 0;
+      s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
+      if (!s) s = tirrt_cuda_malloc(ro->device_index, bytes, &dargs[a]);
+      if (!s) s = tirrt_cuda_copy_bytes(ro->device_index, dargs[a], datas[a], bytes,
+                                        TIRRT_COPY_HOST_TO_DEVICE);
+    }
+    if (!s) s = tirrt_program_result_descs(p, descs, rdesc);
+    for (int32_t j = 0; j < nr && !s; j++) {
+      size_t bytes = 0;
+      s = tirrt_tensor_desc_check(&rdesc[j], NULL, &bytes);
+      if (!s) s = tirrt_cuda_malloc(ro->device_index, bytes, &dres[j]);
+    }
+    if (s) goto done;
+  }
+  for (long it = -3; it < n; it++) {
+    double t0 = now_ms();
+    s = tirrt_program_execute(p, &o, descs, gpu ? (const void *const *)dargs : datas,
+                              gpu ? dres : NULL, rdesc, rdata, &peak);
+    double t1 = now_ms();
+    if (s) goto done;
+    if (it >= 0) t[it] = t1 - t0;
+    if (!gpu)
+      for (int32_t j = 0; j < nr; j++) free(rdata[j]), rdata[j] = NULL;
+  }
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  char dev[300] = "CPU";
+  if (gpu) tirrt_status_free(tirrt_cuda_describe(ro->device_index, dev, sizeof dev));
+  printf("bench: median %.3f ms over %ld runs (min %.3f, max %.3f) on %s; peak intermediate "
+         "memory %.2f MiB\n", t[n / 2], n, t[0], t[n - 1], dev, peak / 1048576.0);
+done:
+  for (int32_t a = 0; gpu && dargs && a < na; a++) tirrt_cuda_release(ro->device_index, dargs[a]);
+  for (int32_t j = 0; gpu && dres && j < nr; j++) tirrt_cuda_release(ro->device_index, dres[j]);
+  free(t);
+  free(dargs);
+  free(dres);
+  free(rdesc);
+  free(rdata);
+  return s;
+}
+
 /* The declared shape of argument `v` from the symbols that --dim and the
  * bound inputs gave, for --random-inputs. */
 static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, const int64_t *sym, const bool *bound, tirrt_tensor_desc_t *out) {
@@ -172,14 +245,21 @@ static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, cons
 
 int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
   const char *prog = argc > 0 ? argv[0] : "program";
-  Cli c = {.device = "cpu"};
+  Cli c = {.device = NULL};
   int rc = parse_cli(argc, argv, &c);
   if (rc) return rc < 0 ? EXIT_OK : rc;
-  if (strcmp(c.device, "cuda") == 0) {
-    fprintf(stderr, "%s: error: this program was built for the CPU target; run it with "
-                    "--device=cpu (or rebuild with tirc --target=cuda)\n", prog);
-    return EXIT_USAGE;
+  if (!c.device) {
+    int gpus = 0;
+    tirrt_status_free(tirrt_cuda_device_count(&gpus));
+    c.device = def->target == TIRRT_DEVICE_CUDA && gpus > 0 ? "cuda" : "cpu";
+    if (def->target == TIRRT_DEVICE_CUDA && gpus == 0)
+      fprintf(stderr, "%s: note: no CUDA GPU found; running on the CPU\n", prog);
   }
+  tirrt_run_options_t ro = {.device = strcmp(c.device, "cuda") == 0 ? TIRRT_DEVICE_CUDA
+                                                                     : TIRRT_DEVICE_CPU,
+                            .device_index = c.device_index,
+                            .seed = c.seed,
+                            .allow_tf32 = c.allow_tf32};
   tirrt_program_t *p = NULL;
   tirrt_status_t s = tirrt_program_create(def, &p);
   if (s) return status_exit(prog, s);
@@ -271,28 +351,13 @@ int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
   if (nr > 64) goto out;
   uint64_t peak = 0;
   if (c.bench > 0) {
-    /* Warm up (first-touch page faults, pool growth), then time. */
-    double *t = malloc((size_t)c.bench * sizeof *t);
-    if (!t) goto out;
-    for (long it = -2; it < c.bench; it++) {
-      double t0 = now_ms();
-      s = tirrt_program_run(p, descs, (const void *const *)datas, c.seed, rdesc, rdata, &peak);
-      double t1 = now_ms();
-      if (s) break;
-      if (it >= 0) t[it] = t1 - t0;
-      if (it + 1 < c.bench)
-        for (int32_t j = 0; j < nr; j++) free(rdata[j]), rdata[j] = NULL;
+    s = bench(p, def, &ro, c.bench, descs, (const void *const *)datas);
+    if (s) {
+      rc = status_exit(prog, s);
+      goto out;
     }
-    if (!s) {
-      qsort(t, (size_t)c.bench, sizeof *t, cmp_double);
-      printf("bench: median %.3f ms over %ld runs (min %.3f, max %.3f); peak intermediate "
-             "memory %.2f MiB\n", t[c.bench / 2], c.bench, t[0], t[c.bench - 1],
-             peak / 1048576.0);
-    }
-    free(t);
-  } else {
-    s = tirrt_program_run(p, descs, (const void *const *)datas, c.seed, rdesc, rdata, &peak);
   }
+  s = tirrt_program_execute(p, &ro, descs, (const void *const *)datas, NULL, rdesc, rdata, &peak);
   if (s) {
     rc = status_exit(prog, s);
     goto out;

@@ -1,4 +1,4 @@
-/* program.c — runs compiled tirc programs on the CPU.
+/* program.c — runs compiled tirc programs on the CPU or a CUDA GPU.
  *
  * A program is the table of tirrt.h: values, dim expressions and
  * instructions.  Running it binds the symbols from the arguments' shapes,
@@ -7,7 +7,10 @@
  * strides allow, so they move no data.  Intermediate buffers come from a
  * pool: a buffer returns to the pool when the last value viewing it is dead,
  * and a later instruction reuses it (best fit), which bounds peak memory by
- * what is live rather than by the program's length. */
+ * what is live rather than by the program's length.  On a GPU the same walk
+ * runs with device buffers: every instruction has a library kernel
+ * (cuda_exec.c), and a generated kernel, when the program has one for a run
+ * of instructions, replaces that run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +18,15 @@
 #include "internal.h"
 #include "tirrt.h"
 #include "tirrt_cpu.h"
+#ifdef TIRRT_HAVE_CUDA
+#include "cuda_internal.h"
+#endif
 
 typedef struct {
   void *p;
   size_t cap;
   int32_t refs; /* live values viewing it; 0 = free in the pool */
+  bool device;  /* GPU memory (of program->device) */
 } Buffer;
 
 struct tirrt_program_s {
@@ -28,6 +35,11 @@ struct tirrt_program_s {
   Buffer *bufs;
   int32_t n_bufs, cap_bufs;
   size_t live_bytes, peak_bytes;
+  /* GPU state, made on the first CUDA run: the device, constants uploaded
+   * once, and the generated kernels' modules. */
+  int32_t device; /* -1 until a CUDA run */
+  void **const_dev;
+  void **modules;
 };
 
 /* ------------------------------------------------------------ creation */
@@ -68,6 +80,37 @@ static tirrt_status_t check_def(const tirrt_program_def_t *def) {
   return NULL;
 }
 
+/* Generated kernels must replace runs that are safe to skip: ranges in
+ * order and disjoint, inputs made before the run, and every value the run
+ * makes that anything after it reads (or returns) among the outputs. */
+static tirrt_status_t check_kernels(const tirrt_program_def_t *def, const int32_t *last_use) {
+  int32_t prev_end = 0;
+  for (int32_t k = 0; k < def->n_kernels; k++) {
+    const tirrt_kernel_def_t *kd = &def->kernels[k];
+    int32_t first = kd->first_inst, end = kd->first_inst + kd->n_insts;
+    if (first < prev_end || kd->n_insts < 1 || end > def->n_insts || !kd->name ||
+        (!kd->cubin && !kd->ptx) || kd->n_in < 0 || kd->n_out < 1 ||
+        kd->n_in + kd->n_out > TIRRT_FUSED_MAX_OPERANDS || kd->space < 0 ||
+        kd->space >= def->n_values || kd->block_size < 1 || kd->block_size > 1024)
+      return bad_def(def, "generated kernel", k);
+    prev_end = end;
+    for (int32_t j = 0; j < kd->n_in + kd->n_out; j++) {
+      int32_t v = j < kd->n_in ? kd->in[j] : kd->out[j - kd->n_in];
+      if (v < 0 || v >= def->n_values) return bad_def(def, "generated kernel operand", k);
+    }
+    for (int32_t i = first; i < end; i++) {
+      int32_t v = def->insts[i].out;
+      bool is_out = false;
+      for (int32_t j = 0; j < kd->n_out; j++) is_out |= kd->out[j] == v;
+      if (!is_out && last_use[v] >= end) return bad_def(def, "generated kernel drops a live value", k);
+    }
+    for (int32_t j = 0; j < kd->n_in; j++)
+      for (int32_t i = first; i < end; i++)
+        if (def->insts[i].out == kd->in[j]) return bad_def(def, "generated kernel input", k);
+  }
+  return NULL;
+}
+
 tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_program_t **out) {
   tirrt_status_t s = check_def(def);
   if (s) return s;
@@ -89,13 +132,39 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
   for (int32_t r = 0; r < def->n_results; r++) lu[def->results[r]] = def->n_insts;
   p->def = def;
   p->last_use = lu;
+  p->device = -1;
+  s = check_kernels(def, lu);
+  if (s) {
+    free(lu);
+    free(p);
+    return s;
+  }
   *out = p;
   return NULL;
 }
 
+static void free_buffer(tirrt_program_t *p, Buffer *b) {
+  (void)p;
+#ifdef TIRRT_HAVE_CUDA
+  if (b->device) {
+    tirrt_cuda_release(p->device, b->p);
+    return;
+  }
+#endif
+  free(b->p);
+}
+
 void tirrt_program_free(tirrt_program_t *p) {
   if (!p) return;
-  for (int32_t i = 0; i < p->n_bufs; i++) free(p->bufs[i].p);
+  for (int32_t i = 0; i < p->n_bufs; i++) free_buffer(p, &p->bufs[i]);
+#ifdef TIRRT_HAVE_CUDA
+  if (p->const_dev)
+    for (int32_t v = 0; v < p->def->n_values; v++) tirrt_cuda_release(p->device, p->const_dev[v]);
+  if (p->modules)
+    for (int32_t k = 0; k < p->def->n_kernels; k++) tirrt_cuda_module_free(p->modules[k]);
+#endif
+  free(p->const_dev);
+  free(p->modules);
   free(p->bufs);
   free(p->last_use);
   free(p);
@@ -103,11 +172,11 @@ void tirrt_program_free(tirrt_program_t *p) {
 
 /* ------------------------------------------------------------ buffers */
 
-static tirrt_status_t acquire(tirrt_program_t *p, size_t bytes, int32_t *out_id) {
+static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int32_t *out_id) {
   if (bytes == 0) bytes = 1;
   int32_t best = -1;
   for (int32_t i = 0; i < p->n_bufs; i++)
-    if (p->bufs[i].refs == 0 && p->bufs[i].cap >= bytes &&
+    if (p->bufs[i].refs == 0 && p->bufs[i].device == device && p->bufs[i].cap >= bytes &&
         (best < 0 || p->bufs[i].cap < p->bufs[best].cap))
       best = i;
   if (best < 0) {
@@ -118,11 +187,17 @@ static tirrt_status_t acquire(tirrt_program_t *p, size_t bytes, int32_t *out_id)
       p->bufs = nb;
       p->cap_bufs = nc;
     }
-    void *mem = malloc(bytes);
-    if (!mem)
+    void *mem = NULL;
+    if (device) {
+#ifdef TIRRT_HAVE_CUDA
+      tirrt_status_t s = tirrt_cuda_malloc(p->device, bytes, &mem);
+      if (s) return s;
+#endif
+    } else if (!(mem = malloc(bytes))) {
       return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
                                "out of memory allocating %zu bytes for an intermediate", bytes);
-    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0};
+    }
+    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0, device};
     best = p->n_bufs++;
   }
   p->bufs[best].refs = 1;
@@ -148,6 +223,10 @@ typedef struct {
   tirrt_view_t *view; /* per value */
   int32_t *buf;       /* per value: buffer id or -1 */
   uint64_t seed;
+  bool gpu;
+#ifdef TIRRT_HAVE_CUDA
+  tirrt_cuda_ctx_t *ctx;
+#endif
 } Run;
 
 static int64_t floordiv64(int64_t a, int64_t b) {
@@ -291,7 +370,7 @@ static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
   size_t bytes;
   tirrt_status_t s = value_shape(r, v, &desc);
   if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-  if (!s) s = acquire(r->p, bytes, &r->buf[v]);
+  if (!s) s = acquire(r->p, r->gpu, bytes, &r->buf[v]);
   if (s) return s;
   *out = tirrt_view_contiguous(&desc, r->p->bufs[r->buf[v]].p);
   return NULL;
@@ -309,6 +388,15 @@ static tirrt_status_t alias(Run *r, int32_t in, int32_t v, tirrt_view_t *out) {
   r->buf[v] = r->buf[in];
   if (r->buf[v] >= 0) r->p->bufs[r->buf[v]].refs++;
   return NULL;
+}
+
+/* Copies src into dst (converting dtypes) on the run's device. */
+static tirrt_status_t copy_view(Run *r, const tirrt_view_t *src, const tirrt_view_t *dst) {
+  (void)r;
+#ifdef TIRRT_HAVE_CUDA
+  if (r->gpu) return tirrt_cuda_copy(r->ctx, src, dst);
+#endif
+  return tirrt_cpu_copy(src, dst);
 }
 
 #define IN(k) (&r->view[inst->in[k]])
@@ -330,7 +418,7 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
       dst.rank = src.rank;
       memcpy(dst.shape, src.shape, sizeof dst.shape);
       contiguous_strides(&dst);
-      return tirrt_cpu_copy(&src, &dst);
+      return copy_view(r, &src, &dst);
     }
   case TIRRT_OP_PERMUTE:
     if ((s = alias(r, inst->in[0], inst->out, out))) return s;
@@ -369,10 +457,21 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
       return NULL;
     }
     if ((s = alloc_out(r, inst->out, out))) return s;
-    return tirrt_cpu_copy(IN(0), out);
+    return copy_view(r, IN(0), out);
   default: break;
   }
   if ((s = alloc_out(r, inst->out, out))) return s;
+#ifdef TIRRT_HAVE_CUDA
+  if (r->gpu) {
+    const tirrt_view_t *ins[TIRRT_MAX_RANK * 4];
+    if (inst->n_in > (int32_t)(sizeof ins / sizeof *ins))
+      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "an instruction with %d inputs",
+                               inst->n_in);
+    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = IN(k);
+    tirrt_cuda_exec_env_t env = {.ctx = r->ctx, .dim = r->dim, .seed = r->seed};
+    return tirrt_cuda_exec(&env, inst, ins, out);
+  }
+#endif
   switch (inst->op) {
   case TIRRT_OP_UNARY: return tirrt_cpu_unary((tirrt_unop_t)inst->i[0], IN(0), out);
   case TIRRT_OP_BINARY: return tirrt_cpu_binary((tirrt_binop_t)inst->i[0], IN(0), IN(1), out);
@@ -425,12 +524,156 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   }
 }
 
-tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *arg_descs,
-                                 const void *const *arg_datas, uint64_t seed,
-                                 tirrt_tensor_desc_t *out_descs, void **out_datas,
-                                 uint64_t *out_peak) {
+/* Values whose last reader is instruction i die after it. */
+static void release_after(Run *r, const tirrt_inst_t *inst, int32_t i) {
+  tirrt_program_t *p = r->p;
+  if (p->last_use[inst->out] == i && r->buf[inst->out] >= 0) {
+    release(p, r->buf[inst->out]);
+    r->buf[inst->out] = -1;
+  }
+  for (int32_t k = 0; k < inst->n_in; k++) {
+    int32_t v = inst->in[k];
+    if (p->last_use[v] == i && r->buf[v] >= 0) {
+      release(p, r->buf[v]);
+      r->buf[v] = -1;
+    }
+  }
+}
+
+#ifdef TIRRT_HAVE_CUDA
+/* Uploads the constants (once per program) and loads the generated
+ * kernels' modules (once per program; a kernel whose module does not load
+ * on this GPU is left NULL and its instructions run one by one). */
+static tirrt_status_t gpu_prepare(Run *r, int32_t device) {
+  tirrt_program_t *p = r->p;
   const tirrt_program_def_t *d = p->def;
-  Run r = {.p = p, .seed = seed};
+  if (p->device >= 0 && p->device != device)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
+                             "%s: this program object already ran on GPU %d; create another "
+                             "to run on GPU %d", d->name ? d->name : "program", p->device, device);
+  if (p->device == device) return NULL;
+  p->device = device;
+  p->const_dev = calloc((size_t)d->n_values + 1, sizeof *p->const_dev);
+  p->modules = calloc((size_t)d->n_kernels + 1, sizeof *p->modules);
+  if (!p->const_dev || !p->modules) return tirrt_oom_status();
+  for (int32_t v = 0; v < d->n_values; v++) {
+    const tirrt_value_def_t *vd = &d->values[v];
+    if (vd->kind != TIRRT_VALUE_CONST) continue;
+    tirrt_status_t s = tirrt_cuda_alloc(r->ctx, vd->nbytes, &p->const_dev[v]);
+    if (!s) s = tirrt_cuda_copy_bytes(device, p->const_dev[v], vd->data, vd->nbytes,
+                                      TIRRT_COPY_HOST_TO_DEVICE);
+    if (s) return s;
+  }
+  for (int32_t k = 0; k < d->n_kernels; k++) {
+    tirrt_cuda_module_t *m = NULL;
+    tirrt_status_t s = tirrt_cuda_module_load(r->ctx, &d->kernels[k], &m);
+    if (s) { /* e.g. a cubin for another GPU and no PTX: fall back */
+      tirrt_status_free(s);
+      m = NULL;
+    }
+    p->modules[k] = m;
+  }
+  return NULL;
+}
+
+/* Runs generated kernel k in place of its instructions; UNIMPLEMENTED when
+ * it cannot (the caller then runs the instructions). */
+static tirrt_status_t run_fused(Run *r, int32_t k) {
+  tirrt_program_t *p = r->p;
+  const tirrt_kernel_def_t *kd = &p->def->kernels[k];
+  if (!p->modules[k])
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "kernel %s is not loaded", kd->name);
+  const tirrt_view_t *ins[TIRRT_FUSED_MAX_OPERANDS], *outs[TIRRT_FUSED_MAX_OPERANDS];
+  for (int32_t j = 0; j < kd->n_in; j++) ins[j] = &r->view[kd->in[j]];
+  tirrt_status_t s = NULL;
+  int32_t made = 0;
+  for (; made < kd->n_out && !s; made++) {
+    int32_t v = kd->out[made];
+    s = alloc_out(r, v, &r->view[v]);
+    outs[made] = &r->view[v];
+    if (s) made--;
+  }
+  tirrt_tensor_desc_t sd;
+  tirrt_view_t space;
+  if (!s) s = value_shape(r, kd->space, &sd);
+  if (!s) {
+    space = tirrt_view_contiguous(&sd, NULL);
+    s = tirrt_cuda_launch_fused(r->ctx, p->modules[k], kd, ins, outs, &space);
+  }
+  if (s)
+    for (int32_t j = 0; j < made; j++) {
+      release(p, r->buf[kd->out[j]]);
+      r->buf[kd->out[j]] = -1;
+    }
+  return s;
+}
+#endif
+
+/* Binds the arguments' views: host data as given; on a GPU, device
+ * pointers as given or host data uploaded into device buffers. */
+static tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
+                                const tirrt_tensor_desc_t *arg_descs, const void *const *arg_datas,
+                                void **uploads) {
+  const tirrt_program_def_t *d = r->p->def;
+  for (int32_t i = 0; i < d->n_args; i++) {
+    tirrt_tensor_desc_t desc = arg_descs[i];
+    void *data = (void *)arg_datas[i];
+#ifdef TIRRT_HAVE_CUDA
+    if (r->gpu && !o->device_pointers) {
+      size_t bytes;
+      tirrt_status_t s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
+      if (!s) s = tirrt_cuda_alloc(r->ctx, bytes, &uploads[i]);
+      if (!s && bytes)
+        s = tirrt_cuda_copy_bytes(o->device_index, uploads[i], data, bytes,
+                                  TIRRT_COPY_HOST_TO_DEVICE);
+      if (s) return s;
+      data = uploads[i];
+    }
+#else
+    (void)o;
+    (void)uploads;
+#endif
+    r->view[d->args[i]] = tirrt_view_contiguous(&desc, data);
+  }
+  for (int32_t v = 0; v < d->n_values; v++) {
+    const tirrt_value_def_t *vd = &d->values[v];
+    if (vd->kind != TIRRT_VALUE_CONST) continue;
+    tirrt_tensor_desc_t desc;
+    size_t bytes;
+    tirrt_status_t s = value_shape(r, v, &desc);
+    if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
+    if (s) return s;
+    if (bytes != vd->nbytes)
+      return tirrt_make_status(TIRRT_STATUS_INTERNAL, "constant %s has %llu bytes, expected %zu",
+                               vd->name, (unsigned long long)vd->nbytes, bytes);
+    void *data = (void *)vd->data;
+#ifdef TIRRT_HAVE_CUDA
+    if (r->gpu) data = r->p->const_dev[v];
+#endif
+    r->view[v] = tirrt_view_contiguous(&desc, data);
+  }
+  return NULL;
+}
+
+tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options_t *o,
+                                     const tirrt_tensor_desc_t *arg_descs,
+                                     const void *const *arg_datas, void *const *result_buffers,
+                                     tirrt_tensor_desc_t *out_descs, void **out_datas,
+                                     uint64_t *out_peak) {
+  const tirrt_program_def_t *d = p->def;
+  tirrt_run_options_t defaults = {0};
+  if (!o) o = &defaults;
+  if (o->device != TIRRT_DEVICE_CPU && o->device != TIRRT_DEVICE_CUDA)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "unknown device kind %d", o->device);
+  if (o->device_pointers && (o->device != TIRRT_DEVICE_CUDA || !result_buffers))
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "device pointers need the CUDA device and caller result buffers");
+#ifndef TIRRT_HAVE_CUDA
+  if (o->device == TIRRT_DEVICE_CUDA)
+    return tirrt_make_status(TIRRT_STATUS_UNAVAILABLE,
+                             "this runtime was built without CUDA; run with --device=cpu");
+#endif
+  Run r = {.p = p, .seed = o->seed, .gpu = o->device == TIRRT_DEVICE_CUDA};
   r.sym = calloc((size_t)d->n_syms + 1, sizeof *r.sym);
   r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
   r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
@@ -438,71 +681,122 @@ tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *
   r.view = calloc((size_t)d->n_values + 1, sizeof *r.view);
   r.buf = malloc(((size_t)d->n_values + 1) * sizeof *r.buf);
   void **results = calloc((size_t)d->n_results + 1, sizeof *results);
+  void **uploads = calloc((size_t)d->n_args + 1, sizeof *uploads);
   tirrt_status_t s = NULL;
-  if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results) {
+#ifdef TIRRT_HAVE_CUDA
+  cudaStream_t saved_stream = NULL;
+  bool saved_tf32 = false;
+#endif
+  if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results || !uploads) {
     s = tirrt_oom_status();
     goto done;
   }
   for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
   p->live_bytes = p->peak_bytes = 0;
   if ((s = bind_args(&r, arg_descs))) goto done;
-  for (int32_t i = 0; i < d->n_args; i++) {
-    tirrt_tensor_desc_t desc = arg_descs[i];
-    r.view[d->args[i]] = tirrt_view_contiguous(&desc, (void *)arg_datas[i]);
-  }
-  for (int32_t v = 0; v < d->n_values; v++) {
-    const tirrt_value_def_t *vd = &d->values[v];
-    if (vd->kind != TIRRT_VALUE_CONST) continue;
-    tirrt_tensor_desc_t desc;
-    size_t bytes;
-    if ((s = value_shape(&r, v, &desc)) || (s = tirrt_tensor_desc_check(&desc, NULL, &bytes)))
-      goto done;
-    if (bytes != vd->nbytes) {
-      s = tirrt_make_status(TIRRT_STATUS_INTERNAL, "constant %s has %llu bytes, expected %zu",
-                            vd->name, (unsigned long long)vd->nbytes, bytes);
-      goto done;
+#ifdef TIRRT_HAVE_CUDA
+  if (r.gpu) {
+    if ((s = tirrt_cuda_ctx_get(o->device_index, &r.ctx))) goto done;
+    saved_stream = r.ctx->stream;
+    saved_tf32 = r.ctx->allow_tf32;
+    if (o->cuda_stream) {
+      r.ctx->stream = (cudaStream_t)o->cuda_stream;
+      cublasSetStream(r.ctx->blas, r.ctx->stream);
     }
-    r.view[v] = tirrt_view_contiguous(&desc, (void *)vd->data);
+    r.ctx->allow_tf32 = o->allow_tf32 != 0;
+    if ((s = gpu_prepare(&r, o->device_index))) goto done;
   }
+#endif
+  if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
+  int32_t next_kernel = 0;
   for (int32_t i = 0; i < d->n_insts; i++) {
     const tirrt_inst_t *inst = &d->insts[i];
+#ifdef TIRRT_HAVE_CUDA
+    if (r.gpu && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
+      const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
+      tirrt_status_t ks = run_fused(&r, next_kernel - 1);
+      if (!ks) {
+        for (int32_t j = i; j < i + kd->n_insts; j++) release_after(&r, &d->insts[j], j);
+        i += kd->n_insts - 1;
+        continue;
+      }
+      if (tirrt_status_code(ks) != TIRRT_STATUS_UNIMPLEMENTED) {
+        s = tirrt_status_annotate(ks, "generated kernel %s", kd->name);
+        goto done;
+      }
+      tirrt_status_free(ks); /* run the instructions one by one */
+    }
+#else
+    (void)next_kernel;
+#endif
     if ((s = exec(&r, inst))) {
       s = tirrt_status_annotate(s, "%s", d->values[inst->out].name);
       goto done;
     }
-    /* Values whose last reader was this instruction die here. */
-    if (p->last_use[inst->out] == i) release(p, r.buf[inst->out]), r.buf[inst->out] = -1;
-    for (int32_t k = 0; k < inst->n_in; k++) {
-      int32_t v = inst->in[k];
-      if (p->last_use[v] == i && r.buf[v] >= 0) {
-        release(p, r.buf[v]);
-        r.buf[v] = -1;
-      }
-    }
+    release_after(&r, inst, i);
   }
-  /* Results: dense copies the caller owns. */
+  /* Results: dense copies, into the caller's buffers or malloc'd ones. */
   for (int32_t j = 0; j < d->n_results; j++) {
     const tirrt_view_t *v = &r.view[d->results[j]];
     tirrt_tensor_desc_t desc = {.dtype = v->dtype, .rank = v->rank};
     memcpy(desc.shape, v->shape, sizeof desc.shape);
     size_t bytes;
     if ((s = tirrt_tensor_desc_check(&desc, NULL, &bytes))) goto done;
-    if (!(results[j] = malloc(bytes ? bytes : 1))) {
+    void *dst = result_buffers ? result_buffers[j] : NULL;
+    if (!dst && !(dst = results[j] = malloc(bytes ? bytes : 1))) {
       s = tirrt_oom_status();
       goto done;
     }
-    tirrt_view_t dst = tirrt_view_contiguous(&desc, results[j]);
-    if ((s = tirrt_cpu_copy(v, &dst))) goto done;
     out_descs[j] = desc;
+    if (!r.gpu) {
+      tirrt_view_t dv = tirrt_view_contiguous(&desc, dst);
+      if ((s = tirrt_cpu_copy(v, &dv))) goto done;
+      continue;
+    }
+#ifdef TIRRT_HAVE_CUDA
+    if (o->device_pointers) { /* straight into the caller's device buffer */
+      tirrt_view_t dv = tirrt_view_contiguous(&desc, dst);
+      if ((s = tirrt_cuda_copy(r.ctx, v, &dv))) goto done;
+      continue;
+    }
+    void *tmp = NULL; /* gather on the device, then one transfer */
+    if ((s = tirrt_cuda_alloc(r.ctx, bytes, &tmp))) goto done;
+    tirrt_view_t dv = tirrt_view_contiguous(&desc, tmp);
+    s = tirrt_cuda_copy(r.ctx, v, &dv);
+    if (!s) s = tirrt_cuda_copy_bytes(o->device_index, dst, tmp, bytes, TIRRT_COPY_DEVICE_TO_HOST);
+    tirrt_cuda_free(r.ctx, tmp);
+    if (s) goto done;
+#endif
   }
-  for (int32_t j = 0; j < d->n_results; j++) out_datas[j] = results[j];
+#ifdef TIRRT_HAVE_CUDA
+  if (r.gpu) {
+    cudaError_t e = cudaStreamSynchronize(r.ctx->stream);
+    if (e != cudaSuccess) {
+      s = tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
+      goto done;
+    }
+  }
+#endif
+  if (out_datas)
+    for (int32_t j = 0; j < d->n_results; j++) out_datas[j] = result_buffers ? result_buffers[j] : results[j];
   if (out_peak) *out_peak = p->peak_bytes;
 done:
   if (s)
     for (int32_t j = 0; j < d->n_results; j++) free(results[j]);
+#ifdef TIRRT_HAVE_CUDA
+  if (r.gpu && r.ctx) {
+    if (s) cudaStreamSynchronize(r.ctx->stream); /* nothing may still use the buffers */
+    if (uploads)
+      for (int32_t i = 0; i < d->n_args; i++) tirrt_cuda_free(r.ctx, uploads[i]);
+    r.ctx->stream = saved_stream;
+    r.ctx->allow_tf32 = saved_tf32;
+    cublasSetStream(r.ctx->blas, saved_stream);
+  }
+#endif
   /* Everything still held goes back to the pool for the next run. */
   for (int32_t i = 0; i < p->n_bufs; i++) p->bufs[i].refs = 0;
   p->live_bytes = 0;
+  free(uploads);
   free(results);
   free(r.sym);
   free(r.sym_bound);
@@ -511,6 +805,14 @@ done:
   free(r.view);
   free(r.buf);
   return s;
+}
+
+tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *arg_descs,
+                                 const void *const *arg_datas, uint64_t seed,
+                                 tirrt_tensor_desc_t *out_descs, void **out_datas,
+                                 uint64_t *out_peak) {
+  tirrt_run_options_t o = {.device = TIRRT_DEVICE_CPU, .seed = seed};
+  return tirrt_program_execute(p, &o, arg_descs, arg_datas, NULL, out_descs, out_datas, out_peak);
 }
 
 tirrt_status_t tirrt_program_result_descs(const tirrt_program_t *p,

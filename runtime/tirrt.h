@@ -309,7 +309,8 @@ typedef enum {
   TIRRT_OP_DROPOUT,     /* in x; f0 = p; i0 = stream */
   TIRRT_OP_SDPA,        /* in q, k, v [, mask]; f0 = scale (NaN: 1/sqrt(E)),
                            f1 = dropout_p; i0 = is_causal, i1 = bottom_right,
-                           i2 = enable_gqa, i3 = stream */
+                           i2 = enable_gqa, i3 = stream, i4 = kernel
+                           (0 any, 1 flash, 2 mem_efficient, 3 math) */
   TIRRT_OP_COUNT
 } tirrt_opcode_t;
 
@@ -391,6 +392,8 @@ typedef struct tirrt_program_def_s {
   const int32_t *results;       /* value indices, in return order */
   int32_t n_kernels;            /* generated CUDA kernels (0 for the CPU target) */
   const tirrt_kernel_def_t *kernels; /* sorted by first_inst, ranges disjoint */
+  int32_t target;               /* tirrt_device_kind_t the program was compiled for: its
+                                   default device when that device is present */
 } tirrt_program_def_t;
 
 typedef struct tirrt_program_s tirrt_program_t;
@@ -417,6 +420,52 @@ tirrt_status_t tirrt_program_run(tirrt_program_t *program, const tirrt_tensor_de
 tirrt_status_t tirrt_program_result_descs(const tirrt_program_t *program,
                                           const tirrt_tensor_desc_t *arg_descs,
                                           tirrt_tensor_desc_t *out_result_descs);
+
+/* ------------------------------------------------------------------------ */
+/* Devices and running                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { TIRRT_DEVICE_CPU = 0, TIRRT_DEVICE_CUDA = 1 } tirrt_device_kind_t;
+
+/* Number of usable CUDA GPUs: 0 without a driver or GPU, and in a build
+ * without the CUDA toolkit.  Never fails. */
+tirrt_status_t tirrt_cuda_device_count(int *out_count);
+/* "NAME (sm_XY, N SMs)" of GPU `device`, like snprintf into buf. */
+tirrt_status_t tirrt_cuda_describe(int device, char *buf, size_t size);
+/* Device memory from the runtime's caching allocator (UNAVAILABLE without a
+ * GPU).  Release it with tirrt_cuda_release on the same device. */
+tirrt_status_t tirrt_cuda_malloc(int device, size_t bytes, void **out_ptr);
+void tirrt_cuda_release(int device, void *ptr);
+enum { TIRRT_COPY_HOST_TO_DEVICE = 0, TIRRT_COPY_DEVICE_TO_HOST = 1, TIRRT_COPY_DEVICE_TO_DEVICE = 2 };
+/* Copies bytes between host and device memory; returns when done. */
+tirrt_status_t tirrt_cuda_copy_bytes(int device, void *dst, const void *src, size_t bytes,
+                                     int direction);
+
+typedef struct tirrt_run_options_s {
+  int32_t device;          /* tirrt_device_kind_t */
+  int32_t device_index;    /* CUDA ordinal */
+  uint64_t seed;           /* drives dropout */
+  int32_t allow_tf32;      /* CUDA: f32 GEMMs may use TF32 tensor cores */
+  int32_t device_pointers; /* CUDA: argument data and result buffers are device memory */
+  void *cuda_stream;       /* CUDA: a cudaStream_t to run on (NULL: the runtime's own);
+                              the run still returns only when its work is done */
+} tirrt_run_options_t;
+
+/* Runs the program on opts' device.  Arguments as for tirrt_program_run
+ * (host memory, or device memory with device_pointers).  Results: when
+ * result_buffers is NULL, out_result_datas[j] gets a malloc'd dense host
+ * buffer the caller frees (not allowed with device_pointers); otherwise
+ * result j is written dense into result_buffers[j] (host or device memory
+ * like the arguments), which the caller sized from
+ * tirrt_program_result_descs, and out_result_datas may be NULL.
+ * out_result_descs gets the result types.  A CUDA run of a program also
+ * works when it was compiled for the CPU: every instruction has a GPU
+ * kernel; generated kernels only make it faster. */
+tirrt_status_t tirrt_program_execute(tirrt_program_t *program, const tirrt_run_options_t *opts,
+                                     const tirrt_tensor_desc_t *arg_descs,
+                                     const void *const *arg_datas, void *const *result_buffers,
+                                     tirrt_tensor_desc_t *out_result_descs, void **out_result_datas,
+                                     uint64_t *out_peak_bytes);
 
 /* Copies a strided tensor into another of the same dtype and shape (strides
  * in elements; NULL means row-major contiguous). */

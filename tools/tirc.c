@@ -40,7 +40,8 @@ static const char HELP[] =
     "  --emit=KIND          exe (default), lib, c, or ir (the IR after the pipeline)\n"
     "  --target=T           cuda or cpu (default: cuda when built with CUDA and a\n"
     "                       GPU is present, else cpu)\n"
-    "  --arch=SM            GPU architecture for kernel selection (default sm_80)\n"
+    "  --arch=SM            GPU architecture for code and kernel selection (default:\n"
+    "                       the GPU's when there is one, else sm_80)\n"
     "  --passes=LIST        run exactly these passes (an empty list runs none)\n"
     "  --dump-ir[=LIST]     print the IR to stderr after every pass (or those listed),\n"
     "                       each under `// ----- IR after NAME -----`\n"
@@ -70,9 +71,21 @@ static bool one_of(const char *s, const char *const *list) {
 }
 
 static bool gpu_present(void) {
-  /* The compiler does not link the CUDA driver; the device node is enough to
-   * decide the default target. */
-  return access("/dev/nvidiactl", F_OK) == 0 || access("/dev/nvidia0", F_OK) == 0;
+  int n = 0;
+  tirrt_status_free(tirrt_cuda_device_count(&n));
+  return n > 0;
+}
+
+/* The --arch default: GPU 0's architecture when there is a GPU (newer
+ * GPUs than sm_90 take sm_90 code, whose PTX their driver compiles). */
+static const char *default_arch(void) {
+  char desc[300];
+  tirrt_status_t s = tirrt_cuda_describe(0, desc, sizeof desc);
+  const char *sm = s ? NULL : strstr(desc, "(sm_");
+  tirrt_status_free(s);
+  if (!sm) return "sm_80";
+  int v = atoi(sm + 4);
+  return v >= 90 ? "sm_90" : v >= 89 ? "sm_89" : v >= 86 ? "sm_86" : "sm_80";
 }
 
 static int parse_args(int argc, char **argv, Options *o) {
@@ -204,12 +217,17 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
   return rc;
 }
 
-/* Kernel selection honours --target now; code generation for CUDA arrives
- * with the CUDA target, so programs run on the CPU until then. */
-static void warn_cpu_only(const Options *o) {
-  if (strcmp(o->target, "cuda") == 0)
-    fputs("tirc: warning: the CUDA target does not generate GPU code yet; the program runs on "
-          "the CPU\n", stderr);
+/* Lowers the module to the program table; for the CUDA target the table
+ * also gets the generated kernels (NVRTC, cached on disk). */
+static int lower(const Options *o, TirModule *m, TirDiag *diag, TirCodegen **out) {
+  int rc = (int)tir_codegen_lower(m, diag, out);
+  if (rc != TIR_OK || strcmp(o->target, "cuda") != 0) return rc;
+#ifdef TIRC_FUSE_CUDA /* until codegen has it */
+  TirCudaFuseOptions fo = {.arch = atoi(o->arch + 3)};
+  return (int)tir_codegen_fuse_cuda(*out, &fo, diag);
+#else
+  return rc;
+#endif
 }
 
 static int compile(const Options *o) {
@@ -220,8 +238,7 @@ static int compile(const Options *o) {
   int rc = front(o, diag, &m);
   if (rc != TIR_OK) goto done;
   if (strcmp(o->emit, "ir") != 0) {
-    warn_cpu_only(o);
-    if ((rc = (int)tir_codegen_lower(m, diag, &cg)) != TIR_OK) goto done;
+    if ((rc = lower(o, m, diag, &cg)) != TIR_OK) goto done;
     if (strcmp(o->emit, "exe") == 0 || strcmp(o->emit, "lib") == 0) {
       rc = build_binary(o, cg, strcmp(o->emit, "lib") == 0);
       goto done;
@@ -270,8 +287,7 @@ static int run(int argc, char **argv, const Options *defaults) {
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
   rc = front(&o, diag, &m);
-  if (rc == TIR_OK) warn_cpu_only(&o);
-  if (rc == TIR_OK) rc = (int)tir_codegen_lower(m, diag, &cg);
+  if (rc == TIR_OK) rc = lower(&o, m, diag, &cg);
   if (rc == TIR_OK) /* the program sees FILE as its name */
     rc = tirrt_main(tir_codegen_def(cg), argc - file, argv + file);
   tir_codegen_free(cg);
@@ -297,9 +313,12 @@ int main(int argc, char **argv) {
   }
   Options o = {.emit = "exe", .arch = "sm_80"};
 #ifdef TIRC_HAVE_CUDA
-  o.target = gpu_present() ? "cuda" : "cpu";
+  bool gpu = gpu_present();
+  o.target = gpu ? "cuda" : "cpu";
+  if (gpu) o.arch = default_arch();
 #else
   (void)gpu_present;
+  (void)default_arch;
   o.target = "cpu";
 #endif
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc, argv, &o);

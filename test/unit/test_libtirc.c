@@ -84,7 +84,17 @@ static void test_run_linear(void) {
   err = NULL;
   in2[1] = in[1];
   in2[1].device.device_type = 2;
-  CHECK(tirc_module_run(m, in2, 2, &o, 1, 0, &err) == 1 && err && strstr(err, "CPU"));
+  CHECK(tirc_module_run(m, in2, 2, &o, 1, 0, &err) == 2 && err && strstr(err, "same device"));
+  tirc_free(err);
+  err = NULL;
+  /* All on a GPU: runs there, or (no GPU, as in CI) a clear error. */
+  if (tirc_cuda_device_count() == 0) {
+    tirc_dltensor_t gin[2] = {f32(xbuf, 2, xs, NULL), in[1]}, gout = f32(out, 2, os, NULL);
+    gin[0].device.device_type = gin[1].device.device_type = gout.device.device_type = 2;
+    int grc = tirc_module_run(m, gin, 2, &gout, 1, 0, &err);
+    CHECK(grc == 2 && err && strstr(err, "--device=cpu"));
+    if (err && !strstr(err, "--device=cpu")) fprintf(stderr, "got: %s\n", err);
+  }
   tirc_free(err);
   err = NULL;
   int64_t bad_shape[2] = {4, 3};

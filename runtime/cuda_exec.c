@@ -1,0 +1,343 @@
+/* cuda_exec.c — the GPU side of the program executor: one library kernel
+ * call per instruction (kernels/tirk_ops.h, tirk_attention.h, cuBLASLt for
+ * GEMMs), and the loading and launching of the generated kernels that
+ * replace runs of instructions (the launch contract is in tirrt.h).
+ * Inputs are broadcast to the output's shape here (stride 0), so the
+ * kernels see views of one shape. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+#include "tirk_attention.h"
+#include "tirk_ops.h"
+
+/* in broadcast to out's shape, as a kernel view. */
+static tirrt_status_t bcast(const tirrt_view_t *in, const tirrt_view_t *out, tirk_view_t *t) {
+  tirrt_view_t b;
+  tirrt_status_t s = tirrt_view_broadcast_to(in, out->rank, out->shape, &b);
+  if (s) return s;
+  *t = tirrt_tirk_view(&b);
+  return NULL;
+}
+
+tirrt_status_t tirrt_cuda_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *src,
+                               const tirrt_view_t *dst) {
+  tirk_view_t ts, td = tirrt_tirk_view(dst);
+  tirrt_status_t s = bcast(src, dst, &ts);
+  if (s) return s;
+  TIRRT_TIRK_CHECK(tirk_copy(&ts, &td, c->stream), "copy");
+  return NULL;
+}
+
+/* A dense device copy of v; *mem is the caller's to free. */
+static tirrt_status_t dense(tirrt_cuda_ctx_t *c, const tirrt_view_t *v, tirrt_view_t *out,
+                            void **mem) {
+  tirrt_tensor_desc_t d = {.dtype = v->dtype, .rank = v->rank};
+  memcpy(d.shape, v->shape, sizeof d.shape);
+  size_t bytes;
+  tirrt_status_t s = tirrt_tensor_desc_check(&d, NULL, &bytes);
+  if (!s) s = tirrt_cuda_alloc(c, bytes, mem);
+  if (s) return s;
+  *out = tirrt_view_contiguous(&d, *mem);
+  return tirrt_cuda_copy(c, v, out);
+}
+
+/* ------------------------------------------------------------ attention */
+
+static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
+                           const tirrt_view_t *const *ins, const tirrt_view_t *out) {
+  tirrt_cuda_ctx_t *c = env->ctx;
+  const tirrt_view_t *q = ins[0], *k = ins[1], *v = ins[2];
+  double scale = inst->f[0];
+  if (isnan(scale)) scale = 1.0 / sqrt((double)q->shape[q->rank - 1]);
+  tirk_sdpa_args_t a;
+  memset(&a, 0, sizeof a);
+  a.q = tirrt_tirk_view(q);
+  a.k = tirrt_tirk_view(k);
+  a.v = tirrt_tirk_view(v);
+  a.out = tirrt_tirk_view(out);
+  a.scale = scale;
+  a.dropout_p = inst->f[1];
+  a.is_causal = inst->i[0] != 0;
+  a.bottom_right = inst->i[1] != 0;
+  a.enable_gqa = inst->i[2] != 0;
+  a.seed = env->seed;
+  a.stream = (uint64_t)inst->i[3];
+  tirk_view_t mask;
+  tirrt_status_t s = NULL;
+  if (inst->n_in > 3) {
+    /* The mask broadcast to [..., Hq, L, S] (out's batch dims). */
+    tirrt_view_t shape = *out;
+    shape.shape[out->rank - 1] = k->shape[k->rank - 2];
+    if ((s = bcast(ins[3], &shape, &mask))) return s;
+    a.mask = &mask;
+  }
+  int64_t kernel = inst->i[4]; /* 0 any, 1 flash, 2 mem_efficient, 3 math */
+  void *mem[3] = {NULL, NULL, NULL};
+  if (kernel != 3) {
+    /* flash runs on the mem_efficient kernel until the flash kernels land. */
+    tirk_err_t e = tirk_sdpa_mem_efficient(&a, c->stream);
+    if (e == TIRK_ERR_UNSUPPORTED && (q->strides[q->rank - 1] != 1 || k->strides[k->rank - 1] != 1 ||
+                                      v->strides[v->rank - 1] != 1)) {
+      /* Layout only: retry on dense copies. */
+      tirrt_view_t dq, dk, dv;
+      if ((s = dense(c, q, &dq, &mem[0])) || (s = dense(c, k, &dk, &mem[1])) ||
+          (s = dense(c, v, &dv, &mem[2])))
+        goto done;
+      a.q = tirrt_tirk_view(&dq);
+      a.k = tirrt_tirk_view(&dk);
+      a.v = tirrt_tirk_view(&dv);
+      e = tirk_sdpa_mem_efficient(&a, c->stream);
+    }
+    if (e == TIRK_OK) goto done;
+    if (e != TIRK_ERR_UNSUPPORTED || kernel == 2) {
+      s = tirrt_tirk_status(e, "sdpa (mem_efficient)");
+      goto done;
+    }
+    /* Not a shape mem_efficient takes: the math kernel runs anything. */
+  }
+  {
+    size_t ws = tirk_sdpa_math_workspace(&a);
+    void *w = NULL;
+    if ((s = tirrt_cuda_alloc(c, ws, &w))) goto done;
+    tirk_err_t e = tirk_sdpa_math(&a, c->blas, w, c->stream);
+    tirrt_cuda_free(c, w);
+    if (e != TIRK_OK) s = tirrt_tirk_status(e, "sdpa (math)");
+  }
+done:
+  for (int i = 0; i < 3; i++) tirrt_cuda_free(c, mem[i]);
+  return s;
+}
+
+/* ------------------------------------------------------------ one instruction */
+
+tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
+                               const tirrt_view_t *const *ins, const tirrt_view_t *out) {
+  tirrt_cuda_ctx_t *c = env->ctx;
+  cudaStream_t st = c->stream;
+  tirk_view_t to = tirrt_tirk_view(out), t0, t1, t2;
+  tirrt_status_t s = NULL;
+  switch (inst->op) {
+  case TIRRT_OP_UNARY:
+    if ((s = bcast(ins[0], out, &t0))) return s;
+    TIRRT_TIRK_CHECK(tirk_unary((int)inst->i[0], &t0, &to, st), "unary");
+    return NULL;
+  case TIRRT_OP_BINARY:
+    if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1))) return s;
+    TIRRT_TIRK_CHECK(tirk_binary((int)inst->i[0], &t0, &t1, &to, st), "binary");
+    return NULL;
+  case TIRRT_OP_WHERE:
+    if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1)) ||
+        (s = bcast(ins[2], out, &t2)))
+      return s;
+    TIRRT_TIRK_CHECK(tirk_where(&t0, &t1, &t2, &to, st), "where");
+    return NULL;
+  case TIRRT_OP_MASKED_FILL:
+    if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1))) return s;
+    TIRRT_TIRK_CHECK(tirk_masked_fill(&t0, &t1, inst->f[0], &to, st), "masked_fill");
+    return NULL;
+  case TIRRT_OP_CAST:
+    return tirrt_cuda_copy(c, ins[0], out);
+  case TIRRT_OP_REDUCE: {
+    /* The kernel writes the keepdim form; view the output buffer so. */
+    tirrt_view_t kd = *out;
+    kd.rank = ins[0]->rank;
+    int64_t stride = 1;
+    for (int32_t k = kd.rank - 1; k >= 0; k--) {
+      kd.shape[k] = (inst->i[1] >> k) & 1 ? 1 : ins[0]->shape[k];
+      kd.strides[k] = stride;
+      stride *= kd.shape[k] ? kd.shape[k] : 1;
+    }
+    t0 = tirrt_tirk_view(ins[0]);
+    to = tirrt_tirk_view(&kd);
+    TIRRT_TIRK_CHECK(tirk_reduce((int)inst->i[0], &t0, (uint32_t)inst->i[1], &to, st), "reduce");
+    return NULL;
+  }
+  case TIRRT_OP_SOFTMAX:
+    t0 = tirrt_tirk_view(ins[0]);
+    TIRRT_TIRK_CHECK(tirk_softmax(&t0, (int32_t)inst->i[0], inst->i[1] != 0, &to, st), "softmax");
+    return NULL;
+  case TIRRT_OP_LAYER_NORM: {
+    t0 = tirrt_tirk_view(ins[0]);
+    if (inst->n_in > 1) t1 = tirrt_tirk_view(ins[1]);
+    if (inst->n_in > 2) t2 = tirrt_tirk_view(ins[2]);
+    TIRRT_TIRK_CHECK(tirk_layer_norm(&t0, inst->n_in > 1 ? &t1 : NULL, inst->n_in > 2 ? &t2 : NULL,
+                                     (int32_t)inst->i[0], inst->f[0], &to, st),
+                     "layer_norm");
+    return NULL;
+  }
+  case TIRRT_OP_RMS_NORM:
+    t0 = tirrt_tirk_view(ins[0]);
+    if (inst->n_in > 1) t1 = tirrt_tirk_view(ins[1]);
+    TIRRT_TIRK_CHECK(tirk_rms_norm(&t0, inst->n_in > 1 ? &t1 : NULL, inst->f[0], &to, st),
+                     "rms_norm");
+    return NULL;
+  case TIRRT_OP_MATMUL: return tirrt_cuda_matmul(c, ins[0], ins[1], out);
+  case TIRRT_OP_LINEAR: return tirrt_cuda_linear(c, ins[0], ins[1], inst->n_in > 2 ? ins[2] : NULL, out);
+  case TIRRT_OP_CONCAT: {
+    /* Each input copied into its slice of the output. */
+    int32_t dim = (int32_t)inst->i[0];
+    int64_t off = 0;
+    size_t es = tirrt_dtype_size(out->dtype);
+    for (int32_t k = 0; k < inst->n_in; k++) {
+      tirrt_view_t part = *out;
+      part.shape[dim] = ins[k]->shape[dim];
+      part.data = (char *)out->data + off * out->strides[dim] * (int64_t)es;
+      off += ins[k]->shape[dim];
+      if (tirrt_view_numel(&part) == 0) continue;
+      if ((s = tirrt_cuda_copy(c, ins[k], &part))) return s;
+    }
+    return NULL;
+  }
+  case TIRRT_OP_ARANGE:
+    TIRRT_TIRK_CHECK(tirk_arange(env->dim[inst->d[0]], env->dim[inst->d[1]], &to, st), "arange");
+    return NULL;
+  case TIRRT_OP_FULL:
+    TIRRT_TIRK_CHECK(tirk_fill(inst->f[0], &to, st), "full");
+    return NULL;
+  case TIRRT_OP_TRI:
+    if ((s = bcast(ins[0], out, &t0))) return s;
+    TIRRT_TIRK_CHECK(tirk_tri(&t0, inst->i[0], inst->i[1] != 0, &to, st), "tri");
+    return NULL;
+  case TIRRT_OP_EMBEDDING: {
+    t0 = tirrt_tirk_view(ins[0]);
+    t1 = tirrt_tirk_view(ins[1]);
+    int64_t *flag = NULL;
+    if ((s = tirrt_cuda_alloc(c, sizeof *flag, (void **)&flag))) return s;
+    tirk_err_t e = tirk_embedding(&t0, &t1, &to, flag, st);
+    int64_t bad = -1;
+    if (e == TIRK_OK) {
+      /* An index outside the table is bad input: read the flag back. */
+      cudaError_t ce = cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, st);
+      if (ce == cudaSuccess) ce = cudaStreamSynchronize(st);
+      if (ce != cudaSuccess) s = tirrt_cuda_status(ce, "embedding check", __FILE__, __LINE__);
+    } else {
+      s = tirrt_tirk_status(e, "embedding");
+    }
+    tirrt_cuda_free(c, flag);
+    if (!s && bad != TIRK_EMBEDDING_OK)
+      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                            "embedding: index %lld is out of range for a table of %lld rows",
+                            (long long)bad, (long long)ins[0]->shape[0]);
+    return s;
+  }
+  case TIRRT_OP_DROPOUT:
+    if ((s = bcast(ins[0], out, &t0))) return s;
+    TIRRT_TIRK_CHECK(tirk_dropout(&t0, inst->f[0], env->seed, (uint64_t)inst->i[0], &to, st),
+                     "dropout");
+    return NULL;
+  case TIRRT_OP_SDPA: return sdpa(env, inst, ins, out);
+  default:
+    return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d has no GPU kernel", inst->op);
+  }
+}
+
+/* ------------------------------------------------------------ generated kernels */
+
+static dim3 dim3_of(unsigned x) {
+  dim3 d = {x, 1, 1};
+  return d;
+}
+
+struct tirrt_cuda_module_s {
+  cudaLibrary_t library;
+  cudaKernel_t kernel;
+};
+
+tirrt_status_t tirrt_cuda_module_load(tirrt_cuda_ctx_t *c, const tirrt_kernel_def_t *k,
+                                      tirrt_cuda_module_t **out) {
+  tirrt_cuda_module_t *m = calloc(1, sizeof *m);
+  if (!m) return tirrt_oom_status();
+  /* A cubin runs on GPUs of its major version with an equal or higher
+   * minor; anything else JIT-compiles the PTX. */
+  cudaError_t e = cudaErrorNoKernelImageForDevice;
+  if (k->cubin && k->arch / 10 == c->cc / 10 && k->arch <= c->cc)
+    e = cudaLibraryLoadData(&m->library, k->cubin, NULL, NULL, 0, NULL, NULL, 0);
+  if (e != cudaSuccess && k->ptx) {
+    cudaGetLastError();
+    e = cudaLibraryLoadData(&m->library, k->ptx, NULL, NULL, 0, NULL, NULL, 0);
+  }
+  if (e == cudaSuccess) e = cudaLibraryGetKernel(&m->kernel, m->library, k->name);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    if (m->library) cudaLibraryUnload(m->library);
+    free(m);
+    return tirrt_cuda_status(e, "loading a generated kernel", __FILE__, __LINE__);
+  }
+  *out = m;
+  return NULL;
+}
+
+void tirrt_cuda_module_free(tirrt_cuda_module_t *m) {
+  if (!m) return;
+  cudaLibraryUnload(m->library);
+  free(m);
+}
+
+tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t *m,
+                                       const tirrt_kernel_def_t *k, const tirrt_view_t *const *ins,
+                                       const tirrt_view_t *const *outs, const tirrt_view_t *space) {
+  int32_t nops = k->n_in + k->n_out, rank = space->rank;
+  int64_t numel = tirrt_view_numel(space);
+  if (numel == 0) return NULL;
+  bool rowwise = k->kind == TIRRT_KERNEL_ROWWISE;
+  if (rowwise && rank == 0)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "row kernel over a scalar");
+  /* Every operand's strides broadcast to the iteration space. */
+  int64_t st[TIRRT_FUSED_MAX_OPERANDS][TIRRT_MAX_RANK];
+  tirrt_fused_params_t p;
+  memset(&p, 0, sizeof p);
+  for (int32_t j = 0; j < nops; j++) {
+    const tirrt_view_t *v = j < k->n_in ? ins[j] : outs[j - k->n_in];
+    tirrt_view_t b;
+    tirrt_status_t s = tirrt_view_broadcast_to(v, rank, space->shape, &b);
+    if (s) return s;
+    memcpy(st[j], b.strides, sizeof st[j]);
+    p.data[j] = v->data;
+  }
+  /* Drop size-1 dims and merge dims contiguous for every operand (a row
+   * kernel keeps its last dim apart). */
+  int64_t shp[TIRRT_MAX_RANK];
+  int32_t n = 0, keep = rowwise ? rank - 1 : rank;
+  for (int32_t d = 0; d < keep; d++) {
+    if (space->shape[d] == 1) continue;
+    bool merge = n > 0;
+    for (int32_t j = 0; j < nops && merge; j++)
+      merge = st[j][n - 1] == st[j][d] * space->shape[d];
+    if (merge) {
+      shp[n - 1] *= space->shape[d];
+      for (int32_t j = 0; j < nops; j++) st[j][n - 1] = st[j][d];
+    } else {
+      shp[n] = space->shape[d];
+      for (int32_t j = 0; j < nops; j++) st[j][n] = st[j][d];
+      n++;
+    }
+  }
+  if (rowwise) {
+    shp[n] = space->shape[rank - 1];
+    for (int32_t j = 0; j < nops; j++) st[j][n] = st[j][rank - 1];
+    n++;
+  }
+  if (n == 0) {
+    shp[0] = 1;
+    for (int32_t j = 0; j < nops; j++) st[j][0] = 0;
+    n = 1;
+  }
+  if (n > TIRRT_FUSED_MAX_RANK)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "iteration space of rank %d", n);
+  p.numel = numel;
+  p.rank = n;
+  p.n_operands = nops;
+  for (int32_t d = 0; d < n; d++) {
+    p.shape[d] = shp[d];
+    for (int32_t j = 0; j < nops; j++) p.strides[j][d] = st[j][d];
+  }
+  int64_t work = rowwise ? numel / shp[n - 1] : (numel + k->block_size - 1) / k->block_size;
+  int64_t cap = (int64_t)c->sm_count * (rowwise ? 64 : 16);
+  unsigned grid = (unsigned)(work < cap ? (work > 0 ? work : 1) : cap);
+  void *args[] = {&p};
+  TIRRT_CUDA_CHECK(cudaLaunchKernel((const void *)m->kernel, dim3_of(grid),
+                                    dim3_of((unsigned)k->block_size), args, 0, c->stream));
+  return NULL;
+}

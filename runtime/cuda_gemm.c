@@ -1,0 +1,350 @@
+/* cuda_gemm.c — matmul and linear on the GPU through cuBLASLt.
+ *
+ * tirc tensors are row-major; cuBLASLt is column-major.  A row-major
+ * [R, C] matrix with row stride ld is the column-major [C, R] matrix with
+ * the same ld, so out = a @ b is computed as out^T = b^T a^T: Lt's A is b,
+ * its B is a.  Views the executor makes for free (a transposed k, a permuted
+ * weight) become Lt's transpose flags instead of copies, and batch dims
+ * that collapse to one stride per operand (broadcast ones with stride 0)
+ * become one strided-batched call; other batch layouts loop over the outer
+ * batch indices.  A matrix view with no unit stride is copied first.  The
+ * heuristic's algorithm is cached per problem.  f16/bf16 accumulate in
+ * f32; f32 uses TF32 tensor cores only when the run allows it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+
+static bool lt_type(tirrt_dtype_t dt, cudaDataType_t *t) {
+  switch (dt) {
+  case TIRRT_DTYPE_F16: *t = CUDA_R_16F; return true;
+  case TIRRT_DTYPE_BF16: *t = CUDA_R_16BF; return true;
+  case TIRRT_DTYPE_F32: *t = CUDA_R_32F; return true;
+  case TIRRT_DTYPE_F64: *t = CUDA_R_64F; return true;
+  default: return false;
+  }
+}
+
+/* One operand as Lt sees it: the column-major matrix of `rows` x `cols`
+ * with leading dim ld, transposed by op. */
+typedef struct {
+  cublasOperation_t op;
+  uint64_t rows, cols;
+  int64_t ld;
+} Mat;
+
+/* Describes the transpose of the row-major [R, C] matrix at strides
+ * (sr, sc) as Lt operand (a C x R product operand); false if it has no
+ * unit stride. */
+static bool describe(int64_t R, int64_t C, int64_t sr, int64_t sc, Mat *m) {
+  if ((sc == 1 || C == 1) && (sr >= C || R == 1) && sr > 0) {
+    *m = (Mat){CUBLAS_OP_N, (uint64_t)C, (uint64_t)R, R == 1 ? C : sr};
+    return true;
+  }
+  if ((sr == 1 || R == 1) && (sc >= R || C == 1) && sc > 0) {
+    *m = (Mat){CUBLAS_OP_T, (uint64_t)R, (uint64_t)C, C == 1 ? R : sc};
+    return true;
+  }
+  if (R == 1 && C == 1) {
+    *m = (Mat){CUBLAS_OP_N, 1, 1, 1};
+    return true;
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------ algorithm cache */
+
+typedef struct {
+  int32_t dtype, tf32, epilogue, align;
+  Mat a, b;
+  uint64_t m, n, k;
+  int64_t batch, sa, sb, sd;
+} Key;
+
+#define CACHE_SIZE 64
+static struct {
+  Key key;
+  cublasLtMatmulAlgo_t algo;
+  bool used;
+} cache[CACHE_SIZE];
+static int cache_next;
+
+/* Lt descriptors for one problem; released by lt_release. */
+typedef struct {
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t la, lb, ld;
+} Lt;
+
+static void lt_release(Lt *l) {
+  if (l->op) cublasLtMatmulDescDestroy(l->op);
+  if (l->la) cublasLtMatrixLayoutDestroy(l->la);
+  if (l->lb) cublasLtMatrixLayoutDestroy(l->lb);
+  if (l->ld) cublasLtMatrixLayoutDestroy(l->ld);
+}
+
+static tirrt_status_t layout(cublasLtMatrixLayout_t *l, cudaDataType_t t, uint64_t rows,
+                             uint64_t cols, int64_t ld, int64_t batch, int64_t stride) {
+  TIRRT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(l, t, rows, cols, ld));
+  if (batch > 1) {
+    int32_t b = (int32_t)batch;
+    TIRRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &b,
+                                                        sizeof b));
+    TIRRT_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+        *l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+  }
+  return NULL;
+}
+
+/* D (n x m, ld n) = A (n x k) * B (k x m) [+ bias], batched. */
+typedef struct {
+  tirrt_dtype_t dtype;
+  Mat A, B;
+  uint64_t m, n, k;
+  int64_t batch, sa, sb, sd;
+  const void *pa, *pb, *bias;
+  void *pd;
+} Problem;
+
+static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
+  cudaDataType_t t;
+  lt_type(p->dtype, &t);
+  bool f64 = p->dtype == TIRRT_DTYPE_F64;
+  cublasComputeType_t ct = f64 ? CUBLAS_COMPUTE_64F
+                           : p->dtype == TIRRT_DTYPE_F32 && c->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                          : CUBLAS_COMPUTE_32F;
+  cudaDataType_t st = f64 ? CUDA_R_64F : CUDA_R_32F;
+  Lt l = {0};
+  tirrt_status_t s = NULL;
+#define TRY(call)            \
+  do {                       \
+    if ((s = (call))) goto out; \
+  } while (0)
+  cublasStatus_t bs;
+#define TRYB(call)                                                          \
+  do {                                                                      \
+    if ((bs = (call)) != CUBLAS_STATUS_SUCCESS) {                           \
+      s = tirrt_cublas_status(bs, #call, __FILE__, __LINE__);               \
+      goto out;                                                             \
+    }                                                                       \
+  } while (0)
+  TRYB(cublasLtMatmulDescCreate(&l.op, ct, st));
+  TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSA, &p->A.op, sizeof p->A.op));
+  TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSB, &p->B.op, sizeof p->B.op));
+  cublasLtEpilogue_t epi = p->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  if (p->bias) {
+    TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p->bias,
+                                        sizeof p->bias));
+  }
+  TRY(layout(&l.la, t, p->A.rows, p->A.cols, p->A.ld, p->batch, p->sa));
+  TRY(layout(&l.lb, t, p->B.rows, p->B.cols, p->B.ld, p->batch, p->sb));
+  TRY(layout(&l.ld, t, p->n, p->m, (int64_t)p->n, p->batch, p->sd));
+
+  Key key = {.dtype = p->dtype, .tf32 = ct == CUBLAS_COMPUTE_32F_FAST_TF32, .epilogue = (int32_t)epi,
+             .align = (int32_t)(((uintptr_t)p->pa | (uintptr_t)p->pb | (uintptr_t)p->pd |
+                                 (uintptr_t)p->bias) & 15),
+             .a = p->A, .b = p->B, .m = p->m, .n = p->n, .k = p->k, .batch = p->batch,
+             .sa = p->sa, .sb = p->sb, .sd = p->sd};
+  int hit = -1;
+  for (int i = 0; i < CACHE_SIZE && hit < 0; i++)
+    if (cache[i].used && memcmp(&cache[i].key, &key, sizeof key) == 0) hit = i;
+  if (hit < 0) {
+    cublasLtMatmulPreference_t pref;
+    TRYB(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = c->lt_workspace_bytes;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                         sizeof ws);
+    cublasLtMatmulHeuristicResult_t res;
+    int n = 0;
+    bs = cublasLtMatmulAlgoGetHeuristic(c->lt, l.op, l.la, l.lb, l.ld, l.ld, pref, 1, &res, &n);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (bs != CUBLAS_STATUS_SUCCESS || n == 0) {
+      s = tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
+                            "cuBLASLt has no algorithm for this %s GEMM (%s)",
+                            tirrt_dtype_name(p->dtype), cublasGetStatusString(bs));
+      goto out;
+    }
+    hit = cache_next;
+    cache_next = (cache_next + 1) % CACHE_SIZE;
+    memset(&cache[hit].key, 0, sizeof cache[hit].key);
+    cache[hit].key = key;
+    cache[hit].algo = res.algo;
+    cache[hit].used = true;
+  }
+  double one_d = 1.0, zero_d = 0.0;
+  float one_f = 1.0f, zero_f = 0.0f;
+  const void *alpha = f64 ? (const void *)&one_d : (const void *)&one_f;
+  const void *beta = f64 ? (const void *)&zero_d : (const void *)&zero_f;
+  TRYB(cublasLtMatmul(c->lt, l.op, alpha, p->pa, l.la, p->pb, l.lb, beta, p->pd, l.ld, p->pd, l.ld,
+                      &cache[hit].algo, c->lt_workspace, c->lt_workspace_bytes, c->stream));
+out:
+  lt_release(&l);
+  return s;
+#undef TRY
+#undef TRYB
+}
+
+/* A contiguous device copy of v (for operands Lt cannot take as they are). */
+static tirrt_status_t dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v, tirrt_view_t *out,
+                                 void **mem) {
+  tirrt_tensor_desc_t d = {.dtype = v->dtype, .rank = v->rank};
+  memcpy(d.shape, v->shape, sizeof d.shape);
+  size_t bytes;
+  tirrt_status_t s = tirrt_tensor_desc_check(&d, NULL, &bytes);
+  if (!s) s = tirrt_cuda_alloc(c, bytes, mem);
+  if (s) return s;
+  *out = tirrt_view_contiguous(&d, *mem);
+  return tirrt_cuda_copy(c, v, out);
+}
+
+/* a [..., M, K] @ b [..., K, N] -> out [..., M, N] (out contiguous), with
+ * a and b already broadcast to out's batch dims. */
+static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
+                           const tirrt_view_t *bias, const tirrt_view_t *out) {
+  int32_t r = out->rank, nb = r - 2;
+  int64_t M = out->shape[r - 2], N = out->shape[r - 1], K = a->shape[r - 1];
+  size_t es = tirrt_dtype_size(out->dtype);
+  if (tirrt_view_numel(out) == 0) return NULL;
+  if (K == 0) {
+    TIRRT_CUDA_CHECK(cudaMemsetAsync(out->data, 0, (size_t)tirrt_view_numel(out) * es, c->stream));
+    return NULL;
+  }
+  Problem p = {.dtype = out->dtype, .m = (uint64_t)M, .n = (uint64_t)N, .k = (uint64_t)K};
+  if (!describe(K, N, b->strides[r - 2], b->strides[r - 1], &p.A) ||
+      !describe(M, K, a->strides[r - 2], a->strides[r - 1], &p.B))
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "matrix view without a unit stride");
+  /* Batch dims: drop size-1 ones, merge the innermost run that collapses
+   * for all three operands into Lt's batch, loop over the rest. */
+  int64_t shp[TIRRT_MAX_RANK], sa[TIRRT_MAX_RANK], sb[TIRRT_MAX_RANK], sd[TIRRT_MAX_RANK];
+  int32_t n = 0;
+  for (int32_t k = 0; k < nb; k++) {
+    if (out->shape[k] == 1) continue;
+    shp[n] = out->shape[k];
+    sa[n] = a->strides[k];
+    sb[n] = b->strides[k];
+    sd[n] = out->strides[k];
+    n++;
+  }
+  int32_t inner = n; /* batch dims [inner, n) form Lt's batch */
+  int64_t count = 1;
+  while (inner > 0) {
+    int32_t k = inner - 1;
+    if (inner < n && !(sa[k] == sa[inner] * shp[inner] && sb[k] == sb[inner] * shp[inner] &&
+                       sd[k] == sd[inner] * shp[inner]))
+      break;
+    count *= shp[k];
+    inner--;
+  }
+  if (count > INT32_MAX) inner = n, count = 1; /* loop instead of an oversized batch */
+  p.batch = count;
+  p.sa = inner < n ? sb[n - 1] : 0; /* Lt's A is b */
+  p.sb = inner < n ? sa[n - 1] : 0; /* Lt's B is a */
+  p.sd = inner < n ? sd[n - 1] : 0;
+  p.bias = bias ? bias->data : NULL;
+  int64_t outer = 1;
+  for (int32_t k = 0; k < inner; k++) outer *= shp[k];
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t rem = o, oa = 0, ob = 0, od = 0;
+    for (int32_t k = inner - 1; k >= 0; k--) {
+      int64_t i = rem % shp[k];
+      rem /= shp[k];
+      oa += i * sa[k];
+      ob += i * sb[k];
+      od += i * sd[k];
+    }
+    p.pa = (const char *)b->data + ob * (int64_t)es;
+    p.pb = (const char *)a->data + oa * (int64_t)es;
+    p.pd = (char *)out->data + od * (int64_t)es;
+    tirrt_status_t s = lt_run(c, &p);
+    if (s) return s;
+  }
+  return NULL;
+}
+
+/* Runs gemm; when Lt cannot take an operand's layout, retries once with
+ * dense copies of a and b. */
+static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
+                                   const tirrt_view_t *b, const tirrt_view_t *bias,
+                                   const tirrt_view_t *out) {
+  tirrt_status_t s = gemm(c, a, b, bias, out);
+  if (!s || tirrt_status_code(s) != TIRRT_STATUS_UNIMPLEMENTED) return s;
+  tirrt_status_free(s);
+  void *ma = NULL, *mb = NULL;
+  tirrt_view_t da, db;
+  s = dense_copy(c, a, &da, &ma);
+  if (!s) s = dense_copy(c, b, &db, &mb);
+  if (!s) s = gemm(c, &da, &db, bias, out);
+  tirrt_cuda_free(c, ma);
+  tirrt_cuda_free(c, mb);
+  return s;
+}
+
+/* Broadcasts a and b to out's batch dims (keeping their matrix dims) and
+ * multiplies; bias (dense [N], out's dtype) goes into Lt's epilogue. */
+static tirrt_status_t matmul_impl(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
+                                  const tirrt_view_t *b, const tirrt_view_t *bias,
+                                  const tirrt_view_t *out) {
+  if (a->rank < 2 || b->rank < 2 || out->rank < 2)
+    return tirrt_make_status(TIRRT_STATUS_INTERNAL, "matmul of rank < 2 reached the GPU");
+  int32_t r = out->rank;
+  int64_t shape[TIRRT_MAX_RANK];
+  memcpy(shape, out->shape, sizeof shape);
+  tirrt_view_t ba, bb;
+  shape[r - 2] = a->shape[a->rank - 2];
+  shape[r - 1] = a->shape[a->rank - 1];
+  tirrt_status_t s = tirrt_view_broadcast_to(a, r, shape, &ba);
+  if (s) return s;
+  shape[r - 2] = b->shape[b->rank - 2];
+  shape[r - 1] = b->shape[b->rank - 1];
+  if ((s = tirrt_view_broadcast_to(b, r, shape, &bb))) return s;
+  return gemm_or_copy(c, &ba, &bb, bias, out);
+}
+
+static bool lt_dtypes(const tirrt_view_t *a, const tirrt_view_t *b, const tirrt_view_t *out) {
+  cudaDataType_t t;
+  return lt_type(out->dtype, &t) && a->dtype == out->dtype && b->dtype == out->dtype;
+}
+
+tirrt_status_t tirrt_cuda_matmul(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
+                                 const tirrt_view_t *out) {
+  if (!lt_dtypes(a, b, out)) { /* integers: a plain kernel */
+    tirk_view_t ta = tirrt_tirk_view(a), tb = tirrt_tirk_view(b), to = tirrt_tirk_view(out);
+    TIRRT_TIRK_CHECK(tirk_matmul_int(&ta, &tb, &to, c->stream), "matmul");
+    return NULL;
+  }
+  return matmul_impl(c, a, b, NULL, out);
+}
+
+tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, const tirrt_view_t *w,
+                                 const tirrt_view_t *bias, const tirrt_view_t *out) {
+  /* w^T as a [K, N] view: swap w's strides (Lt transposes it for free). */
+  tirrt_view_t wt = *w;
+  wt.shape[0] = w->shape[1];
+  wt.shape[1] = w->shape[0];
+  wt.strides[0] = w->strides[1];
+  wt.strides[1] = w->strides[0];
+  if (!lt_dtypes(x, w, out)) {
+    tirk_view_t ta = tirrt_tirk_view(x), tb = tirrt_tirk_view(&wt), to = tirrt_tirk_view(out);
+    TIRRT_TIRK_CHECK(tirk_matmul_int(&ta, &tb, &to, c->stream), "linear");
+  } else {
+    /* Lt's bias epilogue takes a dense [N] bias of out's dtype (not f64). */
+    bool epilogue = bias && bias->dtype == out->dtype && bias->rank == 1 &&
+                    (bias->strides[0] == 1 || bias->shape[0] <= 1) &&
+                    out->dtype != TIRRT_DTYPE_F64;
+    tirrt_status_t s = matmul_impl(c, x, &wt, epilogue ? bias : NULL, out);
+    if (s && epilogue && tirrt_status_code(s) == TIRRT_STATUS_UNIMPLEMENTED) {
+      tirrt_status_free(s); /* no algorithm with the epilogue: add afterwards */
+      epilogue = false;
+      s = matmul_impl(c, x, &wt, NULL, out);
+    }
+    if (s) return s;
+    if (epilogue || !bias) return NULL;
+  }
+  if (!bias) return NULL;
+  tirrt_view_t bb;
+  tirrt_status_t s = tirrt_view_broadcast_to(bias, out->rank, out->shape, &bb);
+  if (s) return s;
+  tirk_view_t to = tirrt_tirk_view(out), tb = tirrt_tirk_view(&bb);
+  TIRRT_TIRK_CHECK(tirk_binary(TIRRT_BIN_ADD, &to, &tb, &to, c->stream), "linear bias");
+  return NULL;
+}

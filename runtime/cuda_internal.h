@@ -1,0 +1,113 @@
+/* cuda_internal.h — the runtime's CUDA device layer (internal to runtime/):
+ * one context per process and device (stream, cuBLAS/cuBLASLt handles,
+ * GEMM workspace, caching allocator), the check macros that turn every
+ * CUDA runtime and cuBLAS error into a tirrt status, cuBLASLt GEMMs, and
+ * the per-instruction GPU executor that program.c calls.  Compiled only
+ * when the CUDA toolkit is present (TIRRT_HAVE_CUDA).  Only the runtime API
+ * is used (cudart linked statically loads the driver at run time), so
+ * binaries start on machines without a driver and say so cleanly. */
+#ifndef TIRRT_CUDA_INTERNAL_H
+#define TIRRT_CUDA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "internal.h"
+#include "tirk.h"
+#include "tirrt.h"
+#include "tirrt_cpu.h"
+
+/* ------------------------------------------------------------ errors */
+tirrt_status_t tirrt_cuda_status(cudaError_t e, const char *call, const char *file, int line);
+tirrt_status_t tirrt_cublas_status(cublasStatus_t e, const char *call, const char *file, int line);
+/* The status for a failed tirk_* kernel function. */
+tirrt_status_t tirrt_tirk_status(tirk_err_t e, const char *what);
+
+/* Each returns from the enclosing function (which returns tirrt_status_t)
+ * with a status naming the call when it fails. */
+#define TIRRT_CUDA_CHECK(call)                                                   \
+  do {                                                                           \
+    cudaError_t cuda_e_ = (call);                                                \
+    if (cuda_e_ != cudaSuccess) return tirrt_cuda_status(cuda_e_, #call, __FILE__, __LINE__); \
+  } while (0)
+#define TIRRT_CUBLAS_CHECK(call)                                                 \
+  do {                                                                           \
+    cublasStatus_t blas_e_ = (call);                                             \
+    if (blas_e_ != CUBLAS_STATUS_SUCCESS)                                        \
+      return tirrt_cublas_status(blas_e_, #call, __FILE__, __LINE__);            \
+  } while (0)
+#define TIRRT_TIRK_CHECK(call, what)                                             \
+  do {                                                                           \
+    tirk_err_t tirk_e_ = (call);                                                 \
+    if (tirk_e_ != TIRK_OK) return tirrt_tirk_status(tirk_e_, what);             \
+  } while (0)
+
+/* ------------------------------------------------------------ the context */
+typedef struct tirrt_cuda_ctx_s {
+  int device;
+  int cc;        /* compute capability, e.g. 90 */
+  int sm_count;
+  char name[256];
+  cudaStream_t stream;
+  bool own_stream;
+  cublasHandle_t blas;
+  cublasLtHandle_t lt;
+  void *lt_workspace;
+  size_t lt_workspace_bytes;
+  bool allow_tf32;
+} tirrt_cuda_ctx_t;
+
+/* The context of `device` (created on first use; lives until exit).  A
+ * clear UNAVAILABLE status when there is no driver or GPU. */
+tirrt_status_t tirrt_cuda_ctx_get(int device, tirrt_cuda_ctx_t **out);
+
+/* Caching allocator: freed blocks go back to a per-device cache and are
+ * reused by later allocations of a similar size; everything runs on one
+ * stream, so a block freed after a launch may be reused by the next launch
+ * without synchronizing.  When cudaMalloc fails the cache is emptied and
+ * the allocation retried once. */
+tirrt_status_t tirrt_cuda_alloc(tirrt_cuda_ctx_t *c, size_t bytes, void **out);
+void tirrt_cuda_free(tirrt_cuda_ctx_t *c, void *p);
+
+/* tirk_view_t of a runtime view (same fields). */
+tirk_view_t tirrt_tirk_view(const tirrt_view_t *v);
+
+/* ------------------------------------------------------------ GEMMs (cuda_gemm.c) */
+tirrt_status_t tirrt_cuda_matmul(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
+                                 const tirrt_view_t *out);
+tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, const tirrt_view_t *w,
+                                 const tirrt_view_t *bias, const tirrt_view_t *out);
+
+/* ------------------------------------------------------------ the executor (cuda_exec.c) */
+/* Everything an instruction needs besides its views. */
+typedef struct {
+  tirrt_cuda_ctx_t *ctx;
+  const int64_t *dim; /* evaluated dim nodes */
+  uint64_t seed;
+} tirrt_cuda_exec_env_t;
+
+/* Runs one non-view instruction on the GPU: ins are its inputs, out its
+ * (allocated, contiguous) output. */
+tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
+                               const tirrt_view_t *const *ins, const tirrt_view_t *out);
+/* A contiguous copy of src into dst (same shape; dtypes may differ). */
+tirrt_status_t tirrt_cuda_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *src, const tirrt_view_t *dst);
+
+/* Generated kernels of one program: loaded once per program and device. */
+typedef struct tirrt_cuda_module_s tirrt_cuda_module_t;
+tirrt_status_t tirrt_cuda_module_load(tirrt_cuda_ctx_t *c, const tirrt_kernel_def_t *k,
+                                      tirrt_cuda_module_t **out);
+void tirrt_cuda_module_free(tirrt_cuda_module_t *m);
+/* Launches generated kernel k; ins/outs are the views of k->in / k->out and
+ * space the iteration space's shape.  UNIMPLEMENTED (and nothing launched)
+ * when the operands do not fit tirrt_fused_params_t: the caller then runs
+ * the instructions one by one. */
+tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t *m,
+                                       const tirrt_kernel_def_t *k, const tirrt_view_t *const *ins,
+                                       const tirrt_view_t *const *outs, const tirrt_view_t *space);
+
+#endif /* TIRRT_CUDA_INTERNAL_H */

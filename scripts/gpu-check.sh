@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# gpu-check.sh — the GPU correctness run (on a machine with an NVIDIA GPU),
+# over devpack/ from scripts/gpu-pack.sh.  Prints a table at the end and
+# writes logs to $OUT (default /tmp/gpu-check):
+#   1. kernels vs the CPU runtime / float64: test_gpu_ops, test_gpu_sdpa
+#   2. compute-sanitizer memcheck and racecheck on small shapes
+#   3. every example model: GPU (--target=cuda) vs CPU (-O0, unfused)
+#   4. difftest --gpu: random attention programs, fused on the GPU vs unfused on the CPU
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-check}
+mkdir -p "$OUT" /tmp/devlibs
+for f in devpack/lib/*.gz; do gunzip -c "$f" > "/tmp/devlibs/$(basename "$f" .gz)"; done
+export LD_LIBRARY_PATH=/tmp/devlibs:${LD_LIBRARY_PATH:-}
+export TIRC_CACHE_DIR=/tmp/tirc-cache
+B=devpack/bin
+declare -a ROWS
+row() { ROWS+=("$(printf '%-44s %s' "$1" "$2")"); }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+
+$B/test_gpu_ops > "$OUT/ops.log" 2>&1; rc=$?; tail -3 "$OUT/ops.log"; row "test_gpu_ops" "exit $rc"
+$B/test_gpu_sdpa > "$OUT/sdpa.log" 2>&1; rc=$?; tail -25 "$OUT/sdpa.log"; row "test_gpu_sdpa" "exit $rc"
+
+if command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    TIRK_TEST_SMALL=1 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_sdpa > "$OUT/san-$tool-sdpa.log" 2>&1
+    row "compute-sanitizer $tool test_gpu_sdpa (small)" "exit $?"
+    TIRK_TEST_SMALL=1 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_ops > "$OUT/san-$tool-ops.log" 2>&1
+    row "compute-sanitizer $tool test_gpu_ops (small)" "exit $?"
+  done
+fi
+
+python3 examples/make_bias.py examples/gpt2_bias.safetensors 1024 >/dev/null
+python3 test/difftest.py $B/tirc --gpu --count ${DIFFTEST_COUNT:-200} --seed ${DIFFTEST_SEED:-1} \
+  --files examples/gpt2_nanogpt.tir examples/gpt2_hf.tir examples/llama_block.tir \
+  --dims B=2 T=128 > "$OUT/difftest-gpu.log" 2>&1
+rc=$?; grep -E "^(ok|FAIL)|difftest:" "$OUT/difftest-gpu.log" | tail -8; row "difftest --gpu (GPU fused vs CPU unfused)" "exit $rc"
+
+echo; echo "== summary"; printf '%s\n' "${ROWS[@]}" | tee "$OUT/summary.txt"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# gpu-pack.sh — packs what a GPU check needs into devpack/ (ignored), for
+# machines that have a GPU but not our build dependencies: the tirc driver,
+# the GPU tests, libtirc, and the shared libraries the binaries need that a
+# stock CUDA image lacks (OpenBLAS, cJSON; compressed).  The lent GPU
+# machine runs scripts/gpu-check.sh on it.  Build first (scripts/build.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+rm -rf devpack && mkdir -p devpack/bin devpack/lib
+cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa devpack/bin/
+cp "$BUILD"/lib/libtirc.so devpack/lib/
+for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath'); do
+  gzip -c "$l" > "devpack/lib/$(basename "$l").gz"
+done
+du -sh devpack
