@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """run.py — tirc vs PyTorch on the same GPU, in the same run (device side).
 
-Usage: run.py BINDIR [--reps N] [--out FILE.md]
-BINDIR holds the programs compiled by bench/build.sh (one per case of
-cases.json, built with tirc --target=cuda).  For every case this times
+Usage: run.py TIRC PROGDIR [--reps N] [--out FILE.md]
+PROGDIR holds the programs of bench/programs.py (cases.json and one .tir
+per case); each runs through `TIRC run --target=cuda` (compiled in process,
+generated kernels cached on disk).  For every case this times
 PyTorch with CUDA events (median of N after warm-up, inputs drawn at
 random, never zeros) and our program's own --bench median (inputs on the
 device, results left there), then prints a markdown table: milliseconds,
@@ -71,10 +72,10 @@ def torch_case(c, reps):
         return cuda_median_ms(mlp, reps)
 
 
-def ours_case(bindir, c, reps):
-    exe = os.path.join(bindir, c["name"])
-    r = subprocess.run([exe, "--device=cuda", "--random-inputs", f"--bench={reps}"],
-                       capture_output=True, text=True, timeout=300)
+def ours_case(tirc, progdir, c, reps):
+    path = os.path.join(progdir, c["name"] + ".tir")
+    r = subprocess.run([tirc, "run", "--target=cuda", path, "--device=cuda", "--random-inputs",
+                        f"--bench={reps}"], capture_output=True, text=True, timeout=300)
     m = re.search(r"median ([0-9.]+) ms", r.stdout)
     if r.returncode != 0 or not m:
         return None, (r.stderr.strip() or r.stdout.strip())[-300:]
@@ -83,11 +84,12 @@ def ours_case(bindir, c, reps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("bindir")
+    ap.add_argument("tirc")
+    ap.add_argument("progdir")
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--out")
     a = ap.parse_args()
-    cases = json.load(open(os.path.join(a.bindir, "cases.json")))
+    cases = json.load(open(os.path.join(a.progdir, "cases.json")))
     name = torch.cuda.get_device_name(0)
     lines = [f"GPU: {name}; PyTorch {torch.__version__}; median of {a.reps} runs each", "",
              "| case | shape | PyTorch backend | PyTorch ms | tirc ms | PyTorch TFLOP/s | tirc TFLOP/s | speed (PyTorch/tirc) |",
@@ -105,7 +107,7 @@ def main():
         except Exception as e:  # a backend refusing a shape is a result too
             tt = None
             print(f"{c['name']}: PyTorch failed: {e}", file=sys.stderr)
-        ot, err = ours_case(a.bindir, c, a.reps)
+        ot, err = ours_case(a.tirc, a.progdir, c, a.reps)
         if err:
             print(f"{c['name']}: tirc failed: {err}", file=sys.stderr)
         f = c["flops"] / 1e12

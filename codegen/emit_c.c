@@ -2,7 +2,10 @@
  *
  * The output includes only the runtime's public header.  Constants are
  * string literals of hex escapes (compilers read those far faster than
- * initializer lists), 16-byte aligned so kernels may load them directly. */
+ * initializer lists), 16-byte aligned so kernels may load them directly.
+ * Generated CUDA kernels are written with their cubin, PTX and source:
+ * short texts as readable string literals, anything longer than the 4095
+ * characters ISO C promises for a literal as char array initializers. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -30,6 +33,78 @@ static void int_array(FILE *f, const char *name, const int32_t *v, int32_t n) {
   fprintf(f, "static const int32_t %s[] = {", name);
   for (int32_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? ", " : "", v[i]);
   if (n == 0) fputs("0", f);
+  fputs("};\n", f);
+}
+
+/* `n` bytes as a char array initializer (no length limit). */
+static void byte_array(FILE *f, const char *name, const void *data, uint64_t n, bool nul) {
+  const unsigned char *p = data;
+  fprintf(f, "static const _Alignas(16) unsigned char %s[] = {", name);
+  for (uint64_t i = 0; i < n; i++) fprintf(f, "%s0x%02x,", i % 24 ? "" : "\n  ", p[i]);
+  fputs(nul || n == 0 ? "0};\n" : "};\n", f);
+}
+
+/* A NUL-terminated text, as a literal when short enough, else as an array. */
+static void text(FILE *f, const char *name, const char *s) {
+  size_t n = strlen(s);
+  if (n > 4000) {
+    byte_array(f, name, s, n, true);
+    return;
+  }
+  fprintf(f, "static const char %s[] =", name);
+  for (const char *line = s; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+    fputs("\n  \"", f);
+    for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)line[i];
+      if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+      else if (c == '\n') fputs("\\n", f);
+      else if (c < 0x20 || c >= 0x7f) fprintf(f, "\\%03o", c);
+      else fputc(c, f);
+    }
+    fputc('"', f);
+    line += len;
+  }
+  fputs(n ? ";\n" : " \"\";\n", f);
+}
+
+static void kernels(FILE *f, const tirrt_program_def_t *d) {
+  for (int32_t k = 0; k < d->n_kernels; k++) {
+    const tirrt_kernel_def_t *kd = &d->kernels[k];
+    char name[48];
+    snprintf(name, sizeof name, "k%d_in", k);
+    int_array(f, name, kd->in, kd->n_in);
+    snprintf(name, sizeof name, "k%d_out", k);
+    int_array(f, name, kd->out, kd->n_out);
+    if (kd->cubin) {
+      snprintf(name, sizeof name, "k%d_cubin", k);
+      byte_array(f, name, kd->cubin, kd->cubin_size, false);
+    }
+    if (kd->ptx) {
+      snprintf(name, sizeof name, "k%d_ptx", k);
+      text(f, name, kd->ptx);
+    }
+    if (kd->source) {
+      snprintf(name, sizeof name, "k%d_source", k);
+      text(f, name, kd->source);
+    }
+  }
+  fputs("static const tirrt_kernel_def_t kernels[] = {\n", f);
+  for (int32_t k = 0; k < d->n_kernels; k++) {
+    const tirrt_kernel_def_t *kd = &d->kernels[k];
+    fputs("  {.name = ", f);
+    c_string(f, kd->name);
+    fprintf(f, ", .kind = %d, .first_inst = %d, .n_insts = %d, .space = %d,\n", kd->kind,
+            kd->first_inst, kd->n_insts, kd->space);
+    fprintf(f, "   .n_in = %d, .in = k%d_in, .n_out = %d, .out = k%d_out, .block_size = %d, .arch = %d,\n",
+            kd->n_in, k, kd->n_out, k, kd->block_size, kd->arch);
+    if (kd->cubin) fprintf(f, "   .cubin = k%d_cubin, .cubin_size = %" PRIu64 "u,", k, kd->cubin_size);
+    else fputs("   .cubin = 0, .cubin_size = 0,", f);
+    if (kd->ptx) fprintf(f, " .ptx = (const char *)k%d_ptx,", k);
+    if (kd->source) fprintf(f, " .source = (const char *)k%d_source", k);
+    fputs("},\n", f);
+  }
   fputs("};\n", f);
 }
 
@@ -108,11 +183,13 @@ TirStatus tir_codegen_emit_c(const TirCodegen *cg, const char *source_name, bool
   fputs("};\n", f);
   int_array(f, "args", d->args, d->n_args);
   int_array(f, "results", d->results, d->n_results);
+  if (d->n_kernels > 0) kernels(f, d);
 
   fputs("\nconst tirrt_program_def_t tirc_program = {\n  TIRRT_PROGRAM_ABI, ", f);
   c_string(f, d->name);
-  fprintf(f, ",\n  %d, syms, %d, dims, %d, values, %d, args, %d, insts, %d, results};\n",
-          d->n_syms, d->n_dims, d->n_values, d->n_args, d->n_insts, d->n_results);
+  fprintf(f, ",\n  %d, syms, %d, dims, %d, values, %d, args, %d, insts, %d, results,\n  %d, %s, %d};\n",
+          d->n_syms, d->n_dims, d->n_values, d->n_args, d->n_insts, d->n_results, d->n_kernels,
+          d->n_kernels > 0 ? "kernels" : "0", d->target);
   if (with_main)
     fputs("\nint main(int argc, char **argv) { return tirrt_main(&tirc_program, argc, argv); }\n", f);
   return ferror(f) ? TIR_ERR_INTERNAL : TIR_OK;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "codegen_internal.h"
 
 /* A growable array of fixed-size items. */
 typedef struct {
@@ -36,6 +37,7 @@ struct TirCodegen {
   tirrt_program_def_t def;
   Vec syms, dims, values, insts, args, results;
   Vec ints;              /* every int32 list (value dims, instruction inputs), owned */
+  Vec owned;             /* other blocks the table points to (generated kernels), owned */
   TirStrMap *dim_index;  /* TirDim pointer bytes -> node index + 1 */
   TirStrMap *sym_index;  /* symbol name -> index + 1 */
   int32_t *value_of;     /* TirValue id -> value index, -1 */
@@ -306,6 +308,10 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       in->i[1] = strcmp(tir_op_attr_str(op, "causal_align"), "bottom_right") == 0;
       in->i[2] = tir_op_attr_bool(op, "enable_gqa");
       in->i[3] = cg->stream++;
+      if (tir_op_has_attr(op, "kernel")) { /* select-kernel's choice, for the GPU */
+        const char *k = tir_op_attr_str(op, "kernel");
+        in->i[4] = strcmp(k, "flash") == 0 ? 1 : strcmp(k, "mem_efficient") == 0 ? 2 : 3;
+      }
       break;
     default:
       tir_diag_error(cg->diag, op->loc, "codegen: '%s' has no runtime instruction", s->name);
@@ -318,6 +324,8 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
 static void cg_free_parts(TirCodegen *cg) {
   for (int32_t i = 0; i < cg->ints.n; i++) free(((int32_t **)cg->ints.p)[i]);
   free(cg->ints.p);
+  for (int32_t i = 0; i < cg->owned.n; i++) free(((void **)cg->owned.p)[i]);
+  free(cg->owned.p);
   free(cg->syms.p);
   free(cg->dims.p);
   free(cg->values.p);
@@ -337,6 +345,19 @@ void tir_codegen_free(TirCodegen *cg) {
 
 const tirrt_program_def_t *tir_codegen_def(const TirCodegen *cg) { return &cg->def; }
 
+tirrt_program_def_t *tir_codegen_def_mut(TirCodegen *cg) { return &cg->def; }
+
+bool tir_codegen_own(TirCodegen *cg, void *p) {
+  if (!p) return false;
+  void **slot = vec_push(&cg->owned);
+  if (!slot) {
+    free(p);
+    return false;
+  }
+  *slot = p;
+  return true;
+}
+
 TirStatus tir_codegen_lower(TirModule *m, TirDiag *diag, TirCodegen **out) {
   *out = NULL;
   TirFunc *f = tir_module_entry(m);
@@ -354,6 +375,7 @@ TirStatus tir_codegen_lower(TirModule *m, TirDiag *diag, TirCodegen **out) {
   cg->insts.size = sizeof(tirrt_inst_t);
   cg->args.size = cg->results.size = sizeof(int32_t);
   cg->ints.size = sizeof(int32_t *);
+  cg->owned.size = sizeof(void *);
   cg->dim_index = tir_strmap_new();
   cg->sym_index = tir_strmap_new();
   cg->value_of = malloc(((size_t)m->next_id + 1) * sizeof *cg->value_of);

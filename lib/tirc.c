@@ -91,10 +91,8 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   mod->ir = irbuf;
   if ((rc = (int)tir_codegen_lower(mod->m, diag, &mod->cg))) goto done;
   if (o->target && strcmp(o->target, "cuda") == 0) {
-#ifdef TIRC_FUSE_CUDA /* until codegen has it */
     TirCudaFuseOptions fo = {.arch = atoi((o->arch ? o->arch : "sm_80") + 3)};
     if ((rc = (int)tir_codegen_fuse_cuda(mod->cg, &fo, diag))) goto done;
-#endif
   }
   tirrt_status_t s = tirrt_program_create(tir_codegen_def(mod->cg), &mod->prog);
   if (s) {

@@ -280,8 +280,10 @@ tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t 
                                        const tirrt_view_t *const *outs, const tirrt_view_t *space) {
   int32_t nops = k->n_in + k->n_out, rank = space->rank;
   int64_t numel = tirrt_view_numel(space);
-  if (numel == 0) return NULL;
   bool rowwise = k->kind == TIRRT_KERNEL_ROWWISE;
+  /* Empty rows still owe their reductions a value (or an error): the
+   * instructions handle that. */
+  if (numel == 0) return rowwise ? tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "empty rows") : NULL;
   if (rowwise && rank == 0)
     return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "row kernel over a scalar");
   /* Every operand's strides broadcast to the iteration space. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
+#include "tirk_ops.h"
 
 static bool lt_type(tirrt_dtype_t dt, cudaDataType_t *t) {
   switch (dt) {
@@ -106,7 +107,7 @@ typedef struct {
 } Problem;
 
 static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
-  cudaDataType_t t;
+  cudaDataType_t t = CUDA_R_32F;
   lt_type(p->dtype, &t);
   bool f64 = p->dtype == TIRRT_DTYPE_F64;
   cublasComputeType_t ct = f64 ? CUBLAS_COMPUTE_64F

@@ -5,15 +5,21 @@
 #   1. kernels vs the CPU runtime / float64: test_gpu_ops, test_gpu_sdpa
 #   2. compute-sanitizer memcheck and racecheck on small shapes
 #   3. every example model: GPU (--target=cuda) vs CPU (-O0, unfused)
-#   4. difftest --gpu: random attention programs, fused on the GPU vs unfused on the CPU
+#   4. gpu_programs.py: every op through the executor, GPU vs CPU
+#   5. difftest --gpu: random attention programs, fused on the GPU vs unfused on the CPU
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT" /tmp/devlibs
-for f in devpack/lib/*.gz; do gunzip -c "$f" > "/tmp/devlibs/$(basename "$f" .gz)"; done
+python3 -c 'import lzma, os, sys
+for f in sys.argv[1:]:
+    d = "/tmp/devbin/" if "/bin/" in f else "/tmp/devlibs/"
+    os.makedirs(d, exist_ok=True)
+    open(d + os.path.basename(f)[:-3], "wb").write(lzma.open(f).read())
+    os.chmod(d + os.path.basename(f)[:-3], 0o755)' devpack/lib/*.xz devpack/bin/*.xz
 export LD_LIBRARY_PATH=/tmp/devlibs:${LD_LIBRARY_PATH:-}
 export TIRC_CACHE_DIR=/tmp/tirc-cache
-B=devpack/bin
+B=/tmp/devbin
 declare -a ROWS
 row() { ROWS+=("$(printf '%-44s %s' "$1" "$2")"); }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
@@ -23,12 +29,15 @@ $B/test_gpu_sdpa > "$OUT/sdpa.log" 2>&1; rc=$?; tail -25 "$OUT/sdpa.log"; row "t
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    TIRK_TEST_SMALL=1 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_sdpa > "$OUT/san-$tool-sdpa.log" 2>&1
-    row "compute-sanitizer $tool test_gpu_sdpa (small)" "exit $?"
-    TIRK_TEST_SMALL=1 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_ops > "$OUT/san-$tool-ops.log" 2>&1
-    row "compute-sanitizer $tool test_gpu_ops (small)" "exit $?"
+    TIRK_SDPA_QUICK=1 timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_sdpa > "$OUT/san-$tool-sdpa.log" 2>&1
+    row "compute-sanitizer $tool test_gpu_sdpa (quick)" "exit $?"
+    timeout 150 compute-sanitizer --tool $tool --error-exitcode 9 $B/test_gpu_ops quick > "$OUT/san-$tool-ops.log" 2>&1
+    row "compute-sanitizer $tool test_gpu_ops (quick)" "exit $?"
   done
 fi
+
+python3 test/gpu_programs.py $B/tirc > "$OUT/programs.log" 2>&1
+rc=$?; grep -E "FAIL|gpu_programs:" -A2 "$OUT/programs.log" | tail -12; row "gpu_programs (every op, GPU vs CPU)" "exit $rc"
 
 python3 examples/make_bias.py examples/gpt2_bias.safetensors 1024 >/dev/null
 python3 test/difftest.py $B/tirc --gpu --count ${DIFFTEST_COUNT:-200} --seed ${DIFFTEST_SEED:-1} \

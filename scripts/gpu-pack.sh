@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 rm -rf devpack && mkdir -p devpack/bin devpack/lib
 cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa devpack/bin/
-cp "$BUILD"/lib/libtirc.so devpack/lib/
+strip devpack/bin/*
+xz -6 -T2 devpack/bin/*  # the transfer to the GPU machine is size-limited
 for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath'); do
-  gzip -c "$l" > "devpack/lib/$(basename "$l").gz"
+  xz -9 -c "$l" > "devpack/lib/$(basename "$l").xz"
 done
 du -sh devpack

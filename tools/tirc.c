@@ -222,12 +222,8 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
 static int lower(const Options *o, TirModule *m, TirDiag *diag, TirCodegen **out) {
   int rc = (int)tir_codegen_lower(m, diag, out);
   if (rc != TIR_OK || strcmp(o->target, "cuda") != 0) return rc;
-#ifdef TIRC_FUSE_CUDA /* until codegen has it */
   TirCudaFuseOptions fo = {.arch = atoi(o->arch + 3)};
   return (int)tir_codegen_fuse_cuda(*out, &fo, diag);
-#else
-  return rc;
-#endif
 }
 
 static int compile(const Options *o) {

@@ -1,3 +1,608 @@
-/* placeholder */
+/* test_gpu_sdpa.c — checks the CUDA attention kernels (kernels/tirk_attention.h)
+ * against a float64 reference computed here on the CPU from the same rounded
+ * inputs.  Rule (FlashAttention's): a kernel passes iff its max abs error vs
+ * the f64 reference is <= 2 x the error of an unfused CPU computation in the
+ * same dtype (scores, probabilities and output rounded to the dtype, as
+ * PyTorch's math path does) + a tiny floor.  Also: every output element is
+ * written (outputs are poisoned with NaN bytes first), lse, the dropout mask
+ * (bit-exact against tirrt_dropout_keep, keep rate, reproducibility) and
+ * agreement with the CPU kernel tirrt_cpu_sdpa.  Exits 77 without a GPU. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
-int main(void) { puts("not yet written"); return 77; }
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "tirk_attention.h"
+#include "tirrt_cpu.h"
+
+#define CK(call)                                                                       \
+  do {                                                                                 \
+    cudaError_t e_ = (call);                                                           \
+    if (e_ != cudaSuccess) {                                                           \
+      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+      exit(1);                                                                         \
+    }                                                                                  \
+  } while (0)
+
+/* ------------------------------------------------------------ random data */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static int cpu_only; /* TIRK_SDPA_CPUONLY=1: check the references only (no GPU needed) */
+static uint64_t next_u64(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+static double unif(void) { return (double)(next_u64() >> 11) * 0x1p-53; }
+static double normal(void) {
+  double u = unif() + 1e-300, v = unif();
+  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* ------------------------------------------------------------ dtypes */
+static const char *dt_name(int dt) {
+  return dt == TIRK_F16 ? "f16" : dt == TIRK_BF16 ? "bf16" : dt == TIRK_F32 ? "f32" : dt == TIRK_F64 ? "f64" : "bool";
+}
+static size_t dt_size(int dt) { return dt == TIRK_F64 ? 8 : dt == TIRK_F32 ? 4 : dt == TIRK_BOOL ? 1 : 2; }
+/* x rounded to dtype dt (round to nearest even), as a double. */
+static double rd(int dt, double x) {
+  switch (dt) {
+    case TIRK_F16: return tirrt_half_to_float(tirrt_double_to_half(x));
+    case TIRK_BF16: return tirrt_bf16_to_float(tirrt_double_to_bf16(x));
+    case TIRK_F32: return (float)x;
+    default: return x;
+  }
+}
+static void put(void *buf, int dt, int64_t i, double x) {
+  uint16_t h;
+  float f;
+  switch (dt) {
+    case TIRK_BOOL: ((uint8_t *)buf)[i] = x != 0; break;
+    case TIRK_F16: h = tirrt_double_to_half(x); memcpy((char *)buf + i * 2, &h, 2); break;
+    case TIRK_BF16: h = tirrt_double_to_bf16(x); memcpy((char *)buf + i * 2, &h, 2); break;
+    case TIRK_F32: f = (float)x; memcpy((char *)buf + i * 4, &f, 4); break;
+    default: memcpy((char *)buf + i * 8, &x, 8); break;
+  }
+}
+static double get(const void *buf, int dt, int64_t i) {
+  uint16_t h;
+  float f;
+  double d;
+  switch (dt) {
+    case TIRK_F16: memcpy(&h, (const char *)buf + i * 2, 2); return tirrt_half_to_float(h);
+    case TIRK_BF16: memcpy(&h, (const char *)buf + i * 2, 2); return tirrt_bf16_to_float(h);
+    case TIRK_F32: memcpy(&f, (const char *)buf + i * 4, 4); return f;
+    default: memcpy(&d, (const char *)buf + i * 8, 8); return d;
+  }
+}
+
+/* ------------------------------------------------------------ tensors */
+/* A tensor [batch..., H, R, C]: logical values (double, already rounded),
+ * and its storage in dtype on host and device, either row-major
+ * ("contiguous") or as [batch..., R, H, C] ("transposed", the layout of
+ * q.transpose(-3, -2) of a [B, L, H, E] tensor). */
+typedef struct {
+  int dt, rank, transposed;
+  int64_t shape[8], strides[8], n;
+  double *val; /* logical row-major */
+  void *host, *dev;
+} ten_t;
+
+static void ten_init(ten_t *t, int dt, int rank, const int64_t *shape, int transposed) {
+  memset(t, 0, sizeof *t);
+  t->dt = dt;
+  t->rank = rank;
+  t->transposed = transposed && rank >= 3;
+  t->n = 1;
+  for (int d = 0; d < rank; d++) t->shape[d] = shape[d], t->n *= shape[d];
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) t->strides[d] = s, s *= shape[d];
+  if (t->transposed) {
+    int64_t H = shape[rank - 3], C = shape[rank - 1];
+    t->strides[rank - 1] = 1;
+    t->strides[rank - 3] = C;
+    t->strides[rank - 2] = H * C;
+  }
+  t->val = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
+  t->host = calloc((size_t)(t->n ? t->n : 1), dt_size(dt));
+}
+/* Storage offset of logical row-major index li. */
+static int64_t ten_off(const ten_t *t, int64_t li) {
+  int64_t off = 0;
+  for (int d = t->rank - 1; d >= 0; d--) {
+    off += (li % t->shape[d]) * t->strides[d];
+    li /= t->shape[d];
+  }
+  return off;
+}
+static void ten_upload(ten_t *t) {
+  for (int64_t i = 0; i < t->n; i++) put(t->host, t->dt, ten_off(t, i), t->val[i]);
+  size_t bytes = (size_t)(t->n ? t->n : 1) * dt_size(t->dt);
+  if (cpu_only) return;
+  CK(cudaMalloc(&t->dev, bytes));
+  CK(cudaMemcpy(t->dev, t->host, bytes, cudaMemcpyHostToDevice));
+}
+static void ten_free(ten_t *t) {
+  free(t->val);
+  free(t->host);
+  if (t->dev) cudaFree(t->dev);
+  memset(t, 0, sizeof *t);
+}
+static tirk_view_t kview(const ten_t *t) {
+  tirk_view_t v;
+  memset(&v, 0, sizeof v);
+  v.dtype = t->dt;
+  v.rank = t->rank;
+  for (int d = 0; d < t->rank; d++) v.shape[d] = t->shape[d], v.strides[d] = t->strides[d];
+  v.data = t->dev;
+  return v;
+}
+static tirrt_view_t hview(const ten_t *t) {
+  tirrt_view_t v;
+  memset(&v, 0, sizeof v);
+  v.dtype = (tirrt_dtype_t)t->dt;
+  v.rank = t->rank;
+  for (int d = 0; d < t->rank; d++) v.shape[d] = t->shape[d], v.strides[d] = t->strides[d];
+  v.data = t->host;
+  return v;
+}
+/* Row-major index in t of the element that broadcasts to (b, h, r, c),
+ * b being the row-major index in the out batch shape obs[nb]. */
+static int64_t bidx(const ten_t *t, int nb, const int64_t *obs, int64_t b, int64_t h, int64_t r, int64_t c) {
+  int64_t idx[8] = {0};
+  for (int d = nb - 1; d >= 0; d--) idx[d] = b % obs[d], b /= obs[d];
+  int64_t full[12];
+  for (int d = 0; d < nb; d++) full[d] = idx[d];
+  full[nb] = h, full[nb + 1] = r, full[nb + 2] = c;
+  int64_t li = 0, tot = nb + 3;
+  for (int d = 0; d < t->rank; d++) {
+    int64_t fd = full[tot - t->rank + d];
+    li = li * t->shape[d] + (t->shape[d] == 1 ? 0 : fd);
+  }
+  return li;
+}
+
+/* ------------------------------------------------------------ cases */
+enum { MK_NONE, MK_BOOL, MK_FLOAT, MK_FLOATINF };
+enum { MS_FULL, MS_11LS, MS_LS, MS_B1LS };
+typedef struct {
+  const char *what;
+  int dt, nb;
+  int64_t bq[2], bk[2];
+  int64_t Hq, Hk, L, S, E, Ev;
+  int mask, mshape, causal; /* causal: 0, 1 top-left, 2 bottom-right */
+  double p, mag;
+  int transposed, fullrows;
+} case_t;
+
+typedef struct {
+  char line[200];
+  int ok;
+} result_t;
+static result_t results[400];
+static int nres, nfail;
+static cublasHandle_t blas;
+
+static void report(int ok, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(results[nres].line, sizeof results[nres].line, fmt, ap);
+  va_end(ap);
+  results[nres].ok = ok;
+  printf("%s %s\n", ok ? "PASS" : "FAIL", results[nres].line);
+  fflush(stdout);
+  if (!ok) nfail++;
+  if (nres < 399) nres++;
+}
+
+/* Reference outputs for one case: f64 (out64, lse64) and unfused-in-dtype (outu). */
+static void reference(const case_t *c, const ten_t *q, const ten_t *k, const ten_t *v, const ten_t *m, int nb,
+                      const int64_t *obs, int64_t nbatch, double scale, uint64_t seed, double *out64,
+                      double *lse64, double *outu) {
+  const int64_t L = c->L, S = c->S, E = c->E, Ev = c->Ev, G = c->Hq / c->Hk;
+  const int dt = c->dt;
+  double *s = malloc(sizeof(double) * (size_t)(S ? S : 1)), *su = malloc(sizeof(double) * (size_t)(S ? S : 1));
+  double mthresh = m && m->dt == TIRK_F16 ? -65504.0 : -1e30;
+  const double dscale = c->p < 1 ? 1.0 / (1.0 - c->p) : 0.0, sqs = sqrt(scale);
+  for (int64_t b = 0; b < nbatch; b++)
+    for (int64_t h = 0; h < c->Hq; h++)
+      for (int64_t i = 0; i < L; i++) {
+        double mx = -INFINITY, mxu = -INFINITY;
+        for (int64_t j = 0; j < S; j++) {
+          /* The unfused computation scales q and k by sqrt(scale) first, as PyTorch's
+           * math path does (so 16-bit scores do not overflow). */
+          double acc = 0;
+          float accf = 0;
+          for (int64_t e = 0; e < E; e++) {
+            double qv = q->val[bidx(q, nb, obs, b, h, i, e)], kv = k->val[bidx(k, nb, obs, b, h / G, j, e)];
+            acc += qv * kv;
+            accf += (float)rd(dt, qv * sqs) * (float)rd(dt, kv * sqs);
+          }
+          double x = acc * scale, xu = dt == TIRK_F64 ? acc * scale : rd(dt, accf);
+          int vis = !(c->causal && j > i + (c->causal == 2 ? S - L : 0));
+          if (vis && m) {
+            double mv = m->val[bidx(m, nb, obs, b, h, i, j)];
+            if (m->dt == TIRK_BOOL) vis = mv != 0;
+            else if (mv <= mthresh) vis = 0;
+            else x += mv, xu = rd(dt, xu + mv);
+          }
+          s[j] = vis ? x : -INFINITY;
+          su[j] = vis ? xu : -INFINITY;
+          if (s[j] > mx) mx = s[j];
+          if (su[j] > mxu) mxu = su[j];
+        }
+        double *o = out64 + ((b * c->Hq + h) * L + i) * Ev, *ou = outu + ((b * c->Hq + h) * L + i) * Ev;
+        for (int64_t e = 0; e < Ev; e++) o[e] = ou[e] = 0;
+        lse64[(b * c->Hq + h) * L + i] = -INFINITY;
+        if (mx == -INFINITY) continue;
+        double sum = 0, sumu = 0;
+        for (int64_t j = 0; j < S; j++) {
+          s[j] = exp(s[j] - mx), sum += s[j];
+          su[j] = dt == TIRK_F64 ? exp(su[j] - mxu) : (float)expf((float)(su[j] - mxu));
+          sumu += su[j];
+        }
+        lse64[(b * c->Hq + h) * L + i] = mx + log(sum);
+        float *accu = calloc((size_t)Ev, sizeof(float));
+        for (int64_t j = 0; j < S; j++) {
+          double pj = s[j] / sum, pu = dt == TIRK_F64 ? su[j] / sumu : rd(dt, (float)su[j] / (float)sumu);
+          if (c->p > 0) {
+            uint64_t idx = (uint64_t)(((b * c->Hq + h) * L + i) * S + j);
+            int keep = tirrt_dropout_keep(seed, 7, idx, c->p);
+            pj = keep ? pj * dscale : 0;
+            pu = keep ? rd(dt, pu * (dt == TIRK_F64 ? dscale : (float)dscale)) : 0;
+          }
+          if (pj == 0 && pu == 0) continue;
+          for (int64_t e = 0; e < Ev; e++) {
+            double vv = v->val[bidx(v, nb, obs, b, h / G, j, e)];
+            o[e] += pj * vv;
+            if (dt == TIRK_F64) ou[e] += pu * vv;
+            else accu[e] += (float)pu * (float)vv;
+          }
+        }
+        if (dt != TIRK_F64)
+          for (int64_t e = 0; e < Ev; e++) ou[e] = rd(dt, accu[e]);
+        free(accu);
+      }
+  free(s);
+  free(su);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fill_random(ten_t *t, double mag) {
+  for (int64_t i = 0; i < t->n; i++) t->val[i] = rd(t->dt, normal() * mag);
+}
+
+/* Runs one case through `kernel` (0 mem_efficient, 1 math). */
+static void run_case(const case_t *c) {
+  const int nb = c->nb;
+  int64_t obs[2] = {1, 1}, nbatch = 1;
+  for (int d = 0; d < nb; d++) obs[d] = c->bq[d] > c->bk[d] ? c->bq[d] : c->bk[d], nbatch *= obs[d];
+  int64_t sh[8];
+  ten_t q, k, v, out, m, lse;
+  int has_mask = c->mask != MK_NONE;
+#define SHAPE4(b, h, r, col) \
+  (memcpy(sh, b, sizeof(int64_t) * (size_t)nb), sh[nb] = (h), sh[nb + 1] = (r), sh[nb + 2] = (col), sh)
+  ten_init(&q, c->dt, nb + 3, SHAPE4(c->bq, c->Hq, c->L, c->E), c->transposed);
+  ten_init(&k, c->dt, nb + 3, SHAPE4(c->bk, c->Hk, c->S, c->E), c->transposed);
+  ten_init(&v, c->dt, nb + 3, SHAPE4(c->bk, c->Hk, c->S, c->Ev), c->transposed);
+  ten_init(&out, c->dt, nb + 3, SHAPE4(obs, c->Hq, c->L, c->Ev), c->transposed);
+  /* Scores of magnitude ~mag^2 * sqrt(E) * scale: mag 100 gives +-1e4. */
+  fill_random(&q, c->mag);
+  fill_random(&k, c->mag);
+  fill_random(&v, 1.0);
+  memset(&m, 0, sizeof m);
+  if (has_mask) {
+    int mdt = c->mask == MK_BOOL ? TIRK_BOOL : c->dt;
+    int64_t ms[8];
+    int mr;
+    if (c->mshape == MS_FULL) mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = c->Hq, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
+    else if (c->mshape == MS_11LS) mr = 4, ms[0] = ms[1] = 1, ms[2] = c->L, ms[3] = c->S;
+    else if (c->mshape == MS_LS) mr = 2, ms[0] = c->L, ms[1] = c->S;
+    else mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = 1, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
+    ten_init(&m, mdt, mr, ms, 0);
+    for (int64_t i = 0; i < m.n; i++) {
+      if (c->mask == MK_BOOL) m.val[i] = unif() < 0.75;
+      else if (c->mask == MK_FLOAT) m.val[i] = rd(mdt, normal() * 2);
+      else {
+        double u = unif();
+        m.val[i] = u < 0.15 ? -INFINITY : u < 0.3 ? (mdt == TIRK_F16 ? -65504.0 : -1e30) : rd(mdt, normal() * 2);
+      }
+    }
+    if (c->fullrows) /* every 5th query row sees no key */
+      for (int64_t i = 0; i < m.n; i++)
+        if (((i / c->S) % c->L) % 5 == 2) m.val[i] = c->mask == MK_BOOL ? 0 : -INFINITY;
+    ten_upload(&m);
+  }
+  ten_upload(&q);
+  ten_upload(&k);
+  ten_upload(&v);
+  ten_upload(&out);
+  int64_t lsh[8];
+  memcpy(lsh, obs, 8 * (size_t)nb);
+  lsh[nb] = c->Hq, lsh[nb + 1] = c->L;
+  ten_init(&lse, TIRK_F32, nb + 2, lsh, 0);
+  ten_upload(&lse);
+
+  const double scale = 1.0 / sqrt((double)c->E);
+  const uint64_t seed = next_u64();
+  const int64_t no = out.n, nl = lse.n;
+  double *ref = malloc(sizeof(double) * (size_t)(no + 1)), *refu = malloc(sizeof(double) * (size_t)(no + 1));
+  double *lref = malloc(sizeof(double) * (size_t)(nl + 1));
+  reference(c, &q, &k, &v, has_mask ? &m : NULL, nb, obs, nbatch, scale, seed, ref, lref, refu);
+  double maxref = 0, erru = 0;
+  for (int64_t i = 0; i < no; i++) {
+    if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+    double e = fabs(refu[i] - ref[i]);
+    if (e > erru || e != e) erru = e;
+  }
+  /* The CPU kernel in the same dtype and layout (its error, and the dropout mask's equality). */
+  double errcpu = 0;
+  {
+    tirrt_view_t hq = hview(&q), hk = hview(&k), hv = hview(&v), ho = hview(&out), hm = hview(&m);
+    tirrt_sdpa_params_t prm = {scale, c->p, c->causal != 0, c->causal == 2, c->Hq != c->Hk, seed, 7};
+    tirrt_status_t st = tirrt_cpu_sdpa(&hq, &hk, &hv, has_mask ? &hm : NULL, &prm, &ho, NULL);
+    if (st) {
+      printf("cpu sdpa failed: %s\n", tirrt_status_message(st));
+      tirrt_status_free(st);
+      errcpu = NAN;
+    } else {
+      for (int64_t i = 0; i < no; i++) {
+        double e = fabs(get(out.host, c->dt, ten_off(&out, i)) - ref[i]);
+        if (e > errcpu || e != e) errcpu = e;
+      }
+    }
+  }
+  const double floor = c->dt == TIRK_F64 ? 1e-12 : c->dt == TIRK_F32 ? 1e-6 : 1e-4;
+  const double bound = 2 * erru + floor * (maxref > 1 ? maxref : 1);
+  const double lse_tol = 1e-5; /* lse is f32 for every dtype */
+  size_t obytes = (size_t)no * dt_size(c->dt);
+  void *got = malloc(obytes + 1);
+  float *glse = malloc(sizeof(float) * (size_t)(nl + 1));
+  if (cpu_only)
+    report(errcpu <= 2 * erru + floor * (maxref > 1 ? maxref : 1) || c->dt == TIRK_F64, "cpu-only %-4s %-34s unfused %.2e cpu %.2e",
+           dt_name(c->dt), c->what, erru, errcpu);
+  for (int kernel = 0; kernel < 2 && !cpu_only; kernel++) {
+    if (kernel == 0 && c->dt == TIRK_F64) continue;
+    tirk_sdpa_args_t a;
+    memset(&a, 0, sizeof a);
+    a.q = kview(&q), a.k = kview(&k), a.v = kview(&v), a.out = kview(&out);
+    tirk_view_t mv = kview(&m);
+    a.mask = has_mask ? &mv : NULL;
+    a.lse = (float *)lse.dev;
+    a.scale = scale, a.dropout_p = c->p;
+    a.is_causal = c->causal != 0, a.bottom_right = c->causal == 2, a.enable_gqa = c->Hq != c->Hk;
+    a.seed = seed, a.stream = 7;
+    CK(cudaMemset(out.dev, 0xff, obytes ? obytes : 1)); /* NaN in every float dtype */
+    CK(cudaMemset(lse.dev, 0xff, sizeof(float) * (size_t)(nl ? nl : 1)));
+    tirk_err_t err;
+    void *ws = NULL;
+    if (kernel == 0) {
+      err = tirk_sdpa_mem_efficient(&a, 0);
+    } else {
+      size_t wsz = tirk_sdpa_math_workspace(&a);
+      if (wsz) CK(cudaMalloc(&ws, wsz));
+      err = tirk_sdpa_math(&a, blas, ws, 0);
+    }
+    cudaError_t ce = cudaDeviceSynchronize();
+    if (ws) cudaFree(ws);
+    const char *kn = kernel ? "math" : "mem_eff";
+    if (err != TIRK_OK || ce != cudaSuccess) {
+      report(0, "%-7s %-4s %-34s error %d (%s) cuda %s", kn, dt_name(c->dt), c->what, (int)err,
+             tirk_last_message(), cudaGetErrorString(ce));
+      continue;
+    }
+    CK(cudaMemcpy(got, out.dev, obytes, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(glse, lse.dev, sizeof(float) * (size_t)nl, cudaMemcpyDeviceToHost));
+    double err_g = 0, err_cg = 0, lerr = 0;
+    int64_t unwritten = 0;
+    for (int64_t i = 0; i < no; i++) {
+      double g = get(got, c->dt, ten_off(&out, i));
+      if (g != g) {
+        unwritten++;
+        continue;
+      }
+      double e = fabs(g - ref[i]);
+      if (e > err_g) err_g = e;
+      double ec = fabs(g - get(out.host, c->dt, ten_off(&out, i)));
+      if (ec > err_cg) err_cg = ec;
+    }
+    int lse_bad = 0;
+    for (int64_t i = 0; i < nl; i++) {
+      double g = glse[i], r = lref[i];
+      if (r == -INFINITY) {
+        if (g != -INFINITY) lse_bad++;
+        continue;
+      }
+      double e = fabs(g - r) / (1 + fabs(r));
+      if (!(e <= lse_tol)) lse_bad++;
+      if (e > lerr) lerr = e;
+    }
+    /* The CPU kernel carries its own rounding: allow it on top of the bound. */
+    int ok = !unwritten && err_g <= bound && !lse_bad && err_cg <= bound + errcpu;
+    report(ok, "%-7s %-4s %-34s err %.2e bound %.2e (unfused %.2e cpu %.2e |gpu-cpu| %.2e) lse %.1e%s%s", kn,
+           dt_name(c->dt), c->what, err_g, bound, erru, errcpu, err_cg, lerr, unwritten ? " UNWRITTEN" : "",
+           lse_bad ? " LSE-BAD" : "");
+  }
+  free(got), free(glse), free(ref), free(refu), free(lref);
+  ten_free(&q), ten_free(&k), ten_free(&v), ten_free(&out), ten_free(&lse);
+  if (has_mask) ten_free(&m);
+}
+
+/* ------------------------------------------------------------ dropout probe */
+/* With v the identity (S = Ev, v[j][e] = (j == e)) out[i][j] = P[i][j] * keep / (1 - p),
+ * so the kept set is visible: it must equal tirrt_dropout_keep exactly. */
+static void dropout_probe(int dt, int kernel) {
+  const int64_t B = 2, H = 4, L = 256, S = 64, E = 64;
+  const double p = 0.3;
+  int64_t qs[4] = {B, H, L, E}, ks[4] = {B, H, S, E}, vs[4] = {B, H, S, S};
+  ten_t q, k, v, out;
+  ten_init(&q, dt, 4, qs, 0), ten_init(&k, dt, 4, ks, 0), ten_init(&v, dt, 4, vs, 0);
+  ten_init(&out, dt, 4, (int64_t[]){B, H, L, S}, 0);
+  fill_random(&q, 1.0), fill_random(&k, 1.0);
+  for (int64_t i = 0; i < v.n; i++) v.val[i] = (i / S) % S == i % S;
+  ten_upload(&q), ten_upload(&k), ten_upload(&v), ten_upload(&out);
+  size_t ob = (size_t)out.n * dt_size(dt);
+  unsigned char *o1 = malloc(ob), *o2 = malloc(ob), *o3 = malloc(ob);
+  uint64_t seeds[3] = {12345, 12345, 999};
+  unsigned char *dst[3] = {o1, o2, o3};
+  for (int r = 0; r < 3; r++) {
+    tirk_sdpa_args_t a;
+    memset(&a, 0, sizeof a);
+    a.q = kview(&q), a.k = kview(&k), a.v = kview(&v), a.out = kview(&out);
+    a.scale = 1.0 / sqrt((double)E), a.dropout_p = p, a.seed = seeds[r], a.stream = 3;
+    CK(cudaMemset(out.dev, 0xff, ob));
+    void *ws = NULL;
+    tirk_err_t err;
+    if (kernel == 0) err = tirk_sdpa_mem_efficient(&a, 0);
+    else {
+      CK(cudaMalloc(&ws, tirk_sdpa_math_workspace(&a)));
+      err = tirk_sdpa_math(&a, blas, ws, 0);
+    }
+    CK(cudaDeviceSynchronize());
+    if (ws) cudaFree(ws);
+    if (err) {
+      report(0, "%-7s %-4s dropout probe: error %d %s", kernel ? "math" : "mem_eff", dt_name(dt), (int)err,
+             tirk_last_message());
+      goto done;
+    }
+    CK(cudaMemcpy(dst[r], out.dev, ob, cudaMemcpyDeviceToHost));
+  }
+  int64_t kept = 0, mismatch = 0, nan = 0;
+  for (int64_t i = 0; i < out.n; i++) {
+    double g = get(o1, dt, i);
+    if (g != g) nan++;
+    int keep = tirrt_dropout_keep(12345, 3, (uint64_t)i, p); /* out index == probability index here */
+    kept += keep;
+    if ((g != 0) != keep) mismatch++;
+  }
+  double rate = (double)kept / (double)out.n, sigma = sqrt(p * (1 - p) / (double)out.n);
+  int same = memcmp(o1, o2, ob) == 0, differ = memcmp(o1, o3, ob) != 0;
+  int ok = !nan && !mismatch && fabs(rate - (1 - p)) < 5 * sigma && same && differ;
+  report(ok, "%-7s %-4s dropout probe p=0.3: keep rate %.4f (1-p=%.2f, sigma %.4f) mask mismatches %lld "
+         "same-seed-identical %d diff-seed-differs %d", kernel ? "math" : "mem_eff", dt_name(dt), rate, 1 - p,
+         sigma, (long long)mismatch, same, differ);
+done:
+  free(o1), free(o2), free(o3);
+  ten_free(&q), ten_free(&k), ten_free(&v), ten_free(&out);
+}
+
+/* ------------------------------------------------------------ unsupported inputs */
+static void unsupported_checks(void) {
+  /* mem_efficient refuses f64 and head dims > 256; math refuses a last-dim stride != 1. */
+  int64_t s3[3] = {2, 8, 264};
+  ten_t q;
+  ten_init(&q, TIRK_F32, 3, s3, 0);
+  fill_random(&q, 1);
+  ten_upload(&q);
+  tirk_sdpa_args_t a;
+  memset(&a, 0, sizeof a);
+  a.q = a.k = a.v = a.out = kview(&q);
+  a.scale = 0.1;
+  tirk_err_t e1 = tirk_sdpa_mem_efficient(&a, 0);
+  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = TIRK_F64;
+  tirk_err_t e2 = tirk_sdpa_mem_efficient(&a, 0);
+  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = TIRK_F32;
+  a.q.shape[2] = a.k.shape[2] = a.v.shape[2] = a.out.shape[2] = 4;
+  a.q.strides[2] = 2; /* every other element */
+  tirk_err_t e3 = tirk_sdpa_math(&a, blas, NULL, 0);
+  report(e1 == TIRK_ERR_UNSUPPORTED && e2 == TIRK_ERR_UNSUPPORTED && e3 == TIRK_ERR_UNSUPPORTED,
+         "unsupported inputs are refused: E=264 %d, f64 mem_eff %d, math strided %d", e1, e2, e3);
+  ten_free(&q);
+}
+
+int main(int argc, char **argv) {
+  int ndev = 0;
+  const char *co = getenv("TIRK_SDPA_CPUONLY");
+  cpu_only = co && *co == '1';
+  if (!cpu_only && (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0)) {
+    puts("no CUDA device: skipped");
+    return 77;
+  }
+  /* argv[1]: a seed (default: the time); TIRK_SDPA_QUICK=1: a few cases
+   * (for compute-sanitizer runs). */
+  const char *qe = getenv("TIRK_SDPA_QUICK");
+  const int quick = qe && *qe == '1';
+  if (argc > 1) rng ^= strtoull(argv[1], NULL, 0) * 0x2545F4914F6CDD1Dull;
+  else rng ^= (uint64_t)time(NULL) * 0x2545F4914F6CDD1Dull;
+  next_u64();
+  if (!cpu_only && cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) {
+    puts("cublasCreate failed");
+    return 1;
+  }
+  double t0 = now();
+  const int dts[4] = {TIRK_F32, TIRK_F16, TIRK_BF16, TIRK_F64};
+  for (int di = 0; di < 4; di++) {
+    const int dt = dts[di];
+    const int f32 = dt == TIRK_F32 || dt == TIRK_F64;
+    /* head dims: f32 4, 12, 64, 100, 128, 256; 16-bit 8, 40, 64, 128, 256 */
+    const int64_t hd[6] = {f32 ? 4 : 8, f32 ? 12 : 40, 64, f32 ? 100 : 64, 128, 256};
+    case_t cs[] = {
+        {"basic B2 H4 L=S=128", dt, 1, {2}, {2}, 4, 4, 128, 128, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
+        {"L=S=1", dt, 1, {2}, {2}, 3, 3, 1, 1, hd[0], hd[0], 0, 0, 0, 0, 1, 0, 0},
+        {"L=1 S=300", dt, 1, {2}, {2}, 2, 2, 1, 300, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
+        {"L=7 S=300 small E", dt, 1, {1}, {1}, 3, 3, 7, 300, hd[1], hd[1], 0, 0, 0, 0, 1, 0, 0},
+        {"L=300 S=7 E!=Ev", dt, 1, {1}, {1}, 2, 2, 300, 7, hd[3], hd[2], 0, 0, 0, 0, 1, 0, 0},
+        {"L=65 S=129 big E", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[5], hd[5], 0, 0, 0, 0, 1, 0, 0},
+        {"L=63 S=65 E=128", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[4], hd[4], 0, 0, 0, 0, 1, 0, 0},
+        {"causal TL L=129 S=300", dt, 1, {1}, {1}, 2, 2, 129, 300, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0},
+        {"causal BR L=65 S=129", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 0, 0},
+        {"causal BR L=129 S=63 (masked rows)", dt, 1, {1}, {1}, 2, 2, 129, 63, hd[2], hd[2], 0, 0, 2, 0, 1, 0, 0},
+        {"causal TL L=300 S=65", dt, 1, {1}, {1}, 2, 2, 300, 65, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0},
+        {"GQA Hq=8 Hk=2", dt, 1, {2}, {2}, 8, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
+        {"MQA Hq=4 Hk=1 causal", dt, 1, {1}, {1}, 4, 1, 63, 63, hd[4], hd[4], 0, 0, 1, 0, 1, 0, 0},
+        {"bool mask full, masked rows", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], MK_BOOL, MS_FULL, 0, 0, 1, 0, 1},
+        {"float mask [1,1,L,S]", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[2], hd[2], MK_FLOAT, MS_11LS, 0, 0, 1, 0, 0},
+        {"-inf/-1e30 mask [L,S] masked rows", dt, 1, {2}, {2}, 2, 2, 65, 63, hd[2], hd[2], MK_FLOATINF, MS_LS, 0, 0, 1, 0, 1},
+        {"bool mask [B,1,L,S] + causal", dt, 1, {2}, {2}, 2, 2, 129, 129, hd[1], hd[1], MK_BOOL, MS_B1LS, 1, 0, 1, 0, 0},
+        {"scores +-1e4", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 100, 0, 0},
+        {"strided [B,L,H,E] q/k/v/out", dt, 1, {2}, {2}, 4, 4, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 1, 0},
+        {"strided + GQA + causal BR", dt, 1, {2}, {2}, 4, 2, 63, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 1, 0},
+        {"broadcast batch [2,3] vs [1,3]", dt, 2, {2, 3}, {1, 3}, 2, 2, 33, 65, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
+        {"dropout p=0.2", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0.2, 1, 0, 0},
+        {"dropout p=0.5 + mask + causal", dt, 1, {1}, {1}, 2, 2, 129, 65, hd[2], hd[2], MK_FLOAT, MS_LS, 2, 0.5, 1, 0, 0},
+    };
+    int nc = (int)(sizeof cs / sizeof cs[0]);
+    for (int i = 0; i < nc; i++) {
+      if (dt == TIRK_F64 && i % 3 != 0 && i != 13 && i != 15 && i != 21) continue; /* math only: a subset */
+      if (quick && (dt == TIRK_BF16 || (i != 1 && i != 6 && i != 9 && i != 13 && i != 19 && i != 22))) continue;
+      run_case(&cs[i]);
+    }
+  }
+  /* Head dims not covered above (f32 4/12 with masks etc. are covered by the list). */
+  {
+    case_t extra[] = {
+        {"E=Ev=12", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 12, 12, 0, 0, 0, 0, 1, 0, 0},
+        {"E=Ev=100", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 100, 100, 0, 0, 1, 0, 1, 0, 0},
+        {"E=Ev=256", TIRK_F32, 1, {1}, {1}, 2, 2, 129, 65, 256, 256, 0, 0, 0, 0, 1, 0, 0},
+        {"E=Ev=8", TIRK_BF16, 1, {1}, {1}, 2, 2, 65, 129, 8, 8, 0, 0, 0, 0, 1, 0, 0},
+        {"E=Ev=40", TIRK_F16, 1, {1}, {1}, 2, 2, 65, 129, 40, 40, 0, 0, 1, 0, 1, 0, 0},
+        {"E=Ev=256", TIRK_BF16, 1, {1}, {1}, 2, 2, 129, 300, 256, 256, 0, 0, 0, 0, 1, 0, 0},
+        {"E=Ev=128 causal TL", TIRK_F16, 1, {1}, {1}, 2, 2, 300, 300, 128, 128, 0, 0, 1, 0, 1, 0, 0},
+    };
+    for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]) && !quick; i++) run_case(&extra[i]);
+  }
+  for (int kernel = 0; kernel < 2 && !quick && !cpu_only; kernel++) {
+    dropout_probe(TIRK_F32, kernel);
+    dropout_probe(TIRK_BF16, kernel);
+    dropout_probe(TIRK_F16, kernel);
+  }
+  if (!cpu_only) {
+    unsupported_checks();
+    cublasDestroy(blas);
+  }
+  printf("\n==== summary (seed arg %s): %d checks, %d failed, %.1f s ====\n", argc > 1 ? argv[1] : "time", nres, nfail, now() - t0);
+  for (int i = 0; i < nres; i++)
+    if (!results[i].ok) printf("FAILED: %s\n", results[i].line);
+  return nfail ? 1 : 0;
+}

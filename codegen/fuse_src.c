@@ -1,0 +1,870 @@
+/* fuse_src.c — writes the CUDA C++ source of one planned fused kernel
+ * (see fuse_plan.c for what a run is, tirrt.h for the launch contract).
+ *
+ * The generated code computes exactly what the CPU kernels compute
+ * (runtime/cpu_*.c), instruction by instruction:
+ *  - every value lives in a register of its compute type (float for
+ *    f16/bf16/f32, double for f64, long long for integers and bool) and is
+ *    rounded to its own dtype after each instruction, as the CPU rounds when
+ *    it stores it (so fusing changes no result bit);
+ *  - integer arithmetic wraps in 64 bits, then to the dtype;
+ *  - casts follow tirrt_cpu_copy: float to integer truncates and
+ *    saturates (NaN gives 0), int64 to f16/bf16 rounds once (via round to
+ *    odd), anything to bool is != 0;
+ *  - the math is written with the same formulas and constants (gelu through
+ *    erfc, sigmoid split at 0, ...) and NVRTC runs without fast math and
+ *    without FMA contraction, which the CPU build does not do either.
+ * Reductions accumulate in f32 (f64 for f64, int64 for integers) with a
+ * fixed-order block reduction, so they match the CPU up to rounding.
+ *
+ * The source includes no header (NVRTC provides the math functions); the
+ * parameter struct is declared from the host's field list and checked with
+ * static_asserts against the host layout, so a drift fails the compile. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen_internal.h"
+
+/* ------------------------------------------------------------ text buffer */
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} Buf;
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void put(Buf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int need = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (need < 0) {
+    b->oom = true;
+    return;
+  }
+  if (b->n + (size_t)need + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc < b->n + (size_t)need + 1) nc *= 2;
+    char *np = realloc(b->p, nc);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = nc;
+  }
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->n, (size_t)need + 1, fmt, ap);
+  va_end(ap);
+  b->n += (size_t)need;
+}
+
+/* ------------------------------------------------------------ the preamble */
+
+/* The launch parameters, field by field as in tirrt.h.  NVRTC has no
+ * offsetof, so the generated declaration is checked by static_assert on
+ * each member's size and on the struct's size and alignment: with the same
+ * sizes and alignments, sequential layout gives the same offsets. */
+#define R_ TIRRT_FUSED_MAX_RANK
+#define O_ TIRRT_FUSED_MAX_OPERANDS
+#define MEMBER_SIZE(f) sizeof(((tirrt_fused_params_t *)0)->f)
+_Static_assert(sizeof(int64_t) == sizeof(long long) && sizeof(int32_t) == sizeof(int),
+               "the generated struct spells int64_t as long long and int32_t as int");
+static const struct {
+  const char *decl, *name;
+  size_t size, offset;
+} FIELDS[] = {
+    {"long long numel", "numel", MEMBER_SIZE(numel), offsetof(tirrt_fused_params_t, numel)},
+    {"int rank", "rank", MEMBER_SIZE(rank), offsetof(tirrt_fused_params_t, rank)},
+    {"int n_operands", "n_operands", MEMBER_SIZE(n_operands), offsetof(tirrt_fused_params_t, n_operands)},
+    {"long long shape[TK_MAXR]", "shape", MEMBER_SIZE(shape), offsetof(tirrt_fused_params_t, shape)},
+    {"long long strides[TK_MAXOPS][TK_MAXR]", "strides", MEMBER_SIZE(strides),
+     offsetof(tirrt_fused_params_t, strides)},
+    {"void *data[TK_MAXOPS]", "data", MEMBER_SIZE(data), offsetof(tirrt_fused_params_t, data)},
+};
+_Static_assert(sizeof(tirrt_fused_params_t) == 8 + 4 + 4 + 8 * R_ + 8 * R_ * O_ + sizeof(void *) * O_,
+               "tirrt_fused_params_t gained a field: add it to FIELDS");
+
+static void struct_decl(Buf *b) {
+  put(b, "#define TK_MAXR %d\n#define TK_MAXOPS %d\n", R_, O_);
+  put(b, "typedef struct tirrt_fused_params_s {\n");
+  for (size_t i = 0; i < sizeof FIELDS / sizeof *FIELDS; i++)
+    put(b, "  %s; /* at byte %zu */\n", FIELDS[i].decl, FIELDS[i].offset);
+  put(b, "} tirrt_fused_params_t;\n");
+  put(b, "static_assert(sizeof(tirrt_fused_params_t) == %zu && alignof(tirrt_fused_params_t) == %zu,\n"
+         "              \"the parameter struct differs from tirrt.h\");\n",
+      sizeof(tirrt_fused_params_t), _Alignof(tirrt_fused_params_t));
+  for (size_t i = 0; i < sizeof FIELDS / sizeof *FIELDS; i++)
+    put(b, "static_assert(sizeof(tirrt_fused_params_t::%s) == %zu, \"the parameter struct differs\");\n",
+        FIELDS[i].name, FIELDS[i].size);
+}
+
+/* Device helpers shared by every kernel (after TK_BS/TK_NOPS are defined),
+ * in pieces shorter than the 4095 characters ISO C promises for a literal. */
+static const char *const PREAMBLE[] = {
+    "#define TK_INF __int_as_float(0x7f800000)\n"
+    "/* f16 <-> f32 by the hardware conversions (exact widening; narrowing\n"
+    "   rounds to nearest even like the CPU). */\n"
+    "__device__ __forceinline__ float tk_h2f(unsigned short h) {\n"
+    "  float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f;\n}\n"
+    "__device__ __forceinline__ unsigned short tk_f2h(float f) {\n"
+    "  unsigned short h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h;\n}\n"
+    "__device__ __forceinline__ float tk_bf2f(unsigned short b) { return __uint_as_float((unsigned)b << 16); }\n"
+    "/* f32 -> bf16 to nearest even; NaN stays a quiet NaN of the same sign. */\n"
+    "__device__ __forceinline__ unsigned short tk_f2bf(float f) {\n"
+    "  unsigned u = __float_as_uint(f);\n"
+    "  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);\n"
+    "  u += 0x7fffu + ((u >> 16) & 1u);\n"
+    "  return (unsigned short)(u >> 16);\n}\n"
+    "__device__ __forceinline__ float tk_rh(float x) { return tk_h2f(tk_f2h(x)); }\n"
+    "__device__ __forceinline__ float tk_rbf(float x) { return tk_bf2f(tk_f2bf(x)); }\n"
+    "/* f64 -> a narrow float format (eb exponent bits, mb mantissa bits) with a\n"
+    "   single rounding to nearest even, from the double's bits. */\n"
+    "__device__ unsigned tk_d2n(double d, int eb, int mb) {\n"
+    "  const unsigned long long u = (unsigned long long)__double_as_longlong(d);\n"
+    "  const unsigned sign = (unsigned)(u >> 63) << (eb + mb);\n"
+    "  const unsigned top = ((1u << eb) - 1u) << mb; /* the inf exponent field */\n"
+    "  const int e = (int)((u >> 52) & 0x7ff);\n"
+    "  const unsigned long long frac = u & 0xfffffffffffffull;\n"
+    "  if (e == 0x7ff) return sign | top | (frac ? 1u << (mb - 1) : 0u);\n"
+    "  if (e == 0) return sign; /* f64 subnormals are far below the narrow range */\n"
+    "  const int ne = e - 1023 + (1 << (eb - 1)) - 1;\n"
+    "  int drop = 52 - mb + (ne < 1 ? 1 - ne : 0);\n"
+    "  if (drop > 53) return sign;\n"
+    "  const unsigned long long sig = frac | (1ull << 52);\n"
+    "  unsigned long long q = sig >> drop;\n"
+    "  const unsigned long long rest = sig & ((1ull << drop) - 1), half = 1ull << (drop - 1);\n"
+    "  if (rest > half || (rest == half && (q & 1))) q++;\n"
+    "  if (ne < 1) return sign | (unsigned)q; /* subnormal, or rounded up to the smallest normal */\n"
+    "  const unsigned long long bits = ((unsigned long long)ne << mb) + (q - (1ull << mb));\n"
+    "  return bits >= top ? sign | top : sign | (unsigned)bits;\n}\n",
+    "/* int64 -> f32 rounded to odd: exact below 2^24, else the dropped bits\n"
+    "   stick to the last one, so a later rounding to f16/bf16 is correct. */\n"
+    "__device__ float tk_i2f_odd(long long v) {\n"
+    "  unsigned long long a = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;\n"
+    "  int sh = 0;\n"
+    "  while ((a >> sh) >= (1ull << 24)) sh++;\n"
+    "  if (sh) a = (a >> sh) | ((a & ((1ull << sh) - 1)) ? 1ull : 0ull);\n"
+    "  const float f = (float)a * __int_as_float((127 + sh) << 23);\n"
+    "  return v < 0 ? -f : f;\n}\n"
+    "/* Float to integer: truncate, saturate to [lo, hi1), NaN gives 0. */\n"
+    "__device__ __forceinline__ long long tk_satf(float x, float lo, float hi1, long long loi, long long hii) {\n"
+    "  if (x != x) return 0;\n"
+    "  const float t = truncf(x);\n"
+    "  return t >= hi1 ? hii : t < lo ? loi : (long long)t;\n}\n"
+    "__device__ __forceinline__ long long tk_satd(double x, double lo, double hi1, long long loi, long long hii) {\n"
+    "  if (x != x) return 0;\n"
+    "  const double t = trunc(x);\n"
+    "  return t >= hi1 ? hii : t < lo ? loi : (long long)t;\n}\n"
+    "/* Two's complement wrapping, through unsigned arithmetic. */\n"
+    "__device__ __forceinline__ long long tk_wadd(long long a, long long b) { return (long long)((unsigned long long)a + (unsigned long long)b); }\n"
+    "__device__ __forceinline__ long long tk_wsub(long long a, long long b) { return (long long)((unsigned long long)a - (unsigned long long)b); }\n"
+    "__device__ __forceinline__ long long tk_wmul(long long a, long long b) { return (long long)((unsigned long long)a * (unsigned long long)b); }\n"
+    "__device__ __forceinline__ long long tk_wneg(long long a) { return (long long)(0ull - (unsigned long long)a); }\n"
+    "__device__ __forceinline__ long long tk_w8(long long v) { return (long long)(((unsigned long long)v & 0xffull) ^ 0x80ull) - 0x80; }\n"
+    "__device__ __forceinline__ long long tk_w16(long long v) { return (long long)(((unsigned long long)v & 0xffffull) ^ 0x8000ull) - 0x8000; }\n"
+    "__device__ __forceinline__ long long tk_w32(long long v) { return (long long)(((unsigned long long)v & 0xffffffffull) ^ 0x80000000ull) - 0x80000000ll; }\n"
+    "__device__ __forceinline__ long long tk_wu8(long long v) { return (long long)((unsigned long long)v & 0xffull); }\n"
+    "/* sigmoid with exp of a non-positive argument only (as the CPU). */\n"
+    "__device__ __forceinline__ float tk_sigf(float x) {\n"
+    "  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"
+    "  const float e = expf(x); return e / (1.0f + e);\n}\n",
+    "__device__ __forceinline__ double tk_sigd(double x) {\n"
+    "  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));\n"
+    "  const double e = exp(x); return e / (1.0 + e);\n}\n"
+    "/* Reduction operators; max/min propagate NaN like the CPU. */\n"
+    "struct TkSum { template <class T> __device__ static T f(T a, T b) { return a + b; } };\n"
+    "struct TkWSum { __device__ static long long f(long long a, long long b) { return tk_wadd(a, b); } };\n"
+    "struct TkMax { template <class T> __device__ static T f(T a, T b) { return (b > a || b != b) ? b : a; } };\n"
+    "struct TkMin { template <class T> __device__ static T f(T a, T b) { return (b < a || b != b) ? b : a; } };\n"
+    "/* A block-wide reduction whose result every thread gets; the partials\n"
+    "   are combined in a fixed order, so runs are reproducible. */\n"
+    "template <class T, class Op> __device__ __forceinline__ T tk_block_reduce(T v) {\n"
+    "  __shared__ T sh[32];\n"
+    "#pragma unroll\n"
+    "  for (int s = 16; s > 0; s >>= 1) v = Op::f(v, __shfl_xor_sync(0xffffffffu, v, s));\n"
+    "  __syncthreads(); /* the previous reduction's readers are done with sh */\n"
+    "  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = v;\n"
+    "  __syncthreads();\n"
+    "  v = sh[0];\n"
+    "  for (int w = 1; w < TK_BS / 32; ++w) v = Op::f(v, sh[w]);\n"
+    "  return v;\n}\n"
+    "/* Element offsets of every operand at row-major index i of the first r\n"
+    "   dims; the dim loop is unrolled so parameters are read at constant\n"
+    "   offsets. */\n"
+    "template <typename I> __device__ __forceinline__ void tk_offsets(const tirrt_fused_params_t &p, I i, int r, I (&o)[TK_NOPS]) {\n"
+    "#pragma unroll\n"
+    "  for (int k = 0; k < TK_NOPS; ++k) o[k] = 0;\n"
+    "#pragma unroll\n"
+    "  for (int dd = 0; dd < TK_MAXR; ++dd) {\n"
+    "    const int d = TK_MAXR - 1 - dd;\n"
+    "    if (d < r) {\n"
+    "      I c = i;\n"
+    "      if (d > 0) { const I sz = (I)p.shape[d]; c = i % sz; i /= sz; }\n"
+    "#pragma unroll\n"
+    "      for (int k = 0; k < TK_NOPS; ++k) o[k] += c * (I)p.strides[k][d];\n"
+    "    }\n"
+    "  }\n}\n"
+    "/* 32-bit index math is safe when every index, offset and grid-stride\n"
+    "   step stays below 2^31. */\n"
+    "__device__ __forceinline__ bool tk_fits32(const tirrt_fused_params_t &p) {\n"
+    "  if (p.numel + (long long)gridDim.x * TK_BS > 0x7fffffffll) return false;\n"
+    "#pragma unroll\n"
+    "  for (int k = 0; k < TK_NOPS; ++k) {\n"
+    "    long long m = 0;\n"
+    "#pragma unroll\n"
+    "    for (int d = 0; d < TK_MAXR; ++d)\n"
+    "      if (d < p.rank) m += (p.shape[d] - 1) * p.strides[k][d];\n"
+    "    if (m > 0x7fffffffll) return false;\n"
+    "  }\n",
+    "  return true;\n}\n"
+    "/* p.shape[r - 1] and p.strides[k][r - 1] without a dynamic index. */\n"
+    "__device__ __forceinline__ long long tk_last(const long long (&a)[TK_MAXR], int r) {\n"
+    "  long long v = a[0];\n"
+    "#pragma unroll\n"
+    "  for (int d = 1; d < TK_MAXR; ++d) if (d == r - 1) v = a[d];\n"
+    "  return v;\n}\n"};
+
+/* ------------------------------------------------------------ dtypes */
+
+static bool is_float(int32_t dt) {
+  return dt == TIRRT_DTYPE_F16 || dt == TIRRT_DTYPE_BF16 || dt == TIRRT_DTYPE_F32 ||
+         dt == TIRRT_DTYPE_F64;
+}
+
+/* The register type of a dtype. */
+static const char *ctype(int32_t dt) {
+  return dt == TIRRT_DTYPE_F64 ? "double" : is_float(dt) ? "float" : "long long";
+}
+
+/* The dtype whose storage is a compute type (for casts out of one). */
+static int32_t ctype_dtype(int32_t dt) {
+  return dt == TIRRT_DTYPE_F64 ? TIRRT_DTYPE_F64 : is_float(dt) ? TIRRT_DTYPE_F32 : TIRRT_DTYPE_I64;
+}
+
+static const char *storage(int32_t dt, bool for_store) {
+  switch (dt) {
+  case TIRRT_DTYPE_BOOL: case TIRRT_DTYPE_U8: return "unsigned char";
+  case TIRRT_DTYPE_I8: return for_store ? "unsigned char" : "signed char";
+  case TIRRT_DTYPE_I16: return for_store ? "unsigned short" : "short";
+  case TIRRT_DTYPE_I32: return for_store ? "unsigned int" : "int";
+  case TIRRT_DTYPE_I64: return "long long";
+  case TIRRT_DTYPE_F16: case TIRRT_DTYPE_BF16: return "unsigned short";
+  case TIRRT_DTYPE_F32: return "float";
+  default: return "double";
+  }
+}
+
+/* An exact double constant. */
+static void dbl(Buf *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, 8);
+  put(b, "__longlong_as_double(0x%016" PRIx64 "ull) /* %.17g */", u, v);
+}
+
+/* `e` (a register of dtype `from`'s compute type) converted to dtype `to`,
+ * as tirrt_cpu_copy converts. */
+static void cast(Buf *b, int32_t from, int32_t to, const char *e) {
+  bool ff = is_float(from), f64 = from == TIRRT_DTYPE_F64;
+  if (from == to || (!ff && to == TIRRT_DTYPE_I64)) {
+    put(b, "(%s)", e);
+    return;
+  }
+  static const struct {
+    const char *lo, *hi1, *loi, *hii;
+  } SAT[] = {
+      [TIRRT_DTYPE_I8] = {"-128.0", "128.0", "-128ll", "127ll"},
+      [TIRRT_DTYPE_I16] = {"-32768.0", "32768.0", "-32768ll", "32767ll"},
+      [TIRRT_DTYPE_I32] = {"-2147483648.0", "2147483648.0", "(-2147483647ll - 1)", "2147483647ll"},
+      [TIRRT_DTYPE_I64] = {"-9223372036854775808.0", "9223372036854775808.0",
+                           "(-9223372036854775807ll - 1)", "9223372036854775807ll"},
+      [TIRRT_DTYPE_U8] = {"0.0", "256.0", "0ll", "255ll"},
+  };
+  switch (to) {
+  case TIRRT_DTYPE_BOOL: put(b, "(long long)((%s) != 0)", e); return;
+  case TIRRT_DTYPE_I8: case TIRRT_DTYPE_I16: case TIRRT_DTYPE_I32: case TIRRT_DTYPE_I64:
+  case TIRRT_DTYPE_U8:
+    if (ff) {
+      const char *sfx = f64 ? "" : "f";
+      put(b, "tk_sat%s((%s), %s%s, %s%s, %s, %s)", f64 ? "d" : "f", e, SAT[to].lo, sfx, SAT[to].hi1,
+          sfx, SAT[to].loi, SAT[to].hii);
+    } else {
+      put(b, "%s(%s)", to == TIRRT_DTYPE_I8 ? "tk_w8" : to == TIRRT_DTYPE_I16 ? "tk_w16"
+                       : to == TIRRT_DTYPE_I32 ? "tk_w32" : "tk_wu8", e);
+    }
+    return;
+  case TIRRT_DTYPE_F16:
+  case TIRRT_DTYPE_BF16: {
+    bool h = to == TIRRT_DTYPE_F16;
+    if (f64) put(b, "%s((unsigned short)tk_d2n((%s), %s))", h ? "tk_h2f" : "tk_bf2f", e, h ? "5, 10" : "8, 7");
+    else if (ff) put(b, "%s((float)(%s))", h ? "tk_rh" : "tk_rbf", e);
+    else put(b, "%s(tk_i2f_odd(%s))", h ? "tk_rh" : "tk_rbf", e);
+    return;
+  }
+  case TIRRT_DTYPE_F32: put(b, "(float)(%s)", e); return;
+  default: put(b, "(double)(%s)", e); return;
+  }
+}
+
+/* An arithmetic result of dtype dt's compute type rounded to dt. */
+static void rounded(Buf *b, int32_t dt, const char *e) {
+  switch (dt) {
+  case TIRRT_DTYPE_F16: put(b, "tk_rh(%s)", e); return;
+  case TIRRT_DTYPE_BF16: put(b, "tk_rbf(%s)", e); return;
+  case TIRRT_DTYPE_F32: case TIRRT_DTYPE_F64: case TIRRT_DTYPE_I64: put(b, "%s", e); return;
+  default: cast(b, TIRRT_DTYPE_I64, dt, e); return;
+  }
+}
+
+/* ------------------------------------------------------------ instructions */
+
+typedef struct {
+  Buf b;
+  const tirrt_program_def_t *def;
+  const TirFusePlan *pl;
+  int32_t *opnd;   /* per value: operand index, -1 */
+  bool *avail;     /* per value: register v<N> is in scope */
+  bool loaded[TIRRT_FUSED_MAX_OPERANDS]; /* input k is in scope as <inpfx>k */
+  const char *offs;  /* the offsets array of the current scope: o or ro */
+  const char *inpfx; /* input register prefix of the current scope */
+  const char *guard; /* prefix of stores ("" or a thread-0 test) */
+  const char *ind;   /* indentation */
+} Gen;
+
+static int32_t DT(const Gen *g, int32_t v) { return g->def->values[v].dtype; }
+
+/* The register holding value v, loading it first when it is an input. */
+static void ref(Gen *g, int32_t v, char out[32]) {
+  if (g->avail[v]) {
+    snprintf(out, 32, "v%d", v);
+    return;
+  }
+  int32_t k = g->opnd[v];
+  assert(k >= 0 && k < g->pl->n_in); /* planning: a value not made in scope is an input */
+  snprintf(out, 32, "%s%d", g->inpfx, k);
+  if (g->loaded[k]) return;
+  g->loaded[k] = true;
+  int32_t dt = DT(g, v);
+  const char *st = storage(dt, false);
+  char at[96];
+  snprintf(at, sizeof at, "((const %s *)p.data[%d])[%s[%d]]", st, k, g->offs, k);
+  put(&g->b, "%sconst %s %s = ", g->ind, ctype(dt), out);
+  switch (dt) {
+  case TIRRT_DTYPE_BOOL: put(&g->b, "(long long)(%s != 0);\n", at); break;
+  case TIRRT_DTYPE_F16: put(&g->b, "tk_h2f(%s);\n", at); break;
+  case TIRRT_DTYPE_BF16: put(&g->b, "tk_bf2f(%s);\n", at); break;
+  default: put(&g->b, "(%s)%s;\n", ctype(dt), at); break;
+  }
+}
+
+static void store(Gen *g, int32_t v, const char *e) {
+  int32_t k = g->opnd[v], dt = DT(g, v);
+  if (k < g->pl->n_in) return; /* not an output */
+  put(&g->b, "%s%s((%s *)p.data[%d])[%s[%d]] = ", g->ind, g->guard, storage(dt, true), k, g->offs, k);
+  switch (dt) {
+  case TIRRT_DTYPE_BOOL: put(&g->b, "(unsigned char)((%s) != 0);\n", e); break;
+  case TIRRT_DTYPE_F16: put(&g->b, "tk_f2h(%s);\n", e); break;
+  case TIRRT_DTYPE_BF16: put(&g->b, "tk_f2bf(%s);\n", e); break;
+  case TIRRT_DTYPE_F32: case TIRRT_DTYPE_F64: case TIRRT_DTYPE_I64: put(&g->b, "%s;\n", e); break;
+  default: put(&g->b, "(%s)(unsigned long long)(%s);\n", storage(dt, true), e); break;
+  }
+}
+
+static const char *const UNARY_F[] = {
+    [TIRRT_UN_ABS] = "fabs", [TIRRT_UN_EXP] = "exp",   [TIRRT_UN_LOG] = "log",
+    [TIRRT_UN_SQRT] = "sqrt", [TIRRT_UN_TANH] = "tanh", [TIRRT_UN_ERF] = "erf",
+    [TIRRT_UN_SIN] = "sin",  [TIRRT_UN_COS] = "cos"};
+static const char *const BINARY_OP[] = {
+    [TIRRT_BIN_ADD] = "+", [TIRRT_BIN_SUB] = "-", [TIRRT_BIN_MUL] = "*", [TIRRT_BIN_DIV] = "/",
+    [TIRRT_BIN_EQ] = "==", [TIRRT_BIN_NE] = "!=", [TIRRT_BIN_LT] = "<",  [TIRRT_BIN_LE] = "<=",
+    [TIRRT_BIN_GT] = ">",  [TIRRT_BIN_GE] = ">="};
+
+/* The unrounded float result of a unary op in T ("float" or "double"). */
+static void unary_float(Buf *e, int op, bool f64, const char *a) {
+  const char *T = f64 ? "double" : "float", *s = f64 ? "" : "f", *sig = f64 ? "tk_sigd" : "tk_sigf";
+  switch (op) {
+  case TIRRT_UN_NEG: put(e, "-%s", a); break;
+  case TIRRT_UN_RSQRT: put(e, "(%s)1 / sqrt%s(%s)", T, s, a); break;
+  case TIRRT_UN_RECIPROCAL: put(e, "(%s)1 / %s", T, a); break;
+  case TIRRT_UN_SIGMOID: put(e, "%s(%s)", sig, a); break;
+  case TIRRT_UN_RELU: put(e, "(%s < (%s)0 ? (%s)0 : %s)", a, T, T, a); break;
+  case TIRRT_UN_SILU: put(e, "%s * %s(%s)", a, sig, a); break;
+  /* 0.5x erfc(-x/sqrt2) and x sigmoid(2u): the CPU's cancellation-free forms. */
+  case TIRRT_UN_GELU:
+    put(e, "(%s)0.5 * %s * erfc%s(-%s * (%s)0.70710678118654752440)", T, a, s, a, T);
+    break;
+  case TIRRT_UN_GELU_TANH:
+    put(e, "%s * %s((%s)2 * (%s)0.79788456080286535588 * (%s + (%s)0.044715 * %s * %s * %s))", a, sig,
+        T, T, a, T, a, a, a);
+    break;
+  default: put(e, "%s%s(%s)", UNARY_F[op], s, a); break;
+  }
+}
+
+/* Emits `const CT vN = ...;` for instruction i (and its store when asked). */
+static void emit_inst(Gen *g, int32_t i, bool do_store) {
+  const tirrt_inst_t *in = &g->def->insts[i];
+  char a[3][32];
+  for (int32_t k = 0; k < in->n_in && k < 3; k++) ref(g, in->in[k], a[k]);
+  int32_t od = DT(g, in->out), xd = in->n_in ? DT(g, in->in[0]) : od;
+  Buf e = {0}, r = {0};
+  switch (in->op) {
+  case TIRRT_OP_UNARY: {
+    int op = (int)in->i[0];
+    if (op == TIRRT_UN_LOGICAL_NOT) {
+      put(&r, "(long long)(%s == 0)", a[0]);
+    } else if (is_float(xd)) {
+      unary_float(&e, op, xd == TIRRT_DTYPE_F64, a[0]);
+      if (!e.oom) rounded(&r, od, e.p);
+    } else {
+      if (op == TIRRT_UN_NEG) put(&e, "tk_wneg(%s)", a[0]);
+      else if (op == TIRRT_UN_ABS) put(&e, "(%s < 0 ? tk_wneg(%s) : %s)", a[0], a[0], a[0]);
+      else put(&e, "(%s < 0 ? 0ll : %s)", a[0], a[0]);
+      if (!e.oom) rounded(&r, od, e.p);
+    }
+    break;
+  }
+  case TIRRT_OP_BINARY: {
+    int op = (int)in->i[0];
+    bool fl = is_float(xd);
+    const char *s = xd == TIRRT_DTYPE_F64 ? "" : "f";
+    if (op >= TIRRT_BIN_EQ && op <= TIRRT_BIN_GE) {
+      put(&r, "(long long)(%s %s %s)", a[0], BINARY_OP[op], a[1]);
+      break;
+    }
+    if (op == TIRRT_BIN_LOGICAL_AND || op == TIRRT_BIN_LOGICAL_OR) {
+      put(&r, "(long long)((%s != 0) %s (%s != 0))", a[0], op == TIRRT_BIN_LOGICAL_AND ? "&" : "|", a[1]);
+      break;
+    }
+    if (op == TIRRT_BIN_MAXIMUM || op == TIRRT_BIN_MINIMUM) {
+      /* NaN propagates: the first operand wins when it is NaN. */
+      const char *cmp = op == TIRRT_BIN_MAXIMUM ? ">" : "<";
+      if (fl) put(&r, "((%s %s %s || %s != %s) ? %s : %s)", a[0], cmp, a[1], a[0], a[0], a[0], a[1]);
+      else put(&r, "(%s %s %s ? %s : %s)", a[0], cmp, a[1], a[0], a[1]);
+      break;
+    }
+    if (fl) {
+      if (op == TIRRT_BIN_POW) put(&e, "pow%s(%s, %s)", s, a[0], a[1]);
+      else put(&e, "%s %s %s", a[0], BINARY_OP[op], a[1]);
+    } else {
+      put(&e, "%s(%s, %s)", op == TIRRT_BIN_ADD ? "tk_wadd" : op == TIRRT_BIN_SUB ? "tk_wsub" : "tk_wmul",
+          a[0], a[1]);
+    }
+    if (!e.oom) rounded(&r, od, e.p);
+    break;
+  }
+  case TIRRT_OP_WHERE: put(&r, "(%s != 0 ? %s : %s)", a[0], a[1], a[2]); break;
+  case TIRRT_OP_MASKED_FILL:
+    dbl(&e, in->f[0]);
+    put(&r, "(%s != 0 ? ", a[1]);
+    if (!e.oom) cast(&r, TIRRT_DTYPE_F64, od, e.p);
+    put(&r, " : %s)", a[0]);
+    break;
+  case TIRRT_OP_CAST: cast(&r, xd, od, a[0]); break;
+  case TIRRT_OP_COPY: put(&r, "%s", a[0]); break;
+  case TIRRT_OP_FULL:
+    dbl(&e, in->f[0]);
+    if (!e.oom) cast(&r, TIRRT_DTYPE_F64, od, e.p);
+    break;
+  case TIRRT_OP_ARANGE:
+    put(&e, "tk_wadd(%" PRId64 "ll, tk_wmul((long long)lin, %" PRId64 "ll))",
+        g->def->dims[in->d[0]].value, g->def->dims[in->d[1]].value);
+    if (!e.oom) cast(&r, TIRRT_DTYPE_I64, od, e.p);
+    break;
+  default: put(&r, "0 /* not fusable */"); break;
+  }
+  if (e.oom || r.oom || !r.p) g->b.oom = true;
+  else {
+    put(&g->b, "%sconst %s v%d = %s;\n", g->ind, ctype(od), in->out, r.p);
+    g->avail[in->out] = true;
+    if (do_store) {
+      char name[32];
+      snprintf(name, sizeof name, "v%d", in->out);
+      store(g, in->out, name);
+    }
+  }
+  free(e.p);
+  free(r.p);
+}
+
+/* ------------------------------------------------------------ row kernels */
+
+enum { PASS1, PASS2, FINAL };
+
+/* What a ROWWISE kernel needs to know about its run. */
+typedef struct {
+  const tirrt_inst_t *R; /* the row instruction */
+  int32_t x;             /* its input: the row */
+  int32_t end;           /* one past the run's last instruction */
+  bool *row_scalar;      /* per instruction of the run (epilogue only) */
+  bool x_inner;          /* x is made by the prologue */
+  bool final_needs_x, final_needs_pro, has_final, use_cache, has_arange;
+  const char *T;         /* statistics type: float or double */
+  bool t64;
+} Row;
+
+static bool made_in(const Gen *g, int32_t v, int32_t from, int32_t to) {
+  for (int32_t i = from; i < to; i++)
+    if (g->def->insts[i].out == v) return true;
+  return false;
+}
+
+static bool same_dims(const Gen *g, int32_t a, int32_t b) {
+  const tirrt_value_def_t *x = &g->def->values[a], *y = &g->def->values[b];
+  if (x->rank != y->rank) return false;
+  for (int32_t d = 0; d < x->rank; d++)
+    if (x->dims[d] != y->dims[d]) return false;
+  return true;
+}
+
+/* Starts an element body: offsets at element j of the row, and a fresh
+ * scope for registers and loads (restored by end_body). */
+static void begin_body(Gen *g, const Row *w, bool *saved_avail, bool *saved_loaded) {
+  memcpy(saved_avail, g->avail, (size_t)g->def->n_values * sizeof(bool));
+  memcpy(saved_loaded, g->loaded, sizeof g->loaded);
+  memset(g->loaded, 0, sizeof g->loaded);
+  g->offs = "o";
+  g->inpfx = "in";
+  g->guard = "";
+  put(&g->b, "%sI o[TK_NOPS];\n%s#pragma unroll\n%sfor (int k = 0; k < TK_NOPS; ++k) o[k] = ro[k] + j * ls[k];\n",
+      g->ind, g->ind, g->ind);
+  if (w->has_arange) put(&g->b, "%sconst I lin = row * n + j;\n", g->ind);
+}
+
+static void end_body(Gen *g, const bool *saved_avail, const bool *saved_loaded) {
+  memcpy(g->avail, saved_avail, (size_t)g->def->n_values * sizeof(bool));
+  memcpy(g->loaded, saved_loaded, sizeof g->loaded);
+  g->offs = "ro";
+  g->inpfx = "rin";
+}
+
+static void prologue(Gen *g, const Row *w, bool do_store) {
+  for (int32_t i = g->pl->first; i < g->pl->row; i++) emit_inst(g, i, do_store);
+  (void)w;
+}
+
+/* Makes x available in an element body: from the register cache, or by
+ * recomputing the prologue (a load when x is an input). */
+static void acquire_x(Gen *g, const Row *w, bool cached, char xr[32]) {
+  int32_t xd = DT(g, w->x);
+  if (cached && w->use_cache) {
+    put(&g->b, "%sconst %s v%d = xc[t];\n", g->ind, ctype(xd), w->x);
+    g->avail[w->x] = true;
+  } else if (w->x_inner) {
+    prologue(g, w, false);
+  }
+  ref(g, w->x, xr);
+}
+
+static void body(Gen *g, const Row *w, int pass, bool cached) {
+  bool *sa = malloc((size_t)g->def->n_values * sizeof(bool) + 1);
+  bool sl[TIRRT_FUSED_MAX_OPERANDS];
+  if (!sa) {
+    g->b.oom = true;
+    return;
+  }
+  begin_body(g, w, sa, sl);
+  const tirrt_inst_t *R = w->R;
+  const char *T = w->T, *s = w->t64 ? "" : "f";
+  char xr[32];
+  if (pass == PASS1) {
+    prologue(g, w, true);
+    ref(g, w->x, xr);
+    if (cached && w->use_cache) put(&g->b, "%sxc[t] = %s;\n", g->ind, xr);
+    switch (R->op) {
+    case TIRRT_OP_SOFTMAX: put(&g->b, "%sa0 = TkMax::f(a0, (%s)%s);\n", g->ind, T, xr); break;
+    case TIRRT_OP_LAYER_NORM: put(&g->b, "%sa0 += (%s)%s;\n", g->ind, T, xr); break;
+    case TIRRT_OP_RMS_NORM:
+      put(&g->b, "%s{ const %s dv = (%s)%s; a0 += dv * dv; }\n", g->ind, T, T, xr);
+      break;
+    default: { /* REDUCE */
+      int32_t ad = ctype_dtype(DT(g, w->x));
+      const char *A = ctype(ad);
+      if (R->i[0] == TIRRT_RED_AMAX || R->i[0] == TIRRT_RED_AMIN)
+        put(&g->b, "%sa0 = %s::f(a0, (%s)%s);\n", g->ind, R->i[0] == TIRRT_RED_AMAX ? "TkMax" : "TkMin", A, xr);
+      else if (ad == TIRRT_DTYPE_I64) put(&g->b, "%sa0 = tk_wadd(a0, %s);\n", g->ind, xr);
+      else put(&g->b, "%sa0 += (%s)%s;\n", g->ind, A, xr);
+    }
+    }
+  } else if (pass == PASS2) {
+    acquire_x(g, w, cached, xr);
+    if (R->op == TIRRT_OP_SOFTMAX) put(&g->b, "%sa1 += exp%s((%s)%s - mx);\n", g->ind, s, T, xr);
+    else put(&g->b, "%s{ const %s dv = (%s)%s - mean; a1 += dv * dv; }\n", g->ind, T, T, xr);
+  } else {
+    /* Prologue values other than x are recomputed (stores off); x alone
+     * comes from the cache when there is one. */
+    bool full = w->final_needs_pro;
+    if (full) prologue(g, w, false);
+    if (w->final_needs_x) {
+      if (full) ref(g, w->x, xr);
+      else acquire_x(g, w, cached, xr);
+    }
+    if (R->op != TIRRT_OP_REDUCE) {
+      Buf e = {0};
+      if (R->op == TIRRT_OP_SOFTMAX) {
+        if (R->i[1]) put(&e, "(%s)%s - lse", T, xr);
+        else put(&e, "exp%s((%s)%s - mx) * inv", s, T, xr);
+      } else {
+        char wr[32], br[32];
+        put(&g->b, "%s%s y = ", g->ind, T);
+        if (R->op == TIRRT_OP_LAYER_NORM) put(&g->b, "((%s)%s - mean) * rstd;\n", T, xr);
+        else put(&g->b, "(%s)%s * rstd;\n", T, xr);
+        if (R->n_in > 1) {
+          ref(g, R->in[1], wr);
+          put(&g->b, "%sy = y * (%s)%s;\n", g->ind, T, wr);
+        }
+        if (R->n_in > 2) {
+          ref(g, R->in[2], br);
+          put(&g->b, "%sy = y + (%s)%s;\n", g->ind, T, br);
+        }
+        put(&e, "y");
+      }
+      int32_t od = DT(g, R->out);
+      put(&g->b, "%sconst %s v%d = ", g->ind, ctype(od), R->out);
+      if (!e.oom && e.p) cast(&g->b, w->t64 ? TIRRT_DTYPE_F64 : TIRRT_DTYPE_F32, od, e.p);
+      else g->b.oom = true;
+      put(&g->b, ";\n");
+      free(e.p);
+      g->avail[R->out] = true;
+      char name[32];
+      snprintf(name, sizeof name, "v%d", R->out);
+      store(g, R->out, name);
+    }
+    for (int32_t i = g->pl->row + 1; i < w->end; i++)
+      if (!w->row_scalar[i - g->pl->first]) emit_inst(g, i, true);
+  }
+  end_body(g, sa, sl);
+  free(sa);
+}
+
+static void loops(Gen *g, const Row *w, int pass) {
+  put(&g->b, "    #pragma unroll\n    for (int t = 0; t < TK_VPT; ++t) {\n"
+             "      const I j = (I)threadIdx.x + (I)(t * TK_BS);\n      if (j < n) {\n");
+  g->ind = "        ";
+  body(g, w, pass, true);
+  put(&g->b, "      }\n    }\n");
+  put(&g->b, "    for (I j = (I)threadIdx.x + (I)(TK_VPT * TK_BS); j < n; j += (I)TK_BS) {\n");
+  g->ind = "      ";
+  body(g, w, pass, false);
+  put(&g->b, "    }\n");
+  g->ind = "    ";
+}
+
+static double dtype_eps(int32_t dt) {
+  switch (dt) {
+  case TIRRT_DTYPE_F16: return 0.0009765625;
+  case TIRRT_DTYPE_BF16: return 0.0078125;
+  case TIRRT_DTYPE_F32: return 1.1920928955078125e-07; /* FLT_EPSILON */
+  default: return 2.220446049250313080847e-16;          /* DBL_EPSILON */
+  }
+}
+
+static void row_kernel(Gen *g) {
+  const TirFusePlan *pl = g->pl;
+  const tirrt_program_def_t *d = g->def;
+  Row w;
+  memset(&w, 0, sizeof w);
+  w.R = &d->insts[pl->row];
+  w.x = w.R->in[0];
+  w.end = pl->first + pl->n;
+  w.row_scalar = calloc((size_t)pl->n, sizeof(bool));
+  if (!w.row_scalar) {
+    g->b.oom = true;
+    return;
+  }
+  w.x_inner = made_in(g, w.x, pl->first, pl->row);
+  bool reduce = w.R->op == TIRRT_OP_REDUCE;
+  w.final_needs_x = !reduce;
+  w.has_final = !reduce;
+  for (int32_t i = pl->first; i < w.end; i++) w.has_arange |= d->insts[i].op == TIRRT_OP_ARANGE;
+  /* Row instruction inputs besides x (norm weights) read in the final pass. */
+  for (int32_t k = 1; k < w.R->n_in; k++)
+    if (made_in(g, w.R->in[k], pl->first, pl->row)) w.final_needs_pro = true;
+  for (int32_t i = pl->row + 1; i < w.end; i++) {
+    const tirrt_inst_t *in = &d->insts[i];
+    w.row_scalar[i - pl->first] = !same_dims(g, in->out, w.x);
+    if (w.row_scalar[i - pl->first]) continue;
+    w.has_final = true;
+    for (int32_t k = 0; k < in->n_in; k++) {
+      if (in->in[k] == w.x) w.final_needs_x = true;
+      else if (made_in(g, in->in[k], pl->first, pl->row)) w.final_needs_pro = true;
+    }
+  }
+  w.use_cache = w.R->op == TIRRT_OP_SOFTMAX || w.R->op == TIRRT_OP_LAYER_NORM ||
+                (w.has_final && w.final_needs_x && !w.final_needs_pro);
+  int32_t xd = DT(g, w.x);
+  w.t64 = xd == TIRRT_DTYPE_F64 || DT(g, w.R->out) == TIRRT_DTYPE_F64;
+  for (int32_t k = 1; k < w.R->n_in; k++) w.t64 |= DT(g, w.R->in[k]) == TIRRT_DTYPE_F64;
+  if (reduce) w.t64 = xd == TIRRT_DTYPE_F64;
+  w.T = w.t64 ? "double" : "float";
+  const char *T = w.T, *s = w.t64 ? "" : "f";
+
+  put(&g->b, "template <typename I> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
+             "  const int r = p.rank;\n"
+             "  const I n = (I)tk_last(p.shape, r);\n"
+             "  const I rows = (I)(p.numel / tk_last(p.shape, r));\n"
+             "  I ls[TK_NOPS];\n"
+             "#pragma unroll\n"
+             "  for (int k = 0; k < TK_NOPS; ++k) ls[k] = (I)tk_last(p.strides[k], r);\n"
+             "  for (I row = (I)blockIdx.x; row < rows; row += (I)gridDim.x) {\n"
+             "    I ro[TK_NOPS];\n"
+             "    tk_offsets<I>(p, row, r - 1, ro);\n");
+  g->ind = "    ";
+  g->offs = "ro";
+  g->inpfx = "rin";
+  if (w.use_cache) put(&g->b, "    %s xc[TK_VPT];\n", ctype(xd));
+  int32_t od = DT(g, w.R->out);
+  switch (w.R->op) {
+  case TIRRT_OP_SOFTMAX:
+    put(&g->b, "    %s a0 = -(%s)TK_INF, a1 = 0;\n", T, T);
+    loops(g, &w, PASS1);
+    put(&g->b, "    const %s mx = tk_block_reduce<%s, TkMax>(a0);\n", T, T);
+    loops(g, &w, PASS2);
+    put(&g->b, "    const %s sum = tk_block_reduce<%s, TkSum>(a1);\n", T, T);
+    if (w.R->i[1]) put(&g->b, "    const %s lse = mx + log%s(sum);\n", T, s);
+    else put(&g->b, "    const %s inv = (%s)1 / sum;\n", T, T);
+    break;
+  case TIRRT_OP_LAYER_NORM:
+  case TIRRT_OP_RMS_NORM: {
+    bool ln = w.R->op == TIRRT_OP_LAYER_NORM;
+    double eps = w.R->f[0] < 0 && !ln ? dtype_eps(xd) : w.R->f[0];
+    put(&g->b, "    %s a0 = 0, a1 = 0;\n", T);
+    loops(g, &w, PASS1);
+    if (ln) {
+      put(&g->b, "    const %s mean = tk_block_reduce<%s, TkSum>(a0) / (%s)n;\n", T, T, T);
+      loops(g, &w, PASS2);
+      put(&g->b, "    const %s var = tk_block_reduce<%s, TkSum>(a1) / (%s)n;\n", T, T, T);
+    } else {
+      put(&g->b, "    (void)a1;\n    const %s var = tk_block_reduce<%s, TkSum>(a0) / (%s)n;\n", T, T, T);
+    }
+    put(&g->b, "    const %s rstd = (%s)1 / sqrt%s(var + (%s)", T, T, s, T);
+    dbl(&g->b, eps);
+    put(&g->b, ");\n");
+    break;
+  }
+  default: {
+    int32_t ad = ctype_dtype(xd);
+    const char *A = ctype(ad);
+    int64_t op = w.R->i[0];
+    const char *init = "0";
+    if (op == TIRRT_RED_AMAX)
+      init = ad == TIRRT_DTYPE_I64 ? "(-9223372036854775807ll - 1)" : ad == TIRRT_DTYPE_F64 ? "-(double)TK_INF" : "-TK_INF";
+    else if (op == TIRRT_RED_AMIN)
+      init = ad == TIRRT_DTYPE_I64 ? "9223372036854775807ll" : ad == TIRRT_DTYPE_F64 ? "(double)TK_INF" : "TK_INF";
+    put(&g->b, "    %s a0 = %s;\n", A, init);
+    loops(g, &w, PASS1);
+    const char *opname = op == TIRRT_RED_AMAX ? "TkMax" : op == TIRRT_RED_AMIN ? "TkMin"
+                         : ad == TIRRT_DTYPE_I64 ? "TkWSum" : "TkSum";
+    put(&g->b, "    const %s acc = tk_block_reduce<%s, %s>(a0);\n", A, A, opname);
+    put(&g->b, "    const %s v%d = ", ctype(od), w.R->out);
+    if (op == TIRRT_RED_MEAN && ad == TIRRT_DTYPE_I64) cast(&g->b, TIRRT_DTYPE_F64, od, "(double)acc / (double)n");
+    else if (op == TIRRT_RED_MEAN) cast(&g->b, ad, od, ad == TIRRT_DTYPE_F64 ? "acc / (double)n" : "acc / (float)n");
+    else cast(&g->b, ad, od, "acc");
+    put(&g->b, ";\n");
+    g->avail[w.R->out] = true;
+    /* Row scalars: every thread computes them, thread 0 writes them. */
+    g->guard = "if (threadIdx.x == 0) ";
+    char name[32];
+    snprintf(name, sizeof name, "v%d", w.R->out);
+    store(g, w.R->out, name);
+    for (int32_t i = pl->row + 1; i < w.end; i++)
+      if (w.row_scalar[i - pl->first]) emit_inst(g, i, true);
+    g->guard = "";
+    if (!w.has_final) put(&g->b, "    (void)n;\n");
+    break;
+  }
+  }
+  if (w.has_final) loops(g, &w, FINAL);
+  put(&g->b, "  }\n}\n");
+  free(w.row_scalar);
+}
+
+/* ------------------------------------------------------------ elementwise kernels */
+
+static void elementwise_kernel(Gen *g) {
+  const TirFusePlan *pl = g->pl;
+  bool arange = false;
+  for (int32_t i = pl->first; i < pl->first + pl->n; i++) arange |= g->def->insts[i].op == TIRRT_OP_ARANGE;
+  put(&g->b, "template <typename I> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
+             "  const I numel = (I)p.numel;\n"
+             "  for (I i = (I)blockIdx.x * (I)TK_BS + (I)threadIdx.x; i < numel; i += (I)gridDim.x * (I)TK_BS) {\n"
+             "    I o[TK_NOPS];\n"
+             "    tk_offsets<I>(p, i, p.rank, o);\n");
+  if (arange) put(&g->b, "    const I lin = i;\n");
+  g->ind = "    ";
+  g->offs = "o";
+  g->inpfx = "in";
+  for (int32_t i = pl->first; i < pl->first + pl->n; i++) emit_inst(g, i, true);
+  put(&g->b, "  }\n}\n");
+}
+
+/* ------------------------------------------------------------ the source */
+
+static const char *const OPNAME[] = {
+    "unary", "binary", "where", "masked_fill", "cast", "reduce", "softmax", "layer_norm",
+    "rms_norm", "matmul", "linear", "reshape", "permute", "expand", "slice", "concat",
+    "copy", "arange", "full", "tri", "embedding", "dropout", "sdpa"};
+
+char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, const char *name) {
+  Gen g;
+  memset(&g, 0, sizeof g);
+  g.def = def;
+  g.pl = plan;
+  g.guard = "";
+  g.ind = "    ";
+  g.offs = "o";
+  g.inpfx = "in";
+  g.opnd = malloc(((size_t)def->n_values + 1) * sizeof *g.opnd);
+  g.avail = calloc((size_t)def->n_values + 1, sizeof *g.avail);
+  if (!g.opnd || !g.avail) {
+    free(g.opnd);
+    free(g.avail);
+    return NULL;
+  }
+  for (int32_t v = 0; v < def->n_values; v++) g.opnd[v] = -1;
+  for (int32_t k = 0; k < plan->n_in; k++) g.opnd[plan->in[k]] = k;
+  for (int32_t k = 0; k < plan->n_out; k++) g.opnd[plan->out[k]] = plan->n_in + k;
+
+  Buf *b = &g.b;
+  /* No file name here: the source is the cache key, and equal kernels of
+   * different files should share an entry. */
+  put(b, "// Generated by tirc: %s kernel %s for instructions [%d, %d).\n",
+      plan->kind == TIRRT_KERNEL_ROWWISE ? "row-wise" : "elementwise", name, plan->first,
+      plan->first + plan->n);
+  for (int32_t i = plan->first; i < plan->first + plan->n; i++) {
+    const tirrt_inst_t *in = &def->insts[i];
+    put(b, "//   v%d = %s", in->out, in->op >= 0 && in->op < TIRRT_OP_COUNT ? OPNAME[in->op] : "?");
+    if (in->op == TIRRT_OP_UNARY || in->op == TIRRT_OP_BINARY || in->op == TIRRT_OP_REDUCE)
+      put(b, "#%" PRId64, in->i[0]);
+    for (int32_t k = 0; k < in->n_in; k++) put(b, "%sv%d", k ? ", " : "(", in->in[k]);
+    put(b, "%s  [%s]\n", in->n_in ? ")" : "()", def->values[in->out].name);
+  }
+  put(b, "// Operands: inputs");
+  for (int32_t k = 0; k < plan->n_in; k++) put(b, " v%d", plan->in[k]);
+  put(b, "; outputs");
+  for (int32_t k = 0; k < plan->n_out; k++) put(b, " v%d", plan->out[k]);
+  put(b, ".\n#define TK_BS %d\n#define TK_VPT %d\n#define TK_NOPS %d\n", plan->block_size,
+      TIR_FUSE_VPT, plan->n_in + plan->n_out);
+  struct_decl(b);
+  for (size_t i = 0; i < sizeof PREAMBLE / sizeof *PREAMBLE; i++) put(b, "%s", PREAMBLE[i]);
+  if (plan->kind == TIRRT_KERNEL_ROWWISE) row_kernel(&g);
+  else elementwise_kernel(&g);
+  put(b, "extern \"C\" __global__ void __launch_bounds__(TK_BS) %s(const __grid_constant__ tirrt_fused_params_t p) {\n"
+         "  if (tk_fits32(p)) tk_run<int>(p);\n  else tk_run<long long>(p);\n}\n", name);
+  free(g.opnd);
+  free(g.avail);
+  if (b->oom) {
+    free(b->p);
+    return NULL;
+  }
+  return b->p;
+}

@@ -1,0 +1,102 @@
+/* tirk_attention.h — the CUDA attention kernels of tirc (spec §5 `sdpa`):
+ * a fused, tiled "mem_efficient" kernel and the cuBLAS-based "math"
+ * fallback.  Both compute exactly the function of the CPU kernel
+ * tirrt_cpu_sdpa (runtime/cpu_sdpa.c), including its dropout mask.
+ *
+ * Shapes (batch dims "..." broadcast NumPy-style between q, k and v):
+ *   q [..., Hq, L, E], k [..., Hk, S, E], v [..., Hk, S, Ev]
+ *   out [..., Hq, L, Ev] (the broadcast batch shape, q's dtype, any strides)
+ *   mask NULL, or bool (true = attend) / float (added to the scaled scores)
+ *     of any float dtype, broadcastable to [..., Hq, L, S] through its
+ *     shape (size-1 or missing dims broadcast; strides of those are ignored).
+ *     A float mask value <= -1e30 (<= -65504 for an f16 mask) counts as -inf.
+ *   lse NULL or dense row-major f32 [..., Hq, L] (batch dims = out's):
+ *     the natural-log logsumexp of each row of scaled+masked scores
+ *     (before dropout); -inf for a fully masked row, whose output is 0.
+ * Dropout (p > 0) acts on the probabilities: element (b, h, i, j) with
+ * row-major index n = ((b * Hq + h) * L + i) * S + j in [..., Hq, L, S]
+ * (b = the row-major index in the broadcast batch shape) is kept iff
+ * tirrt_dropout_keep(seed, stream, n, p) (Philox-4x32-10, cpu_random.c);
+ * kept values are scaled by (float)(1 / (1 - p)).
+ * Causal: key j is visible to query i iff j <= i (top-left) or
+ * j <= i + S - L (bottom_right).  GQA: query head h reads kv head
+ * h / (Hq / Hk); the kv heads are never repeated in memory.
+ *
+ * Like every tirk function these never allocate, never synchronize and
+ * return TIRK_OK or an error (tirk.h). */
+#ifndef TIRK_ATTENTION_H
+#define TIRK_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cublas_v2.h>
+
+#include "tirk.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+  tirk_view_t q, k, v, out;
+  const tirk_view_t *mask; /* NULL, bool or float */
+  float *lse;              /* NULL or dense [..., Hq, L] f32 device memory */
+  double scale;            /* already resolved (1/sqrt(E) by default); finite */
+  double dropout_p;        /* >= 0; >= 1 drops everything */
+  int is_causal, bottom_right, enable_gqa;
+  uint64_t seed, stream;   /* dropout randomness (see above) */
+} tirk_sdpa_args_t;
+
+/* FlashAttention-style kernel: one CTA per (batch, query head, tile of
+ * query rows) walks the keys in tiles with an online softmax in f32; the
+ * L x S scores never reach device memory.  Causal tiles that are fully
+ * masked are skipped.
+ *  - f16/bf16: tensor cores (mma.sync m16n8k16, f32 accumulation); the
+ *    probabilities are rounded to the input dtype before P.V, as in
+ *    FlashAttention.  f32: a SIMT kernel with f32 FMAs (no TF32).
+ *  - Requires: q, k, v, out of one dtype among f16/bf16/f32; E and Ev
+ *    <= 256 (any value 1..256: smaller dims are zero-padded to 32, 64,
+ *    128 or 256 in shared memory).  Any strides (including 0 and
+ *    transposed layouts) are accepted: when q/k/v have last-dim stride 1,
+ *    16-byte aligned data and row/head/batch strides that are multiples of
+ *    16 bytes, tiles are copied with cp.async; otherwise with (slower)
+ *    element loads.  So the only TIRK_ERR_UNSUPPORTED cases are the dtype
+ *    (f64) and head dims > 256.
+ * TIRK_ERR_ARGS for inconsistent shapes/dtypes (message in
+ * tirk_last_message()). */
+tirk_err_t tirk_sdpa_mem_efficient(const tirk_sdpa_args_t *a, cudaStream_t stream);
+
+/* The math fallback: for each batch index, scores = K-major GEMM through
+ * cuBLAS (cublasGemmStridedBatchedEx, f32 accumulation; f32 inputs use
+ * CUBLAS_COMPUTE_32F_PEDANTIC when the handle allows TF32, so never TF32;
+ * f64 in f64) into a workspace, one kernel for scale + mask + causal +
+ * softmax + dropout (+ lse) per row, then P.V by a second GEMM written
+ * straight into out.  Probabilities are rounded to the input dtype for
+ * 16-bit inputs (as PyTorch's math path does).
+ *  - Requires: one dtype among f16/bf16/f32/f64 for q, k, v, out; any
+ *    head dims; q, k, v and out must each have last-dim stride 1 and a
+ *    row stride >= their last dim (cuBLAS leading dimensions), else
+ *    TIRK_ERR_UNSUPPORTED (the runtime makes contiguous copies and
+ *    retries).  Heads are batched in one cuBLAS call per batch index (per
+ *    batch index and kv head with GQA, the kv matrix read with stride 0);
+ *    batch dims are looped on the host.
+ *  - workspace: tirk_sdpa_math_workspace(a) bytes of device memory
+ *    (256-byte aligned), reused for each batch index, so it is
+ *    Hq * L * S * (4 or 8, + 2 for 16-bit) bytes, not times the batch.
+ * `handle` must be bound to any stream; it is set to `stream` here. */
+size_t tirk_sdpa_math_workspace(const tirk_sdpa_args_t *a);
+tirk_err_t tirk_sdpa_math(const tirk_sdpa_args_t *a, cublasHandle_t handle, void *workspace,
+                          cudaStream_t stream);
+
+/* Tuning hook for benchmarks (not for the runtime): 0 = automatic tile
+ * choice; for 16-bit inputs 1 = 64-row CTAs (one 16-row tile per warp),
+ * 2 = 128-row CTAs (two per warp, head dims <= 128).  Process-wide, not
+ * thread-safe. */
+void tirk_sdpa_set_config(int config);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TIRK_ATTENTION_H */
