@@ -75,12 +75,28 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
   }
   int64_t kernel = inst->i[4]; /* 0 any, 1 flash, 2 mem_efficient, 3 math */
   void *mem[3] = {NULL, NULL, NULL};
-  if (kernel != 3) {
-    /* flash runs on the mem_efficient kernel until the flash kernels land. */
-    tirk_err_t e = tirk_sdpa_mem_efficient(&a, c->stream);
-    if (e == TIRK_ERR_UNSUPPORTED && (q->strides[q->rank - 1] != 1 || k->strides[k->rank - 1] != 1 ||
-                                      v->strides[v->rank - 1] != 1)) {
-      /* Layout only: retry on dense copies. */
+  /* flash runs on the mem_efficient kernel until the flash kernels land;
+   * math runs anything mem_efficient does not take.  A kernel that refuses
+   * a layout (a pre-transposed k, say) gets dense copies once. */
+  bool dense_done = false;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    bool math = kernel == 3 || attempt >= 2;
+    tirk_err_t e;
+    if (!math) {
+      e = tirk_sdpa_mem_efficient(&a, c->stream);
+    } else {
+      size_t ws = tirk_sdpa_math_workspace(&a);
+      void *w = NULL;
+      if ((s = tirrt_cuda_alloc(c, ws, &w))) goto done;
+      e = tirk_sdpa_math(&a, c->blas, w, c->stream);
+      tirrt_cuda_free(c, w);
+    }
+    if (e == TIRK_OK) goto done;
+    if (e != TIRK_ERR_UNSUPPORTED) {
+      s = tirrt_tirk_status(e, math ? "sdpa (math)" : "sdpa (mem_efficient)");
+      goto done;
+    }
+    if (!dense_done) { /* retry this kernel on dense copies of q, k, v */
       tirrt_view_t dq, dk, dv;
       if ((s = dense(c, q, &dq, &mem[0])) || (s = dense(c, k, &dk, &mem[1])) ||
           (s = dense(c, v, &dv, &mem[2])))
@@ -88,22 +104,15 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
       a.q = tirrt_tirk_view(&dq);
       a.k = tirrt_tirk_view(&dk);
       a.v = tirrt_tirk_view(&dv);
-      e = tirk_sdpa_mem_efficient(&a, c->stream);
+      dense_done = true;
+      attempt = math ? 2 : 0;
+      continue;
     }
-    if (e == TIRK_OK) goto done;
-    if (e != TIRK_ERR_UNSUPPORTED || kernel == 2) {
-      s = tirrt_tirk_status(e, "sdpa (mem_efficient)");
+    if (math || kernel == 2) {
+      s = tirrt_tirk_status(e, math ? "sdpa (math)" : "sdpa (mem_efficient)");
       goto done;
     }
-    /* Not a shape mem_efficient takes: the math kernel runs anything. */
-  }
-  {
-    size_t ws = tirk_sdpa_math_workspace(&a);
-    void *w = NULL;
-    if ((s = tirrt_cuda_alloc(c, ws, &w))) goto done;
-    tirk_err_t e = tirk_sdpa_math(&a, c->blas, w, c->stream);
-    tirrt_cuda_free(c, w);
-    if (e != TIRK_OK) s = tirrt_tirk_status(e, "sdpa (math)");
+    attempt = 1; /* next: math */
   }
 done:
   for (int i = 0; i < 3; i++) tirrt_cuda_free(c, mem[i]);

@@ -141,11 +141,18 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   TRY(layout(&l.lb, t, p->B.rows, p->B.cols, p->B.ld, p->batch, p->sb));
   TRY(layout(&l.ld, t, p->n, p->m, (int64_t)p->n, p->batch, p->sd));
 
-  Key key = {.dtype = p->dtype, .tf32 = ct == CUBLAS_COMPUTE_32F_FAST_TF32, .epilogue = (int32_t)epi,
-             .align = (int32_t)(((uintptr_t)p->pa | (uintptr_t)p->pb | (uintptr_t)p->pd |
-                                 (uintptr_t)p->bias) & 15),
-             .a = p->A, .b = p->B, .m = p->m, .n = p->n, .k = p->k, .batch = p->batch,
-             .sa = p->sa, .sb = p->sb, .sd = p->sd};
+  /* Zeroed first: the cache compares keys with memcmp, padding included. */
+  Key key;
+  memset(&key, 0, sizeof key);
+  key.dtype = p->dtype;
+  key.tf32 = ct == CUBLAS_COMPUTE_32F_FAST_TF32;
+  key.epilogue = (int32_t)epi;
+  key.align = (int32_t)(((uintptr_t)p->pa | (uintptr_t)p->pb | (uintptr_t)p->pd |
+                         (uintptr_t)p->bias) & 15);
+  key.a.op = p->A.op, key.a.rows = p->A.rows, key.a.cols = p->A.cols, key.a.ld = p->A.ld;
+  key.b.op = p->B.op, key.b.rows = p->B.rows, key.b.cols = p->B.cols, key.b.ld = p->B.ld;
+  key.m = p->m, key.n = p->n, key.k = p->k, key.batch = p->batch;
+  key.sa = p->sa, key.sb = p->sb, key.sd = p->sd;
   int hit = -1;
   for (int i = 0; i < CACHE_SIZE && hit < 0; i++)
     if (cache[i].used && memcmp(&cache[i].key, &key, sizeof key) == 0) hit = i;
@@ -167,8 +174,7 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
     }
     hit = cache_next;
     cache_next = (cache_next + 1) % CACHE_SIZE;
-    memset(&cache[hit].key, 0, sizeof cache[hit].key);
-    cache[hit].key = key;
+    memcpy(&cache[hit].key, &key, sizeof key);
     cache[hit].algo = res.algo;
     cache[hit].used = true;
   }

@@ -10,16 +10,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-check}
-mkdir -p "$OUT" /tmp/devlibs
-python3 -c 'import lzma, os, sys
-for f in sys.argv[1:]:
-    d = "/tmp/devbin/" if "/bin/" in f else "/tmp/devlibs/"
-    os.makedirs(d, exist_ok=True)
-    open(d + os.path.basename(f)[:-3], "wb").write(lzma.open(f).read())
-    os.chmod(d + os.path.basename(f)[:-3], 0o755)' devpack/lib/*.xz devpack/bin/*.xz
-export LD_LIBRARY_PATH=/tmp/devlibs:${LD_LIBRARY_PATH:-}
-export TIRC_CACHE_DIR=/tmp/tirc-cache
-B=/tmp/devbin
+mkdir -p "$OUT"
+source scripts/gpu-unpack.sh
 declare -a ROWS
 row() { ROWS+=("$(printf '%-44s %s' "$1" "$2")"); }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"

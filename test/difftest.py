@@ -25,7 +25,11 @@ import tempfile
 TOL = {"f32": 2e-5, "f64": 1e-12}
 # For whole models (--files): the fused sdpa computes in f32 where the unfused
 # chain rounds every step to the storage type.
-FILE_TOL = {"<f4": 1e-4, "<f8": 1e-10, "<f2": 1e-2, "<V2": 3e-2, "|V2": 3e-2}
+# bf16 whole models: the Llama block's fused vs unfused gap is 0.034 at T=32
+# and 0.047 at B=2, T=128 on the CPU alone (the GPU's fused output is 0.004
+# from the CPU's fused one, and the same model in f32 agrees to 2e-5), so
+# the bf16 bound is rounding noise of eight-bit mantissas, not slack.
+FILE_TOL = {"<f4": 1e-4, "<f8": 1e-10, "<f2": 1e-2, "<V2": 6e-2, "|V2": 6e-2}
 
 
 def read_npy(path):
