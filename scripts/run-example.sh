@@ -2,8 +2,8 @@
 # run-example.sh [MODEL.tir] — builds tirc (installing what is missing),
 # compiles an example model (a GPT-2 block with nanoGPT's hand-written
 # attention, by default) to an executable and runs it end to end on random
-# inputs, timing it.  The CPU target is used on machines without a GPU (the
-# CUDA target arrives with its issue).
+# inputs, timing it.  tirc's default target is the GPU when the build found
+# the CUDA toolkit and a GPU is present, and the CPU otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
