@@ -224,6 +224,7 @@ typedef struct {
   int32_t *buf;       /* per value: buffer id or -1 */
   uint64_t seed;
   bool gpu;
+  void **direct;      /* per value: the caller's result buffer it is made in, or NULL */
 #ifdef TIRRT_HAVE_CUDA
   tirrt_cuda_ctx_t *ctx;
 #endif
@@ -370,8 +371,13 @@ static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
   size_t bytes;
   tirrt_status_t s = value_shape(r, v, &desc);
   if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-  if (!s) s = acquire(r->p, r->gpu, bytes, &r->buf[v]);
   if (s) return s;
+  if (r->direct && r->direct[v]) { /* a result: straight into the caller's buffer */
+    r->buf[v] = -1;
+    *out = tirrt_view_contiguous(&desc, r->direct[v]);
+    return NULL;
+  }
+  if ((s = acquire(r->p, r->gpu, bytes, &r->buf[v]))) return s;
   *out = tirrt_view_contiguous(&desc, r->p->bufs[r->buf[v]].p);
   return NULL;
 }
@@ -708,6 +714,20 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   }
 #endif
   if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
+  /* A result made by an instruction is made in the caller's buffer, when
+   * the caller gave buffers where the run computes (saves a copy); a value
+   * returned twice keeps the copies. */
+  if (result_buffers && (r.gpu == (o->device_pointers != 0))) {
+    if (!(r.direct = calloc((size_t)d->n_values + 1, sizeof *r.direct))) {
+      s = tirrt_oom_status();
+      goto done;
+    }
+    for (int32_t j = 0; j < d->n_results; j++) {
+      int32_t v = d->results[j], uses = 0;
+      for (int32_t k = 0; k < d->n_results; k++) uses += d->results[k] == v;
+      if (uses == 1 && d->values[v].kind == TIRRT_VALUE_TEMP) r.direct[v] = result_buffers[j];
+    }
+  }
   int32_t next_kernel = 0;
   for (int32_t i = 0; i < d->n_insts; i++) {
     const tirrt_inst_t *inst = &d->insts[i];
@@ -748,6 +768,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
       goto done;
     }
     out_descs[j] = desc;
+    if (v->data == dst && tirrt_view_is_contiguous(v)) continue; /* made in place */
     if (!r.gpu) {
       tirrt_view_t dv = tirrt_view_contiguous(&desc, dst);
       if ((s = tirrt_cpu_copy(v, &dv))) goto done;
@@ -796,6 +817,7 @@ done:
   /* Everything still held goes back to the pool for the next run. */
   for (int32_t i = 0; i < p->n_bufs; i++) p->bufs[i].refs = 0;
   p->live_bytes = 0;
+  free(r.direct);
   free(uploads);
   free(results);
   free(r.sym);
