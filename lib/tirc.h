@@ -17,7 +17,13 @@
  *    target "cuda" to get generated GPU kernels; a module of either target
  *    runs on CPU or CUDA tensors.
  *  - A module may run from several threads at once only if each thread has
- *    its own module; compiling is thread-safe.
+ *    its own module; compiling is thread-safe.  Runs on one GPU take turns
+ *    (they share its stream, cuBLAS handle and memory cache).
+ *  - CUDA tensors: the work runs on the stream given to
+ *    tirc_module_run_on_stream, or, with none, on the legacy default
+ *    stream, so it is ordered after the caller's default-stream work (pass
+ *    your stream when you use another).  The call returns when the outputs
+ *    are written; the caller's current device is left as it was.
  */
 #ifndef TIRC_H
 #define TIRC_H

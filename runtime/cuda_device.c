@@ -77,6 +77,7 @@ typedef struct {
   tirrt_cuda_ctx_t ctx;
   bool ready;
   pthread_mutex_t lock; /* guards the block lists */
+  pthread_mutex_t run;  /* held by a run for its whole length */
   Block *free_blocks, *used_blocks;
   size_t n_free, n_used, cap_free, cap_used;
 } Device;
@@ -129,6 +130,16 @@ static tirrt_status_t create(Device *d, int device) {
   TIRRT_CUDA_CHECK(cudaMalloc(&c->lt_workspace, c->lt_workspace_bytes));
   TIRRT_CUBLAS_CHECK(cublasSetWorkspace(c->blas, c->lt_workspace, c->lt_workspace_bytes));
   pthread_mutex_init(&d->lock, NULL);
+  pthread_mutex_init(&d->run, NULL);
+  return NULL;
+}
+
+void tirrt_cuda_run_lock(tirrt_cuda_ctx_t *c) { pthread_mutex_lock(&((Device *)c)->run); }
+void tirrt_cuda_run_unlock(tirrt_cuda_ctx_t *c) { pthread_mutex_unlock(&((Device *)c)->run); }
+
+tirrt_status_t tirrt_cuda_set_blas_stream(tirrt_cuda_ctx_t *c) {
+  TIRRT_CUBLAS_CHECK(cublasSetStream(c->blas, c->stream));
+  TIRRT_CUBLAS_CHECK(cublasSetWorkspace(c->blas, c->lt_workspace, c->lt_workspace_bytes));
   return NULL;
 }
 

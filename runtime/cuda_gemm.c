@@ -10,6 +10,7 @@
  * batch indices.  A matrix view with no unit stride is copied first.  The
  * heuristic's algorithm is cached per problem.  f16/bf16 accumulate in
  * f32; f32 uses TF32 tensor cores only when the run allows it. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ static bool describe(int64_t R, int64_t C, int64_t sr, int64_t sc, Mat *m) {
 /* ------------------------------------------------------------ algorithm cache */
 
 typedef struct {
+  int32_t device, cc; /* algorithms are chosen per GPU */
   int32_t dtype, tf32, epilogue, align;
   Mat a, b;
   uint64_t m, n, k;
@@ -69,6 +71,7 @@ static struct {
   bool used;
 } cache[CACHE_SIZE];
 static int cache_next;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Lt descriptors for one problem; released by lt_release. */
 typedef struct {
@@ -104,6 +107,7 @@ typedef struct {
   int64_t batch, sa, sb, sd;
   const void *pa, *pb, *bias;
   void *pd;
+  int act; /* tirrt_cuda_act_t, applied by the epilogue after the bias */
 } Problem;
 
 static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
@@ -131,12 +135,16 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   TRYB(cublasLtMatmulDescCreate(&l.op, ct, st));
   TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSA, &p->A.op, sizeof p->A.op));
   TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSB, &p->B.op, sizeof p->B.op));
-  cublasLtEpilogue_t epi = p->bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-  if (p->bias) {
+  static const cublasLtEpilogue_t EPI[3][2] = {
+      {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS},
+      {CUBLASLT_EPILOGUE_GELU, CUBLASLT_EPILOGUE_GELU_BIAS},
+      {CUBLASLT_EPILOGUE_RELU, CUBLASLT_EPILOGUE_RELU_BIAS}};
+  cublasLtEpilogue_t epi = EPI[p->act][p->bias != NULL];
+  if (epi != CUBLASLT_EPILOGUE_DEFAULT)
     TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+  if (p->bias)
     TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &p->bias,
                                         sizeof p->bias));
-  }
   TRY(layout(&l.la, t, p->A.rows, p->A.cols, p->A.ld, p->batch, p->sa));
   TRY(layout(&l.lb, t, p->B.rows, p->B.cols, p->B.ld, p->batch, p->sb));
   TRY(layout(&l.ld, t, p->n, p->m, (int64_t)p->n, p->batch, p->sd));
@@ -144,6 +152,8 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   /* Zeroed first: the cache compares keys with memcmp, padding included. */
   Key key;
   memset(&key, 0, sizeof key);
+  key.device = c->device;
+  key.cc = c->cc;
   key.dtype = p->dtype;
   key.tf32 = ct == CUBLAS_COMPUTE_32F_FAST_TF32;
   key.epilogue = (int32_t)epi;
@@ -153,10 +163,16 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   key.b.op = p->B.op, key.b.rows = p->B.rows, key.b.cols = p->B.cols, key.b.ld = p->B.ld;
   key.m = p->m, key.n = p->n, key.k = p->k, key.batch = p->batch;
   key.sa = p->sa, key.sb = p->sb, key.sd = p->sd;
-  int hit = -1;
-  for (int i = 0; i < CACHE_SIZE && hit < 0; i++)
-    if (cache[i].used && memcmp(&cache[i].key, &key, sizeof key) == 0) hit = i;
-  if (hit < 0) {
+  cublasLtMatmulAlgo_t algo;
+  bool found = false;
+  pthread_mutex_lock(&cache_lock); /* runs on different GPUs share the cache */
+  for (int i = 0; i < CACHE_SIZE && !found; i++)
+    if (cache[i].used && memcmp(&cache[i].key, &key, sizeof key) == 0) {
+      algo = cache[i].algo;
+      found = true;
+    }
+  pthread_mutex_unlock(&cache_lock);
+  if (!found) {
     cublasLtMatmulPreference_t pref;
     TRYB(cublasLtMatmulPreferenceCreate(&pref));
     size_t ws = c->lt_workspace_bytes;
@@ -172,18 +188,21 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
                             tirrt_dtype_name(p->dtype), cublasGetStatusString(bs));
       goto out;
     }
-    hit = cache_next;
+    algo = res.algo;
+    pthread_mutex_lock(&cache_lock);
+    int slot = cache_next;
     cache_next = (cache_next + 1) % CACHE_SIZE;
-    memcpy(&cache[hit].key, &key, sizeof key);
-    cache[hit].algo = res.algo;
-    cache[hit].used = true;
+    memcpy(&cache[slot].key, &key, sizeof key);
+    cache[slot].algo = res.algo;
+    cache[slot].used = true;
+    pthread_mutex_unlock(&cache_lock);
   }
   double one_d = 1.0, zero_d = 0.0;
   float one_f = 1.0f, zero_f = 0.0f;
   const void *alpha = f64 ? (const void *)&one_d : (const void *)&one_f;
   const void *beta = f64 ? (const void *)&zero_d : (const void *)&zero_f;
   TRYB(cublasLtMatmul(c->lt, l.op, alpha, p->pa, l.la, p->pb, l.lb, beta, p->pd, l.ld, p->pd, l.ld,
-                      &cache[hit].algo, c->lt_workspace, c->lt_workspace_bytes, c->stream));
+                      &algo, c->lt_workspace, c->lt_workspace_bytes, c->stream));
 out:
   lt_release(&l);
   return s;
@@ -207,12 +226,14 @@ static tirrt_status_t dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v, tir
 /* a [..., M, K] @ b [..., K, N] -> out [..., M, N] (out contiguous), with
  * a and b already broadcast to out's batch dims. */
 static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
-                           const tirrt_view_t *bias, const tirrt_view_t *out) {
+                           const tirrt_view_t *bias, int act, const tirrt_view_t *out) {
   int32_t r = out->rank, nb = r - 2;
   int64_t M = out->shape[r - 2], N = out->shape[r - 1], K = a->shape[r - 1];
   size_t es = tirrt_dtype_size(out->dtype);
   if (tirrt_view_numel(out) == 0) return NULL;
   if (K == 0) {
+    /* No product to hang an epilogue on: the caller adds the bias. */
+    if (bias || act) return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "epilogue with K = 0");
     TIRRT_CUDA_CHECK(cudaMemsetAsync(out->data, 0, (size_t)tirrt_view_numel(out) * es, c->stream));
     return NULL;
   }
@@ -248,6 +269,7 @@ static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tir
   p.sb = inner < n ? sa[n - 1] : 0; /* Lt's B is a */
   p.sd = inner < n ? sd[n - 1] : 0;
   p.bias = bias ? bias->data : NULL;
+  p.act = act;
   int64_t outer = 1;
   for (int32_t k = 0; k < inner; k++) outer *= shp[k];
   for (int64_t o = 0; o < outer; o++) {
@@ -271,16 +293,16 @@ static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tir
 /* Runs gemm; when Lt cannot take an operand's layout, retries once with
  * dense copies of a and b. */
 static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
-                                   const tirrt_view_t *b, const tirrt_view_t *bias,
+                                   const tirrt_view_t *b, const tirrt_view_t *bias, int act,
                                    const tirrt_view_t *out) {
-  tirrt_status_t s = gemm(c, a, b, bias, out);
+  tirrt_status_t s = gemm(c, a, b, bias, act, out);
   if (!s || tirrt_status_code(s) != TIRRT_STATUS_UNIMPLEMENTED) return s;
   tirrt_status_free(s);
   void *ma = NULL, *mb = NULL;
   tirrt_view_t da, db;
   s = dense_copy(c, a, &da, &ma);
   if (!s) s = dense_copy(c, b, &db, &mb);
-  if (!s) s = gemm(c, &da, &db, bias, out);
+  if (!s) s = gemm(c, &da, &db, bias, act, out);
   tirrt_cuda_free(c, ma);
   tirrt_cuda_free(c, mb);
   return s;
@@ -289,7 +311,7 @@ static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
 /* Broadcasts a and b to out's batch dims (keeping their matrix dims) and
  * multiplies; bias (dense [N], out's dtype) goes into Lt's epilogue. */
 static tirrt_status_t matmul_impl(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
-                                  const tirrt_view_t *b, const tirrt_view_t *bias,
+                                  const tirrt_view_t *b, const tirrt_view_t *bias, int act,
                                   const tirrt_view_t *out) {
   if (a->rank < 2 || b->rank < 2 || out->rank < 2)
     return tirrt_make_status(TIRRT_STATUS_INTERNAL, "matmul of rank < 2 reached the GPU");
@@ -304,7 +326,7 @@ static tirrt_status_t matmul_impl(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
   shape[r - 2] = b->shape[b->rank - 2];
   shape[r - 1] = b->shape[b->rank - 1];
   if ((s = tirrt_view_broadcast_to(b, r, shape, &bb))) return s;
-  return gemm_or_copy(c, &ba, &bb, bias, out);
+  return gemm_or_copy(c, &ba, &bb, bias, act, out);
 }
 
 static bool lt_dtypes(const tirrt_view_t *a, const tirrt_view_t *b, const tirrt_view_t *out) {
@@ -319,30 +341,50 @@ tirrt_status_t tirrt_cuda_matmul(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, con
     TIRRT_TIRK_CHECK(tirk_matmul_int(&ta, &tb, &to, c->stream), "matmul");
     return NULL;
   }
-  return matmul_impl(c, a, b, NULL, out);
+  return matmul_impl(c, a, b, NULL, TIRRT_ACT_NONE, out);
+}
+
+/* x as a matrix view ([K] is [1, K]) and out likewise; w^T as a [K, N]
+ * view (swapped strides: Lt transposes it for free). */
+static void linear_views(const tirrt_view_t *x, const tirrt_view_t *w, const tirrt_view_t *out,
+                         tirrt_view_t *x2, tirrt_view_t *wt, tirrt_view_t *o2) {
+  *x2 = *x;
+  *o2 = *out;
+  if (x->rank == 1) {
+    x2->rank = o2->rank = 2;
+    x2->shape[1] = x->shape[0], x2->strides[1] = x->strides[0];
+    x2->shape[0] = 1, x2->strides[0] = x->shape[0] * x->strides[0];
+    o2->shape[1] = out->shape[0], o2->strides[1] = out->strides[0];
+    o2->shape[0] = 1, o2->strides[0] = out->shape[0];
+  }
+  *wt = *w;
+  wt->shape[0] = w->shape[1];
+  wt->shape[1] = w->shape[0];
+  wt->strides[0] = w->strides[1];
+  wt->strides[1] = w->strides[0];
+}
+
+/* Lt's bias epilogue reads N dense elements of out's dtype. */
+static bool epilogue_bias(const tirrt_view_t *bias, const tirrt_view_t *out) {
+  int64_t n = out->shape[out->rank - 1];
+  return bias->dtype == out->dtype && bias->rank == 1 && bias->shape[0] == n &&
+         (bias->strides[0] == 1 || n == 1) && out->dtype != TIRRT_DTYPE_F64;
 }
 
 tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, const tirrt_view_t *w,
                                  const tirrt_view_t *bias, const tirrt_view_t *out) {
-  /* w^T as a [K, N] view: swap w's strides (Lt transposes it for free). */
-  tirrt_view_t wt = *w;
-  wt.shape[0] = w->shape[1];
-  wt.shape[1] = w->shape[0];
-  wt.strides[0] = w->strides[1];
-  wt.strides[1] = w->strides[0];
+  tirrt_view_t x2, wt, o2;
+  linear_views(x, w, out, &x2, &wt, &o2);
   if (!lt_dtypes(x, w, out)) {
-    tirk_view_t ta = tirrt_tirk_view(x), tb = tirrt_tirk_view(&wt), to = tirrt_tirk_view(out);
+    tirk_view_t ta = tirrt_tirk_view(&x2), tb = tirrt_tirk_view(&wt), to = tirrt_tirk_view(&o2);
     TIRRT_TIRK_CHECK(tirk_matmul_int(&ta, &tb, &to, c->stream), "linear");
   } else {
-    /* Lt's bias epilogue takes a dense [N] bias of out's dtype (not f64). */
-    bool epilogue = bias && bias->dtype == out->dtype && bias->rank == 1 &&
-                    (bias->strides[0] == 1 || bias->shape[0] <= 1) &&
-                    out->dtype != TIRRT_DTYPE_F64;
-    tirrt_status_t s = matmul_impl(c, x, &wt, epilogue ? bias : NULL, out);
+    bool epilogue = bias && epilogue_bias(bias, out);
+    tirrt_status_t s = matmul_impl(c, &x2, &wt, epilogue ? bias : NULL, TIRRT_ACT_NONE, &o2);
     if (s && epilogue && tirrt_status_code(s) == TIRRT_STATUS_UNIMPLEMENTED) {
-      tirrt_status_free(s); /* no algorithm with the epilogue: add afterwards */
+      tirrt_status_free(s); /* no algorithm with the epilogue (or K = 0): add afterwards */
       epilogue = false;
-      s = matmul_impl(c, x, &wt, NULL, out);
+      s = matmul_impl(c, &x2, &wt, NULL, TIRRT_ACT_NONE, &o2);
     }
     if (s) return s;
     if (epilogue || !bias) return NULL;
@@ -354,4 +396,14 @@ tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, con
   tirk_view_t to = tirrt_tirk_view(out), tb = tirrt_tirk_view(&bb);
   TIRRT_TIRK_CHECK(tirk_binary(TIRRT_BIN_ADD, &to, &tb, &to, c->stream), "linear bias");
   return NULL;
+}
+
+tirrt_status_t tirrt_cuda_linear_act(tirrt_cuda_ctx_t *c, const tirrt_view_t *x,
+                                     const tirrt_view_t *w, const tirrt_view_t *bias, int act,
+                                     const tirrt_view_t *out) {
+  if (!lt_dtypes(x, w, out) || out->dtype == TIRRT_DTYPE_F64 || (bias && !epilogue_bias(bias, out)))
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "no Lt epilogue for this linear");
+  tirrt_view_t x2, wt, o2;
+  linear_views(x, w, out, &x2, &wt, &o2);
+  return matmul_impl(c, &x2, &wt, bias, act, &o2);
 }

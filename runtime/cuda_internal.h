@@ -65,6 +65,13 @@ typedef struct tirrt_cuda_ctx_s {
  * clear UNAVAILABLE status when there is no driver or GPU. */
 tirrt_status_t tirrt_cuda_ctx_get(int device, tirrt_cuda_ctx_t **out);
 
+/* Serializes runs on one GPU (see tirrt_program_execute). */
+void tirrt_cuda_run_lock(tirrt_cuda_ctx_t *c);
+void tirrt_cuda_run_unlock(tirrt_cuda_ctx_t *c);
+/* Points the cuBLAS handle at c->stream, keeping the runtime's workspace
+ * (cublasSetStream resets it). */
+tirrt_status_t tirrt_cuda_set_blas_stream(tirrt_cuda_ctx_t *c);
+
 /* Caching allocator: freed blocks go back to a per-device cache and are
  * reused by later allocations of a similar size; everything runs on one
  * stream, so a block freed after a launch may be reused by the next launch
@@ -81,6 +88,13 @@ tirrt_status_t tirrt_cuda_matmul(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, con
                                  const tirrt_view_t *out);
 tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, const tirrt_view_t *w,
                                  const tirrt_view_t *bias, const tirrt_view_t *out);
+/* Activations cuBLASLt applies in its epilogue (after the bias). */
+typedef enum { TIRRT_ACT_NONE = 0, TIRRT_ACT_GELU_TANH = 1, TIRRT_ACT_RELU = 2 } tirrt_cuda_act_t;
+/* out = act(x @ w^T + bias) in one cuBLASLt call; UNIMPLEMENTED (nothing
+ * launched) when Lt has no such epilogue for these operands. */
+tirrt_status_t tirrt_cuda_linear_act(tirrt_cuda_ctx_t *c, const tirrt_view_t *x,
+                                     const tirrt_view_t *w, const tirrt_view_t *bias, int act,
+                                     const tirrt_view_t *out);
 
 /* ------------------------------------------------------------ the executor (cuda_exec.c) */
 /* Everything an instruction needs besides its views. */

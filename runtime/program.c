@@ -42,6 +42,10 @@ struct tirrt_program_s {
   void **modules;
 };
 
+#ifdef TIRRT_HAVE_CUDA
+static void gpu_unprepare(tirrt_program_t *p);
+#endif
+
 /* ------------------------------------------------------------ creation */
 
 static tirrt_status_t bad_def(const tirrt_program_def_t *def, const char *what, int32_t i) {
@@ -158,13 +162,8 @@ void tirrt_program_free(tirrt_program_t *p) {
   if (!p) return;
   for (int32_t i = 0; i < p->n_bufs; i++) free_buffer(p, &p->bufs[i]);
 #ifdef TIRRT_HAVE_CUDA
-  if (p->const_dev)
-    for (int32_t v = 0; v < p->def->n_values; v++) tirrt_cuda_release(p->device, p->const_dev[v]);
-  if (p->modules)
-    for (int32_t k = 0; k < p->def->n_kernels; k++) tirrt_cuda_module_free(p->modules[k]);
+  gpu_unprepare(p);
 #endif
-  free(p->const_dev);
-  free(p->modules);
   free(p->bufs);
   free(p->last_use);
   free(p);
@@ -443,8 +442,10 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
     int64_t start = r->dim[inst->d[0]], step = r->dim[inst->d[1]], n = out->shape[dim];
     int64_t size = IN(0)->shape[dim];
     /* Symbolic bounds were taken as in range at compile time: check here. */
+    int64_t last = 0;
     if (!r->dim_ok[inst->d[0]] || !r->dim_ok[inst->d[1]] || step < 1 || start < 0 ||
-        (n > 0 && start + (n - 1) * step >= size))
+        (n > 0 && (__builtin_mul_overflow(n - 1, step, &last) ||
+                   __builtin_add_overflow(start, last, &last) || last >= size)))
       return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                                "%s: slice [%lld : %lld : %lld] is out of range for a dim of %lld",
                                d->values[inst->out].name, (long long)start,
@@ -550,6 +551,18 @@ static void release_after(Run *r, const tirrt_inst_t *inst, int32_t i) {
 /* Uploads the constants (once per program) and loads the generated
  * kernels' modules (once per program; a kernel whose module does not load
  * on this GPU is left NULL and its instructions run one by one). */
+static void gpu_unprepare(tirrt_program_t *p) {
+  if (p->const_dev)
+    for (int32_t v = 0; v < p->def->n_values; v++) tirrt_cuda_release(p->device, p->const_dev[v]);
+  if (p->modules)
+    for (int32_t k = 0; k < p->def->n_kernels; k++) tirrt_cuda_module_free(p->modules[k]);
+  free(p->const_dev);
+  free(p->modules);
+  p->const_dev = NULL;
+  p->modules = NULL;
+  p->device = -1;
+}
+
 static tirrt_status_t gpu_prepare(Run *r, int32_t device) {
   tirrt_program_t *p = r->p;
   const tirrt_program_def_t *d = p->def;
@@ -558,28 +571,30 @@ static tirrt_status_t gpu_prepare(Run *r, int32_t device) {
                              "%s: this program object already ran on GPU %d; create another "
                              "to run on GPU %d", d->name ? d->name : "program", p->device, device);
   if (p->device == device) return NULL;
+  /* All or nothing: a failure (say, out of memory for the weights) leaves
+   * the program unprepared, so a later run starts over. */
   p->device = device;
   p->const_dev = calloc((size_t)d->n_values + 1, sizeof *p->const_dev);
   p->modules = calloc((size_t)d->n_kernels + 1, sizeof *p->modules);
-  if (!p->const_dev || !p->modules) return tirrt_oom_status();
-  for (int32_t v = 0; v < d->n_values; v++) {
+  tirrt_status_t s = !p->const_dev || !p->modules ? tirrt_oom_status() : NULL;
+  for (int32_t v = 0; v < d->n_values && !s; v++) {
     const tirrt_value_def_t *vd = &d->values[v];
     if (vd->kind != TIRRT_VALUE_CONST) continue;
-    tirrt_status_t s = tirrt_cuda_alloc(r->ctx, vd->nbytes, &p->const_dev[v]);
+    s = tirrt_cuda_alloc(r->ctx, vd->nbytes, &p->const_dev[v]);
     if (!s) s = tirrt_cuda_copy_bytes(device, p->const_dev[v], vd->data, vd->nbytes,
                                       TIRRT_COPY_HOST_TO_DEVICE);
-    if (s) return s;
   }
-  for (int32_t k = 0; k < d->n_kernels; k++) {
+  for (int32_t k = 0; k < d->n_kernels && !s; k++) {
     tirrt_cuda_module_t *m = NULL;
-    tirrt_status_t s = tirrt_cuda_module_load(r->ctx, &d->kernels[k], &m);
-    if (s) { /* e.g. a cubin for another GPU and no PTX: fall back */
-      tirrt_status_free(s);
+    tirrt_status_t ms = tirrt_cuda_module_load(r->ctx, &d->kernels[k], &m);
+    if (ms) { /* e.g. a cubin for another GPU and no PTX: fall back */
+      tirrt_status_free(ms);
       m = NULL;
     }
     p->modules[k] = m;
   }
-  return NULL;
+  if (s) gpu_unprepare(p);
+  return s;
 }
 
 /* Runs generated kernel k in place of its instructions; UNIMPLEMENTED when
@@ -612,6 +627,45 @@ static tirrt_status_t run_fused(Run *r, int32_t k) {
       r->buf[kd->out[j]] = -1;
     }
   return s;
+}
+#endif
+
+#ifdef TIRRT_HAVE_CUDA
+/* linear followed by gelu(tanh) of its result, which nothing else reads:
+ * one cuBLASLt call with the bias and the activation in its epilogue.
+ * *done says whether it ran; when not, the caller runs the instructions. */
+static tirrt_status_t gpu_linear_act(Run *r, int32_t i, int32_t *next_kernel, bool *done) {
+  const tirrt_program_def_t *d = r->p->def;
+  const tirrt_inst_t *lin = &d->insts[i];
+  *done = false;
+  if (lin->op != TIRRT_OP_LINEAR || i + 1 >= d->n_insts) return NULL;
+  const tirrt_inst_t *act = &d->insts[i + 1];
+  if (act->op != TIRRT_OP_UNARY || act->n_in != 1 || act->in[0] != lin->out ||
+      r->p->last_use[lin->out] != i + 1)
+    return NULL;
+  /* Not relu: Lt's relu epilogue need not keep NaN as the CPU does. */
+  int kind = act->i[0] == TIRRT_UN_GELU_TANH ? TIRRT_ACT_GELU_TANH : TIRRT_ACT_NONE;
+  if (kind == TIRRT_ACT_NONE) return NULL;
+  /* A generated kernel that starts at the activation must be only it. */
+  bool skip_kernel = *next_kernel < d->n_kernels && d->kernels[*next_kernel].first_inst == i + 1;
+  if (skip_kernel && d->kernels[*next_kernel].n_insts != 1) return NULL;
+  tirrt_view_t *out = &r->view[act->out];
+  tirrt_status_t s = alloc_out(r, act->out, out);
+  if (s) return s;
+  s = tirrt_cuda_linear_act(r->ctx, &r->view[lin->in[0]], &r->view[lin->in[1]],
+                            lin->n_in > 2 ? &r->view[lin->in[2]] : NULL, kind, out);
+  if (s && tirrt_status_code(s) == TIRRT_STATUS_UNIMPLEMENTED) {
+    tirrt_status_free(s);
+    release(r->p, r->buf[act->out]);
+    r->buf[act->out] = -1;
+    return NULL;
+  }
+  if (s) return s;
+  release_after(r, lin, i);
+  release_after(r, act, i + 1);
+  if (skip_kernel) (*next_kernel)++;
+  *done = true;
+  return NULL;
 }
 #endif
 
@@ -674,6 +728,9 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   if (o->device_pointers && (o->device != TIRRT_DEVICE_CUDA || !result_buffers))
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "device pointers need the CUDA device and caller result buffers");
+  for (int32_t j = 0; result_buffers && j < d->n_results; j++)
+    if (!result_buffers[j])
+      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "result buffer %d is NULL", j);
 #ifndef TIRRT_HAVE_CUDA
   if (o->device == TIRRT_DEVICE_CUDA)
     return tirrt_make_status(TIRRT_STATUS_UNAVAILABLE,
@@ -691,7 +748,8 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   tirrt_status_t s = NULL;
 #ifdef TIRRT_HAVE_CUDA
   cudaStream_t saved_stream = NULL;
-  bool saved_tf32 = false;
+  bool saved_tf32 = false, locked = false;
+  int saved_device = -1;
 #endif
   if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results || !uploads) {
     s = tirrt_oom_status();
@@ -702,12 +760,22 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   if ((s = bind_args(&r, arg_descs))) goto done;
 #ifdef TIRRT_HAVE_CUDA
   if (r.gpu) {
+    cudaGetDevice(&saved_device);
     if ((s = tirrt_cuda_ctx_get(o->device_index, &r.ctx))) goto done;
+    /* One run at a time per GPU: the context's stream, TF32 mode, cuBLAS
+     * handle and caching allocator are shared by every program on it. */
+    tirrt_cuda_run_lock(r.ctx);
+    locked = true;
     saved_stream = r.ctx->stream;
     saved_tf32 = r.ctx->allow_tf32;
-    if (o->cuda_stream) {
-      r.ctx->stream = (cudaStream_t)o->cuda_stream;
-      cublasSetStream(r.ctx->blas, r.ctx->stream);
+    /* Caller's memory with no stream named: run on the legacy default
+     * stream, which orders after the caller's default-stream work. */
+    cudaStream_t st = o->cuda_stream ? (cudaStream_t)o->cuda_stream
+                      : o->device_pointers ? cudaStreamLegacy
+                                           : r.ctx->stream;
+    if (st != r.ctx->stream) {
+      r.ctx->stream = st;
+      if ((s = tirrt_cuda_set_blas_stream(r.ctx))) goto done;
     }
     r.ctx->allow_tf32 = o->allow_tf32 != 0;
     if ((s = gpu_prepare(&r, o->device_index))) goto done;
@@ -732,6 +800,17 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   for (int32_t i = 0; i < d->n_insts; i++) {
     const tirrt_inst_t *inst = &d->insts[i];
 #ifdef TIRRT_HAVE_CUDA
+    if (r.gpu && inst->op == TIRRT_OP_LINEAR) {
+      bool fused = false;
+      if ((s = gpu_linear_act(&r, i, &next_kernel, &fused))) {
+        s = tirrt_status_annotate(s, "%s", d->values[d->insts[i + 1].out].name);
+        goto done;
+      }
+      if (fused) {
+        i++;
+        continue;
+      }
+    }
     if (r.gpu && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
       const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
       tirrt_status_t ks = run_fused(&r, next_kernel - 1);
@@ -809,10 +888,14 @@ done:
     if (s) cudaStreamSynchronize(r.ctx->stream); /* nothing may still use the buffers */
     if (uploads)
       for (int32_t i = 0; i < d->n_args; i++) tirrt_cuda_free(r.ctx, uploads[i]);
-    r.ctx->stream = saved_stream;
+    if (r.ctx->stream != saved_stream) {
+      r.ctx->stream = saved_stream;
+      tirrt_status_free(tirrt_cuda_set_blas_stream(r.ctx));
+    }
     r.ctx->allow_tf32 = saved_tf32;
-    cublasSetStream(r.ctx->blas, saved_stream);
+    if (locked) tirrt_cuda_run_unlock(r.ctx);
   }
+  if (r.gpu && saved_device >= 0) cudaSetDevice(saved_device); /* the caller's current GPU */
 #endif
   /* Everything still held goes back to the pool for the next run. */
   for (int32_t i = 0; i < p->n_bufs; i++) p->bufs[i].refs = 0;

@@ -57,6 +57,13 @@ def programs():
         out.append(P(f"linear_{dt}", dt, f"%x: {dt}[3, 50, 96], %w: {dt}[130, 96], %b: {dt}[130]",
                      f"{dt}[3, 50, 130], {dt}[3, 50, 130]",
                      "  %y = linear(%x, %w, %b)\n  %z = linear(%x, %w)\n  return %y, %z"))
+        # linear + relu / gelu(tanh) run as one cuBLASLt call with an epilogue;
+        # gelu(erf) and a linear read twice must not.
+        out.append(P(f"linear_act_{dt}", dt, f"%x: {dt}[70, 96], %w: {dt}[130, 96], %b: {dt}[130]",
+                     f"{dt}[70, 130], {dt}[70, 130], {dt}[70, 130], {dt}[70, 130], {dt}[70, 130]",
+                     "  %y = linear(%x, %w, %b)\n  %g = gelu(%y, approximate=\"tanh\")\n"
+                     "  %z = linear(%x, %w)\n  %r = relu(%z)\n  %u = linear(%x, %w, %b)\n  %e = gelu(%u)\n"
+                     "  %t = linear(%x, %w, %b)\n  %a = relu(%t)\n  return %g, %r, %e, %a, %t"))
         out.append(P(f"views_{dt}", dt, f"%x: {dt}[4, 6, 10]", f"{dt}[6, 4, 5], {dt}[2, 4, 6, 10], {dt}[24, 10], {dt}[4, 12, 10]",
                      "  %p = permute(%x, dims=[1, 0, 2])\n  %s = slice(%p, dim=2, start=1, end=10, step=2)\n"
                      "  %n = neg(%s)\n  %u = unsqueeze(%x, dim=0)\n  %e = expand(%u, shape=[2, 4, 6, 10])\n"
@@ -81,6 +88,10 @@ def programs():
         out.append(P(f"int_ops_{dt}", dt, f"%a: {dt}[5, 31], %b: {dt}[31]", f"{dt}[5, 31], {dt}[5, 31], bool[5, 31], i64[5], {dt}[5, 5]",
                      "  %s = add(%a, %b)\n  %m = mul(%s, %a)\n  %c = ge(%a, %b)\n  %r = sum(%a, dims=[1])\n"
                      "  %at = transpose(%a, dim0=0, dim1=1)\n  %mm = matmul(%a, %at)\n  return %s, %m, %c, %r, %mm"))
+    out.append(P("linear_edges", "f32", "%x: f32[4, 8], %w: f32[16, 8], %b1: f32[1], %v: f32[8], %z: f32[3, 0], %wz: f32[5, 0], %bz: f32[5]",
+                 "f32[4, 16], f32[16], f32[3, 5], f32[3, 5]",
+                 "  %a = linear(%x, %w, %b1)\n  %c = linear(%v, %w)\n  %d = linear(%z, %wz, %bz)\n"
+                 "  %e = gelu(%d, approximate=\"tanh\")\n  return %a, %c, %d, %e"))
     out.append(P("casts", "f32", "%x: f32[300]", "i32[300], bf16[300], f16[300], bool[300], i8[300], u8[300], f64[300]",
                  "  %y = mul(%x, 300.0)\n  %a = cast(%y, dtype=i32)\n  %b = cast(%y, dtype=bf16)\n"
                  "  %c = cast(%y, dtype=f16)\n  %d = cast(%x, dtype=bool)\n  %e = cast(%y, dtype=i8)\n"
