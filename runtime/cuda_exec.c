@@ -30,9 +30,8 @@ tirrt_status_t tirrt_cuda_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *src,
   return NULL;
 }
 
-/* A dense device copy of v; *mem is the caller's to free. */
-static tirrt_status_t dense(tirrt_cuda_ctx_t *c, const tirrt_view_t *v, tirrt_view_t *out,
-                            void **mem) {
+tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
+                                     tirrt_view_t *out, void **mem) {
   tirrt_tensor_desc_t d = {.dtype = v->dtype, .rank = v->rank};
   memcpy(d.shape, v->shape, sizeof d.shape);
   size_t bytes;
@@ -98,8 +97,9 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
     }
     if (!dense_done) { /* retry this kernel on dense copies of q, k, v */
       tirrt_view_t dq, dk, dv;
-      if ((s = dense(c, q, &dq, &mem[0])) || (s = dense(c, k, &dk, &mem[1])) ||
-          (s = dense(c, v, &dv, &mem[2])))
+      if ((s = tirrt_cuda_dense_copy(c, q, &dq, &mem[0])) ||
+          (s = tirrt_cuda_dense_copy(c, k, &dk, &mem[1])) ||
+          (s = tirrt_cuda_dense_copy(c, v, &dv, &mem[2])))
         goto done;
       a.q = tirrt_tirk_view(&dq);
       a.k = tirrt_tirk_view(&dk);

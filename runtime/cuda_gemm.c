@@ -210,19 +210,6 @@ out:
 #undef TRYB
 }
 
-/* A contiguous device copy of v (for operands Lt cannot take as they are). */
-static tirrt_status_t dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v, tirrt_view_t *out,
-                                 void **mem) {
-  tirrt_tensor_desc_t d = {.dtype = v->dtype, .rank = v->rank};
-  memcpy(d.shape, v->shape, sizeof d.shape);
-  size_t bytes;
-  tirrt_status_t s = tirrt_tensor_desc_check(&d, NULL, &bytes);
-  if (!s) s = tirrt_cuda_alloc(c, bytes, mem);
-  if (s) return s;
-  *out = tirrt_view_contiguous(&d, *mem);
-  return tirrt_cuda_copy(c, v, out);
-}
-
 /* a [..., M, K] @ b [..., K, N] -> out [..., M, N] (out contiguous), with
  * a and b already broadcast to out's batch dims. */
 static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
@@ -300,8 +287,8 @@ static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
   tirrt_status_free(s);
   void *ma = NULL, *mb = NULL;
   tirrt_view_t da, db;
-  s = dense_copy(c, a, &da, &ma);
-  if (!s) s = dense_copy(c, b, &db, &mb);
+  s = tirrt_cuda_dense_copy(c, a, &da, &ma);
+  if (!s) s = tirrt_cuda_dense_copy(c, b, &db, &mb);
   if (!s) s = gemm(c, &da, &db, bias, act, out);
   tirrt_cuda_free(c, ma);
   tirrt_cuda_free(c, mb);

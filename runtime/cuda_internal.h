@@ -108,6 +108,10 @@ typedef struct {
  * (allocated, contiguous) output. */
 tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
                                const tirrt_view_t *const *ins, const tirrt_view_t *out);
+/* A dense device copy of v in new memory (*mem, the caller frees it with
+ * tirrt_cuda_free), for kernels that cannot take v's layout. */
+tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
+                                     tirrt_view_t *out, void **mem);
 /* A contiguous copy of src into dst (same shape; dtypes may differ). */
 tirrt_status_t tirrt_cuda_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *src, const tirrt_view_t *dst);
 

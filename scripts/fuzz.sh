@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DTIRC_FUZZ=ON \
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DTIRC_FUZZ=ON -DTIRC_CUDA=OFF \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 TARGETS=(parser npy safetensors)
 cmake --build build-fuzz -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}"
