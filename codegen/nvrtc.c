@@ -168,19 +168,32 @@ static void cache_write(const char *dir, const uint8_t key[32], const TirCudaBin
 
 /* ------------------------------------------------------------ NVRTC */
 
-static char *nvrtc_error(const char *name, nvrtcResult r, nvrtcProgram prog) {
+static char *nvrtc_error(const char *name, const char *call, nvrtcResult r, nvrtcProgram prog) {
   size_t n = 0;
   char *log = NULL;
   if (prog && nvrtcGetProgramLogSize(prog, &n) == NVRTC_SUCCESS && n > 0 && (log = malloc(n)))
     if (nvrtcGetProgramLog(prog, log) != NVRTC_SUCCESS) log[0] = 0;
   const char *what = nvrtcGetErrorString(r);
-  size_t len = strlen(name) + strlen(what) + (log ? strlen(log) : 0) + 64;
+  size_t len = strlen(name) + strlen(call) + strlen(what) + (log ? strlen(log) : 0) + 64;
   char *msg = malloc(len);
-  if (msg) snprintf(msg, len, "NVRTC could not compile %s: %s%s%s", name, what, log && *log ? "\n" : "",
-                    log ? log : "");
+  if (msg) snprintf(msg, len, "NVRTC could not compile %s (%s): %s%s%s", name, call, what,
+                    log && *log ? "\n" : "", log ? log : "");
   free(log);
   return msg;
 }
+
+/* The NVRTC check: a failed call sets *err to its name, NVRTC's message
+ * and the program's log, destroys the program, and returns the result from
+ * the enclosing function. */
+#define TIR_NVRTC_CHECK(call, name, prog, err)                \
+  do {                                                        \
+    nvrtcResult nvrtc_r_ = (call);                            \
+    if (nvrtc_r_ != NVRTC_SUCCESS) {                          \
+      *(err) = nvrtc_error(name, #call, nvrtc_r_, *(prog));   \
+      if (*(prog)) nvrtcDestroyProgram(prog);                 \
+      return nvrtc_r_;                                        \
+    }                                                         \
+  } while (0)
 
 /* One compilation for `gpu_arch` ("sm_90" or "compute_90"). */
 static nvrtcResult compile_once(const char *name, const char *source, const char *gpu_arch,
@@ -192,16 +205,10 @@ static nvrtcResult compile_once(const char *name, const char *source, const char
   opts[0] = arch;
   for (int i = 0; i < N_OPTIONS; i++) opts[i + 1] = OPTIONS[i];
   *prog = NULL;
-  nvrtcResult r = nvrtcCreateProgram(prog, source, file, 0, NULL, NULL);
-  if (r == NVRTC_SUCCESS) {
-    atomic_fetch_add(&compiles, 1);
-    r = nvrtcCompileProgram(*prog, N_OPTIONS + 1, opts);
-  }
-  if (r != NVRTC_SUCCESS) {
-    *err = nvrtc_error(name, r, *prog);
-    if (*prog) nvrtcDestroyProgram(prog);
-  }
-  return r;
+  TIR_NVRTC_CHECK(nvrtcCreateProgram(prog, source, file, 0, NULL, NULL), name, prog, err);
+  atomic_fetch_add(&compiles, 1);
+  TIR_NVRTC_CHECK(nvrtcCompileProgram(*prog, N_OPTIONS + 1, opts), name, prog, err);
+  return NVRTC_SUCCESS;
 }
 
 static char *get_ptx(nvrtcProgram prog) {
