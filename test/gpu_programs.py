@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gpu_programs.py TIRC [--seed S] [--keep DIR] [--list]
+"""gpu_programs.py TIRC [--seed S] [--keep DIR] [--list] [--arch=sm_XY]
 
 The executor-level GPU test: small TIR programs covering every op of the
 spec through the whole CUDA path (the runtime's dispatch, broadcasting and
@@ -8,6 +8,9 @@ with `tirc run --target=cuda --device=cuda` and with `--target=cpu
 --device=cpu` on the same random inputs (--random-inputs --seed), compared
 by ||gpu - cpu|| / ||cpu|| with a per-dtype bound (exact for integers, bools
 and dropout masks).  Needs a GPU; pure Python (reads .npy with struct).
+--arch compiles the generated kernels for another GPU generation than the
+one present: with --arch=sm_80 on a Hopper GPU the sm_80 cubins cannot load
+and the embedded PTX is JIT-compiled, which checks that fallback.
 Prints one line per program and a summary; exit 1 on any failure."""
 import argparse
 import math
@@ -152,6 +155,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--arch", default=None)
     a = ap.parse_args()
     progs = programs()
     if a.list:
@@ -174,7 +178,8 @@ def main():
         errs = []
         for side in ("cpu", "cuda"):
             d = os.path.join(work, p["name"] + "." + side)
-            r = subprocess.run([a.tirc, "run", f"--target={side}", path, f"--device={side}",
+            arch = [f"--arch={a.arch}"] if a.arch and side == "cuda" else []
+            r = subprocess.run([a.tirc, "run", f"--target={side}"] + arch + [path, f"--device={side}",
                                 "--random-inputs", f"--seed={a.seed}", "--out", d],
                                capture_output=True, text=True, timeout=300)
             if r.returncode:
