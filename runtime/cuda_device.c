@@ -143,6 +143,16 @@ tirrt_status_t tirrt_cuda_set_blas_stream(tirrt_cuda_ctx_t *c) {
   return NULL;
 }
 
+/* Undoes a create() that failed part way, so the next call starts clean. */
+static void destroy(Device *d) {
+  tirrt_cuda_ctx_t *c = &d->ctx;
+  if (c->lt_workspace) cudaFree(c->lt_workspace);
+  if (c->lt) cublasLtDestroy(c->lt);
+  if (c->blas) cublasDestroy(c->blas);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  memset(c, 0, sizeof *c);
+}
+
 tirrt_status_t tirrt_cuda_ctx_get(int device, tirrt_cuda_ctx_t **out) {
   if (device < 0 || device >= MAX_DEVICES)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "CUDA device %d is out of range",
@@ -153,6 +163,7 @@ tirrt_status_t tirrt_cuda_ctx_get(int device, tirrt_cuda_ctx_t **out) {
   if (!d->ready) {
     s = create(d, device);
     if (!s) d->ready = true;
+    else destroy(d);
   }
   pthread_mutex_unlock(&devices_lock);
   if (s) return s;

@@ -58,7 +58,9 @@ static bool describe(int64_t R, int64_t C, int64_t sr, int64_t sc, Mat *m) {
 
 typedef struct {
   int32_t device, cc; /* algorithms are chosen per GPU */
-  int32_t dtype, tf32, epilogue, align;
+  int32_t dtype, tf32, epilogue;
+  uint32_t align_bytes[4]; /* of Lt's A, B, C and D pointers, up to 256 */
+  uint32_t bias_align;
   Mat a, b;
   uint64_t m, n, k;
   int64_t batch, sa, sb, sd;
@@ -72,6 +74,14 @@ static struct {
 } cache[CACHE_SIZE];
 static int cache_next;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The largest power of two (up to 256) that divides the address. */
+static uint32_t alignment(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  uint32_t v = 256;
+  while (v > 1 && a % v) v /= 2;
+  return v;
+}
 
 /* Lt descriptors for one problem; released by lt_release. */
 typedef struct {
@@ -157,8 +167,9 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   key.dtype = p->dtype;
   key.tf32 = ct == CUBLAS_COMPUTE_32F_FAST_TF32;
   key.epilogue = (int32_t)epi;
-  key.align = (int32_t)(((uintptr_t)p->pa | (uintptr_t)p->pb | (uintptr_t)p->pd |
-                         (uintptr_t)p->bias) & 15);
+  const void *ptrs[4] = {p->pa, p->pb, p->pd, p->pd};
+  for (int i = 0; i < 4; i++) key.align_bytes[i] = alignment(ptrs[i]);
+  key.bias_align = p->bias ? alignment(p->bias) : 0;
   key.a.op = p->A.op, key.a.rows = p->A.rows, key.a.cols = p->A.cols, key.a.ld = p->A.ld;
   key.b.op = p->B.op, key.b.rows = p->B.rows, key.b.cols = p->B.cols, key.b.ld = p->B.ld;
   key.m = p->m, key.n = p->n, key.k = p->k, key.batch = p->batch;
@@ -178,6 +189,15 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
     size_t ws = c->lt_workspace_bytes;
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                          sizeof ws);
+    /* The real alignment of the operands (slices and batch offsets are not
+     * 256-byte aligned), so the heuristic only offers algorithms that can
+     * take them. */
+    static const cublasLtMatmulPreferenceAttributes_t ALIGN[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4; i++)
+      cublasLtMatmulPreferenceSetAttribute(pref, ALIGN[i], &key.align_bytes[i],
+                                           sizeof key.align_bytes[i]);
     cublasLtMatmulHeuristicResult_t res;
     int n = 0;
     bs = cublasLtMatmulAlgoGetHeuristic(c->lt, l.op, l.la, l.lb, l.ld, l.ld, pref, 1, &res, &n);

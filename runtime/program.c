@@ -108,9 +108,21 @@ static tirrt_status_t check_kernels(const tirrt_program_def_t *def, const int32_
       for (int32_t j = 0; j < kd->n_out; j++) is_out |= kd->out[j] == v;
       if (!is_out && last_use[v] >= end) return bad_def(def, "generated kernel drops a live value", k);
     }
-    for (int32_t j = 0; j < kd->n_in; j++)
-      for (int32_t i = first; i < end; i++)
+    /* Inputs are made before the run and read in it (so they are still
+     * live when it launches); outputs are made in it. */
+    for (int32_t j = 0; j < kd->n_in; j++) {
+      bool read = false;
+      for (int32_t i = first; i < end; i++) {
         if (def->insts[i].out == kd->in[j]) return bad_def(def, "generated kernel input", k);
+        for (int32_t q = 0; q < def->insts[i].n_in; q++) read |= def->insts[i].in[q] == kd->in[j];
+      }
+      if (!read) return bad_def(def, "generated kernel input not read by its instructions", k);
+    }
+    for (int32_t j = 0; j < kd->n_out; j++) {
+      bool made = false;
+      for (int32_t i = first; i < end; i++) made |= def->insts[i].out == kd->out[j];
+      if (!made) return bad_def(def, "generated kernel output not made by its instructions", k);
+    }
   }
   return NULL;
 }

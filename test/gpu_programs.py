@@ -57,6 +57,13 @@ def programs():
                      "  %z = matmul(%a, %kt)\n  %at = transpose(%a, dim0=-2, dim1=-1)\n  %w = matmul(%at, %a)\n"
                      "  %ap = permute(%a, dims=[1, 0, 2, 3])\n  %bp = permute(%b, dims=[1, 0, 2, 3])\n"
                      "  %v = matmul(%ap, %bp)\n  return %x, %y, %z, %w, %v"))
+        # operands at odd element offsets and row strides (slices): not
+        # 16-byte aligned; cuBLASLt must get the true alignment.
+        out.append(P(f"matmul_misaligned_{dt}", dt, f"%a: {dt}[2, 37, 21], %b: {dt}[21, 33]",
+                     f"{dt}[2, 37, 33], {dt}[2, 36, 33]",
+                     "  %s = slice(%a, dim=2, start=1, end=21)\n  %t = slice(%b, dim=0, start=1, end=21)\n"
+                     "  %x = matmul(%s, %t)\n  %u = slice(%a, dim=1, start=1, end=37)\n"
+                     "  %y = matmul(%u, %b)\n  return %x, %y"))
         out.append(P(f"linear_{dt}", dt, f"%x: {dt}[3, 50, 96], %w: {dt}[130, 96], %b: {dt}[130]",
                      f"{dt}[3, 50, 130], {dt}[3, 50, 130]",
                      "  %y = linear(%x, %w, %b)\n  %z = linear(%x, %w)\n  return %y, %z"))
