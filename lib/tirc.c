@@ -338,7 +338,6 @@ int tirc_module_run_on_stream(tirc_module_t *mod, const tirc_dltensor_t *inputs,
       rc = status_error(s, out_error);
       goto done;
     }
-    for (int j = 0; j < nr; j++) rdata[j] = NULL;
     void **bufs = calloc((size_t)nr + 1, sizeof *bufs);
     if (!bufs) {
       rc = 3;

@@ -302,6 +302,14 @@ tirrt_status_t tirrt_cuda_copy_bytes(int device, void *dst, const void *src, siz
   return NULL;
 }
 
+tirrt_status_t tirrt_cuda_compute_capability(int device, int *out_cc) {
+  tirrt_cuda_ctx_t *c;
+  tirrt_status_t s = tirrt_cuda_ctx_get(device, &c);
+  if (s) return s;
+  *out_cc = c->cc;
+  return NULL;
+}
+
 tirrt_status_t tirrt_cuda_describe(int device, char *buf, size_t size) {
   tirrt_cuda_ctx_t *c;
   tirrt_status_t s = tirrt_cuda_ctx_get(device, &c);

@@ -148,21 +148,10 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
     return NULL;
   case TIRRT_OP_CAST:
     return tirrt_cuda_copy(c, ins[0], out);
-  case TIRRT_OP_REDUCE: {
-    /* The kernel writes the keepdim form; view the output buffer so. */
-    tirrt_view_t kd = *out;
-    kd.rank = ins[0]->rank;
-    int64_t stride = 1;
-    for (int32_t k = kd.rank - 1; k >= 0; k--) {
-      kd.shape[k] = (inst->i[1] >> k) & 1 ? 1 : ins[0]->shape[k];
-      kd.strides[k] = stride;
-      stride *= kd.shape[k] ? kd.shape[k] : 1;
-    }
+  case TIRRT_OP_REDUCE: /* out is already the keepdim view (program.c) */
     t0 = tirrt_tirk_view(ins[0]);
-    to = tirrt_tirk_view(&kd);
     TIRRT_TIRK_CHECK(tirk_reduce((int)inst->i[0], &t0, (uint32_t)inst->i[1], &to, st), "reduce");
     return NULL;
-  }
   case TIRRT_OP_SOFTMAX:
     t0 = tirrt_tirk_view(ins[0]);
     TIRRT_TIRK_CHECK(tirk_softmax(&t0, (int32_t)inst->i[0], inst->i[1] != 0, &to, st), "softmax");

@@ -20,6 +20,12 @@ tirrt_status_t tirrt_cuda_describe(int device, char *buf, size_t size) {
   return no_cuda();
 }
 
+tirrt_status_t tirrt_cuda_compute_capability(int device, int *out_cc) {
+  (void)device;
+  (void)out_cc;
+  return no_cuda();
+}
+
 tirrt_status_t tirrt_cuda_malloc(int device, size_t bytes, void **out_ptr) {
   (void)device;
   (void)bytes;

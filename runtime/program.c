@@ -480,6 +480,17 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   default: break;
   }
   if ((s = alloc_out(r, inst->out, out))) return s;
+  /* Reductions write the keepdim form on both devices; view the output
+   * buffer so. */
+  tirrt_view_t keepdim;
+  if (inst->op == TIRRT_OP_REDUCE) {
+    keepdim = *out;
+    keepdim.rank = IN(0)->rank;
+    for (int32_t k = 0; k < keepdim.rank; k++)
+      keepdim.shape[k] = (inst->i[1] >> k) & 1 ? 1 : IN(0)->shape[k];
+    contiguous_strides(&keepdim);
+    out = &keepdim;
+  }
 #ifdef TIRRT_HAVE_CUDA
   if (r->gpu) {
     const tirrt_view_t *ins[TIRRT_MAX_RANK * 4];
@@ -497,15 +508,8 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   case TIRRT_OP_WHERE: return tirrt_cpu_where(IN(0), IN(1), IN(2), out);
   case TIRRT_OP_MASKED_FILL: return tirrt_cpu_masked_fill(IN(0), IN(1), inst->f[0], out);
   case TIRRT_OP_CAST: return tirrt_cpu_copy(IN(0), out);
-  case TIRRT_OP_REDUCE: {
-    /* The kernel writes the keepdim form; view the output buffer so. */
-    tirrt_view_t kd = *out;
-    kd.rank = IN(0)->rank;
-    for (int32_t k = 0; k < kd.rank; k++)
-      kd.shape[k] = (inst->i[1] >> k) & 1 ? 1 : IN(0)->shape[k];
-    contiguous_strides(&kd);
-    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], IN(0), (uint32_t)inst->i[1], &kd);
-  }
+  case TIRRT_OP_REDUCE:
+    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], IN(0), (uint32_t)inst->i[1], out);
   case TIRRT_OP_SOFTMAX: return tirrt_cpu_softmax(IN(0), (int32_t)inst->i[0], inst->i[1] != 0, out);
   case TIRRT_OP_LAYER_NORM:
     return tirrt_cpu_layer_norm(IN(0), OPT(1), OPT(2), (int32_t)inst->i[0], inst->f[0], out);
@@ -620,11 +624,10 @@ static tirrt_status_t run_fused(Run *r, int32_t k) {
   for (int32_t j = 0; j < kd->n_in; j++) ins[j] = &r->view[kd->in[j]];
   tirrt_status_t s = NULL;
   int32_t made = 0;
-  for (; made < kd->n_out && !s; made++) {
+  for (; made < kd->n_out; made++) {
     int32_t v = kd->out[made];
-    s = alloc_out(r, v, &r->view[v]);
+    if ((s = alloc_out(r, v, &r->view[v]))) break;
     outs[made] = &r->view[v];
-    if (s) made--;
   }
   tirrt_tensor_desc_t sd;
   tirrt_view_t space;

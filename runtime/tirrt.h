@@ -432,6 +432,8 @@ typedef enum { TIRRT_DEVICE_CPU = 0, TIRRT_DEVICE_CUDA = 1 } tirrt_device_kind_t
 tirrt_status_t tirrt_cuda_device_count(int *out_count);
 /* "NAME (sm_XY, N SMs)" of GPU `device`, like snprintf into buf. */
 tirrt_status_t tirrt_cuda_describe(int device, char *buf, size_t size);
+/* GPU `device`'s compute capability as major * 10 + minor (90 for sm_90). */
+tirrt_status_t tirrt_cuda_compute_capability(int device, int *out_cc);
 /* Device memory from the runtime's caching allocator (UNAVAILABLE without a
  * GPU).  Release it with tirrt_cuda_release on the same device. */
 tirrt_status_t tirrt_cuda_malloc(int device, size_t bytes, void **out_ptr);

@@ -79,12 +79,12 @@ static bool gpu_present(void) {
 /* The --arch default: GPU 0's architecture when there is a GPU (newer
  * GPUs than sm_90 take sm_90 code, whose PTX their driver compiles). */
 static const char *default_arch(void) {
-  char desc[300];
-  tirrt_status_t s = tirrt_cuda_describe(0, desc, sizeof desc);
-  const char *sm = s ? NULL : strstr(desc, "(sm_");
-  tirrt_status_free(s);
-  if (!sm) return "sm_80";
-  int v = atoi(sm + 4);
+  int v = 0;
+  tirrt_status_t s = tirrt_cuda_compute_capability(0, &v);
+  if (s) {
+    tirrt_status_free(s);
+    return "sm_80";
+  }
   return v >= 90 ? "sm_90" : v >= 89 ? "sm_89" : v >= 86 ? "sm_86" : "sm_80";
 }
 
