@@ -89,6 +89,28 @@ size_t tirk_sdpa_math_workspace(const tirk_sdpa_args_t *a);
 tirk_err_t tirk_sdpa_math(const tirk_sdpa_args_t *a, cublasHandle_t handle, void *workspace,
                           cudaStream_t stream);
 
+/* The flash kernel (spec §7): f16/bf16 q, k, v, out of one dtype; no mask
+ * (causal is an attribute); head dims <= 256; dropout, GQA, causal both
+ * alignments and lse as above.  It picks, per call:
+ *  - split-KV decoding when few query rows share each key/value head
+ *    (L * Hq/Hk <= 8) and S >= 256: keys split over enough CTAs to fill
+ *    the GPU, partial results merged by a second kernel through
+ *    `workspace` (tirk_sdpa_flash_workspace(a) bytes; NULL is allowed when
+ *    that is 0).  Needs E == Ev, a multiple of 8, and 16-byte tile loads;
+ *  - on compute capability 9.0, the Hopper kernel (wgmma + TMA, warp
+ *    specialized) when E == Ev (multiple of 8) and q/k/v have last-dim
+ *    stride 1, 16-byte aligned rows and batch dims that merge into one;
+ *  - otherwise the mma.sync kernel of tirk_sdpa_mem_efficient (the sm_80
+ *    path), which takes any strides and head dims.
+ * TIRK_ERR_UNSUPPORTED for other dtypes, a mask, or head dims > 256. */
+size_t tirk_sdpa_flash_workspace(const tirk_sdpa_args_t *a);
+tirk_err_t tirk_sdpa_flash(const tirk_sdpa_args_t *a, void *workspace, cudaStream_t stream);
+/* Test hook: 0 = automatic; 1 = the Hopper kernel only, 2 = split-KV only
+ * (for any L * Hq/Hk <= 64 and any S), 3 = the mma.sync kernel only; a
+ * forced path that cannot take the problem returns TIRK_ERR_UNSUPPORTED.
+ * Process-wide, not thread-safe. */
+void tirk_sdpa_flash_set_path(int path);
+
 /* Tuning hook for benchmarks (not for the runtime): 0 = automatic tile
  * choice; for 16-bit inputs 1 = 64-row CTAs (one 16-row tile per warp),
  * 2 = 128-row CTAs (two per warp, head dims <= 128).  Process-wide, not

@@ -104,8 +104,10 @@ TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
           tir_diag_remark(opts->diag, op->loc, "sdpa: kernel=%s for %s", KERNEL_NAME[pick], opts->arch);
         if (pick == K_FLASH)
           tir_diag_remark(opts->diag, op->loc,
-                          "sdpa: note: the flash kernels are not written yet; on the GPU this sdpa "
-                          "runs on the mem_efficient kernel");
+                          "sdpa: note: on %s flash runs %s; split-KV decoding when L * Hq/Hk <= 8 "
+                          "and S >= 256 (chosen at run time)", opts->arch,
+                          arch_number(opts->arch) >= 90 ? "the wgmma/TMA kernel (sm_90a)"
+                                                         : "the mma.sync kernel");
         for (int k = 0; k < (int)pick; k++)
           tir_diag_remark(opts->diag, op->loc, "sdpa: %s rejected: %s", KERNEL_NAME[k], reason[k]);
       }

@@ -74,14 +74,22 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
   }
   int64_t kernel = inst->i[4]; /* 0 any, 1 flash, 2 mem_efficient, 3 math */
   void *mem[3] = {NULL, NULL, NULL};
-  /* flash runs on the mem_efficient kernel until the flash kernels land;
-   * math runs anything mem_efficient does not take.  A kernel that refuses
-   * a layout (a pre-transposed k, say) gets dense copies once. */
+  /* The chosen kernel first, then the next slower one: flash -> mem_efficient
+   * -> math (flash refuses masks and f32, and a layout it cannot tile goes
+   * to its mma.sync path itself).  A kernel that refuses a layout (a
+   * pre-transposed k, say) gets dense copies once. */
+  int which = kernel == 3 ? 3 : kernel == 2 ? 2 : 1;
   bool dense_done = false;
-  for (int attempt = 0; attempt < 4; attempt++) {
-    bool math = kernel == 3 || attempt >= 2;
+  static const char *const NAME[4] = {"", "sdpa (flash)", "sdpa (mem_efficient)", "sdpa (math)"};
+  for (int attempt = 0; attempt < 8; attempt++) {
     tirk_err_t e;
-    if (!math) {
+    if (which == 1) {
+      size_t ws = tirk_sdpa_flash_workspace(&a);
+      void *w = NULL;
+      if (ws && (s = tirrt_cuda_alloc(c, ws, &w))) goto done;
+      e = tirk_sdpa_flash(&a, w, c->stream);
+      tirrt_cuda_free(c, w);
+    } else if (which == 2) {
       e = tirk_sdpa_mem_efficient(&a, c->stream);
     } else {
       size_t ws = tirk_sdpa_math_workspace(&a);
@@ -92,8 +100,12 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
     }
     if (e == TIRK_OK) goto done;
     if (e != TIRK_ERR_UNSUPPORTED) {
-      s = tirrt_tirk_status(e, math ? "sdpa (math)" : "sdpa (mem_efficient)");
+      s = tirrt_tirk_status(e, NAME[which]);
       goto done;
+    }
+    if (which == 1) { /* flash does not take this node (mask, dtype): mem_efficient */
+      which = 2;
+      continue;
     }
     if (!dense_done) { /* retry this kernel on dense copies of q, k, v */
       tirrt_view_t dq, dk, dv;
@@ -105,14 +117,13 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
       a.k = tirrt_tirk_view(&dk);
       a.v = tirrt_tirk_view(&dv);
       dense_done = true;
-      attempt = math ? 2 : 0;
       continue;
     }
-    if (math || kernel == 2) {
-      s = tirrt_tirk_status(e, math ? "sdpa (math)" : "sdpa (mem_efficient)");
+    if (which == 3 || kernel == 2) {
+      s = tirrt_tirk_status(e, NAME[which]);
       goto done;
     }
-    attempt = 1; /* next: math */
+    which = 3;
   }
 done:
   for (int i = 0; i < 3; i++) tirrt_cuda_free(c, mem[i]);

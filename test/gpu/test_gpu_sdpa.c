@@ -185,7 +185,7 @@ typedef struct {
   char line[200];
   int ok;
 } result_t;
-static result_t results[400];
+static result_t results[4000];
 static int nres, nfail;
 static cublasHandle_t blas;
 
@@ -198,7 +198,7 @@ static void report(int ok, const char *fmt, ...) {
   printf("%s %s\n", ok ? "PASS" : "FAIL", results[nres].line);
   fflush(stdout);
   if (!ok) nfail++;
-  if (nres < 399) nres++;
+  if (nres < 3999) nres++;
 }
 
 /* Reference outputs for one case: f64 (out64, lse64) and unfused-in-dtype (outu). */
@@ -283,7 +283,35 @@ static void fill_random(ten_t *t, double mag) {
   for (int64_t i = 0; i < t->n; i++) t->val[i] = rd(t->dt, normal() * mag);
 }
 
-/* Runs one case through `kernel` (0 mem_efficient, 1 math). */
+/* Kernels under test: 0 mem_efficient, 1 math, then the flash kernel
+ * automatic (2) and with each of its paths forced: 3 the Hopper wgmma/TMA
+ * kernel, 4 split-KV, 5 mma.sync. */
+enum { NKERN = 6 };
+static const char *const KNAME[NKERN] = {"mem_eff", "math", "flash", "fl-sm90", "fl-splt", "fl-mma"};
+static int hopper;
+static int64_t path_runs[NKERN];
+static tirk_err_t call_kernel(int kernel, tirk_sdpa_args_t *a) {
+  void *ws = NULL;
+  tirk_err_t err;
+  if (kernel == 0) {
+    err = tirk_sdpa_mem_efficient(a, 0);
+  } else if (kernel == 1) {
+    size_t wsz = tirk_sdpa_math_workspace(a);
+    if (wsz && cudaMalloc(&ws, wsz) != cudaSuccess) return TIRK_ERR_CUDA;
+    err = tirk_sdpa_math(a, blas, ws, 0);
+  } else {
+    tirk_sdpa_flash_set_path(kernel == 2 ? 0 : kernel - 2);
+    size_t wsz = tirk_sdpa_flash_workspace(a);
+    if (wsz && cudaMalloc(&ws, wsz) != cudaSuccess) return TIRK_ERR_CUDA;
+    err = tirk_sdpa_flash(a, ws, 0);
+    tirk_sdpa_flash_set_path(0);
+  }
+  cudaDeviceSynchronize();
+  if (ws) cudaFree(ws);
+  return err;
+}
+
+/* Runs one case through every kernel that takes it. */
 static void run_case(const case_t *c) {
   const int nb = c->nb;
   int64_t obs[2] = {1, 1}, nbatch = 1;
@@ -372,8 +400,10 @@ static void run_case(const case_t *c) {
   if (cpu_only)
     report(errcpu <= 2 * erru + floor * (maxref > 1 ? maxref : 1) || c->dt == TIRK_F64, "cpu-only %-4s %-34s unfused %.2e cpu %.2e",
            dt_name(c->dt), c->what, erru, errcpu);
-  for (int kernel = 0; kernel < 2 && !cpu_only; kernel++) {
+  for (int kernel = 0; kernel < NKERN && !cpu_only; kernel++) {
     if (kernel == 0 && c->dt == TIRK_F64) continue;
+    if (kernel >= 2 && ((c->dt != TIRK_F16 && c->dt != TIRK_BF16) || has_mask)) continue; /* flash's domain */
+    if (kernel == 3 && !hopper) continue;
     tirk_sdpa_args_t a;
     memset(&a, 0, sizeof a);
     a.q = kview(&q), a.k = kview(&k), a.v = kview(&v), a.out = kview(&out);
@@ -385,18 +415,15 @@ static void run_case(const case_t *c) {
     a.seed = seed, a.stream = 7;
     CK(cudaMemset(out.dev, 0xff, obytes ? obytes : 1)); /* NaN in every float dtype */
     CK(cudaMemset(lse.dev, 0xff, sizeof(float) * (size_t)(nl ? nl : 1)));
-    tirk_err_t err;
-    void *ws = NULL;
-    if (kernel == 0) {
-      err = tirk_sdpa_mem_efficient(&a, 0);
-    } else {
-      size_t wsz = tirk_sdpa_math_workspace(&a);
-      if (wsz) CK(cudaMalloc(&ws, wsz));
-      err = tirk_sdpa_math(&a, blas, ws, 0);
-    }
+    tirk_err_t err = call_kernel(kernel, &a);
     cudaError_t ce = cudaDeviceSynchronize();
-    if (ws) cudaFree(ws);
-    const char *kn = kernel ? "math" : "mem_eff";
+    const char *kn = KNAME[kernel];
+    /* A forced flash path may refuse a layout or size it does not take. */
+    if (kernel >= 3 && err == TIRK_ERR_UNSUPPORTED && ce == cudaSuccess) {
+      printf("skip %-7s %-4s %-34s (%s)\n", kn, dt_name(c->dt), c->what, tirk_last_message());
+      continue;
+    }
+    path_runs[kernel]++;
     if (err != TIRK_OK || ce != cudaSuccess) {
       report(0, "%-7s %-4s %-34s error %d (%s) cuda %s", kn, dt_name(c->dt), c->what, (int)err,
              tirk_last_message(), cudaGetErrorString(ce));
@@ -430,7 +457,7 @@ static void run_case(const case_t *c) {
     }
     /* The CPU kernel carries its own rounding: allow it on top of the bound. */
     int ok = !unwritten && err_g <= bound && !lse_bad && err_cg <= bound + errcpu;
-    report(ok, "%-7s %-4s %-34s err %.2e bound %.2e (unfused %.2e cpu %.2e |gpu-cpu| %.2e) lse %.1e%s%s", kn,
+    report(ok, "%-7s %-4s %-38s err %.2e bound %.2e (unfused %.2e cpu %.2e |gpu-cpu| %.2e) lse %.1e%s%s", kn,
            dt_name(c->dt), c->what, err_g, bound, erru, errcpu, err_cg, lerr, unwritten ? " UNWRITTEN" : "",
            lse_bad ? " LSE-BAD" : "");
   }
@@ -443,7 +470,7 @@ static void run_case(const case_t *c) {
 /* With v the identity (S = Ev, v[j][e] = (j == e)) out[i][j] = P[i][j] * keep / (1 - p),
  * so the kept set is visible: it must equal tirrt_dropout_keep exactly. */
 static void dropout_probe(int dt, int kernel) {
-  const int64_t B = 2, H = 4, L = 256, S = 64, E = 64;
+  const int64_t B = 2, H = 4, L = kernel == 4 ? 8 : 256, S = 64, E = 64;
   const double p = 0.3;
   int64_t qs[4] = {B, H, L, E}, ks[4] = {B, H, S, E}, vs[4] = {B, H, S, S};
   ten_t q, k, v, out;
@@ -462,17 +489,10 @@ static void dropout_probe(int dt, int kernel) {
     a.q = kview(&q), a.k = kview(&k), a.v = kview(&v), a.out = kview(&out);
     a.scale = 1.0 / sqrt((double)E), a.dropout_p = p, a.seed = seeds[r], a.stream = 3;
     CK(cudaMemset(out.dev, 0xff, ob));
-    void *ws = NULL;
-    tirk_err_t err;
-    if (kernel == 0) err = tirk_sdpa_mem_efficient(&a, 0);
-    else {
-      CK(cudaMalloc(&ws, tirk_sdpa_math_workspace(&a)));
-      err = tirk_sdpa_math(&a, blas, ws, 0);
-    }
+    tirk_err_t err = call_kernel(kernel, &a);
     CK(cudaDeviceSynchronize());
-    if (ws) cudaFree(ws);
     if (err) {
-      report(0, "%-7s %-4s dropout probe: error %d %s", kernel ? "math" : "mem_eff", dt_name(dt), (int)err,
+      report(0, "%-7s %-4s dropout probe: error %d %s", KNAME[kernel], dt_name(dt), (int)err,
              tirk_last_message());
       goto done;
     }
@@ -490,7 +510,7 @@ static void dropout_probe(int dt, int kernel) {
   int same = memcmp(o1, o2, ob) == 0, differ = memcmp(o1, o3, ob) != 0;
   int ok = !nan && !mismatch && fabs(rate - (1 - p)) < 5 * sigma && same && differ;
   report(ok, "%-7s %-4s dropout probe p=0.3: keep rate %.4f (1-p=%.2f, sigma %.4f) mask mismatches %lld "
-         "same-seed-identical %d diff-seed-differs %d", kernel ? "math" : "mem_eff", dt_name(dt), rate, 1 - p,
+         "same-seed-identical %d diff-seed-differs %d", KNAME[kernel], dt_name(dt), rate, 1 - p,
          sigma, (long long)mismatch, same, differ);
 done:
   free(o1), free(o2), free(o3);
@@ -536,6 +556,13 @@ int main(int argc, char **argv) {
   if (argc > 1) rng ^= strtoull(argv[1], NULL, 0) * 0x2545F4914F6CDD1Dull;
   else rng ^= (uint64_t)time(NULL) * 0x2545F4914F6CDD1Dull;
   next_u64();
+  if (!cpu_only) {
+    int dev = 0, ma = 0, mi = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&ma, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&mi, cudaDevAttrComputeCapabilityMinor, dev);
+    hopper = ma == 9 && mi == 0;
+  }
   if (!cpu_only && cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) {
     puts("cublasCreate failed");
     return 1;
@@ -592,10 +619,62 @@ int main(int argc, char **argv) {
     };
     for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]) && !quick; i++) run_case(&extra[i]);
   }
-  for (int kernel = 0; kernel < 2 && !quick && !cpu_only; kernel++) {
-    dropout_probe(TIRK_F32, kernel);
+  /* The flash kernel's own domain (16-bit, no mask): every head dim of the
+   * issue, several key tiles, causal both ways, dropout, GQA/MQA, ragged
+   * sizes, L or S = 1, decoding shapes (few rows, long S) for split-KV. */
+  {
+    const int fdt[2] = {TIRK_BF16, TIRK_F16};
+    const int64_t fhd[7] = {32, 64, 96, 128, 160, 192, 256};
+    for (int di = 0; di < 2 && !quick; di++) {
+      const int dt = fdt[di];
+      for (int hi = 0; hi < 7; hi++) {
+        const int64_t E = fhd[hi];
+        case_t fc[] = {
+            {"flash L=S=300", dt, 1, {2}, {2}, 2, 2, 300, 300, E, E, 0, 0, 0, 0, 1, 0, 0},
+            {"flash causal TL L=S=257", dt, 1, {1}, {1}, 3, 3, 257, 257, E, E, 0, 0, 1, 0, 1, 0, 0},
+            {"flash causal BR L=100 S=400", dt, 1, {1}, {1}, 2, 2, 100, 400, E, E, 0, 0, 2, 0, 1, 0, 0},
+            {"flash GQA 8/2 causal BR L=130 S=130", dt, 1, {2}, {2}, 8, 2, 130, 130, E, E, 0, 0, 2, 0, 1, 0, 0},
+            {"flash decode L=1 S=3000", dt, 1, {2}, {2}, 4, 4, 1, 3000, E, E, 0, 0, 0, 0, 1, 0, 0},
+            {"flash decode GQA 8/1 L=1 S=1500 BR", dt, 1, {2}, {2}, 8, 1, 1, 1500, E, E, 0, 0, 2, 0, 1, 0, 0},
+            {"flash decode L=3 GQA 4/2 S=700 BR", dt, 1, {1}, {1}, 4, 2, 3, 700, E, E, 0, 0, 2, 0, 1, 0, 0},
+            {"flash dropout p=0.25 L=200 S=333", dt, 1, {1}, {1}, 2, 2, 200, 333, E, E, 0, 0, 1, 0.25, 1, 0, 0},
+            {"flash strided [B,L,H,E] L=S=200", dt, 1, {2}, {2}, 4, 4, 200, 200, E, E, 0, 0, 0, 0, 1, 1, 0},
+        };
+        for (int i = 0; i < (int)(sizeof fc / sizeof fc[0]); i++) {
+          if (hi != 1 && hi != 3 && (i == 2 || i == 3 || i == 5 || i == 6 || i == 8)) continue; /* all for D=64/128 */
+          run_case(&fc[i]);
+        }
+      }
+      case_t big[] = {
+          {"flash L=S=640 causal TL", dt, 1, {1}, {1}, 2, 2, 640, 640, 128, 128, 0, 0, 1, 0, 1, 0, 0},
+          {"flash L=700 S=900", dt, 1, {1}, {1}, 2, 2, 700, 900, 64, 64, 0, 0, 0, 0, 1, 0, 0},
+          {"flash scores +-1e4 L=S=333", dt, 1, {1}, {1}, 2, 2, 333, 333, 128, 128, 0, 0, 0, 0, 100, 0, 0},
+          {"flash L=1 S=1", dt, 1, {1}, {1}, 2, 2, 1, 1, 64, 64, 0, 0, 0, 0, 1, 0, 0},
+          {"flash L=5 S=1", dt, 1, {1}, {1}, 2, 2, 5, 1, 128, 128, 0, 0, 2, 0, 1, 0, 0},
+          {"flash 3-D q/k/v (no batch)", dt, 0, {0}, {0}, 4, 4, 150, 150, 64, 64, 0, 0, 1, 0, 1, 0, 0},
+          {"flash batch [2,3]", dt, 2, {2, 3}, {2, 3}, 2, 2, 70, 90, 64, 64, 0, 0, 1, 0, 1, 0, 0},
+      };
+      for (int i = 0; i < (int)(sizeof big / sizeof big[0]) && !quick; i++) run_case(&big[i]);
+    }
+    if (quick) { /* a few flash cases for the sanitizers */
+      case_t q1 = {"flash causal GQA", TIRK_F16, 1, {1}, {1}, 4, 2, 130, 200, 64, 64, 0, 0, 1, 0.1, 1, 0, 0};
+      case_t q2 = {"flash decode", TIRK_BF16, 1, {1}, {1}, 4, 4, 1, 700, 128, 128, 0, 0, 0, 0, 1, 0, 0};
+      run_case(&q1);
+      run_case(&q2);
+    }
+  }
+  for (int kernel = 0; kernel < NKERN && !quick && !cpu_only; kernel++) {
+    if (kernel == 3 && !hopper) continue;
+    if (kernel < 2) dropout_probe(TIRK_F32, kernel);
     dropout_probe(TIRK_BF16, kernel);
     dropout_probe(TIRK_F16, kernel);
+  }
+  /* Every flash path must have run (the Hopper one where there is a 9.0 GPU). */
+  if (!cpu_only && !quick) {
+    int ok = path_runs[2] >= 40 && path_runs[4] >= 20 && path_runs[5] >= 40 && (!hopper || path_runs[3] >= 40);
+    report(ok, "flash paths exercised: auto %lld, sm90 %lld (hopper %d), split-KV %lld, mma.sync %lld",
+           (long long)path_runs[2], (long long)path_runs[3], hopper, (long long)path_runs[4],
+           (long long)path_runs[5]);
   }
   if (!cpu_only) {
     unsupported_checks();

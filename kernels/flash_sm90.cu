@@ -1,0 +1,447 @@
+/* flash_sm90.cu — the Hopper flash attention forward kernel (sm_90a only).
+ *
+ * One CTA = 3 warpgroups for 128 query rows of one (batch, head):
+ *  - warpgroup 0 is the producer: one thread issues TMA bulk tensor copies
+ *    (Q once; K and V tiles of BN keys into 2-stage rings) that complete
+ *    on mbarriers; the warpgroup gives its registers away (setmaxnreg).
+ *  - warpgroups 1 and 2 are consumers, 64 rows each: S = Q K^T by wgmma
+ *    with both operands in shared memory, the online softmax on the
+ *    accumulators in registers, then O += P V by wgmma with P taken from
+ *    registers (the accumulator layout is wgmma's A-register layout) and
+ *    V read transposed from shared memory.  The next tile's Q K^T is issued
+ *    before this tile's P V so that the softmax overlaps the tensor cores.
+ * Tiles live in shared memory in TMA's 128-byte swizzled layout, in
+ * 64-column chunks (a 128-byte row per chunk), which is what the wgmma
+ * descriptors below describe.  Head dims are padded to DP (64, 128, 192,
+ * 256) by the copy engine's zero fill, as are rows past L and keys past S
+ * (those keys are then masked).  Semantics are tirk_sdpa_mem_efficient's
+ * without a mask: causal both alignments, GQA, dropout with the same
+ * Philox mask, lse.
+ *
+ * This file is compiled for sm_90a only (kernels/CMakeLists.txt); the host
+ * code launches it only on compute capability 9.0 devices. */
+#include <cuda.h> /* CUtensorMap and its enums; the driver entry point is looked up at run time */
+
+#include "attention_internal.cuh"
+#include "wgmma_ops.cuh"
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define TIRK_HOPPER 1
+#endif
+
+/* ------------------------------------------------------------ device helpers */
+
+static __device__ __forceinline__ uint32_t smem_u32(const void *p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+static __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void mbar_expect(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+static __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* Waits until the phase of parity `parity` has completed. */
+static __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  do {
+    asm volatile(
+        "{\n.reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+/* A 64-column x rows box of a 4-D tensor map into shared memory. */
+static __device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap *map, uint32_t bar, int c0,
+                                                int c1, int c2, int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], "
+      "[%2];\n" ::"r"(dst),
+      "l"((uint64_t)map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+static __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+static __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> static __device__ __forceinline__ void wg_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Keeps the compiler from moving accesses of wgmma registers across the
+ * asynchronous region (their values change behind its back). */
+template <int N> static __device__ __forceinline__ void reg_fence(float *r) {
+#pragma unroll
+  for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
+}
+template <int N> static __device__ __forceinline__ void reg_fence_u(uint32_t *r) {
+#pragma unroll
+  for (int i = 0; i < N; i++) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+/* A wgmma shared-memory descriptor for a 128-byte swizzled layout:
+ * start address, leading and stride byte offsets (bits 0, 16, 32; all in
+ * 16-byte units), swizzle mode 1 (128 B) in bits 62-63.
+ *  - K-major tiles (Q, K: a row of 64 elements = 128 B per chunk): the
+ *    stride offset is the 1024 B between 8-row groups; the leading offset
+ *    is unused.  Moving 16 elements along K adds 32 B to the start.
+ *  - MN-major tiles (V read as B = V[keys][d] with d contiguous): the
+ *    leading offset is the distance between 64-column chunks, the stride
+ *    offset the 1024 B between groups of 8 keys. */
+static __device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
+         ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
+}
+
+/* ------------------------------------------------------------ the kernel */
+
+enum { BM = 128, NTHREADS = 384 };
+
+template <int DP, int BN> struct sm90_cfg {
+  static constexpr uint32_t QB = BM * DP * 2, KB = BN * DP * 2;
+  static constexpr size_t SMEM = QB + 4 * (size_t)KB + 1024; /* + alignment slack */
+};
+
+template <typename T, int DP, int BN>
+__global__ void __launch_bounds__(NTHREADS, 1)
+    flash_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
+                      const __grid_constant__ CUtensorMap tv, const prob_t p, int ntiles) {
+#ifdef TIRK_HOPPER
+  using C = sm90_cfg<DP, BN>;
+  constexpr int NCH = DP / 64;
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ __align__(8) uint64_t bars[9];
+  const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t qs = base, ks0 = base + C::QB, vs0 = ks0 + 2 * C::KB;
+  const uint32_t qbar = smem_u32(&bars[0]);
+  auto kfull = [&](int s) { return smem_u32(&bars[1 + s]); };
+  auto kempty = [&](int s) { return smem_u32(&bars[3 + s]); };
+  auto vfull = [&](int s) { return smem_u32(&bars[5 + s]); };
+  auto vempty = [&](int s) { return smem_u32(&bars[7 + s]); };
+
+  const int64_t bid = blockIdx.x;
+  const int tile = ntiles - 1 - (int)(bid % ntiles); /* late (heavy, causal) tiles first */
+  const int64_t bh = bid / ntiles, b = bh / p.Hq, h = bh % p.Hq, hk = h / p.G;
+  const int64_t i0 = (int64_t)tile * BM, L = p.L, S = p.S;
+  int64_t send = S;
+  if (p.causal) {
+    int64_t last = (i0 + BM < L ? i0 + BM : L) - 1 + p.causal_off;
+    send = last < 0 ? 0 : last + 1 < S ? last + 1 : S;
+  }
+  const int nkb = (int)((send + BN - 1) / BN);
+  /* Batch coordinates of the 4-D maps: one merged batch dim (host checks). */
+  const int qb = (int)b, kvb = (int)b;
+
+  if (threadIdx.x == 0) {
+    mbar_init(qbar, 1);
+    for (int s = 0; s < 2; s++) {
+      mbar_init(kfull(s), 1);
+      mbar_init(vfull(s), 1);
+      mbar_init(kempty(s), 8); /* one arrival per consumer warp */
+      mbar_init(vempty(s), 8);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  const int wg = threadIdx.x / 128;
+  if (wg == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n");
+    if (threadIdx.x == 0) {
+      mbar_expect(qbar, C::QB);
+      for (int c = 0; c < NCH; c++)
+        for (int r = 0; r < BM / 64; r++)
+          tma_load(qs + c * BM * 128 + r * 64 * 128, &tq, qbar, c * 64, (int)(i0 + r * 64), (int)h, qb);
+      for (int kb = 0; kb < nkb; kb++) {
+        const int st = kb & 1;
+        const uint32_t ph = ((kb >> 1) & 1) ^ 1;
+        mbar_wait(kempty(st), ph);
+        mbar_expect(kfull(st), C::KB);
+        for (int c = 0; c < NCH; c++)
+          for (int r = 0; r < BN / 64; r++)
+            tma_load(ks0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tk, kfull(st), c * 64, kb * BN + r * 64,
+                     (int)hk, kvb);
+        mbar_wait(vempty(st), ph);
+        mbar_expect(vfull(st), C::KB);
+        for (int c = 0; c < NCH; c++)
+          for (int r = 0; r < BN / 64; r++)
+            tma_load(vs0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tv, vfull(st), c * 64, kb * BN + r * 64,
+                     (int)hk, kvb);
+      }
+    }
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
+
+  /* ---- consumers */
+  const int cw = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
+  const int64_t wrow0 = i0 + cw * 64 + warp * 16; /* this warp's 16 rows */
+  const int64_t ii[2] = {wrow0 + lane / 4, wrow0 + lane / 4 + 8};
+  float o[DP / 2], s[BN / 2];
+  uint32_t pa[BN / 16][4];
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+#pragma unroll
+  for (int i = 0; i < DP / 2; i++) o[i] = 0.f;
+  const uint32_t qa = qs + cw * 64 * 128;
+
+  auto issue_qk = [&](int kb) {
+    const uint32_t ka = ks0 + (kb & 1) * C::KB;
+    reg_fence<BN / 2>(s);
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DP / 16; kc++) {
+      const uint64_t da = gdesc(qa + (kc / 4) * BM * 128 + (kc % 4) * 32, 16, 1024);
+      const uint64_t db = gdesc(ka + (kc / 4) * BN * 128 + (kc % 4) * 32, 16, 1024);
+      wgmma_op<T, BN>::ss(s, da, db, kc > 0);
+    }
+    wg_commit();
+  };
+  auto issue_pv = [&](int kb) {
+    const uint32_t va = vs0 + (kb & 1) * C::KB;
+    reg_fence<DP / 2>(o);
+    reg_fence_u<BN / 4>(&pa[0][0]);
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++) wgmma_op<T, DP>::rs(o, pa[kc], gdesc(va + kc * 2048, BN * 128, 1024));
+    wg_commit();
+  };
+  /* Scale, mask and exponentiate the tile in s (log2 domain); returns the
+   * factors that rescale the earlier accumulators. */
+  auto softmax = [&](int kb, float al[2]) {
+    const int64_t j0 = (int64_t)kb * BN;
+    const bool need = j0 + BN > S || (p.causal && j0 + BN - 1 > wrow0 + p.causal_off);
+    if (need) {
+#pragma unroll
+      for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int64_t j = j0 + n * 8 + (lane % 4) * 2 + (e & 1);
+          const bool vis = j < S && !(p.causal && j > ii[e >> 1] + p.causal_off);
+          s[4 * n + e] = vis ? s[4 * n + e] * p.scale_log2 : -INFINITY;
+        }
+    } else {
+#pragma unroll
+      for (int i = 0; i < BN / 2; i++) s[i] *= p.scale_log2;
+    }
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+      mx[0] = fmaxf(mx[0], fmaxf(s[4 * n], s[4 * n + 1]));
+      mx[1] = fmaxf(mx[1], fmaxf(s[4 * n + 2], s[4 * n + 3]));
+    }
+    float mu[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float mn = fmaxf(m[r], mx[r]);
+      mu[r] = mn == -INFINITY ? 0.f : mn; /* no visible key yet: exp2(-inf - 0) = 0 */
+      al[r] = exp2f(m[r] - mu[r]);
+      m[r] = mn;
+    }
+    float sum[2] = {0.f, 0.f};
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        s[4 * n + e] = exp2f(s[4 * n + e] - mu[e >> 1]);
+        sum[e >> 1] += s[4 * n + e];
+      }
+#pragma unroll
+    for (int r = 0; r < 2; r++) l[r] = l[r] * al[r] + sum[r];
+    if (p.dropout) { /* l keeps the undropped sum, as the CPU kernel */
+#pragma unroll
+      for (int n = 0; n < BN / 8; n++) {
+        const int64_t j = j0 + n * 8 + (lane % 4) * 2;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+          if (ii[r] < L && j < S) {
+            bool k0, k1;
+            keep_two(p, (uint64_t)(((b * p.Hq + h) * L + ii[r]) * S + j), &k0, &k1);
+            s[4 * n + 2 * r] = k0 ? s[4 * n + 2 * r] * p.dscale : 0.f;
+            s[4 * n + 2 * r + 1] = k1 ? s[4 * n + 2 * r + 1] * p.dscale : 0.f;
+          }
+        }
+      }
+    }
+  };
+  auto to_pa = [&]() {
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++) {
+      pa[kc][0] = pack2<T>(s[8 * kc + 0], s[8 * kc + 1]);
+      pa[kc][1] = pack2<T>(s[8 * kc + 2], s[8 * kc + 3]);
+      pa[kc][2] = pack2<T>(s[8 * kc + 4], s[8 * kc + 5]);
+      pa[kc][3] = pack2<T>(s[8 * kc + 6], s[8 * kc + 7]);
+    }
+  };
+  auto rescale = [&](const float al[2]) {
+#pragma unroll
+    for (int n = 0; n < DP / 8; n++) {
+      o[4 * n] *= al[0];
+      o[4 * n + 1] *= al[0];
+      o[4 * n + 2] *= al[1];
+      o[4 * n + 3] *= al[1];
+    }
+  };
+
+  mbar_wait(qbar, 0);
+  if (nkb > 0) {
+    float al[2];
+    mbar_wait(kfull(0), 0);
+    issue_qk(0);
+    wg_wait<0>();
+    reg_fence<BN / 2>(s);
+    if (lane == 0) mbar_arrive(kempty(0));
+    softmax(0, al);
+    to_pa();
+    for (int kb = 1; kb < nkb; kb++) {
+      mbar_wait(kfull(kb & 1), (kb >> 1) & 1);
+      issue_qk(kb);
+      mbar_wait(vfull((kb - 1) & 1), ((kb - 1) >> 1) & 1);
+      issue_pv(kb - 1);
+      wg_wait<1>(); /* S of tile kb is ready; P V of tile kb - 1 may still run */
+      reg_fence<BN / 2>(s);
+      if (lane == 0) mbar_arrive(kempty(kb & 1));
+      softmax(kb, al);
+      wg_wait<0>();
+      reg_fence<DP / 2>(o);
+      if (lane == 0) mbar_arrive(vempty((kb - 1) & 1));
+      rescale(al);
+      to_pa();
+    }
+    mbar_wait(vfull((nkb - 1) & 1), ((nkb - 1) >> 1) & 1);
+    issue_pv(nkb - 1);
+    wg_wait<0>();
+    reg_fence<DP / 2>(o);
+    if (lane == 0) mbar_arrive(vempty((nkb - 1) & 1));
+  }
+
+  /* out = O / l; rows that saw no key give 0 and lse = -inf. */
+  int64_t off[A_N];
+  batch_offsets(p, b, off);
+  T *og = (T *)p.ptr[A_O] + off[A_O] + h * p.hs[A_O];
+  const int64_t ocs = p.cs[A_O];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    float lr = l[r];
+    lr += __shfl_xor_sync(0xffffffffu, lr, 1);
+    lr += __shfl_xor_sync(0xffffffffu, lr, 2);
+    const int64_t i = ii[r];
+    const float inv = lr > 0.f ? 1.f / lr : 0.f;
+    if (i < L) {
+      T *orow = og + i * p.rs[A_O];
+#pragma unroll
+      for (int n = 0; n < DP / 8; n++) {
+        const int64_t e = n * 8 + (lane % 4) * 2;
+        if (e >= p.Ev) break;
+        if (ocs == 1 && e + 1 < p.Ev && (((uintptr_t)(orow + e)) & 3) == 0) {
+          const uint32_t v2 = pack2<T>(o[4 * n + 2 * r] * inv, o[4 * n + 2 * r + 1] * inv);
+          *(uint32_t *)(orow + e) = v2;
+        } else {
+          orow[e * ocs] = from_f<T>(o[4 * n + 2 * r] * inv);
+          if (e + 1 < p.Ev) orow[(e + 1) * ocs] = from_f<T>(o[4 * n + 2 * r + 1] * inv);
+        }
+      }
+      if (p.lse && lane % 4 == 0)
+        p.lse[(b * p.Hq + h) * L + i] = lr > 0.f ? (m[r] + log2f(lr)) * LN2_F : -INFINITY;
+    }
+  }
+#else
+  (void)tq, (void)tk, (void)tv, (void)p, (void)ntiles;
+#endif
+}
+
+/* ------------------------------------------------------------ host side */
+
+typedef CUresult (*encode_fn_t)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
+                                CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+/* cuTensorMapEncodeTiled through the runtime's driver entry point, so the
+ * binaries keep starting (and the CPU path keeps working) without a driver. */
+static encode_fn_t encode_fn(void) {
+  static encode_fn_t fn = [] {
+    void *f = NULL;
+    cudaDriverEntryPointQueryResult q;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q) !=
+            cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+      f = NULL;
+    return (encode_fn_t)f;
+  }();
+  return fn;
+}
+
+/* One batch stride for tensor t over all batch dims, or -1 when they do
+ * not merge into one (a broadcast or non-nested layout). */
+static int64_t merged_batch_stride(const prob_t &p, int t) {
+  int64_t st = -1, expect = -1;
+  for (int d = p.nbd - 1; d >= 0; d--) {
+    if (p.bshape[d] == 1) continue;
+    const int64_t s = p.bstride[t][d];
+    if (s == 0) return -1;
+    if (expect >= 0 && s != expect) return -1;
+    if (st < 0) st = s;
+    expect = s * p.bshape[d];
+  }
+  return st < 0 ? 0 : st;
+}
+
+static bool make_map(CUtensorMap *map, const prob_t &p, int t, int64_t cols, int64_t rows, int64_t heads) {
+  const int64_t bs = merged_batch_stride(p, t);
+  if (bs < 0) return false;
+  const int64_t rs = p.rs[t], hs = p.hs[t];
+  if (p.cs[t] != 1 || rs % 8 || hs % 8 || bs % 8 || ((uintptr_t)p.ptr[t] & 15)) return false;
+  if ((rows > 1 && rs < cols) || (heads > 1 && hs == 0)) return false;
+  cuuint64_t dims[4] = {(cuuint64_t)cols, (cuuint64_t)rows, (cuuint64_t)heads, (cuuint64_t)p.nbatch};
+  /* Strides of size-1 dims are never used; keep them valid (multiples of 16 B, nonzero). */
+  int64_t s1 = rows > 1 ? rs : 8, s2 = heads > 1 ? hs : 8, s3 = p.nbatch > 1 ? bs : 8;
+  cuuint64_t strides[3] = {(cuuint64_t)s1 * 2, (cuuint64_t)s2 * 2, (cuuint64_t)s3 * 2};
+  cuuint32_t box[4] = {64, 64, 1, 1}, estr[4] = {1, 1, 1, 1};
+  encode_fn_t enc = encode_fn();
+  if (!enc) return false;
+  CUtensorMapDataType dt = p.dtype == TIRK_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  return enc(map, dt, 4, (void *)p.ptr[t], dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+             CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <typename T, int DP, int BN>
+static tirk_err_t launch_sm90(const prob_t &p, const CUtensorMap *maps, cudaStream_t st) {
+  using C = sm90_cfg<DP, BN>;
+  auto kern = flash_sm90_kernel<T, DP, BN>;
+  TIRK_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
+  const int ntiles = (int)((p.L + BM - 1) / BM);
+  const int64_t nblocks = p.nbatch * p.Hq * ntiles;
+  if (nblocks > 0x7fffffff) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: grid too large");
+  kern<<<(unsigned)nblocks, NTHREADS, C::SMEM, st>>>(maps[0], maps[1], maps[2], p, ntiles);
+  return tirk_check_launch();
+}
+
+template <typename T>
+static tirk_err_t dispatch_dp(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
+  switch (dp) {
+    case 64: return launch_sm90<T, 64, 128>(p, maps, st);
+    case 128: return launch_sm90<T, 128, 128>(p, maps, st);
+    case 192: return launch_sm90<T, 192, 64>(p, maps, st);
+    default: return launch_sm90<T, 256, 64>(p, maps, st);
+  }
+}
+
+tirk_err_t tirk_flash_sm90(const prob_t &p, cudaStream_t st) {
+  if (p.dtype != TIRK_F16 && p.dtype != TIRK_BF16)
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): f16/bf16 only");
+  if (p.mask_kind != MK_NONE) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): no mask");
+  if (p.E != p.Ev || p.E % 8 || p.E > 256 || p.E == 0)
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): head dims");
+  if (p.S == 0 || p.L > 0x7fffff00 || p.S > 0x7fffff00 || p.Hq > 0x7fffffff || p.nbatch > 0x7fffffff)
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): sizes");
+  CUtensorMap maps[3];
+  if (!make_map(&maps[0], p, A_Q, p.E, p.L, p.Hq) || !make_map(&maps[1], p, A_K, p.E, p.S, p.Hk) ||
+      !make_map(&maps[2], p, A_V, p.Ev, p.S, p.Hk))
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): layout not TMA-compatible");
+  const int dp = p.E <= 64 ? 64 : p.E <= 128 ? 128 : p.E <= 192 ? 192 : 256;
+  return p.dtype == TIRK_F16 ? dispatch_dp<__half>(p, dp, maps, st) : dispatch_dp<__nv_bfloat16>(p, dp, maps, st);
+}
