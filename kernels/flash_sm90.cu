@@ -81,6 +81,14 @@ template <int N> static __device__ __forceinline__ void reg_fence_u(uint32_t *r)
   for (int i = 0; i < N; i++) asm volatile("" : "+r"(r[i])::"memory");
 }
 
+/* 2^x in one MUFU instruction (flushes denormal results to 0, which the
+ * f32 row sums and the 16-bit probabilities cannot hold anyway). */
+static __device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 /* A wgmma shared-memory descriptor for a 128-byte swizzled layout:
  * start address, leading and stride byte offsets (bits 0, 16, 32; all in
  * 16-byte units), swizzle mode 1 (128 B) in bits 62-63.
@@ -97,19 +105,30 @@ static __device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, ui
 
 /* ------------------------------------------------------------ the kernel */
 
-enum { BM = 128, NTHREADS = 384 };
-
-template <int DP, int BN> struct sm90_cfg {
+/* NCW consumer warpgroups of 64 rows each (BM = 64 * NCW query rows per
+ * CTA); PP: ping-pong — the consumers take turns issuing their GEMMs
+ * (named barriers 1..NCW), so that one warpgroup's softmax runs while
+ * another's GEMMs occupy the tensor cores. */
+template <int DP, int BN, int NCW> struct sm90_cfg {
+  static constexpr int BM = 64 * NCW, NTHREADS = 128 * (NCW + 1);
   static constexpr uint32_t QB = BM * DP * 2, KB = BN * DP * 2;
   static constexpr size_t SMEM = QB + 4 * (size_t)KB + 1024; /* + alignment slack */
 };
 
-template <typename T, int DP, int BN>
-__global__ void __launch_bounds__(NTHREADS, 1)
+static __device__ __forceinline__ void named_sync(int id, int n) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+static __device__ __forceinline__ void named_arrive(int id, int n) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
+}
+
+template <typename T, int DP, int BN, int NCW, bool PP>
+__global__ void __launch_bounds__(128 * (NCW + 1), 1)
     flash_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                       const __grid_constant__ CUtensorMap tv, const prob_t p, int ntiles) {
 #ifdef TIRK_HOPPER
-  using C = sm90_cfg<DP, BN>;
+  using C = sm90_cfg<DP, BN, NCW>;
+  constexpr int BM = C::BM;
   constexpr int NCH = DP / 64;
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t bars[9];
@@ -139,8 +158,8 @@ __global__ void __launch_bounds__(NTHREADS, 1)
     for (int s = 0; s < 2; s++) {
       mbar_init(kfull(s), 1);
       mbar_init(vfull(s), 1);
-      mbar_init(kempty(s), 8); /* one arrival per consumer warp */
-      mbar_init(vempty(s), 8);
+      mbar_init(kempty(s), 4 * NCW); /* one arrival per consumer warp */
+      mbar_init(vempty(s), 4 * NCW);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -148,11 +167,12 @@ __global__ void __launch_bounds__(NTHREADS, 1)
 
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n");
+    if constexpr (NCW == 2) asm volatile("setmaxnreg.dec.sync.aligned.u32 24;\n");
+    else asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n");
     if (threadIdx.x == 0) {
       mbar_expect(qbar, C::QB);
       for (int c = 0; c < NCH; c++)
-        for (int r = 0; r < BM / 64; r++)
+        for (int r = 0; r < NCW; r++)
           tma_load(qs + c * BM * 128 + r * 64 * 128, &tq, qbar, c * 64, (int)(i0 + r * 64), (int)h, qb);
       for (int kb = 0; kb < nkb; kb++) {
         const int st = kb & 1;
@@ -173,7 +193,9 @@ __global__ void __launch_bounds__(NTHREADS, 1)
     }
     return;
   }
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
+  /* 65536 registers: the producer's 128 threads keep 24 (32), the rest is the consumers'. */
+  if constexpr (NCW == 2) asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
+  else asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n");
 
   /* ---- consumers */
   const int cw = wg - 1, t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
@@ -212,41 +234,54 @@ __global__ void __launch_bounds__(NTHREADS, 1)
   auto softmax = [&](int kb, float al[2]) {
     const int64_t j0 = (int64_t)kb * BN;
     const bool need = j0 + BN > S || (p.causal && j0 + BN - 1 > wrow0 + p.causal_off);
-    if (need) {
+    if (need) { /* -inf outside the keys and the causal limit, in 32-bit column offsets */
+      const int64_t sl = S - j0;
+      const int smax = sl < BN ? (int)sl : BN;
+      int lim[2];
+#pragma unroll
+      for (int r = 0; r < 2; r++) {
+        const int64_t c = p.causal ? ii[r] + p.causal_off - j0 : (int64_t)BN;
+        lim[r] = c < -1 ? -1 : c > BN ? BN : (int)c;
+      }
 #pragma unroll
       for (int n = 0; n < BN / 8; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-          const int64_t j = j0 + n * 8 + (lane % 4) * 2 + (e & 1);
-          const bool vis = j < S && !(p.causal && j > ii[e >> 1] + p.causal_off);
-          s[4 * n + e] = vis ? s[4 * n + e] * p.scale_log2 : -INFINITY;
+          const int col = n * 8 + (lane % 4) * 2 + (e & 1);
+          if (col >= smax || col > lim[e >> 1]) s[4 * n + e] = -INFINITY;
         }
-    } else {
-#pragma unroll
-      for (int i = 0; i < BN / 2; i++) s[i] *= p.scale_log2;
     }
+    /* Row maxima of the raw scores; the scale (> 0, else the scaled
+     * values) goes into one FMA per element with the exponent. */
+    const float sc = p.scale_log2;
+    if (!(sc > 0.f)) {
+#pragma unroll
+      for (int i = 0; i < BN / 2; i++) s[i] = s[i] == -INFINITY ? s[i] : s[i] * sc;
+    }
+    const float mul = sc > 0.f ? sc : 1.f;
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < BN / 8; n++) {
       mx[0] = fmaxf(mx[0], fmaxf(s[4 * n], s[4 * n + 1]));
       mx[1] = fmaxf(mx[1], fmaxf(s[4 * n + 2], s[4 * n + 3]));
     }
-    float mu[2];
+    float nmu[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float mn = fmaxf(m[r], mx[r]);
-      mu[r] = mn == -INFINITY ? 0.f : mn; /* no visible key yet: exp2(-inf - 0) = 0 */
-      al[r] = exp2f(m[r] - mu[r]);
+      const float mn = fmaxf(m[r], mx[r] == -INFINITY ? -INFINITY : mx[r] * mul); /* log2 domain */
+      const float mu = mn == -INFINITY ? 0.f : mn; /* no visible key yet: exp2(-inf - 0) = 0 */
+      al[r] = fast_exp2(m[r] - mu);
       m[r] = mn;
+      nmu[r] = -mu;
     }
     float sum[2] = {0.f, 0.f};
 #pragma unroll
     for (int n = 0; n < BN / 8; n++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        s[4 * n + e] = exp2f(s[4 * n + e] - mu[e >> 1]);
+        s[4 * n + e] = fast_exp2(fmaf(s[4 * n + e], mul, nmu[e >> 1]));
         sum[e >> 1] += s[4 * n + e];
       }
 #pragma unroll
@@ -286,11 +321,28 @@ __global__ void __launch_bounds__(NTHREADS, 1)
     }
   };
 
+  /* Ping-pong turns: warpgroup cw waits on barrier 1 + cw before issuing
+   * and then hands the turn to the next one.  The last warpgroup gives the
+   * first turn and skips its final hand-over, so that every barrier sees
+   * as many arrivals as waits. */
+  auto turn_wait = [&]() {
+    if constexpr (PP) named_sync(1 + cw, 256);
+  };
+  auto turn_pass = [&](int kb) {
+    if constexpr (PP) {
+      if (!(cw == NCW - 1 && kb == nkb - 1)) named_arrive(1 + (cw + 1) % NCW, 256);
+    }
+  };
   mbar_wait(qbar, 0);
   if (nkb > 0) {
     float al[2];
+    if constexpr (PP) {
+      if (cw == NCW - 1) named_arrive(1, 256);
+    }
     mbar_wait(kfull(0), 0);
+    turn_wait();
     issue_qk(0);
+    turn_pass(0);
     wg_wait<0>();
     reg_fence<BN / 2>(s);
     if (lane == 0) mbar_arrive(kempty(0));
@@ -298,9 +350,11 @@ __global__ void __launch_bounds__(NTHREADS, 1)
     to_pa();
     for (int kb = 1; kb < nkb; kb++) {
       mbar_wait(kfull(kb & 1), (kb >> 1) & 1);
-      issue_qk(kb);
       mbar_wait(vfull((kb - 1) & 1), ((kb - 1) >> 1) & 1);
+      turn_wait();
+      issue_qk(kb);
       issue_pv(kb - 1);
+      turn_pass(kb);
       wg_wait<1>(); /* S of tile kb is ready; P V of tile kb - 1 may still run */
       reg_fence<BN / 2>(s);
       if (lane == 0) mbar_arrive(kempty(kb & 1));
@@ -408,25 +462,37 @@ static bool make_map(CUtensorMap *map, const prob_t &p, int t, int64_t cols, int
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-template <typename T, int DP, int BN>
+template <typename T, int DP, int BN, int NCW, bool PP>
 static tirk_err_t launch_sm90(const prob_t &p, const CUtensorMap *maps, cudaStream_t st) {
-  using C = sm90_cfg<DP, BN>;
-  auto kern = flash_sm90_kernel<T, DP, BN>;
+  using C = sm90_cfg<DP, BN, NCW>;
+  constexpr int BM = C::BM;
+  auto kern = flash_sm90_kernel<T, DP, BN, NCW, PP>;
   TIRK_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   const int ntiles = (int)((p.L + BM - 1) / BM);
   const int64_t nblocks = p.nbatch * p.Hq * ntiles;
   if (nblocks > 0x7fffffff) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: grid too large");
-  kern<<<(unsigned)nblocks, NTHREADS, C::SMEM, st>>>(maps[0], maps[1], maps[2], p, ntiles);
+  kern<<<(unsigned)nblocks, C::NTHREADS, C::SMEM, st>>>(maps[0], maps[1], maps[2], p, ntiles);
   return tirk_check_launch();
 }
 
+static int g_sm90_config = 0;
+extern "C" void tirk_sdpa_flash_set_config(int config) { g_sm90_config = config; }
+
+/* Tile shapes per padded head dim; config (benchmarks) 1: 2 consumers
+ * without ping-pong, 2: 2 consumers with, 3: 3 consumers with (D <= 64). */
 template <typename T>
 static tirk_err_t dispatch_dp(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
+  const int cfg = g_sm90_config;
   switch (dp) {
-    case 64: return launch_sm90<T, 64, 128>(p, maps, st);
-    case 128: return launch_sm90<T, 128, 128>(p, maps, st);
-    case 192: return launch_sm90<T, 192, 64>(p, maps, st);
-    default: return launch_sm90<T, 256, 64>(p, maps, st);
+    case 64: /* measured: 3 consumers win except causal with L < 8k (bench/NOTES-flash.md) */
+      if (cfg == 1) return launch_sm90<T, 64, 128, 2, false>(p, maps, st);
+      if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true>(p, maps, st);
+      return launch_sm90<T, 64, 128, 3, true>(p, maps, st);
+    case 128:
+      if (cfg == 1) return launch_sm90<T, 128, 128, 2, false>(p, maps, st);
+      return launch_sm90<T, 128, 128, 2, true>(p, maps, st);
+    case 192: return launch_sm90<T, 192, 64, 2, true>(p, maps, st);
+    default: return launch_sm90<T, 256, 64, 2, true>(p, maps, st);
   }
 }
 

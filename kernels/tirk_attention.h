@@ -110,6 +110,10 @@ tirk_err_t tirk_sdpa_flash(const tirk_sdpa_args_t *a, void *workspace, cudaStrea
  * forced path that cannot take the problem returns TIRK_ERR_UNSUPPORTED.
  * Process-wide, not thread-safe. */
 void tirk_sdpa_flash_set_path(int path);
+/* Benchmark hook for the Hopper kernel's tiling: 0 automatic, 1 two
+ * consumer warpgroups, 2 the same with ping-pong, 3 three (head dims <= 64
+ * only; otherwise like 0).  Process-wide, not thread-safe. */
+void tirk_sdpa_flash_set_config(int config);
 
 /* Tuning hook for benchmarks (not for the runtime): 0 = automatic tile
  * choice; for 16-bit inputs 1 = 64-row CTAs (one 16-row tile per warp),
