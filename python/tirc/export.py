@@ -1,0 +1,979 @@
+"""ATen FX graph -> TIR text.
+
+Each supported ATen op has a handler that writes TIR lines for one FX node
+from the node's arguments and its fake-tensor metadata (`meta["val"]`: dtype
+and shape, with SymInts for dynamic dims).  The same handlers decide support:
+`node_supported` runs a handler on a throwaway emitter and reports whether it
+raised `Unsupported`, so the partitioner and the exporter can never disagree.
+
+Conventions of the text written here:
+  - every op carries its result type from torch's metadata (`: f32[s0, 64]`),
+    so the compiler checks the exporter's shapes and dtypes instead of
+    trusting them;
+  - binary ops get operands cast to torch's result dtype first (TIR needs
+    equal dtypes; torch promotes);
+  - SymInts become dim expressions over torch's symbols (s0, s1, ...); a
+    symbol that no input dim binds on its own gets a zero-size u8 input
+    `%sym.NAME: u8[NAME, 0]` that the runtime binds it from;
+  - buffers chosen as constants become `const(file=..., key="t")` of a
+    safetensors file written next to the graph, so passes see their data.
+"""
+import hashlib
+import json
+import math
+import operator
+import os
+import re
+import struct
+
+import sympy
+import torch
+
+aten = torch.ops.aten
+
+TIR_DTYPES = {
+    torch.bool: "bool", torch.int8: "i8", torch.int16: "i16", torch.int32: "i32",
+    torch.int64: "i64", torch.uint8: "u8", torch.float16: "f16", torch.bfloat16: "bf16",
+    torch.float32: "f32", torch.float64: "f64",
+}
+_ST_DTYPES = {
+    torch.bool: "BOOL", torch.int8: "I8", torch.int16: "I16", torch.int32: "I32",
+    torch.int64: "I64", torch.uint8: "U8", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.float32: "F32", torch.float64: "F64",
+}
+_RESERVED = set(TIR_DTYPES.values()) | {"func", "return", "true", "false", "inf", "nan"}
+_END_OF_DIM = 2 ** 31 - 1  # TIR: a constant slice end >= 2147483647 means "to the end"
+
+
+class Unsupported(Exception):
+    """The node (or graph) cannot be written in TIR; it stays in PyTorch."""
+
+
+# ----------------------------------------------------------------- helpers
+
+def _val(node):
+    v = node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+    if v is None:
+        raise Unsupported(f"{node} has no fake-tensor metadata")
+    return v
+
+
+def _tensor_val(node):
+    v = _val(node)
+    if not isinstance(v, torch.Tensor):
+        raise Unsupported(f"{node} is not a tensor")
+    if v.dtype not in TIR_DTYPES:
+        raise Unsupported(f"dtype {v.dtype} has no TIR equivalent")
+    if v.device.type not in ("cpu", "cuda") or v.layout != torch.strided:
+        raise Unsupported(f"tensor on {v.device} / {v.layout}")
+    return v
+
+
+def _expr(x):
+    """A sympy expression for an int, SymInt, or FX node holding a SymInt."""
+    if isinstance(x, torch.fx.Node):
+        x = _val(x)
+    if isinstance(x, bool):
+        raise Unsupported("bool where a size was expected")
+    if isinstance(x, int):
+        return sympy.Integer(x)
+    if isinstance(x, torch.SymInt):
+        return x.node.expr
+    raise Unsupported(f"not a size: {x!r}")
+
+
+def sym_name(s):
+    name = str(s)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in _RESERVED:
+        name = "sym_" + re.sub(r"\W", "_", name)
+    return name
+
+
+def dim_text(e, syms=None):
+    """TIR text of a dim expression (+ - * and floor division)."""
+    e = sympy.sympify(e)
+    if e.is_Integer:
+        return str(int(e))
+    if e.is_Symbol:
+        if syms is not None:
+            syms.add(e)
+        return sym_name(e)
+    if isinstance(e, sympy.Add):
+        terms = sorted(e.args, key=lambda t: t.is_Number)  # constants last
+        out = dim_text(terms[0], syms)
+        for t in terms[1:]:
+            c, rest = t.as_coeff_Mul()
+            if c < 0:
+                out += " - " + dim_text(-t, syms)
+            else:
+                out += " + " + dim_text(t, syms)
+        return "(" + out + ")"
+    if isinstance(e, sympy.Mul):
+        c, rest = e.as_coeff_Mul()
+        if c < 0:
+            return "(0 - " + dim_text(-e, syms) + ")"
+        return "(" + "*".join(dim_text(a, syms) for a in e.args) + ")"
+    if isinstance(e, sympy.Pow) and e.exp.is_Integer and int(e.exp) > 0:
+        return "(" + "*".join([dim_text(e.base, syms)] * int(e.exp)) + ")"
+    name = type(e).__name__
+    if name == "FloorDiv":
+        return "(" + dim_text(e.args[0], syms) + " / " + dim_text(e.args[1], syms) + ")"
+    if name in ("Mod", "PythonMod") and len(e.args) == 2:
+        a, b = (dim_text(x, syms) for x in e.args)  # a mod b = a - b * (a / b)
+        return f"({a} - {b} * ({a} / {b}))"
+    raise Unsupported(f"dim expression {e} ({name})")
+
+
+def scalar_text(v, dtype):
+    """An inline literal of `dtype` for the Python number v."""
+    if isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool, torch.fx.Node)):
+        raise Unsupported("symbolic scalar operand")
+    if dtype == torch.bool:
+        return "true" if v else "false"
+    if not dtype.is_floating_point:
+        if isinstance(v, float) and not float(v).is_integer():
+            raise Unsupported(f"{v} is not an integer of {dtype}")
+        return str(int(v))
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(v)
+
+
+def _norm_dim(d, rank):
+    return d + rank if d < 0 else d
+
+
+def write_safetensors(path, tensor, key="t"):
+    """One tensor as a safetensors file (no numpy needed)."""
+    t = tensor.detach().to("cpu").contiguous()
+    nbytes = t.numel() * t.element_size()
+    header = json.dumps({key: {"dtype": _ST_DTYPES[t.dtype], "shape": list(t.shape),
+                               "data_offsets": [0, nbytes]}}).encode()
+    header += b" " * (-len(header) % 8)
+    import ctypes
+    data = ctypes.string_at(t.data_ptr(), nbytes) if nbytes else b""
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(header)))
+        f.write(header)
+        f.write(data)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------- emitter
+
+class Emitter:
+    """Collects TIR lines for one function; values are named after FX nodes."""
+
+    def __init__(self, consts=None, const_dir=None):
+        self.lines = []
+        self.syms = set()
+        self.names = {}          # fx node -> TIR value (without %)
+        self.consts = consts or {}  # fx placeholder -> real tensor to inline
+        self.const_dir = const_dir
+        self.ntmp = 0
+        self.uses_dropout = False
+        self.safe_softmax = []   # TIR names of _safe_softmax results written as plain softmax
+        self.exact_safe_softmax = False
+
+    # types and operands
+    def ty(self, v):
+        return TIR_DTYPES[v.dtype] + "[" + ", ".join(dim_text(_expr(d), self.syms) for d in v.shape) + "]"
+
+    def dim(self, x):
+        return dim_text(_expr(x), self.syms)
+
+    def shape(self, dims):
+        return "[" + ", ".join(self.dim(d) for d in dims) + "]"
+
+    def v(self, node):
+        if not isinstance(node, torch.fx.Node):
+            raise Unsupported(f"expected a tensor operand, got {node!r}")
+        _tensor_val(node)
+        if node not in self.names:
+            self.names[node] = node.name
+        return "%" + self.names[node]
+
+    def tmp(self, text, v_or_type, hint):
+        self.ntmp += 1
+        name = f"{hint}.{self.ntmp}"
+        ty = v_or_type if isinstance(v_or_type, str) else self.ty(v_or_type)
+        self.lines.append(f"  %{name} = {text} : {ty}")
+        return "%" + name
+
+    def emit(self, node, text, v=None):
+        v = _tensor_val(node) if v is None else v
+        name = node.name
+        self.names[node] = name
+        self.lines.append(f"  %{name} = {text} : {self.ty(v)}")
+        return "%" + name
+
+    def alias(self, node, operand):
+        """node's value is `operand` (a TIR value name) unchanged."""
+        self.names[node] = operand[1:]
+        return operand
+
+    def cast(self, operand, from_dtype, to_dtype, shape_v, hint="cast"):
+        if from_dtype == to_dtype:
+            return operand
+        ty = TIR_DTYPES[to_dtype] + "[" + ", ".join(self.dim(d) for d in shape_v.shape) + "]"
+        return self.tmp(f"cast({operand}, dtype={TIR_DTYPES[to_dtype]})", ty, hint)
+
+    def operand(self, x, dtype, hint="x"):
+        """A tensor node cast to dtype, or a scalar literal of dtype."""
+        if isinstance(x, torch.fx.Node):
+            v = _tensor_val(x)
+            return self.cast(self.v(x), v.dtype, dtype, v, hint)
+        return scalar_text(x, dtype)
+
+    def const_tensor(self, tensor, hint):
+        """A constant from real data: a literal when tiny, else a safetensors file."""
+        t = tensor.detach()
+        if t.dtype not in TIR_DTYPES:
+            raise Unsupported(f"constant of dtype {t.dtype}")
+        ty = TIR_DTYPES[t.dtype] + "[" + ", ".join(str(int(d)) for d in t.shape) + "]"
+        if t.numel() <= 16:
+            flat = [scalar_text(x.item(), t.dtype) for x in t.reshape(-1).cpu()]
+            if t.dim() == 0:
+                return self.tmp(f"const({flat[0]})", ty, hint)
+            return self.tmp(f"const({_nest(flat, list(t.shape))})", ty, hint)
+        if self.const_dir is None:
+            raise Unsupported("no directory for constant files")
+        cpu = t.to("cpu").contiguous()
+        import ctypes
+        raw = ctypes.string_at(cpu.data_ptr(), cpu.numel() * cpu.element_size())
+        digest = hashlib.sha256(raw + repr((cpu.dtype, tuple(cpu.shape))).encode()).hexdigest()[:32]
+        path = os.path.join(self.const_dir, digest + ".safetensors")
+        if not os.path.exists(path):
+            os.makedirs(self.const_dir, exist_ok=True)
+            write_safetensors(path, cpu)
+        return self.tmp(f'const(file="{path}", key="t")', ty, hint)
+
+
+def _nest(flat, shape):
+    if not shape:
+        return flat[0]
+    if len(shape) == 1:
+        return "[" + ", ".join(flat) + "]"
+    step = len(flat) // shape[0] if shape[0] else 0
+    return "[" + ", ".join(_nest(flat[i * step:(i + 1) * step], shape[1:])
+                           for i in range(shape[0])) + "]"
+
+
+# ----------------------------------------------------------------- handlers
+
+HANDLERS = {}      # OpOverloadPacket or callable -> handler(E, node)
+VIEW_OPS = set()   # ops that only restride: outputs made of them are replayed in torch
+
+
+def handles(*targets, view=False):
+    def deco(fn):
+        for t in targets:
+            HANDLERS[t] = fn
+            if view:
+                VIEW_OPS.add(t)
+        return fn
+    return deco
+
+
+def _key(target):
+    return getattr(target, "overloadpacket", target)
+
+
+def handler_for(node):
+    if node.op != "call_function":
+        return None
+    return HANDLERS.get(_key(node.target))
+
+
+def _arg(node, i, name, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+UNARY = {
+    aten.neg: "neg", aten.abs: "abs", aten.exp: "exp", aten.log: "log", aten.sqrt: "sqrt",
+    aten.rsqrt: "rsqrt", aten.reciprocal: "reciprocal", aten.tanh: "tanh",
+    aten.sigmoid: "sigmoid", aten.relu: "relu", aten.silu: "silu", aten.erf: "erf",
+    aten.sin: "sin", aten.cos: "cos", aten.logical_not: "logical_not",
+    aten.bitwise_not: "logical_not",
+}
+
+
+@handles(*UNARY)
+def _unary(E, node):
+    op = UNARY[_key(node.target)]
+    out = _tensor_val(node)
+    x = node.args[0]
+    if op == "logical_not" and _tensor_val(x).dtype != torch.bool:
+        raise Unsupported("bitwise_not of integers")
+    if op not in ("neg", "abs", "relu", "logical_not") and not out.dtype.is_floating_point:
+        raise Unsupported(f"{op} of {out.dtype}")
+    return E.emit(node, f"{op}({E.operand(x, out.dtype)})")
+
+
+@handles(aten.gelu)
+def _gelu(E, node):
+    out = _tensor_val(node)
+    approx = node.kwargs.get("approximate", node.args[1] if len(node.args) > 1 else "none")
+    a = f', approximate="{approx}"' if approx != "none" else ""
+    return E.emit(node, f"gelu({E.operand(node.args[0], out.dtype)}{a})")
+
+
+BINARY = {
+    aten.add: "add", aten.sub: "sub", aten.mul: "mul", aten.div: "div", aten.pow: "pow",
+    aten.maximum: "maximum", aten.minimum: "minimum", aten.rsub: "sub",
+    aten.eq: "eq", aten.ne: "ne", aten.lt: "lt", aten.le: "le", aten.gt: "gt", aten.ge: "ge",
+    aten.logical_and: "logical_and", aten.logical_or: "logical_or",
+    aten.bitwise_and: "logical_and", aten.bitwise_or: "logical_or",
+}
+_COMPARE = {"eq", "ne", "lt", "le", "gt", "ge"}
+
+
+def _meta_or_scalar(x):
+    if isinstance(x, torch.fx.Node):
+        return _tensor_val(x)
+    if isinstance(x, (bool, int, float)):
+        return x
+    raise Unsupported(f"operand {x!r}")
+
+
+@handles(*BINARY)
+def _binary(E, node):
+    key = _key(node.target)
+    op = BINARY[key]
+    out = _tensor_val(node)
+    a, b = node.args[0], node.args[1]
+    alpha = node.kwargs.get("alpha", 1)
+    if key is aten.div and node.kwargs.get("rounding_mode") is not None:
+        raise Unsupported("div with a rounding mode")
+    if key is aten.rsub:
+        a, b = b, a
+    if op in _COMPARE:
+        dt = torch.result_type(_meta_or_scalar(a), _meta_or_scalar(b))
+    elif op in ("logical_and", "logical_or"):
+        dt = torch.bool
+        if out.dtype != torch.bool:
+            raise Unsupported("bitwise op on integers")
+    else:
+        dt = out.dtype
+    if dt not in TIR_DTYPES or (dt == torch.bool and op in ("add", "sub", "mul", "div", "pow")):
+        raise Unsupported(f"{op} in {dt}")
+    if op == "div" and not dt.is_floating_point:
+        raise Unsupported("integer division")
+    if not isinstance(a, torch.fx.Node) and not isinstance(b, torch.fx.Node):
+        raise Unsupported("no tensor operand")
+    if op == "pow" and not isinstance(a, torch.fx.Node):
+        # a scalar base: a 0-d constant of the result dtype
+        xa = E.tmp(f"full(shape=[], value={scalar_text(a, dt)}, dtype={TIR_DTYPES[dt]})",
+                   TIR_DTYPES[dt] + "[]", node.name + ".base")
+    else:
+        xa = E.operand(a, dt, node.name + ".a")
+    xb = E.operand(b, dt, node.name + ".b")
+    if alpha != 1:
+        if not isinstance(b, torch.fx.Node):
+            xb = scalar_text(b * alpha, dt)
+        else:
+            bv = _tensor_val(b)
+            xb = E.tmp(f"mul({xb}, {scalar_text(alpha, dt)})",
+                       TIR_DTYPES[dt] + E.shape(bv.shape), node.name + ".alpha")
+    return E.emit(node, f"{op}({xa}, {xb})")
+
+
+@handles(aten.where)
+def _where(E, node):
+    out = _tensor_val(node)
+    if len(node.args) != 3:
+        raise Unsupported("where(cond) (nonzero)")
+    c, a, b = node.args
+    return E.emit(node, f"where({E.operand(c, torch.bool)}, {E.operand(a, out.dtype)}, "
+                        f"{E.operand(b, out.dtype)})")
+
+
+@handles(aten.masked_fill)
+def _masked_fill(E, node):
+    out = _tensor_val(node)
+    x, mask, value = node.args[:3]
+    xv = E.operand(x, out.dtype)
+    mv = E.operand(mask, torch.bool)
+    if isinstance(value, torch.fx.Node):
+        const = _known_scalar(value)
+        if const is None:
+            return E.emit(node, f"where({mv}, {E.operand(value, out.dtype)}, {xv})")
+        value = const
+    return E.emit(node, f"masked_fill({xv}, {mv}, value={scalar_text(value, out.dtype)})")
+
+
+def _known_scalar(node):
+    """The value of a 0-d tensor made by full/scalar_tensor, else None."""
+    if node.op == "call_function" and _key(node.target) in (aten.full, aten.scalar_tensor):
+        v = node.args[1] if _key(node.target) is aten.full else node.args[0]
+        if isinstance(v, (int, float, bool)) and _tensor_val(node).dim() == 0:
+            return v
+    return None
+
+
+@handles(aten.clamp)
+def _clamp(E, node):
+    out = _tensor_val(node)
+    x = E.operand(node.args[0], out.dtype)
+    lo, hi = _arg(node, 1, "min"), _arg(node, 2, "max")
+    if lo is not None:
+        x = E.tmp(f"maximum({x}, {scalar_text(lo, out.dtype)})", out, node.name + ".lo")
+    if hi is not None:
+        x = E.tmp(f"minimum({x}, {scalar_text(hi, out.dtype)})", out, node.name + ".hi")
+    return E.emit(node, f"clone({x})")
+
+
+@handles(aten._to_copy, aten.clone, aten.alias, aten.detach, aten.lift_fresh_copy,
+         aten.contiguous)
+def _copy(E, node):
+    out = _tensor_val(node)
+    x = node.args[0]
+    xv = _tensor_val(x)
+    dev = node.kwargs.get("device")
+    if dev is not None and torch.device(dev).type != xv.device.type:
+        raise Unsupported("a copy to another device")
+    if out.dtype != xv.dtype:
+        return E.emit(node, f"cast({E.v(x)}, dtype={TIR_DTYPES[out.dtype]})")
+    return E.emit(node, f"clone({E.v(x)})")
+
+
+@handles(torch.ops.prims.convert_element_type)
+def _convert(E, node):
+    out = _tensor_val(node)
+    return E.emit(node, f"cast({E.v(node.args[0])}, dtype={TIR_DTYPES[out.dtype]})")
+
+
+# reductions
+
+def _dims_attr(dims, rank):
+    if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
+        dims = list(range(rank))
+    if isinstance(dims, int):
+        dims = [dims]
+    return "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+
+@handles(aten.sum, aten.mean, aten.amax, aten.amin)
+def _reduce(E, node):
+    key = _key(node.target)
+    op = {aten.sum: "sum", aten.mean: "mean", aten.amax: "amax", aten.amin: "amin"}[key]
+    out = _tensor_val(node)
+    x = node.args[0]
+    xv = _tensor_val(x)
+    dims = _arg(node, 1, "dim")
+    keep = bool(_arg(node, 2, "keepdim", False))
+    if node.target in (aten.sum.default, aten.mean.default):
+        dims, keep = None, False
+    operand = E.v(x)
+    if op in ("sum", "mean") and out.dtype != xv.dtype and (
+            out.dtype.is_floating_point or xv.dtype.is_floating_point):
+        operand = E.cast(operand, xv.dtype, out.dtype, xv)
+    text = f"{op}({operand}, dims={_dims_attr(dims, xv.dim())}, keepdim={'true' if keep else 'false'})"
+    return E.emit(node, text)
+
+
+@handles(aten._softmax, aten._log_softmax, aten._safe_softmax)
+def _softmax(E, node):
+    key = _key(node.target)
+    out = _tensor_val(node)
+    x, dim = node.args[0], node.args[1]
+    xv = E.operand(x, out.dtype)
+    op = "log_softmax" if key is aten._log_softmax else "softmax"
+    if key is aten._safe_softmax and E.exact_safe_softmax:
+        # torch's _safe_softmax gives 0 on rows that are all -inf; softmax gives nan
+        sm = E.tmp(f"softmax({xv}, dim={int(dim)})", out, node.name + ".sm")
+        red = list(out.shape)
+        red[_norm_dim(int(dim), out.dim())] = 1
+        mx = E.tmp(f"amax({xv}, dims=[{int(dim)}], keepdim=true)",
+                   TIR_DTYPES[out.dtype] + E.shape(red), node.name + ".max")
+        dead = E.tmp(f"eq({mx}, -inf)", "bool" + E.shape(red), node.name + ".dead")
+        return E.emit(node, f"where({dead}, 0.0, {sm})")
+    r = E.emit(node, f"{op}({xv}, dim={int(dim)})")
+    if key is aten._safe_softmax:
+        E.safe_softmax.append(node.name)
+    return r
+
+
+@handles(aten.native_layer_norm)
+def _layer_norm(E, node):
+    # Multi-output: the getitem handler writes each result.
+    x, shape, w, b, eps = node.args[:5]
+    _tensor_val(x)
+    for u in node.users:
+        if u.op != "call_function" or u.target is not operator.getitem:
+            raise Unsupported("native_layer_norm result used whole")
+    return None
+
+
+def _layer_norm_item(E, node, parent, idx):
+    x, shape, w, b, eps = parent.args[:5]
+    xv = _tensor_val(x)
+    out = _tensor_val(node)
+    k = len(shape)
+    if idx == 0:
+        ops = [E.v(x)]
+        if w is not None:
+            ops.append(E.v(w))
+            if b is not None:
+                ops.append(E.v(b))
+        text = f"layer_norm({', '.join(ops)}, dims={k}, eps={scalar_text(eps, torch.float64)})"
+        if w is None and b is not None:
+            ln = E.tmp(text, out, node.name + ".ln")
+            return E.emit(node, f"add({ln}, {E.v(b)})")
+        return E.emit(node, text)
+    # mean (1) and rstd (2) over the normalized dims, keepdim, in out's dtype
+    dims = "[" + ", ".join(str(-i) for i in range(k, 0, -1)) + "]"
+    xc = E.cast(E.v(x), xv.dtype, out.dtype, xv, node.name + ".x")
+    mean = E.tmp(f"mean({xc}, dims={dims}, keepdim=true)", out, node.name + ".mean")
+    if idx == 1:
+        return E.emit(node, f"clone({mean})")
+    full_ty = TIR_DTYPES[out.dtype] + E.shape(xv.shape)
+    d = E.tmp(f"sub({xc}, {mean})", full_ty, node.name + ".d")
+    sq = E.tmp(f"mul({d}, {d})", full_ty, node.name + ".sq")
+    var = E.tmp(f"mean({sq}, dims={dims}, keepdim=true)", out, node.name + ".var")
+    ve = E.tmp(f"add({var}, {scalar_text(eps, out.dtype)})", out, node.name + ".ve")
+    return E.emit(node, f"rsqrt({ve})")
+
+
+# matrix products
+
+def _transposed_weight(node):
+    """w when node is t(w) / transpose(w, 0, 1) / permute(w, [1, 0]) of a 2-D w."""
+    if not isinstance(node, torch.fx.Node) or node.op != "call_function":
+        return None
+    k = _key(node.target)
+    src = node.args[0]
+    if not isinstance(src, torch.fx.Node) or _tensor_val(src).dim() != 2:
+        return None
+    if k is aten.t or (k is aten.transpose and sorted(_norm_dim(d, 2) for d in node.args[1:3]) == [0, 1]) \
+            or (k is aten.permute and list(node.args[1]) == [1, 0]):
+        return src
+    return None
+
+
+@handles(aten.mm, aten.bmm, aten.matmul)
+def _mm(E, node):
+    out = _tensor_val(node)
+    a, b = node.args[:2]
+    if not out.dtype.is_floating_point:
+        raise Unsupported("integer matmul")
+    w = _transposed_weight(b) if _key(node.target) is aten.mm else None
+    if w is not None:
+        return E.emit(node, f"linear({E.v(a)}, {E.v(w)})")
+    return E.emit(node, f"matmul({E.v(a)}, {E.v(b)})")
+
+
+@handles(aten.addmm, aten.baddbmm)
+def _addmm(E, node):
+    out = _tensor_val(node)
+    bias, a, b = node.args[:3]
+    beta, alpha = node.kwargs.get("beta", 1), node.kwargs.get("alpha", 1)
+    if not out.dtype.is_floating_point:
+        raise Unsupported("integer matmul")
+    w = _transposed_weight(b) if _key(node.target) is aten.addmm else None
+    bv = _tensor_val(bias)
+    if w is not None and beta == 1 and alpha == 1 and bv.dim() == 1:
+        return E.emit(node, f"linear({E.v(a)}, {E.v(w)}, {E.v(bias)})")
+    prod = E.tmp(f"matmul({E.v(a)}, {E.v(b)})", out, node.name + ".mm")
+    if alpha != 1:
+        prod = E.tmp(f"mul({prod}, {scalar_text(alpha, out.dtype)})", out, node.name + ".alpha")
+    bb = E.v(bias)
+    if beta != 1:
+        bb = E.tmp(f"mul({bb}, {scalar_text(beta, out.dtype)})", bv, node.name + ".beta")
+    return E.emit(node, f"add({prod}, {bb})")
+
+
+# shapes and views
+
+@handles(aten.view, aten._unsafe_view, aten.reshape, view=True)
+def _view(E, node):
+    out = _tensor_val(node)
+    return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(out.shape)})")
+
+
+@handles(aten.squeeze, view=True)
+def _squeeze(E, node):
+    out = _tensor_val(node)
+    return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(out.shape)})")
+
+
+@handles(aten.unsqueeze, view=True)
+def _unsqueeze(E, node):
+    return E.emit(node, f"unsqueeze({E.v(node.args[0])}, dim={int(node.args[1])})")
+
+
+@handles(aten.expand, view=True)
+def _expand(E, node):
+    out = _tensor_val(node)
+    return E.emit(node, f"expand({E.v(node.args[0])}, shape={E.shape(out.shape)})")
+
+
+@handles(aten.permute, view=True)
+def _permute(E, node):
+    dims = ", ".join(str(int(d)) for d in node.args[1])
+    return E.emit(node, f"permute({E.v(node.args[0])}, dims=[{dims}])")
+
+
+@handles(aten.transpose, view=True)
+def _transpose(E, node):
+    return E.emit(node, f"transpose({E.v(node.args[0])}, dim0={int(node.args[1])}, "
+                        f"dim1={int(node.args[2])})")
+
+
+@handles(aten.t, view=True)
+def _t(E, node):
+    x = node.args[0]
+    if _tensor_val(x).dim() < 2:
+        return E.emit(node, f"clone({E.v(x)})")
+    return E.emit(node, f"transpose({E.v(x)}, dim0=0, dim1=1)")
+
+
+def _slice_text(E, x, dim, start, end, step):
+    if step != 1:
+        if not isinstance(step, int) or step < 1:
+            raise Unsupported("slice step")
+    s = E.dim(start) if start is not None else "0"
+    if end is None or (isinstance(end, int) and end >= _END_OF_DIM):
+        e = str(_END_OF_DIM)
+    else:
+        e = E.dim(end)
+    st = f", step={step}" if step != 1 else ""
+    return f"slice({x}, dim={int(dim)}, start={s}, end={e}{st})"
+
+
+@handles(aten.slice, view=True)
+def _slice(E, node):
+    x = node.args[0]
+    dim = _arg(node, 1, "dim", 0)
+    start, end, step = _arg(node, 2, "start"), _arg(node, 3, "end"), _arg(node, 4, "step", 1)
+    return E.emit(node, _slice_text(E, E.v(x), dim, start, end, step))
+
+
+def _select(E, node, x, dim, index):
+    xv = _tensor_val(x)
+    out = _tensor_val(node)
+    d = _norm_dim(int(dim), xv.dim())
+    if isinstance(index, int) and index < 0:
+        start = _expr(xv.shape[d]) + index
+    else:
+        start = _expr(index)
+    one = list(xv.shape)
+    one[d] = 1
+    sl = E.tmp(f"slice({E.v(x)}, dim={d}, start={dim_text(start, E.syms)}, "
+               f"end={dim_text(start + 1, E.syms)})", TIR_DTYPES[xv.dtype] + E.shape(one),
+               node.name + ".sel")
+    return E.emit(node, f"reshape({sl}, shape={E.shape(out.shape)})")
+
+
+@handles(aten.select, view=True)
+def _select_h(E, node):
+    return _select(E, node, node.args[0], node.args[1], node.args[2])
+
+
+@handles(aten.split, aten.split_with_sizes, aten.unbind, view=True)
+def _split(E, node):
+    _tensor_val(node.args[0])
+    for u in node.users:
+        if u.op != "call_function" or u.target is not operator.getitem:
+            raise Unsupported("split result used whole")
+    return None
+
+
+def _split_item(E, node, parent, idx):
+    x = parent.args[0]
+    xv = _tensor_val(x)
+    if _key(parent.target) is aten.unbind:
+        return _select(E, node, x, _arg(parent, 1, "dim", 0), idx)
+    dim = _norm_dim(int(_arg(parent, 2, "dim", 0)), xv.dim())
+    pieces = _val(parent)
+    start = sympy.Integer(0)
+    for p in pieces[:idx]:
+        start = start + _expr(p.shape[dim])
+    end = start + _expr(pieces[idx].shape[dim])
+    return E.emit(node, f"slice({E.v(x)}, dim={dim}, start={dim_text(start, E.syms)}, "
+                        f"end={dim_text(end, E.syms)})")
+
+
+@handles(aten.cat)
+def _cat(E, node):
+    out = _tensor_val(node)
+    tensors = node.args[0]
+    dim = _arg(node, 1, "dim", 0)
+    ops = []
+    for t in tensors:
+        tv = _tensor_val(t)
+        if tv.dim() == 1 and tv.shape[0] == 0 and out.dim() != 1:
+            continue  # torch's legacy empty tensor: skipped by cat
+        ops.append(E.operand(t, out.dtype, node.name + ".in"))
+    if not ops:
+        raise Unsupported("cat of nothing")
+    return E.emit(node, f"concat({', '.join(ops)}, dim={int(dim)})")
+
+
+@handles(aten.repeat_interleave)
+def _repeat_interleave(E, node):
+    # repeat_interleave(x, n, dim) with an int n: each slice repeated n times in place,
+    # written as unsqueeze -> expand -> reshape (the form fuse-attention reads as GQA)
+    if node.target is not aten.repeat_interleave.self_int:
+        raise Unsupported("repeat_interleave with a tensor of repeats")
+    x, n = node.args[0], node.args[1]
+    xv = _tensor_val(x)
+    out = _tensor_val(node)
+    dim = _arg(node, 2, "dim")
+    if dim is None or not isinstance(n, int):
+        raise Unsupported("repeat_interleave without dim")
+    d = _norm_dim(int(dim), xv.dim())
+    shp = list(xv.shape)
+    un = shp[:d + 1] + [1] + shp[d + 1:]
+    ex = shp[:d + 1] + [n] + shp[d + 1:]
+    ty = TIR_DTYPES[xv.dtype]
+    u = E.tmp(f"unsqueeze({E.v(x)}, dim={d + 1})", ty + E.shape(un), node.name + ".u")
+    e = E.tmp(f"expand({u}, shape={E.shape(ex)})", ty + E.shape(ex), node.name + ".e")
+    return E.emit(node, f"reshape({e}, shape={E.shape(out.shape)})")
+
+
+# creation
+
+@handles(aten.arange)
+def _arange(E, node):
+    out = _tensor_val(node)
+    if node.target is aten.arange.default:
+        start, end, step = 0, node.args[0], 1
+    else:
+        start, end = node.args[0], node.args[1]
+        step = node.args[2] if len(node.args) > 2 else node.kwargs.get("step", 1)
+    vals = [start, end, step]
+    if out.dtype.is_floating_point and any(isinstance(v, float) and not v.is_integer() for v in vals):
+        raise Unsupported("arange with fractional bounds")
+    if not isinstance(step, (int, float)) or step == 0:
+        raise Unsupported("arange step")
+    s = E.dim(int(start)) if isinstance(start, float) else E.dim(start)
+    e = E.dim(int(end)) if isinstance(end, float) else E.dim(end)
+    st = f", step={int(step)}" if step != 1 else ""
+    return E.emit(node, f"arange(start={s}, end={e}{st}, dtype={TIR_DTYPES[out.dtype]})")
+
+
+@handles(aten.full, aten.scalar_tensor, aten.zeros, aten.ones, aten.full_like,
+         aten.zeros_like, aten.ones_like, aten.new_full, aten.new_zeros, aten.new_ones)
+def _full(E, node):
+    out = _tensor_val(node)
+    key = _key(node.target)
+    value = {aten.full: lambda: node.args[1], aten.scalar_tensor: lambda: node.args[0],
+             aten.full_like: lambda: node.args[1], aten.new_full: lambda: node.args[2],
+             aten.zeros: lambda: 0, aten.zeros_like: lambda: 0, aten.new_zeros: lambda: 0,
+             aten.ones: lambda: 1, aten.ones_like: lambda: 1, aten.new_ones: lambda: 1}[key]()
+    return E.emit(node, f"full(shape={E.shape(out.shape)}, value={scalar_text(value, out.dtype)}, "
+                        f"dtype={TIR_DTYPES[out.dtype]})")
+
+
+@handles(aten.tril, aten.triu)
+def _tri(E, node):
+    op = "tril" if _key(node.target) is aten.tril else "triu"
+    d = int(_arg(node, 1, "diagonal", 0))
+    return E.emit(node, f"{op}({E.v(node.args[0])}, diagonal={d})")
+
+
+@handles(aten.embedding)
+def _embedding(E, node):
+    w, idx = node.args[:2]
+    if _tensor_val(idx).dtype not in (torch.int32, torch.int64):
+        raise Unsupported("embedding indices dtype")
+    return E.emit(node, f"embedding({E.v(w)}, {E.v(idx)})")
+
+
+@handles(aten.native_dropout)
+def _native_dropout(E, node):
+    for u in node.users:
+        if u.op != "call_function" or u.target is not operator.getitem or u.args[1] != 0:
+            raise Unsupported("native_dropout's mask is used (training backward)")
+    return None
+
+
+def _dropout_item(E, node, parent, idx):
+    x, p, train = parent.args[0], float(parent.args[1]), parent.args[2]
+    if not train or p == 0:
+        return E.emit(node, f"clone({E.v(x)})")
+    E.uses_dropout = True
+    return E.emit(node, f"dropout({E.v(x)}, p={scalar_text(p, torch.float64)}, training=true)")
+
+
+# attention
+
+SDPA_FORMS = {
+    # op: (index of attn_mask in args or None (keyword), index of dropout_p, index of is_causal)
+    aten.scaled_dot_product_attention: (3, 4, 5),
+    aten._scaled_dot_product_flash_attention_for_cpu: (None, 3, 4),
+    aten._scaled_dot_product_flash_attention: (None, 3, 4),
+    aten._scaled_dot_product_efficient_attention: (3, 5, 6),
+    aten._scaled_dot_product_cudnn_attention: (3, 5, 6),
+}
+
+
+@handles(*SDPA_FORMS)
+def _sdpa(E, node):
+    key = _key(node.target)
+    if key is aten.scaled_dot_product_attention:
+        return _sdpa_text(E, node, node)
+    for u in node.users:
+        if u.op != "call_function" or u.target is not operator.getitem or u.args[1] != 0:
+            raise Unsupported("the attention's log-sum-exp or RNG state is used (backward)")
+    return None
+
+
+def _sdpa_text(E, node, parent):
+    key = _key(parent.target)
+    mi, di, ci = SDPA_FORMS[key]
+    q, k, v = parent.args[:3]
+    qv, kv, vv = _tensor_val(q), _tensor_val(k), _tensor_val(v)
+    mask = parent.args[mi] if mi is not None and len(parent.args) > mi else parent.kwargs.get(
+        "attn_mask" if key in (aten.scaled_dot_product_attention,
+                               aten._scaled_dot_product_flash_attention_for_cpu) else "attn_bias")
+    dropout = _arg(parent, di, "dropout_p", 0.0)
+    causal = bool(_arg(parent, ci, "is_causal", False))
+    scale = parent.kwargs.get("scale")
+    if key is aten.scaled_dot_product_attention and len(parent.args) > 6:
+        scale = parent.args[6]
+    gqa = parent.kwargs.get("enable_gqa", False)
+    if qv.dim() < 3 or not qv.dtype.is_floating_point or kv.dtype != qv.dtype or vv.dtype != qv.dtype:
+        raise Unsupported("sdpa operands")
+    hq, hk = _expr(qv.shape[-3]), _expr(kv.shape[-3])
+    if hq != hk:
+        gqa = True
+    ops = [E.v(q), E.v(k), E.v(v)]
+    if mask is not None:
+        mv = _tensor_val(mask)
+        ops.append(E.v(mask) if mv.dtype in (torch.bool, qv.dtype)
+                   else E.cast(E.v(mask), mv.dtype, qv.dtype, mv, node.name + ".mask"))
+    attrs = [f"is_causal={'true' if causal else 'false'}"]
+    if scale is not None:
+        attrs.append(f"scale={scalar_text(scale, torch.float64)}")
+    attrs.append(f"dropout_p={scalar_text(float(dropout), torch.float64)}")
+    attrs.append(f"enable_gqa={'true' if gqa else 'false'}")
+    if float(dropout) > 0:
+        E.uses_dropout = True
+    return E.emit(node, f"sdpa({', '.join(ops)}, {', '.join(attrs)})")
+
+
+ITEM_HANDLERS = {
+    aten.native_layer_norm: _layer_norm_item,
+    aten.split: _split_item, aten.split_with_sizes: _split_item, aten.unbind: _split_item,
+    aten.native_dropout: _dropout_item,
+}
+for _k in SDPA_FORMS:
+    if _k is not aten.scaled_dot_product_attention:
+        ITEM_HANDLERS[_k] = lambda E, node, parent, idx: _sdpa_text(E, node, parent)
+
+
+@handles(operator.getitem)
+def _getitem(E, node):
+    parent, idx = node.args
+    if not isinstance(parent, torch.fx.Node) or parent.op != "call_function":
+        raise Unsupported("getitem of a non-op")
+    item = ITEM_HANDLERS.get(_key(parent.target))
+    if item is None:
+        raise Unsupported(f"getitem of {parent.target}")
+    return item(E, node, parent, int(idx))
+
+
+def is_view_node(node):
+    """Ops that only restride (a partition output made of these is replayed in torch)."""
+    if node.op != "call_function":
+        return False
+    if node.target is operator.getitem:
+        p = node.args[0]
+        return isinstance(p, torch.fx.Node) and p.op == "call_function" and \
+            _key(p.target) in (aten.split, aten.split_with_sizes, aten.unbind)
+    return _key(node.target) in VIEW_OPS
+
+
+# ----------------------------------------------------------------- support
+
+def node_supported(node):
+    """(True, None) when `node` can be written in TIR, else (False, reason)."""
+    if node.op != "call_function":
+        return False, node.op
+    h = handler_for(node)
+    if h is None:
+        return False, "no TIR form"
+    try:
+        v = node.meta.get("val")
+        if v is None:
+            raise Unsupported("no metadata")
+        if isinstance(v, torch.Tensor):
+            _tensor_val(node)
+        elif isinstance(v, (list, tuple)):
+            for t in v:
+                if isinstance(t, torch.Tensor) and t.dtype not in TIR_DTYPES:
+                    raise Unsupported(f"dtype {t.dtype}")
+        else:
+            raise Unsupported("not a tensor op")
+        h(Emitter(const_dir=None), node)
+    except Unsupported as e:
+        return False, str(e)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        return False, f"{type(e).__name__}: {e}"
+    return True, None
+
+
+# ----------------------------------------------------------------- export
+
+class Exported:
+    """The TIR text of a graph and how to call it."""
+
+    def __init__(self, text, args, sym_inputs, uses_dropout, safe_softmax):
+        self.text = text
+        self.args = args              # placeholder nodes, in TIR signature order
+        self.sym_inputs = sym_inputs  # symbols bound through zero-size u8 inputs, after args
+        self.uses_dropout = uses_dropout
+        self.safe_softmax = safe_softmax
+
+
+def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=False):
+    """TIR for the FX `graph`, returning the nodes `returns`.
+
+    consts: placeholder node -> real tensor to write as a constant."""
+    E = Emitter(consts, const_dir)
+    E.exact_safe_softmax = exact_safe_softmax
+    args, arg_types, bound = [], [], set()
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            v = _val(node)
+            if isinstance(v, torch.Tensor):
+                if node in E.consts:
+                    c = E.consts[node]
+                    name = E.const_tensor(c, node.name)
+                    E.alias(node, name)
+                    continue
+                _tensor_val(node)
+                E.names[node] = node.name
+                args.append(node)
+                arg_types.append(f"%{node.name}: {E.ty(v)}")
+                bound.update(d.node.expr for d in v.shape
+                             if isinstance(d, torch.SymInt) and d.node.expr.is_Symbol)
+            elif not isinstance(v, (torch.SymInt, int)):
+                raise Unsupported(f"input {node.name} is {type(v).__name__}")
+        elif node.op == "call_function":
+            h = handler_for(node)
+            if h is None:
+                raise Unsupported(f"{node.target} has no TIR form")
+            h(E, node)
+        elif node.op == "get_attr":
+            raise Unsupported("get_attr inside a partition")
+    rets = []
+    for r in returns:
+        if r not in E.names:
+            raise Unsupported(f"output {r} was not written")
+        rets.append(r)
+    ret_types = [E.ty(_tensor_val(r)) for r in rets]
+    sym_inputs = sorted((s for s in E.syms if s not in bound), key=str)
+    for s in sym_inputs:
+        arg_types.append(f"%sym.{sym_name(s)}: u8[{sym_name(s)}, 0]")
+    head = f"func @main({', '.join(arg_types)}) -> ({', '.join(ret_types)}) {{"
+    body = E.lines + ["  return " + ", ".join("%" + E.names[r] for r in rets), "}", ""]
+    return Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax)
