@@ -266,9 +266,88 @@ def _device_of(inputs):
     return torch.device("cpu")
 
 
+_FOLD_LIMIT = 2 ** 24  # elements: larger input-free results are left to run
+
+
+def _static_tensor(v):
+    return isinstance(v, torch.Tensor) and all(isinstance(d, int) for d in v.shape)
+
+
+def _foldable_target(t):
+    if not isinstance(t, torch._ops.OpOverload):
+        return t.__name__ == "getitem" if callable(t) else False
+    if torch.Tag.nondeterministic_seeded in t.tags or "empty" in t.name():
+        return False
+    return True
+
+
+def fold_constants(gm):
+    """Evaluates, at compile time in PyTorch, every node that depends on no
+    graph input (arange/index/cumsum mask builders, lifted constants), and
+    puts each result that a non-constant node reads into the graph as a
+    constant.  Hugging Face builds its causal mask this way; once it is
+    data, fuse-attention can prove it causal (and ops tirc lacks in it, such
+    as index.Tensor, are gone).  Only static shapes fold."""
+    env = {}
+    with unset_fake_temporarily():
+        for node in gm.graph.nodes:
+            if node.op == "get_attr":
+                obj = gm
+                for part in node.target.split("."):
+                    obj = getattr(obj, part, None)
+                if isinstance(obj, torch.Tensor):
+                    env[node] = obj
+                continue
+            if node.op != "call_function" or not _foldable_target(node.target):
+                continue
+            v = node.meta.get("val")
+            vals = v if isinstance(v, (list, tuple)) else [v]
+            if not vals or not all(_static_tensor(x) for x in vals):
+                continue
+            deps = node.all_input_nodes
+            if not all(d in env for d in deps):
+                continue
+            if any(isinstance(a, (torch.SymInt, torch.SymFloat)) for a in
+                   torch.fx.node.map_aggregate((node.args, node.kwargs), lambda a: a)):
+                continue
+            args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: env[n])
+            try:
+                with torch.no_grad():
+                    r = node.target(*args, **kwargs)
+                env[node] = r.detach().clone() if isinstance(r, torch.Tensor) else r
+            except Exception:  # noqa: BLE001 - an op that cannot run here just stays
+                continue
+    n = 0
+    for node in list(gm.graph.nodes):
+        if node not in env or node.op != "call_function" or not isinstance(env[node], torch.Tensor):
+            continue
+        if all(u in env for u in node.users) or env[node].numel() > _FOLD_LIMIT:
+            continue
+        name = f"_tirc_const_{n}"
+        n += 1
+        gm.register_buffer(name, env[node])
+        with gm.graph.inserting_before(node):
+            c = gm.graph.get_attr(name)
+        c.meta = dict(node.meta)
+        node.replace_all_uses_with(c)
+    if n:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+        log.debug("tirc: %d input-free values folded into constants", n)
+    return gm
+
+
+def _get_attr(gm, target):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def compile_aten_graph(gm, example_inputs, const_tensors, opts):
     """Partitions the ATen graph gm and compiles each supported region.
     const_tensors: placeholder index -> real buffer tensor to inline."""
+    fold_constants(gm)
     support = _Support()
     part = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
     partitions = [p for p in part.propose_partitions()
@@ -299,6 +378,10 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts):
         for arg, ph in zip(node.args, sub_ph):
             if isinstance(arg, torch.fx.Node) and arg.op == "placeholder" and arg.name in const_nodes:
                 consts[ph] = const_nodes[arg.name]
+            elif isinstance(arg, torch.fx.Node) and arg.op == "get_attr":
+                t = _get_attr(fused, arg.target)  # folded or lifted constants never change
+                if isinstance(t, torch.Tensor) and t.dtype in _lib.DTYPES:
+                    consts[ph] = t
         try:
             # aot_autograd calls us under its fake mode; constants need real data
             with unset_fake_temporarily():

@@ -591,9 +591,61 @@ def _addmm(E, node):
 
 # shapes and views
 
+def _same_shape(a, b):
+    return len(a.shape) == len(b.shape) and all(_expr(x) == _expr(y) for x, y in zip(a.shape, b.shape))
+
+
+def _merge_source(node):
+    """X when node = view/_unsafe_view(expand/clone(X)) merges X's leading dims
+    (X of rank >= 4, last two dims kept): how aot_autograd feeds bmm."""
+    if not isinstance(node, torch.fx.Node) or node.op != "call_function" or \
+            _key(node.target) not in (aten.view, aten._unsafe_view, aten.reshape):
+        return None
+    x = node.args[0]
+    while isinstance(x, torch.fx.Node) and x.op == "call_function" and (
+            _key(x.target) is aten.clone or
+            (_key(x.target) is aten.expand and _same_shape(_tensor_val(x), _tensor_val(x.args[0])))):
+        x = x.args[0]
+    xv, v3 = _tensor_val(x), _tensor_val(node)
+    if xv.dim() < 4 or v3.dim() != 3 or not _same_shape_tail(xv, v3):
+        return None
+    return x
+
+
+def _same_shape_tail(x, y):
+    return all(_expr(a) == _expr(b) for a, b in zip(x.shape[-2:], y.shape[-2:]))
+
+
+def _raised_bmm(node):
+    """(A, B) when node = view(bmm(merge(A), merge(B)), [D.., L, S]) with A, B
+    sharing the leading dims D..: the batched matmul aot_autograd split up.
+    Written as one matmul(A, B) so fuse-attention sees the 4-D form even
+    when A or B is itself a reshape (GQA's repeat_kv), which tirc's own
+    canonicalize would merge into the bmm's reshape first."""
+    bmm = node.args[0]
+    if not isinstance(bmm, torch.fx.Node) or bmm.op != "call_function" or \
+            bmm.target is not aten.bmm.default:
+        return None
+    a, b = _merge_source(bmm.args[0]), _merge_source(bmm.args[1])
+    if a is None or b is None:
+        return None
+    av, bv, ov = _tensor_val(a), _tensor_val(b), _tensor_val(node)
+    if not (av.dim() == bv.dim() == ov.dim()):
+        return None
+    lead = [_expr(d) for d in ov.shape[:-2]]
+    if [_expr(d) for d in av.shape[:-2]] != lead or [_expr(d) for d in bv.shape[:-2]] != lead:
+        return None
+    if _expr(ov.shape[-2]) != _expr(av.shape[-2]) or _expr(ov.shape[-1]) != _expr(bv.shape[-1]):
+        return None
+    return a, b
+
+
 @handles(aten.view, aten._unsafe_view, aten.reshape, view=True)
 def _view(E, node):
     out = _tensor_val(node)
+    ab = _raised_bmm(node)
+    if ab is not None:
+        return E.emit(node, f"matmul({E.v(ab[0])}, {E.v(ab[1])})")
     return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(out.shape)})")
 
 

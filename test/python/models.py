@@ -140,7 +140,9 @@ class HFGPT2Block(nn.Module):
         q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))
         pos = torch.arange(T, device=h.device)
         allowed = pos[None, :] <= pos[:, None]
-        mask = torch.where(allowed, 0.0, torch.finfo(h.dtype).min).to(h.dtype)[None, None]
+        zero = torch.zeros((), dtype=h.dtype, device=h.device)
+        lowest = torch.full((), torch.finfo(h.dtype).min, dtype=h.dtype, device=h.device)
+        mask = torch.where(allowed, zero, lowest)[None, None]
         w = torch.matmul(q, k.transpose(2, 3)) * self.head_dim ** -0.5
         w = w + mask
         w = F.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
