@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 rm -rf devpack && mkdir -p devpack/bin devpack/lib
 cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa devpack/bin/
+cp "$BUILD"/lib/libtirc.so devpack/bin/  # for the torch backend (TIRC_LIBRARY=$B/libtirc.so)
 strip devpack/bin/*
 xz -6 -T2 devpack/bin/*  # the transfer to the GPU machine is size-limited
 for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath'); do
