@@ -149,9 +149,12 @@ class TircPartition(torch.nn.Module):
         exp = export_graph(graph, roots, consts, cache.const_dir(opts))
         self.exported = exp
         self.module, rec = _compile(exp, opts, device)
-        if exp.safe_softmax and any(f"%{n} = softmax(" in self.module.ir for n in exp.safe_softmax):
-            # a _safe_softmax that fuse-attention did not absorb: write it exactly
-            exp = export_graph(graph, roots, consts, cache.const_dir(opts), exact_safe_softmax=True)
+        unfused = [n for n in exp.safe_softmax if f"%{n} = softmax(" in self.module.ir]
+        if unfused:
+            # _safe_softmax that fuse-attention did not absorb: write those exactly
+            _records.remove(rec)
+            exp = export_graph(graph, roots, consts, cache.const_dir(opts),
+                               exact_safe_softmax=set(unfused))
             self.exported = exp
             self.module, rec = _compile(exp, opts, device)
         self.arg_pos = [self.placeholders.index(a) for a in exp.args]

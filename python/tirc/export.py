@@ -177,7 +177,7 @@ class Emitter:
         self.ntmp = 0
         self.uses_dropout = False
         self.safe_softmax = []   # TIR names of _safe_softmax results written as plain softmax
-        self.exact_safe_softmax = False
+        self.exact_safe_softmax = ()  # names of _safe_softmax nodes to write exactly
 
     # types and operands
     def ty(self, v):
@@ -485,7 +485,7 @@ def _softmax(E, node):
     x, dim = node.args[0], node.args[1]
     xv = E.operand(x, out.dtype)
     op = "log_softmax" if key is aten._log_softmax else "softmax"
-    if key is aten._safe_softmax and E.exact_safe_softmax:
+    if key is aten._safe_softmax and node.name in E.exact_safe_softmax:
         # torch's _safe_softmax gives 0 on rows that are all -inf; softmax gives nan
         sm = E.tmp(f"softmax({xv}, dim={int(dim)})", out, node.name + ".sm")
         red = list(out.shape)
@@ -941,6 +941,8 @@ def is_view_node(node):
         p = node.args[0]
         return isinstance(p, torch.fx.Node) and p.op == "call_function" and \
             _key(p.target) in (aten.split, aten.split_with_sizes, aten.unbind)
+    if _key(node.target) in (aten.view, aten._unsafe_view, aten.reshape) and _raised_bmm(node):
+        return False  # the batched matmul written as one
     return _key(node.target) in VIEW_OPS
 
 
@@ -986,10 +988,13 @@ class Exported:
         self.safe_softmax = safe_softmax
 
 
-def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=False):
+def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=()):
     """TIR for the FX `graph`, returning the nodes `returns`.
 
-    consts: placeholder node -> real tensor to write as a constant."""
+    consts: placeholder node -> real tensor to write as a constant.
+    exact_safe_softmax: names of _safe_softmax nodes to write with their
+    fully-masked-row rule spelled out (the others are written as softmax,
+    which fuse-attention turns into sdpa, where that rule holds anyway)."""
     E = Emitter(consts, const_dir)
     E.exact_safe_softmax = exact_safe_softmax
     args, arg_types, bound = [], [], set()

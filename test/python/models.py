@@ -326,3 +326,35 @@ class WithCumsum(nn.Module):
     def forward(self, x):
         y = self.attn(x, x)
         return self.proj(torch.cumsum(y, dim=1)) + y
+
+
+class SafeSoftmaxAttention(nn.Module):
+    """What SDPA's math decomposition writes: _safe_softmax (0, not nan, on a
+    fully masked row), a 0-d tensor divisor; `rows` (a bool [L]) masks whole
+    query rows so some rows are fully masked."""
+
+    def forward(self, q, k, v, rows):
+        s = (q @ k.transpose(-2, -1)) / torch.full([], 4.0, dtype=q.dtype, device=q.device)
+        s = s.masked_fill(rows[:, None], float("-inf"))
+        p = torch.ops.aten._safe_softmax(s, -1)
+        t = (q * 2).masked_fill(rows[:, None], float("-inf"))  # not attention: stays unfused
+        return p @ v, torch.ops.aten._safe_softmax(t, -1).sum(-1)
+
+
+class EmptyPastKV(nn.Module):
+    """Self-attention after an empty KV cache: cat with a zero-length past."""
+
+    def forward(self, q, k, v, past_k, past_v):
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        return F.softmax(q @ k.transpose(-2, -1) * 0.25, dim=-1) @ v
+
+
+class SplitByCumsum(nn.Module):
+    """A region boundary in the middle of a [B*T, C] reshape: the second
+    region's input is [s0*s1, C] and it needs s0 and s1 on their own."""
+
+    def forward(self, x):
+        B, T, C = x.shape
+        y = torch.cumsum(torch.tanh(x).reshape(B * T, C), dim=0)
+        return y.reshape(B, T, C).transpose(0, 1).contiguous() * 2.0

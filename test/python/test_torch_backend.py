@@ -185,6 +185,37 @@ class TestPartitioning(Base):
         self.assertTrue(any("changed" in r for r in logs.output), logs.output)
 
 
+class TestOps(Base):
+    def test_safe_softmax_fused_and_exact(self):
+        q, k, v = (torch.randn(2, 4, 8, 16, device=DEVICE) for _ in range(3))
+        rows = torch.zeros(8, dtype=torch.bool, device=DEVICE)
+        rows[3] = True  # query row 3 sees nothing: 0 from _safe_softmax, never nan
+        m = M.SafeSoftmaxAttention()
+        with torch.no_grad():
+            out, sums = self.compile(m)(q, k, v, rows)
+            ref, ref_sums = m(q, k, v, rows)
+        self.assertEqual(out[:, :, 3].abs().max().item(), 0.0)
+        self.assertLessEqual(rel_err(out, ref), 1e-5, f"seed {self.seed}")
+        self.assertTrue(torch.equal(sums.isnan(), ref_sums.isnan()))
+        self.assertLessEqual(rel_err(sums, ref_sums), 1e-5)
+        self.assertEqual(len(sdpa_lines()), 1)
+
+    def test_cat_with_empty_past(self):
+        q, k, v = (torch.randn(2, 4, 8, 16) for _ in range(3))
+        past = torch.randn(2, 4, 0, 16)
+        self.check(M.EmptyPastKV(), [q, k, v, past, past.clone()], LOW, n_sdpa=1, causal=False)
+
+    def test_symbols_bound_through_size_inputs(self):
+        m = M.SplitByCumsum()
+        c = self.compile(m, dynamic=True)
+        with torch.no_grad():
+            for b, t in ((2, 5), (3, 7)):
+                x = torch.randn(b, t, 16, device=DEVICE)
+                self.assertLessEqual(rel_err(c(x), m(x)), 1e-5)
+        self.assertTrue(any("%sym." in r.tir for r in tirc.compiled_graphs()),
+                        [r.tir for r in tirc.compiled_graphs()])
+
+
 class TestAutograd(Base):
     def test_training_gradients_match_eager(self):
         # Forward in tirc, backward in PyTorch: gradients must be eager's.
