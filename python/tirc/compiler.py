@@ -31,18 +31,17 @@ aten = torch.ops.aten
 # The fixed decomposition table (docs/torch.md lists it): ops that aot_autograd
 # would otherwise keep whole and that TIR writes as their parts.
 _DECOMPOSE = [
-    aten.split_with_sizes_copy, aten.split_copy, aten.unbind_copy,
-    aten.hardswish, aten.hardsigmoid, aten.leaky_relu, aten.elu, aten.softplus,
-    aten.mish, aten.glu, aten.addcmul, aten.addcdiv, aten.lerp,
-    aten.var, aten.var_mean, aten.std, aten.logsumexp, aten.norm,
-    aten.linalg_vector_norm, aten.rms_norm, aten._fused_rms_norm,
-    aten.silu_backward, aten.gelu_backward,
+    "hardswish", "hardsigmoid", "leaky_relu", "elu", "softplus", "mish", "glu",
+    "addcmul", "addcdiv", "lerp", "logsumexp", "norm",
+    "linalg_vector_norm", "rms_norm", "_fused_rms_norm", "split_with_sizes_copy", "split_copy",
+    "unbind_copy", "silu_backward", "gelu_backward",
 ]
 
 
 def decompositions():
     from torch._decomp import get_decompositions
-    ops = [op for op in _DECOMPOSE if op is not None]
+    # by name: an op this torch lacks is skipped
+    ops = [getattr(aten, name) for name in _DECOMPOSE if hasattr(aten, name)]
     return get_decompositions(ops)
 
 

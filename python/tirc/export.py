@@ -478,6 +478,42 @@ def _reduce(E, node):
     return E.emit(node, text)
 
 
+@handles(aten.var, aten.std)
+def _var(E, node):
+    # var(x, dims, correction) = sum((x - mean)^2) / (N - correction), N the reduced count
+    out = _tensor_val(node)
+    x = node.args[0]
+    xv = _tensor_val(x)
+    if not out.dtype.is_floating_point or out.dtype != xv.dtype:
+        raise Unsupported("var of non-float")
+    dims = _arg(node, 1, "dim")
+    corr = node.kwargs.get("correction", 1)
+    if node.target not in (aten.var.correction, aten.std.correction):
+        raise Unsupported(f"{node.target} overload")
+    keep = bool(node.kwargs.get("keepdim", False))
+    rank = xv.dim()
+    red = list(range(rank)) if not dims else [_norm_dim(int(d), rank) for d in dims]
+    count = sympy.Integer(1)
+    for d in red:
+        count = count * _expr(xv.shape[d])
+    if not count.is_Integer:
+        raise Unsupported("var over symbolic dims")
+    n = int(count) - (1 if corr is None else corr)
+    ty = TIR_DTYPES[out.dtype]
+    kshape = [1 if i in red else xv.shape[i] for i in range(rank)]
+    da = "[" + ", ".join(str(d) for d in red) + "]"
+    mean = E.tmp(f"mean({E.v(x)}, dims={da}, keepdim=true)", ty + E.shape(kshape), node.name + ".mean")
+    d = E.tmp(f"sub({E.v(x)}, {mean})", xv, node.name + ".d")
+    sq = E.tmp(f"mul({d}, {d})", xv, node.name + ".sq")
+    ss = E.tmp(f"sum({sq}, dims={da}, keepdim={'true' if keep else 'false'})", out, node.name + ".ss")
+    if n <= 0:
+        raise Unsupported("var with no degrees of freedom")
+    var = E.tmp(f"div({ss}, {scalar_text(float(n), out.dtype)})", out, node.name + ".var")
+    if _key(node.target) is aten.std:
+        return E.emit(node, f"sqrt({var})")
+    return E.emit(node, f"clone({var})")
+
+
 @handles(aten._softmax, aten._log_softmax, aten._safe_softmax)
 def _softmax(E, node):
     key = _key(node.target)

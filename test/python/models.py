@@ -358,3 +358,17 @@ class SplitByCumsum(nn.Module):
         B, T, C = x.shape
         y = torch.cumsum(torch.tanh(x).reshape(B * T, C), dim=0)
         return y.reshape(B, T, C).transpose(0, 1).contiguous() * 2.0
+
+
+class NormsAndActivations(nn.Module):
+    """Ops that reach tirc through the decomposition table or var/std."""
+
+    def __init__(self, dim=32):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(dim))
+        self.lin = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        y = F.rms_norm(x, (x.shape[-1],), self.w, 1e-6)
+        y = F.leaky_relu(self.lin(y)) + torch.var(y, -1, keepdim=True) + F.hardswish(y)
+        return torch.logsumexp(y, -1) + torch.linalg.vector_norm(y, dim=-1) + y.std(-1)

@@ -200,6 +200,14 @@ class TestOps(Base):
         self.assertLessEqual(rel_err(sums, ref_sums), 1e-5)
         self.assertEqual(len(sdpa_lines()), 1)
 
+    def test_norms_and_activations_all_in_tirc(self):
+        m = M.NormsAndActivations().to(DEVICE).eval()
+        x = torch.randn(2, 5, 32, device=DEVICE)
+        with self.assertNoLogs("tirc", level="WARNING"), torch.no_grad():
+            out = self.compile(m)(x)
+        self.assertLessEqual(rel_err(out, m(x)), 1e-5, f"seed {self.seed}")
+        self.assertEqual(len(tirc.compiled_graphs()), 1)
+
     def test_cat_with_empty_past(self):
         q, k, v = (torch.randn(2, 4, 8, 16) for _ in range(3))
         past = torch.randn(2, 4, 0, 16)
