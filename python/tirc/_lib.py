@@ -185,7 +185,7 @@ class Module:
             strides = (ctypes.c_int64 * max(1, t.dim()))(*t.stride())
             keep.append(shape)
             keep.append(strides)
-            dev = DLDevice(2 if t.is_cuda else 1, t.device.index or 0 if t.is_cuda else 0)
+            dev = DLDevice(2, t.device.index or 0) if t.is_cuda else DLDevice(1, 0)
             arr[i] = DLTensor(t.data_ptr(), dev, t.dim(), DLDataType(*code_bits, 1), shape,
                               strides, 0)
         return arr
