@@ -89,7 +89,7 @@ def main():
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             compile_s = time.time() - t0
-            ms = cuda_median_ms(lambda: fn(idx), args.warmup, args.reps)
+            ms = cuda_median_ms(lambda f=fn: f(idx), args.warmup, args.reps)
         out = out.float()
         if ref is None:
             ref = out
