@@ -91,17 +91,19 @@ def main():
     ap.add_argument("lib")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--configs", default="", help="also time the Hopper kernel's tilings, e.g. 1,2,3")
     args = ap.parse_args()
     lib = ctypes.CDLL(args.lib)
     lib.tirk_sdpa_flash.restype = ctypes.c_int
     lib.tirk_sdpa_flash_workspace.restype = ctypes.c_size_t
     lib.tirk_last_message.restype = ctypes.c_char_p
+    configs = [int(c) for c in args.configs.split(",") if c]
     torch.manual_seed(0)
     lines = [f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}", ""]
     print(lines[0], flush=True)
 
     # ---- prefill / training-shape forward
-    names = ["ours_flash"] + [n for n, _ in BACKENDS]
+    names = ["ours_flash"] + [f"ours_c{c}" for c in configs] + [n for n, _ in BACKENDS]
     hdr = "| L | D | causal | " + " | ".join(f"{n} TFLOP/s" for n in names) + \
           " | ours / best torch | ours / flash | max abs diff vs ref |"
     lines += [hdr, "|" + "---|" * (len(names) + 6)]
@@ -135,8 +137,12 @@ def main():
                 torch.cuda.synchronize()
                 diff = (out.float() - ref).abs().max().item() if ref is not None else float("nan")
                 res["ours_flash"] = bench(ours)
+                for c in configs:
+                    lib.tirk_sdpa_flash_set_config(c)
+                    res[f"ours_c{c}"] = bench(ours)
+                    lib.tirk_sdpa_flash_set_config(0)
                 tf = {n: flops / (ms * 1e-3) / 1e12 for n, ms in res.items()}
-                best = max(v for n, v in tf.items() if n != "ours_flash")
+                best = max(v for n, v in tf.items() if not n.startswith("ours"))
                 cells = [f"{tf[n]:.0f}" if n in tf else "–" for n in names]
                 row = (f"| {L} | {D} | {int(causal)} | " + " | ".join(cells) +
                        f" | {tf['ours_flash'] / best:.2f}× | {tf['ours_flash'] / tf.get('torch_flash', float('nan')):.2f}×"

@@ -19,6 +19,7 @@ if [ ! -f "$BUILD/libtirk_attn.so" ] || [ -n "$(find $K -newer "$BUILD/libtirk_a
     -o "$BUILD/libtirk_attn.so"
 fi
 cp "$BUILD/libtirk_attn.so" devpack/bin/
+cp "$BUILD"/lib/libtirc.so devpack/bin/  # for the torch backend (TIRC_LIBRARY=$B/libtirc.so)
 strip devpack/bin/*
 xz -6 -T2 devpack/bin/*  # the transfer to the GPU machine is size-limited
 for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath'); do

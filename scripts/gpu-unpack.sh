@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu-unpack.sh — sourced on the GPU machine: unpacks devpack/ (from
 # scripts/gpu-pack.sh) into /tmp/devbin and /tmp/devlibs and sets
-# LD_LIBRARY_PATH, TIRC_CACHE_DIR and B (the binaries' folder).
+# LD_LIBRARY_PATH, TIRC_CACHE_DIR, B (the binaries' folder) and, for the
+# torch backend, TIRC_LIBRARY ($B/libtirc.so).
 python3 -c 'import lzma, os, sys
 for f in sys.argv[1:]:
     d = "/tmp/devbin/" if "/bin/" in f else "/tmp/devlibs/"
@@ -11,3 +12,4 @@ for f in sys.argv[1:]:
 export LD_LIBRARY_PATH=/tmp/devlibs:${LD_LIBRARY_PATH:-}
 export TIRC_CACHE_DIR=/tmp/tirc-cache
 B=/tmp/devbin
+export TIRC_LIBRARY=$B/libtirc.so

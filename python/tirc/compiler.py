@@ -1,0 +1,451 @@
+"""The torch.compile backend: `torch.compile(model, backend="tirc")`.
+
+Dynamo hands over a Torch-level FX graph and real example inputs.  We run
+aot_autograd with DECOMPOSITIONS to get the graph at the ATen level, then in
+the forward compiler:
+  1. mark each node supported or not (export.node_supported),
+  2. partition with torch.fx's CapabilityBasedPartitioner; each supported
+     region becomes a submodule that we replace with a TircPartition (one
+     compiled TIR module), everything else runs in PyTorch as traced,
+  3. log once which ops stayed in PyTorch.
+The backward graph (when autograd needs one) runs in PyTorch: see
+docs/torch.md, "Autograd".
+"""
+import logging
+import os
+import threading
+
+import torch
+import torch.fx
+from torch._dynamo.backends.common import aot_autograd
+from torch._subclasses.fake_tensor import unset_fake_temporarily
+from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
+from torch.fx.passes.operator_support import OperatorSupport
+
+from . import _lib, cache
+from .export import Unsupported, export_graph, is_view_node, node_supported
+
+log = logging.getLogger("tirc")
+aten = torch.ops.aten
+
+# The fixed decomposition table (docs/torch.md lists it): ops that aot_autograd
+# would otherwise keep whole and that TIR writes as their parts.
+_DECOMPOSE = [
+    "hardswish", "hardsigmoid", "leaky_relu", "elu", "softplus", "mish", "glu",
+    "addcmul", "addcdiv", "lerp", "logsumexp", "norm",
+    "linalg_vector_norm", "rms_norm", "_fused_rms_norm", "split_with_sizes_copy", "split_copy",
+    "unbind_copy", "silu_backward", "gelu_backward",
+]
+
+
+def decompositions():
+    from torch._decomp import get_decompositions
+    # by name: an op this torch lacks is skipped
+    ops = [getattr(aten, name) for name in _DECOMPOSE if hasattr(aten, name)]
+    return get_decompositions(ops)
+
+
+DEFAULT_OPTIONS = {
+    "target": None,        # "cpu" | "cuda"; default: where the inputs are
+    "arch": None,          # "sm_80" .. "sm_90"; default: the GPU's
+    "sdpa_kernel": None,   # "flash" | "mem_efficient" | "math"
+    "passes": None,        # None: tirc's default pipeline
+    "dump_ir": False,      # True: log the IR after every pass; a path: write files there
+    "cache_dir": None,     # default $TIRC_TORCH_CACHE or ~/.cache/tirc/torch
+    "fallback": True,      # False: a graph tirc cannot compile raises instead of running eagerly
+}
+
+_reported = set()
+_reported_lock = threading.Lock()
+_records = []  # every compiled partition (tests and users read them: compiled_graphs())
+
+
+def compiled_graphs():
+    """Records of every partition compiled in this process, oldest first:
+    objects with .tir (exported text), .ir (optimized IR), .dump, .target."""
+    return list(_records)
+
+
+def reset():
+    """Forget the records and the once-only log memory (for tests)."""
+    _records.clear()
+    with _reported_lock:
+        _reported.clear()
+
+
+def _log_once(key, level, msg, *args):
+    with _reported_lock:
+        if key in _reported:
+            return
+        _reported.add(key)
+    log.log(level, msg, *args)
+
+
+class _Support(OperatorSupport):
+    def __init__(self):
+        super().__init__()
+        self.reasons = {}
+
+    def is_node_supported(self, submodules, node):
+        ok, why = node_supported(node)
+        # SymInt arithmetic (sizes) is not a tensor op: it stays in Python silently
+        v = node.meta.get("val")
+        if not ok and node.op == "call_function" and isinstance(v, (torch.Tensor, list, tuple)):
+            self.reasons[node] = why
+        return ok
+
+
+def _op_name(node):
+    t = node.target
+    return str(t) if not hasattr(t, "name") else t.name()
+
+
+def _arch_for(device):
+    major, minor = torch.cuda.get_device_capability(device)
+    sm = major * 10 + minor
+    for a in (90, 89, 86, 80):
+        if sm >= a:
+            return f"sm_{a}"
+    return "sm_80"
+
+
+class _Record:
+    def __init__(self, tir, ir, dump, target, cache_hit):
+        self.tir, self.ir, self.dump, self.target, self.cache_hit = tir, ir, dump, target, cache_hit
+
+
+class TircPartition(torch.nn.Module):
+    """One supported region, compiled to a TIR module; called like the FX
+    submodule it replaces (same inputs, same outputs)."""
+
+    def __init__(self, sub, consts, opts, device):
+        super().__init__()
+        self.eager = sub  # kept to run when a constant buffer changed
+        graph = sub.graph
+        self.placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        out = next(n for n in graph.nodes if n.op == "output")
+        outs = out.args[0]
+        self.tuple_out = isinstance(outs, (tuple, list))
+        outs = list(outs) if self.tuple_out else [outs]
+        # Outputs that are views: compute their root in tirc, replay the views in
+        # torch so strides and aliasing are exactly what aot_autograd expects.
+        self.out_plan, roots = [], []
+        for o in outs:
+            chain, r = [], o
+            while is_view_node(r):
+                chain.append(r)
+                r = r.args[0]
+            chain.reverse()
+            if r.op == "placeholder":
+                self.out_plan.append(("input", r, chain))
+            else:
+                if r not in roots:
+                    roots.append(r)
+                self.out_plan.append(("root", roots.index(r), chain))
+        self.consts = {}  # placeholder -> (data_ptr, version) when exported as a constant
+        for ph, t in consts.items():
+            self.consts[ph] = (t.data_ptr(), t._version)
+        exp = export_graph(graph, roots, consts, cache.const_dir(opts))
+        self.exported = exp
+        self.module, rec = _compile(exp, opts, device)
+        unfused = [n for n in exp.safe_softmax if f"%{n} = softmax(" in self.module.ir]
+        if unfused:
+            # _safe_softmax that fuse-attention did not absorb: write those exactly
+            _records.remove(rec)
+            exp = export_graph(graph, roots, consts, cache.const_dir(opts),
+                               exact_safe_softmax=set(unfused))
+            self.exported = exp
+            self.module, rec = _compile(exp, opts, device)
+        self.arg_pos = [self.placeholders.index(a) for a in exp.args]
+        self.record = rec
+        self.uses_dropout = exp.uses_dropout
+
+    def _sym_values(self, args):
+        """Values of the symbols bound through zero-size inputs, from the
+        inputs' actual shapes (or SymInt inputs) against their fake shapes."""
+        env = {}
+        for ph, a in zip(self.placeholders, args):
+            v = ph.meta.get("val")
+            if isinstance(v, torch.SymInt) and v.node.expr.is_Symbol:
+                env[v.node.expr] = int(a)
+            elif isinstance(v, torch.Tensor) and isinstance(a, torch.Tensor):
+                for d, n in zip(v.shape, a.shape):
+                    if isinstance(d, torch.SymInt) and d.node.expr.is_Symbol:
+                        env[d.node.expr] = int(n)
+        return env
+
+    def forward(self, *args):
+        for ph, (ptr, ver) in self.consts.items():
+            a = args[self.placeholders.index(ph)]
+            if a.data_ptr() != ptr or a._version != ver:
+                _log_once(("const-changed", id(self)), logging.WARNING,
+                          "tirc: buffer %s changed since it was compiled in as a constant; "
+                          "this graph now runs in PyTorch", ph.name)
+                return self.eager(*args)
+        tensors = [args[i] for i in self.arg_pos]
+        if self.exported.sym_inputs:
+            env = self._sym_values(args)
+            dev = tensors[0].device if tensors else torch.device("cpu")
+            for s in self.exported.sym_inputs:
+                if s not in env:
+                    raise RuntimeError(f"tirc: cannot find the value of symbol {s}")
+                tensors.append(torch.empty((env[s], 0), dtype=torch.uint8, device=dev))
+        seed = int(torch.randint(0, 2 ** 62, ())) if self.uses_dropout else 0
+        with torch.no_grad():
+            res = self.module.run(tensors, seed)
+        outs = []
+        for kind, what, chain in self.out_plan:
+            val = args[self.placeholders.index(what)] if kind == "input" else res[what]
+            if chain:
+                val = _replay(chain, val, self.placeholders, args)
+            outs.append(val)
+        return tuple(outs) if self.tuple_out else outs[0]
+
+
+def _replay(chain, val, placeholders, args):
+    """Runs the view ops of `chain` in torch on val (chain[0] reads val)."""
+    env = {}
+
+    def get(a):
+        if isinstance(a, torch.fx.Node):
+            if a in env:
+                return env[a]
+            return args[placeholders.index(a)]
+        if isinstance(a, (list, tuple)):
+            return type(a)(get(x) for x in a)
+        return a
+
+    env[chain[0].args[0]] = val
+    for n in chain:
+        env[n] = n.target(*get(n.args), **{k: get(v) for k, v in n.kwargs.items()})
+    return env[chain[-1]]
+
+
+_modules = {}
+_modules_lock = threading.Lock()
+
+
+def _compile(exp, opts, device):
+    """A compiled module for the exported text (shared within the process),
+    and its record; the on-disk cache is consulted and filled (cache.py)."""
+    target = opts["target"] or ("cuda" if device.type == "cuda" else "cpu")
+    arch = opts["arch"] or (_arch_for(device) if device.type == "cuda" else None)
+    dump = bool(opts["dump_ir"])
+    key = cache.key(exp.text, target, arch, opts["passes"], opts["sdpa_kernel"], dump)
+    with _modules_lock:
+        hit = _modules.get(key)
+    if hit is None:
+        cache.prepare_kernel_cache(opts)
+        on_disk = cache.lookup(opts, key)
+        name = os.path.join(cache.root(opts), "graphs", key[:16] + ".tir")
+        mod = _lib.Module(exp.text, name=name, target=target, arch=arch, passes=opts["passes"],
+                          sdpa_kernel=opts["sdpa_kernel"], dump_ir=dump)
+        cache.store(opts, key, exp.text, mod.ir)
+        hit = (mod, on_disk is not None)
+        with _modules_lock:
+            _modules[key] = hit
+    mod, was_cached = hit
+    rec = _Record(exp.text, mod.ir, mod.dump, target, was_cached)
+    _records.append(rec)
+    d = opts["dump_ir"]
+    if d:
+        if isinstance(d, str) and d not in ("1", "true", "True"):
+            os.makedirs(d, exist_ok=True)
+            base = os.path.join(d, "graph_%d" % (len(_records) - 1))
+            for suffix, text in ((".tir", exp.text), (".opt.tir", mod.ir), (".passes.txt", mod.dump)):
+                with open(base + suffix, "w") as f:
+                    f.write(text)
+            log.info("tirc: IR written to %s.*", base)
+        else:
+            log.warning("tirc: exported TIR:\n%s\ntirc: IR after each pass:\n%s", exp.text, mod.dump)
+    return mod, rec
+
+
+def _device_of(inputs):
+    for x in inputs:
+        if isinstance(x, torch.Tensor) and x.device.type == "cuda":
+            return x.device
+    return torch.device("cpu")
+
+
+_FOLD_LIMIT = 2 ** 24  # elements: larger input-free results are left to run
+
+
+def _static_tensor(v):
+    return isinstance(v, torch.Tensor) and all(isinstance(d, int) for d in v.shape)
+
+
+def _foldable_target(t):
+    if not isinstance(t, torch._ops.OpOverload):
+        return t.__name__ == "getitem" if callable(t) else False
+    if torch.Tag.nondeterministic_seeded in t.tags or "empty" in t.name():
+        return False
+    return True
+
+
+def fold_constants(gm):
+    """Evaluates, at compile time in PyTorch, every node that depends on no
+    graph input (arange/index/cumsum mask builders, lifted constants), and
+    puts each result that a non-constant node reads into the graph as a
+    constant.  Hugging Face builds its causal mask this way; once it is
+    data, fuse-attention can prove it causal (and ops tirc lacks in it, such
+    as index.Tensor, are gone).  Only static shapes fold."""
+    env = {}
+    with unset_fake_temporarily():
+        for node in gm.graph.nodes:
+            if node.op == "get_attr":
+                obj = gm
+                for part in node.target.split("."):
+                    obj = getattr(obj, part, None)
+                if isinstance(obj, torch.Tensor):
+                    env[node] = obj
+                continue
+            if node.op != "call_function" or not _foldable_target(node.target):
+                continue
+            v = node.meta.get("val")
+            vals = v if isinstance(v, (list, tuple)) else [v]
+            if not vals or not all(_static_tensor(x) for x in vals):
+                continue
+            deps = node.all_input_nodes
+            if not all(d in env for d in deps):
+                continue
+            if any(isinstance(a, (torch.SymInt, torch.SymFloat)) for a in
+                   torch.fx.node.map_aggregate((node.args, node.kwargs), lambda a: a)):
+                continue
+            args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: env[n])
+            try:
+                with torch.no_grad():
+                    r = node.target(*args, **kwargs)
+                env[node] = r.detach().clone() if isinstance(r, torch.Tensor) else r
+            except Exception:  # noqa: BLE001 - an op that cannot run here just stays
+                continue
+    n = 0
+    for node in list(gm.graph.nodes):
+        if node not in env or node.op != "call_function" or not isinstance(env[node], torch.Tensor):
+            continue
+        if all(u in env for u in node.users) or env[node].numel() > _FOLD_LIMIT:
+            continue
+        name = f"_tirc_const_{n}"
+        n += 1
+        gm.register_buffer(name, env[node])
+        with gm.graph.inserting_before(node):
+            c = gm.graph.get_attr(name)
+        c.meta = dict(node.meta)
+        node.replace_all_uses_with(c)
+    if n:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+        log.debug("tirc: %d input-free values folded into constants", n)
+    return gm
+
+
+def _get_attr(gm, target):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def compile_aten_graph(gm, example_inputs, const_tensors, opts):
+    """Partitions the ATen graph gm and compiles each supported region.
+    const_tensors: placeholder index -> real buffer tensor to inline."""
+    fold_constants(gm)
+    support = _Support()
+    part = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
+    partitions = [p for p in part.propose_partitions()
+                  if any(n.op == "call_function" and not is_view_node(n) and
+                         n.target.__name__ != "getitem" for n in p.nodes)]
+    in_part = set()
+    for p in partitions:
+        in_part.update(p.nodes)
+    left = sorted({_op_name(n) for n in gm.graph.nodes if n.op == "call_function"
+                   and n not in in_part and n in support.reasons})
+    if left:
+        _log_once(("left",) + tuple(left), logging.WARNING,
+                  "tirc: ops left to PyTorch (no TIR form or not supported here): %s",
+                  ", ".join(left))
+    if not partitions:
+        return gm
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    # by name: the partitioner's fused graph refers to the inputs by node name
+    const_nodes = {placeholders[i].name: t for i, t in const_tensors.items() if i < len(placeholders)}
+    fused = part.fuse_partitions(partitions)
+    device = _device_of(example_inputs)
+    for node in list(fused.graph.nodes):
+        if node.op != "call_module":
+            continue
+        sub = getattr(fused, node.target)
+        sub_ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
+        consts = {}
+        for arg, ph in zip(node.args, sub_ph):
+            if isinstance(arg, torch.fx.Node) and arg.op == "placeholder" and arg.name in const_nodes:
+                consts[ph] = const_nodes[arg.name]
+            elif isinstance(arg, torch.fx.Node) and arg.op == "get_attr":
+                t = _get_attr(fused, arg.target)  # folded or lifted constants never change
+                if isinstance(t, torch.Tensor) and t.dtype in _lib.DTYPES:
+                    consts[ph] = t
+        try:
+            # aot_autograd calls us under its fake mode; constants need real data
+            with unset_fake_temporarily():
+                setattr(fused, node.target, TircPartition(sub, consts, opts, device))
+        except (Unsupported, _lib.TircError) as e:
+            if not opts["fallback"]:
+                raise
+            _log_once(("fail", str(e)[:200]), logging.WARNING,
+                      "tirc: a region could not be compiled and runs in PyTorch: %s", e)
+    fused.recompile()
+    return fused
+
+
+def _boxed(fn):
+    def run(args):
+        out = fn(*args)
+        args.clear()
+        return out
+    run._boxed_call = True
+    return run
+
+
+def _eager_bw(gm, example_inputs):
+    return _boxed(gm)
+
+
+def _is_constant_buffer(node, value):
+    """A module buffer (not a parameter, not a forward argument): compiled in
+    as a constant, with a guard on its version counter."""
+    ga = node.meta.get("grapharg")
+    src = getattr(getattr(ga, "source", None), "name", None)
+    name = src() if callable(src) else src
+    return (isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter)
+            and not value.requires_grad and name is not None and "._buffers[" in name
+            and value.numel() <= 2 ** 26 and value.dtype in _lib.DTYPES)
+
+
+def tirc_backend(gm, example_inputs, options=None):
+    """The Dynamo backend function (module level, so Dynamo caches by identity)."""
+    opts = dict(DEFAULT_OPTIONS)
+    for k, v in (options or {}).items():
+        if k not in opts:
+            raise ValueError(f"tirc: unknown option {k!r} (known: {', '.join(opts)})")
+        opts[k] = v
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    consts = {i: x for i, (n, x) in enumerate(zip(placeholders, example_inputs))
+              if _is_constant_buffer(n, x)}
+
+    def fw_compiler(fgm, fake_inputs):
+        # aot_autograd keeps the flat input order; only use the buffer
+        # positions when the count says nothing was added in front.
+        c = consts if len(fake_inputs) == len(example_inputs) else {}
+        log.debug("tirc: forward graph with %d inputs (Dynamo gave %d); %d constant buffers",
+                  len(fake_inputs), len(example_inputs), len(c))
+        c = {i: t for i, t in c.items()
+             if isinstance(fake_inputs[i], torch.Tensor) and fake_inputs[i].dtype == t.dtype
+             and all(isinstance(d, int) for d in fake_inputs[i].shape)
+             and tuple(fake_inputs[i].shape) == tuple(t.shape)}
+        return _boxed(compile_aten_graph(fgm, fake_inputs, c, opts))
+
+    return aot_autograd(fw_compiler=fw_compiler, bw_compiler=_eager_bw,
+                        decompositions=decompositions())(gm, example_inputs)
+
+
+backend = tirc_backend

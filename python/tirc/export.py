@@ -1,0 +1,114 @@
+"""ATen FX graph -> TIR text.
+
+Each supported ATen op has a handler that writes TIR lines for one FX node
+from the node's arguments and its fake-tensor metadata (`meta["val"]`: dtype
+and shape, with SymInts for dynamic dims).  The same handlers decide support:
+`node_supported` runs a handler on a throwaway emitter and reports whether it
+raised `Unsupported`, so the partitioner and the exporter can never disagree.
+
+Conventions of the text written here:
+  - every op carries its result type from torch's metadata (`: f32[s0, 64]`),
+    so the compiler checks the exporter's shapes and dtypes instead of
+    trusting them;
+  - binary ops get operands cast to torch's result dtype first (TIR needs
+    equal dtypes; torch promotes);
+  - SymInts become dim expressions over torch's symbols (s0, s1, ...); a
+    symbol that no input dim binds on its own gets a zero-size u8 input
+    `%sym.NAME: u8[NAME, 0]` that the runtime binds it from;
+  - buffers chosen as constants become `const(file=..., key="t")` of a
+    safetensors file written next to the graph, so passes see their data.
+"""
+import torch
+
+from .aten_ops import handler_for, is_view_node  # noqa: F401  (is_view_node: used by compiler.py)
+from .tir_text import Emitter, TIR_DTYPES, Unsupported, _tensor_val, _val, sym_name  # noqa: F401
+
+
+# ----------------------------------------------------------------- support
+
+def node_supported(node):
+    """(True, None) when `node` can be written in TIR, else (False, reason)."""
+    if node.op != "call_function":
+        return False, node.op
+    h = handler_for(node)
+    if h is None:
+        return False, "no TIR form"
+    try:
+        v = node.meta.get("val")
+        if v is None:
+            raise Unsupported("no metadata")
+        if isinstance(v, torch.Tensor):
+            _tensor_val(node)
+        elif isinstance(v, (list, tuple)):
+            for t in v:
+                if isinstance(t, torch.Tensor) and t.dtype not in TIR_DTYPES:
+                    raise Unsupported(f"dtype {t.dtype}")
+        else:
+            raise Unsupported("not a tensor op")
+        h(Emitter(const_dir=None), node)
+    except Unsupported as e:
+        return False, str(e)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        return False, f"{type(e).__name__}: {e}"
+    return True, None
+
+
+# ----------------------------------------------------------------- export
+
+class Exported:
+    """The TIR text of a graph and how to call it."""
+
+    def __init__(self, text, args, sym_inputs, uses_dropout, safe_softmax):
+        self.text = text
+        self.args = args              # placeholder nodes, in TIR signature order
+        self.sym_inputs = sym_inputs  # symbols bound through zero-size u8 inputs, after args
+        self.uses_dropout = uses_dropout
+        self.safe_softmax = safe_softmax
+
+
+def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=()):
+    """TIR for the FX `graph`, returning the nodes `returns`.
+
+    consts: placeholder node -> real tensor to write as a constant.
+    exact_safe_softmax: names of _safe_softmax nodes to write with their
+    fully-masked-row rule spelled out (the others are written as softmax,
+    which fuse-attention turns into sdpa, where that rule holds anyway)."""
+    E = Emitter(consts, const_dir)
+    E.exact_safe_softmax = exact_safe_softmax
+    args, arg_types, bound = [], [], set()
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            v = _val(node)
+            if isinstance(v, torch.Tensor):
+                if node in E.consts:
+                    c = E.consts[node]
+                    name = E.const_tensor(c, node.name)
+                    E.alias(node, name)
+                    continue
+                _tensor_val(node)
+                E.names[node] = node.name
+                args.append(node)
+                arg_types.append(f"%{node.name}: {E.ty(v)}")
+                bound.update(d.node.expr for d in v.shape
+                             if isinstance(d, torch.SymInt) and d.node.expr.is_Symbol)
+            elif not isinstance(v, (torch.SymInt, int)):
+                raise Unsupported(f"input {node.name} is {type(v).__name__}")
+        elif node.op == "call_function":
+            h = handler_for(node)
+            if h is None:
+                raise Unsupported(f"{node.target} has no TIR form")
+            h(E, node)
+        elif node.op == "get_attr":
+            raise Unsupported("get_attr inside a partition")
+    rets = []
+    for r in returns:
+        if r not in E.names:
+            raise Unsupported(f"output {r} was not written")
+        rets.append(r)
+    ret_types = [E.ty(_tensor_val(r)) for r in rets]
+    sym_inputs = sorted((s for s in E.syms if s not in bound), key=str)
+    for s in sym_inputs:
+        arg_types.append(f"%sym.{sym_name(s)}: u8[{sym_name(s)}, 0]")
+    head = f"func @main({', '.join(arg_types)}) -> ({', '.join(ret_types)}) {{"
+    body = E.lines + ["  return " + ", ".join("%" + E.names[r] for r in rets), "}", ""]
+    return Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax)

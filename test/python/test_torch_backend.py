@@ -1,0 +1,358 @@
+"""Tests of the torch.compile backend (python/tirc) on small models.
+
+Each model is compiled with backend="tirc"; the optimized IR must show one
+`sdpa` per attention with the right is_causal / enable_gqa, and the output
+must match a float64 eager reference within the dtype's bound, measured as
+||out - ref|| / ||ref|| on fresh random data (the seed is printed on failure).
+
+Runs on the CPU by default; TIRC_TEST_DEVICE=cuda runs the same tests on the
+GPU (target "cuda", bf16 where the test says so).  Exit code 77 (skipped)
+when torch is not installed.
+"""
+import copy
+import glob
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+try:
+    import torch
+except ImportError:
+    print("torch is not installed: skipping the torch backend tests")
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, HERE)
+
+import tirc  # noqa: E402
+import models as M  # noqa: E402
+
+DEVICE = torch.device(os.environ.get("TIRC_TEST_DEVICE", "cpu"))
+# Relative-error bounds against float64, per dtype of the run.
+BOUND = {torch.float32: 1e-4, torch.float16: 5e-3, torch.bfloat16: 2e-2}
+LOW = getattr(torch, os.environ.get("TIRC_TEST_DTYPE", "bfloat16" if DEVICE.type == "cuda" else "float32"))
+
+
+def rel_err(out, ref):
+    out, ref = out.detach().double().cpu(), ref.detach().double().cpu()
+    return ((out - ref).norm() / ref.norm()).item()
+
+
+def sdpa_lines(records=None):
+    lines = []
+    for r in records if records is not None else tirc.compiled_graphs():
+        lines += [ln.strip() for ln in r.ir.splitlines() if re.search(r"= sdpa\(", ln)]
+    return lines
+
+
+def attr(line, name):
+    m = re.search(name + r"=([a-z_\"0-9.e+-]+)", line)
+    return m.group(1) if m else None
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        torch._dynamo.reset()
+        tirc.reset()
+        self.seed = time.time_ns() % (2 ** 31)
+        torch.manual_seed(self.seed)
+        self.cache = tempfile.mkdtemp(prefix="tirc-test-cache-")
+        self.opts = {"cache_dir": self.cache}
+
+    def compile(self, model, **kw):
+        opts = dict(self.opts)
+        opts.update(kw.pop("options", {}))
+        return torch.compile(model, backend="tirc", options=opts, **kw)
+
+    def check(self, model, args, dtype=torch.float32, n_sdpa=None, causal=None, gqa=None,
+              dynamic=False, masked=None):
+        """Compiles `model`, runs it on args, compares with float64 eager and
+        checks the sdpa lines of the IR; returns the sdpa lines."""
+        model = model.to(DEVICE).eval()
+        ref_model = copy.deepcopy(model).double()
+        model = model.to(dtype)
+        args = [a.to(DEVICE) for a in args]
+        low = [a.to(dtype) if a.is_floating_point() else a for a in args]
+        dbl = [a.double() if a.is_floating_point() else a for a in args]
+        with torch.no_grad():
+            ref = ref_model(*dbl)
+            eager = model(*low)
+            out = self.compile(model, dynamic=dynamic)(*low)
+        err, err_eager = rel_err(out, ref), rel_err(eager, ref)
+        bound = max(BOUND[dtype], 4 * err_eager)
+        msg = f"seed {self.seed}: tirc rel err {err:.3g}, eager {err_eager:.3g}, bound {bound:.3g}"
+        print(f"\n  {self.id().split('.')[-1]} [{DEVICE.type} {dtype}]: {msg}", file=sys.stderr)
+        self.assertTrue(torch.isfinite(out).all(), msg)
+        self.assertLessEqual(err, bound, msg)
+        lines = sdpa_lines()
+        if n_sdpa is not None:
+            self.assertEqual(len(lines), n_sdpa, "\n".join(r.ir for r in tirc.compiled_graphs()))
+        for ln in lines:
+            if causal is not None:
+                self.assertEqual(attr(ln, "is_causal"), "true" if causal else "false", ln)
+            if gqa is not None:
+                self.assertEqual(attr(ln, "enable_gqa"), "true" if gqa else "false", ln)
+            if masked is not None:
+                n_ops = len(ln.split("sdpa(")[1].split(")")[0].split("%")) - 1
+                self.assertEqual(n_ops, 4 if masked else 3, ln)
+        return lines
+
+
+class TestModels(Base):
+    def test_nanogpt_handwritten(self):
+        m = M.NanoGPT(n_layer=2, flash=False)
+        self.check(m, [torch.randint(0, 96, (2, 24))], LOW, n_sdpa=2, causal=True, gqa=False,
+                   masked=False)
+
+    def test_nanogpt_f32_dynamic_one_compile(self):
+        # One compile for several batch sizes and sequence lengths (symbolic dims).
+        m = M.NanoGPT(n_layer=1, flash=False).to(DEVICE).eval()
+        c = self.compile(m, dynamic=True)
+        with torch.no_grad():
+            for b, t in ((2, 16), (3, 24), (4, 40)):
+                idx = torch.randint(0, 96, (b, t), device=DEVICE)
+                out, ref = c(idx), m(idx)
+                self.assertLessEqual(rel_err(out, ref), 1e-5, f"seed {self.seed} B={b} T={t}")
+        recs = tirc.compiled_graphs()
+        self.assertEqual(len(recs), 1, [r.tir.splitlines()[0] for r in recs])
+        self.assertRegex(recs[0].tir.splitlines()[0], r"i64\[s\w+, s\w+\]")
+        self.assertEqual([attr(ln, "is_causal") for ln in sdpa_lines()], ["true"])
+
+    def test_hf_gpt2_block(self):
+        self.check(M.HFGPT2Block(), [torch.randn(2, 20, 64)], LOW, n_sdpa=1, causal=True,
+                   gqa=False, masked=False)
+
+    def test_llama_block(self):
+        self.check(M.LlamaBlock(), [torch.randn(2, 24, 64)], LOW, n_sdpa=1, causal=True,
+                   gqa=True, masked=False)
+
+    def test_bert_padding_mask(self):
+        ids = torch.randint(0, 50, (3, 20))
+        mask = torch.ones(3, 20, dtype=torch.long)
+        mask[0, 15:] = 0
+        mask[2, 7:] = 0
+        self.check(M.BertEncoder(), [ids, mask], LOW, n_sdpa=2, causal=False, gqa=False,
+                   masked=True)
+
+    def test_cross_attention(self):
+        self.check(M.CrossAttention(), [torch.randn(2, 12, 64), torch.randn(2, 30, 64)], LOW,
+                   n_sdpa=1, causal=False, gqa=False, masked=False)
+
+
+class TestSdpaCallers(Base):
+    def test_nanogpt_flash(self):
+        m = M.NanoGPT(n_layer=2, flash=True)
+        self.check(m, [torch.randint(0, 96, (2, 24))], LOW, n_sdpa=2, causal=True, masked=False)
+
+    def test_sdpa_gqa(self):
+        q, k, v = torch.randn(2, 8, 16, 32), torch.randn(2, 2, 16, 32), torch.randn(2, 2, 16, 32)
+        self.check(M.SdpaGQA(), [q, k, v], LOW, n_sdpa=1, causal=True, gqa=True)
+
+    def test_multihead_attention(self):
+        self.check(M.MHA(), [torch.randn(2, 16, 64)], LOW, n_sdpa=1, causal=False, gqa=False)
+
+
+class TestPartitioning(Base):
+    def test_unsupported_op_runs_in_torch_and_says_so_once(self):
+        m = M.WithCumsum()
+        with self.assertLogs("tirc", level="WARNING") as logs:
+            self.check(m, [torch.randn(2, 16, 64)], torch.float32, n_sdpa=1, causal=False)
+            with torch.no_grad():
+                c = self.compile(m.to(DEVICE))
+                x = torch.randn(3, 16, 64, device=DEVICE)
+                self.assertLessEqual(rel_err(c(x), m(x)), 1e-5)
+        left = [r for r in logs.output if "left to PyTorch" in r]
+        self.assertEqual(len(left), 1, logs.output)
+        self.assertIn("cumsum", left[0])
+
+    def test_changed_buffer_runs_eagerly(self):
+        m = M.NanoGPT(n_layer=1).to(DEVICE).eval()
+        c = self.compile(m)
+        idx = torch.randint(0, 96, (2, 16), device=DEVICE)
+        with torch.no_grad():
+            self.assertLessEqual(rel_err(c(idx), m(idx)), 1e-5)
+            m.h[0].attn.bias.fill_(1.0)  # no longer causal: the compiled constant is stale
+            with self.assertLogs("tirc", level="WARNING") as logs:
+                out = c(idx)
+        self.assertLessEqual(rel_err(out, m(idx)), 1e-5)
+        self.assertTrue(any("changed" in r for r in logs.output), logs.output)
+
+
+class TestOps(Base):
+    def test_safe_softmax_fused_and_exact(self):
+        q, k, v = (torch.randn(2, 4, 8, 16, device=DEVICE) for _ in range(3))
+        rows = torch.zeros(8, dtype=torch.bool, device=DEVICE)
+        rows[3] = True  # query row 3 sees nothing: 0 from _safe_softmax, never nan
+        m = M.SafeSoftmaxAttention()
+        with torch.no_grad():
+            out, sums = self.compile(m)(q, k, v, rows)
+            ref, ref_sums = m(q, k, v, rows)
+        self.assertEqual(out[:, :, 3].abs().max().item(), 0.0)
+        self.assertLessEqual(rel_err(out, ref), 1e-5, f"seed {self.seed}")
+        self.assertTrue(torch.equal(sums.isnan(), ref_sums.isnan()))
+        self.assertLessEqual(rel_err(sums, ref_sums), 1e-5)
+        self.assertEqual(len(sdpa_lines()), 1)
+
+    def test_norms_and_activations_all_in_tirc(self):
+        m = M.NormsAndActivations().to(DEVICE).eval()
+        x = torch.randn(2, 5, 32, device=DEVICE)
+        with self.assertNoLogs("tirc", level="WARNING"), torch.no_grad():
+            out = self.compile(m)(x)
+        self.assertLessEqual(rel_err(out, m(x)), 1e-5, f"seed {self.seed}")
+        self.assertEqual(len(tirc.compiled_graphs()), 1)
+
+    def test_cat_with_empty_past(self):
+        q, k, v = (torch.randn(2, 4, 8, 16) for _ in range(3))
+        past = torch.randn(2, 4, 0, 16)
+        self.check(M.EmptyPastKV(), [q, k, v, past, past.clone()], LOW, n_sdpa=1, causal=False)
+
+    def test_symbols_bound_through_size_inputs(self):
+        m = M.SplitByCumsum()
+        c = self.compile(m, dynamic=True)
+        with torch.no_grad():
+            for b, t in ((2, 5), (3, 7)):
+                x = torch.randn(b, t, 16, device=DEVICE)
+                self.assertLessEqual(rel_err(c(x), m(x)), 1e-5)
+        self.assertTrue(any("%sym." in r.tir for r in tirc.compiled_graphs()),
+                        [r.tir for r in tirc.compiled_graphs()])
+
+
+class TestAutograd(Base):
+    def test_training_gradients_match_eager(self):
+        # Forward in tirc, backward in PyTorch: gradients must be eager's.
+        m = M.LlamaBlock().to(DEVICE)
+        ref = copy.deepcopy(m)
+        x = torch.randn(2, 16, 64, device=DEVICE)
+        c = self.compile(m)
+        out = c(x)
+        out.square().mean().backward()
+        ref(x).square().mean().backward()
+        self.assertGreater(len(tirc.compiled_graphs()), 0)
+        for (name, p), q in zip(m.named_parameters(), ref.parameters()):
+            self.assertLessEqual(rel_err(p.grad, q.grad), 1e-4, f"{name} seed {self.seed}")
+
+    def test_input_requiring_grad(self):
+        m = M.CrossAttention().to(DEVICE)
+        x = torch.randn(2, 8, 64, device=DEVICE, requires_grad=True)
+        mem = torch.randn(2, 12, 64, device=DEVICE)
+        out = self.compile(m)(x, mem)
+        (g,) = torch.autograd.grad(out.sum(), x)
+        x2 = x.detach().clone().requires_grad_()
+        (g2,) = torch.autograd.grad(m(x2, mem).sum(), x2)
+        self.assertLessEqual(rel_err(g, g2), 1e-4)
+
+    def test_dropout_in_training_without_grad(self):
+        # model.train() under no_grad: dropout is tirc's (its own RNG), fused into sdpa.
+        m = M.NanoGPT(n_layer=1, dropout=0.5).to(DEVICE).train()
+        idx = torch.randint(0, 96, (2, 16), device=DEVICE)
+        with torch.no_grad():
+            out = self.compile(m)(idx)
+        self.assertTrue(torch.isfinite(out).all())
+        lines = sdpa_lines()
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(attr(lines[0], "dropout_p"), "0.5")
+
+
+class TestOptions(Base):
+    def test_dump_ir_to_directory_and_sdpa_kernel(self):
+        d = tempfile.mkdtemp(prefix="tirc-dump-")
+        m = M.CrossAttention().to(DEVICE).eval()
+        x, mem = torch.randn(2, 8, 64, device=DEVICE), torch.randn(2, 12, 64, device=DEVICE)
+        c = self.compile(m, options={"dump_ir": d, "sdpa_kernel": "math"})
+        with torch.no_grad():
+            self.assertLessEqual(rel_err(c(x, mem), m(x, mem)), 1e-5)
+        self.assertIn('kernel="math"', sdpa_lines()[0])
+        files = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "*")))
+        self.assertEqual(files, ["graph_0.opt.tir", "graph_0.passes.txt", "graph_0.tir"])
+        dump = open(os.path.join(d, "graph_0.passes.txt")).read()
+        self.assertIn("// ----- IR after fuse-attention -----", dump)
+
+    def test_target_option_reaches_the_compiler(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        x = torch.randn(2, 8, 64, device=DEVICE)
+        with torch.no_grad():
+            self.compile(m, options={"target": "cpu"})(x, x)
+        self.assertEqual([r.target for r in tirc.compiled_graphs()], ["cpu"])
+
+    def test_unknown_option_is_an_error(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        x = torch.randn(2, 8, 64, device=DEVICE)
+        with self.assertRaises(Exception) as cm:
+            self.compile(m, options={"no_such_option": 1})(x, x)
+        self.assertIn("no_such_option", str(cm.exception))
+
+    def test_registered_with_dynamo(self):
+        self.assertIn("tirc", torch._dynamo.list_backends())
+
+    def test_disk_cache_second_process(self):
+        code = ("import sys, torch; sys.path[:0] = [%r, %r]; import tirc, models as M\n"
+                "m = M.CrossAttention().to(%r).eval(); x = torch.randn(2, 8, 64, device=%r)\n"
+                "with torch.no_grad(): torch.compile(m, backend='tirc', options={'cache_dir': %r})(x, x)\n"
+                "print('HIT' if tirc.compiled_graphs()[0].cache_hit else 'MISS')\n"
+                % (os.path.join(ROOT, "python"), HERE, DEVICE.type, DEVICE.type, self.cache))
+        runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+                for _ in range(2)]
+        for r in runs:
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual([r.stdout.split()[-1] for r in runs], ["MISS", "HIT"])
+        self.assertTrue(glob.glob(os.path.join(self.cache, "graphs", "*.opt.tir")))
+
+
+try:
+    import transformers
+except ImportError:
+    transformers = None
+
+
+@unittest.skipIf(transformers is None, "transformers is not installed")
+class TestTransformers(Base):
+    """Hugging Face models with attn_implementation="eager", tiny random configs."""
+
+    def run_hf(self, model, args, n_sdpa, causal, gqa=None, masked=None):
+        model.config.use_cache = False
+
+        class Wrap(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, *a):
+                out = self.m(*a, use_cache=False) if len(a) == 1 else self.m(a[0], attention_mask=a[1])
+                return out[0]
+        return self.check(Wrap(model), args, LOW, n_sdpa=n_sdpa, causal=causal, gqa=gqa,
+                          masked=masked)
+
+    def test_gpt2(self):
+        cfg = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=64, vocab_size=100,
+                                      n_positions=64, attn_implementation="eager")
+        self.run_hf(transformers.GPT2LMHeadModel(cfg), [torch.randint(0, 100, (2, 20))], 2, True)
+
+    def test_llama(self):
+        cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                       num_attention_heads=4, num_key_value_heads=2,
+                                       vocab_size=100, max_position_embeddings=64,
+                                       attn_implementation="eager")
+        self.run_hf(transformers.LlamaForCausalLM(cfg), [torch.randint(0, 100, (2, 20))], 2, True,
+                    gqa=True)
+
+    def test_bert(self):
+        cfg = transformers.BertConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=4, vocab_size=100,
+                                      max_position_embeddings=64, attn_implementation="eager")
+        ids = torch.randint(0, 100, (2, 20))
+        mask = torch.ones(2, 20, dtype=torch.long)
+        mask[1, 12:] = 0
+        self.run_hf(transformers.BertModel(cfg, add_pooling_layer=False), [ids, mask], 2, False,
+                    masked=True)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.ERROR)
+    unittest.main(verbosity=2)
