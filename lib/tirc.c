@@ -174,6 +174,8 @@ static bool to_desc(const tirc_dltensor_t *t, tirrt_tensor_desc_t *d, char *err,
 
 static bool contiguous(const tirc_dltensor_t *t) {
   if (!t->strides) return true;
+  for (int i = 0; i < t->ndim; i++)
+    if (t->shape[i] == 0) return true; /* no element to read: any strides (torch gives arbitrary ones) */
   int64_t s = 1;
   for (int i = t->ndim - 1; i >= 0; i--) {
     if (t->shape[i] != 1 && t->strides[i] != s) return false;
