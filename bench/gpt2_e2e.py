@@ -1,31 +1,20 @@
 #!/usr/bin/env python3
-"""gpt2_e2e.py — GPT-2 small forward end to end: tirc compiling nanoGPT's
-hand-written attention from a .tir file vs PyTorch on the same GPU, in the
-same run (issue 6's end-to-end benchmark).
+"""gpt2_e2e.py — writes GPT-2 small as a .tir file for issue 6's end-to-end
+benchmark: nanoGPT's GPT (12 layers, 12 heads, 768 wide, vocabulary 50257,
+block 1024) in bf16, eval mode (no dropout), forward returning the logits of
+every position (lm_head tied to wte), attention written out as nanoGPT's
+CausalSelfAttention with flash=False: q @ k^T * 1/sqrt(d), masked_fill with
+its `bias` buffer (read from examples/gpt2_bias.safetensors, so tirc proves
+causality from the data), softmax, @ v.  It is the model of
+test/python/models.py (NanoGPT), which bench/torch_gpt2.py times in PyTorch;
+`torch_gpt2.py --tir TIRC bench/gpt2_small.tir` adds this program's time,
+compiled by the tirc driver, to the same table.
 
-Usage:
-  gpt2_e2e.py gen OUT.tir                 write the model (any machine)
-  gpt2_e2e.py bench TIRC OUT.tir [--reps N] [--out FILE.md]   (on the GPU)
-
-The model is nanoGPT's GPT at GPT-2 small sizes (12 layers, 12 heads,
-768 wide, vocabulary 50257, block 1024) in bf16, eval mode (no dropout),
-forward returning the logits of every position (lm_head tied to wte).
-Attention is written out as nanoGPT's CausalSelfAttention with flash=False:
-q @ k^T * 1/sqrt(d), masked_fill with its `bias` buffer (read from
-examples/gpt2_bias.safetensors, so tirc proves causality from the data),
-softmax, @ v.  B=8, T=1024.
-PyTorch runs the same module (random weights; the timing does not depend on
-their values) eagerly, under torch.compile (inductor) with the hand-written
-attention, and under torch.compile with F.scaled_dot_product_attention
-(nanoGPT's flash=True).  tirc runs `tirc run --target=cuda ... --bench=N`
-(inputs on the device, median of N runs).  All times are medians of CUDA
-event timings after warm-up."""
+Usage: gpt2_e2e.py gen OUT.tir
+"""
 import argparse
 import math
 import os
-import re
-import subprocess
-import sys
 
 NL, NH, C, V, BLOCK = 12, 12, 768, 50257, 1024
 
@@ -77,7 +66,7 @@ def gen(path):
               f"  {q}x1 = add({x}, {q}y)",
               f"  {q}h2 = layer_norm({q}x1, {p}ln_2.weight, {p}ln_2.bias, eps=1e-05)",
               f"  {q}f0 = linear({q}h2, {p}mlp.c_fc.weight, {p}mlp.c_fc.bias)",
-              f'  {q}f1 = gelu({q}f0, approximate="tanh")',
+              f"  {q}f1 = gelu({q}f0)",
               f"  {q}f2 = linear({q}f1, {p}mlp.c_proj.weight, {p}mlp.c_proj.bias)",
               f"  %x{i + 1} = add({q}x1, {q}f2)"]
     L += [f"  %xf = layer_norm(%x{NL}, %ln_f.weight, %ln_f.bias, eps=1e-05)",
@@ -87,134 +76,13 @@ def gen(path):
         f.write("\n".join(L) + "\n")
 
 
-def torch_model(flash):
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Attn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_attn = nn.Linear(C, 3 * C)
-            self.c_proj = nn.Linear(C, C)
-            self.register_buffer("bias", torch.tril(torch.ones(BLOCK, BLOCK)).view(1, 1, BLOCK, BLOCK))
-
-        def forward(self, x):
-            B, T, _ = x.size()
-            q, k, v = self.c_attn(x).split(C, dim=2)
-            k = k.view(B, T, NH, C // NH).transpose(1, 2)
-            q = q.view(B, T, NH, C // NH).transpose(1, 2)
-            v = v.view(B, T, NH, C // NH).transpose(1, 2)
-            if flash:
-                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            else:
-                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-                att = F.softmax(att, dim=-1)
-                y = att @ v
-            y = y.transpose(1, 2).contiguous().view(B, T, C)
-            return self.c_proj(y)
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.attn, self.ln_2 = nn.LayerNorm(C), Attn(), nn.LayerNorm(C)
-            self.c_fc, self.c_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
-
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.c_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(BLOCK, C)
-            self.h = nn.ModuleList([Block() for _ in range(NL)])
-            self.ln_f = nn.LayerNorm(C)
-
-        def forward(self, idx):
-            pos = torch.arange(0, idx.size(1), dtype=torch.long, device=idx.device)
-            x = self.wte(idx) + self.wpe(pos)
-            for b in self.h:
-                x = b(x)
-            return F.linear(self.ln_f(x), self.wte.weight)
-
-    return GPT().cuda().to(torch.bfloat16).eval()
-
-
-def median_ms(fn, reps):
-    import torch
-    for _ in range(5):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    ts.sort()
-    return ts[len(ts) // 2]
-
-
-def bench(tirc, tir, reps, out):
-    import torch
-    B, T = 8, 1024
-    rows = []
-    idx = torch.randint(0, V, (B, T), device="cuda")
-    with torch.no_grad():
-        for name, flash, comp in (("PyTorch eager (hand-written attention)", False, False),
-                                  ("torch.compile inductor (hand-written attention)", False, True),
-                                  ("PyTorch eager (SDPA, flash=True)", True, False),
-                                  ("torch.compile inductor (SDPA, flash=True)", True, True)):
-            m = torch_model(flash)
-            f = torch.compile(m) if comp else m
-            ms = median_ms(lambda: f(idx), reps)
-            rows.append((name, ms))
-            print(f"{name}: {ms:.3f} ms", flush=True)
-            del m, f
-            torch.cuda.empty_cache()
-    env = dict(os.environ)
-    cmd = [tirc, "run", "--target=cuda", tir, "--device=cuda", "--random-inputs", "--dim", f"B={B}",
-           "--dim", f"T={T}", f"--bench={reps}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    print(r.stdout[-2000:], r.stderr[-2000:])
-    mt = re.search(r"bench: median ([0-9.]+) ms", r.stdout + r.stderr)
-    if not mt:
-        sys.exit("tirc run failed")
-    ours = float(mt.group(1))
-    ir = subprocess.run([tirc, tir, "--target=cuda", "--emit=ir"], capture_output=True, text=True).stdout
-    nsdpa, ncausal = ir.count("sdpa("), ir.count("is_causal=true")
-    lines = [f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}; B={B}, T={T}, bf16, "
-             f"median of {reps} runs", "",
-             "| program | ms | tirc speed-up |", "|---|---|---|"]
-    for name, ms in rows:
-        lines.append(f"| {name} | {ms:.2f} | {ms / ours:.2f}× |")
-    lines.append(f"| **tirc** (`{os.path.basename(tir)}`, {nsdpa} sdpa, {ncausal} proven causal) | "
-                 f"{ours:.2f} | 1.00× |")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if out:
-        open(out, "w").write(text + "\n")
-
-
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
     g.add_argument("out")
-    b = sub.add_parser("bench")
-    b.add_argument("tirc")
-    b.add_argument("tir")
-    b.add_argument("--reps", type=int, default=20)
-    b.add_argument("--out")
     a = ap.parse_args()
-    if a.cmd == "gen":
-        gen(a.out)
-    else:
-        bench(a.tirc, a.tir, a.reps, a.out)
+    gen(a.out)
 
 
 if __name__ == "__main__":

@@ -16,33 +16,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from triton.testing import do_bench
 
-MAXR = 16
-DT = {torch.float16: 6, torch.bfloat16: 7, torch.float32: 8, torch.float64: 9}
-
-
-class View(ctypes.Structure):
-    _fields_ = [("dtype", ctypes.c_int32), ("rank", ctypes.c_int32),
-                ("shape", ctypes.c_int64 * MAXR), ("strides", ctypes.c_int64 * MAXR),
-                ("data", ctypes.c_void_p)]
-
-
-class Args(ctypes.Structure):
-    _fields_ = [("q", View), ("k", View), ("v", View), ("out", View),
-                ("mask", ctypes.POINTER(View)), ("lse", ctypes.c_void_p),
-                ("scale", ctypes.c_double), ("dropout_p", ctypes.c_double),
-                ("is_causal", ctypes.c_int), ("bottom_right", ctypes.c_int),
-                ("enable_gqa", ctypes.c_int), ("seed", ctypes.c_uint64), ("stream", ctypes.c_uint64)]
-
-
-def view(t):
-    v = View()
-    v.dtype = DT[t.dtype]
-    v.rank = t.dim()
-    for i, (n, s) in enumerate(zip(t.shape, t.stride())):
-        v.shape[i] = n
-        v.strides[i] = s
-    v.data = t.data_ptr()
-    return v
+from tirk_ctypes import Args, view  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 
 def main():

@@ -8,6 +8,8 @@ no_grad, full logits for every position (B=8, T=1024 by default).  Rows:
   inductor         torch.compile(), hand-written attention
   tirc             torch.compile(backend="tirc"), hand-written attention
   inductor + SDPA  torch.compile(), flash=True (F.scaled_dot_product_attention)
+  tirc driver      with --tir TIRC FILE: the same model compiled from
+                   bench/gpt2_small.tir by the tirc driver (no torch involved)
 Each is timed with CUDA events: the median of --reps runs after --warmup runs,
 on random token ids (never zeros).  Prints a markdown table of milliseconds and
 speed ratios (eager time / this time: > 1 is faster than eager), plus each
@@ -18,7 +20,9 @@ TIRC_LIBRARY=/path/to/libtirc.so python3 bench/torch_gpt2.py [--batch 8] [--seq 
 """
 import argparse
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -64,6 +68,9 @@ def main():
     ap.add_argument("--skip", default="", help="comma-separated rows to leave out")
     ap.add_argument("--device", default="cuda", help="cpu: a smoke run of the script itself")
     ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--tir", nargs=2, metavar=("TIRC", "FILE"),
+                    help="also time the same model compiled from a .tir by the tirc driver "
+                         "(bench/gpt2_e2e.py gen FILE writes it): `TIRC run --target=cuda FILE --bench`")
     args = ap.parse_args()
     dev = torch.device(args.device)
     dt = getattr(torch, args.dtype)
@@ -101,6 +108,20 @@ def main():
         if dev.type == "cuda":
             torch.cuda.empty_cache()
 
+    if args.tir:  # the driver's own --bench median (inputs on the device, random values)
+        tirc_bin, tir = args.tir
+        cmd = [tirc_bin, "run", "--target=cuda", tir, "--device=cuda", "--random-inputs",
+               "--dim", f"B={args.batch}", "--dim", f"T={args.seq}", f"--bench={args.reps}"]
+        t0 = time.time()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"bench: median ([0-9.]+) ms", r.stdout + r.stderr)
+        if not m:
+            sys.exit("tirc run failed:\n" + r.stderr[-2000:])
+        ir = subprocess.run([tirc_bin, tir, "--target=cuda", "--emit=ir"], capture_output=True, text=True).stdout
+        name = (f"tirc driver ({os.path.basename(tir)}: {ir.count('sdpa(')} sdpa, "
+                f"{ir.count('is_causal=true')} proven causal)")
+        results.append((name, float(m.group(1)), time.time() - t0, float("nan")))
+
     base = results[0][1] if results and results[0][0] == "eager" else None
     where = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     print(f"\nGPT-2 small forward, nanoGPT model, {args.layers} layers, B={args.batch}, "
@@ -109,7 +130,7 @@ def main():
     print("|---|---|---|---|---|")
     for name, ms, cs, err in results:
         ratio = f"{base / ms:.2f}x" if base else "-"
-        print(f"| {name} | {ms:.2f} | {ratio} | {cs:.1f} | {err:.1e} |")
+        print(f"| {name} | {ms:.2f} | {ratio} | {cs:.1f} | {'-' if err != err else f'{err:.1e}'} |")
 
 
 if __name__ == "__main__":
