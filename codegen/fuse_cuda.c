@@ -21,6 +21,20 @@ static char *copy_str(TirCodegen *cg, const char *s) {
   return tir_codegen_own(cg, p) ? p : NULL;
 }
 
+/* TIRC_DUMP_KERNELS=DIR writes each generated source to DIR/<name>.cu (a
+ * developer's aid for reading what the planner and generator made; errors
+ * are ignored). */
+static void dump_source(const char *name, const char *src) {
+  const char *dir = getenv("TIRC_DUMP_KERNELS");
+  if (!dir || !*dir) return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.cu", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fputs(src, f);
+  fclose(f);
+}
+
 TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, TirDiag *diag) {
   TirCudaFuseOptions dflt = {.arch = 80};
   if (!opts) opts = &dflt;
@@ -68,6 +82,7 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
     kd->n_out = p->n_out;
     kd->block_size = p->block_size;
     kd->arch = opts->arch;
+    dump_source(name, src);
     if (opts->sources_only) continue;
     TirCudaBinary bin;
     char *err = NULL;

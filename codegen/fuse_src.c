@@ -119,12 +119,15 @@ static const char *const PREAMBLE[] = {
     "__device__ __forceinline__ unsigned short tk_f2h(float f) {\n"
     "  unsigned short h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h;\n}\n"
     "__device__ __forceinline__ float tk_bf2f(unsigned short b) { return __uint_as_float((unsigned)b << 16); }\n"
-    "/* f32 -> bf16 to nearest even; NaN stays a quiet NaN of the same sign. */\n"
+    "/* f32 -> bf16 to nearest even (the hardware conversion); NaN stays a\n"
+    "   quiet NaN of the same sign and payload, as on the CPU. */\n"
     "__device__ __forceinline__ unsigned short tk_f2bf(float f) {\n"
-    "  unsigned u = __float_as_uint(f);\n"
-    "  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);\n"
-    "  u += 0x7fffu + ((u >> 16) & 1u);\n"
-    "  return (unsigned short)(u >> 16);\n}\n"
+    "  const unsigned u = __float_as_uint(f);\n"
+    "  unsigned short h; asm(\"cvt.rn.bf16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f));\n"
+    "  return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u) : h;\n}\n"
+    "/* The bf16 bits of a float that already is a bf16 value (every register\n"
+    "   of a bf16 value is rounded when computed): no second rounding. */\n"
+    "__device__ __forceinline__ unsigned short tk_bfbits(float f) { return (unsigned short)(__float_as_uint(f) >> 16); }\n"
     "__device__ __forceinline__ float tk_rh(float x) { return tk_h2f(tk_f2h(x)); }\n"
     "__device__ __forceinline__ float tk_rbf(float x) { return tk_bf2f(tk_f2bf(x)); }\n"
     "/* f64 -> a narrow float format (eb exponent bits, mb mantissa bits) with a\n"
@@ -199,14 +202,14 @@ static const char *const PREAMBLE[] = {
     "  for (int w = 1; w < TK_BS / 32; ++w) v = Op::f(v, sh[w]);\n"
     "  return v;\n}\n"
     "/* Element offsets of every operand at row-major index i of the first r\n"
-    "   dims; the dim loop is unrolled so parameters are read at constant\n"
-    "   offsets. */\n"
-    "template <typename I> __device__ __forceinline__ void tk_offsets(const tirrt_fused_params_t &p, I i, int r, I (&o)[TK_NOPS]) {\n"
+    "   (<= R) dims; the dim loop is unrolled so parameters are read at\n"
+    "   constant offsets. */\n"
+    "template <typename I, int R> __device__ __forceinline__ void tk_offsets(const tirrt_fused_params_t &p, I i, int r, I (&o)[TK_NOPS]) {\n"
     "#pragma unroll\n"
     "  for (int k = 0; k < TK_NOPS; ++k) o[k] = 0;\n"
     "#pragma unroll\n"
-    "  for (int dd = 0; dd < TK_MAXR; ++dd) {\n"
-    "    const int d = TK_MAXR - 1 - dd;\n"
+    "  for (int dd = 0; dd < R; ++dd) {\n"
+    "    const int d = R - 1 - dd;\n"
     "    if (d < r) {\n"
     "      I c = i;\n"
     "      if (d > 0) { const I sz = (I)p.shape[d]; c = i % sz; i /= sz; }\n"
@@ -227,18 +230,57 @@ static const char *const PREAMBLE[] = {
     "    if (m > 0x7fffffffll) return false;\n"
     "  }\n",
     "  return true;\n}\n"
-    "/* p.shape[r - 1] and p.strides[k][r - 1] without a dynamic index. */\n"
-    "__device__ __forceinline__ long long tk_last(const long long (&a)[TK_MAXR], int r) {\n"
+    "/* p.shape[r - 1] and p.strides[k][r - 1] (r <= R) without a dynamic index. */\n"
+    "template <int R> __device__ __forceinline__ long long tk_last(const long long (&a)[TK_MAXR], int r) {\n"
     "  long long v = a[0];\n"
     "#pragma unroll\n"
-    "  for (int d = 1; d < TK_MAXR; ++d) if (d == r - 1) v = a[d];\n"
-    "  return v;\n}\n"};
+    "  for (int d = 1; d < R; ++d) if (d == r - 1) v = a[d];\n"
+    "  return v;\n}\n"
+    "/* TK_VEC consecutive elements of one operand, for the flat elementwise\n"
+    "   kernel: moved with 16-byte (or narrower) accesses, kept in registers. */\n"
+    "template <class T> struct alignas(16) TkVec { T v[TK_VEC]; };\n"
+    "template <class T> __device__ __forceinline__ void tk_vload(TkVec<T> &a, const T *p, int i0, bool unit) {\n"
+    "  constexpr int B = TK_VEC * (int)sizeof(T);\n"
+    "  if (!unit) { /* a broadcast scalar (stride 0) */\n"
+    "    const T x = p[0];\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < TK_VEC; ++u) a.v[u] = x;\n"
+    "  } else if constexpr (B >= 16) {\n"
+    "#pragma unroll\n"
+    "    for (int c = 0; c < B / 16; ++c) reinterpret_cast<uint4 *>(&a)[c] = reinterpret_cast<const uint4 *>(p + i0)[c];\n"
+    "  } else if constexpr (B == 8) {\n"
+    "    *reinterpret_cast<uint2 *>(&a) = *reinterpret_cast<const uint2 *>(p + i0);\n"
+    "  } else {\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < TK_VEC; ++u) a.v[u] = p[i0 + u];\n"
+    "  }\n}\n"
+    "template <class T> __device__ __forceinline__ void tk_vstore(const TkVec<T> &a, T *p, int i0) {\n"
+    "  constexpr int B = TK_VEC * (int)sizeof(T);\n"
+    "  if constexpr (B >= 16) {\n"
+    "#pragma unroll\n"
+    "    for (int c = 0; c < B / 16; ++c) reinterpret_cast<uint4 *>(p + i0)[c] = reinterpret_cast<const uint4 *>(&a)[c];\n"
+    "  } else if constexpr (B == 8) {\n"
+    "    *reinterpret_cast<uint2 *>(p + i0) = *reinterpret_cast<const uint2 *>(&a);\n"
+    "  } else {\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < TK_VEC; ++u) p[i0 + u] = a.v[u];\n"
+    "  }\n}\n"};
 
 /* ------------------------------------------------------------ dtypes */
 
 static bool is_float(int32_t dt) {
   return dt == TIRRT_DTYPE_F16 || dt == TIRRT_DTYPE_BF16 || dt == TIRRT_DTYPE_F32 ||
          dt == TIRRT_DTYPE_F64;
+}
+
+/* Bytes per element (codegen does not link the runtime's tirrt_dtype_size). */
+static size_t elem_size(int32_t dt) {
+  switch (dt) {
+  case TIRRT_DTYPE_BOOL: case TIRRT_DTYPE_U8: case TIRRT_DTYPE_I8: return 1;
+  case TIRRT_DTYPE_I16: case TIRRT_DTYPE_F16: case TIRRT_DTYPE_BF16: return 2;
+  case TIRRT_DTYPE_I32: case TIRRT_DTYPE_F32: return 4;
+  default: return 8;
+  }
 }
 
 /* The register type of a dtype. */
@@ -338,6 +380,10 @@ typedef struct {
   const char *inpfx; /* input register prefix of the current scope */
   const char *guard; /* prefix of stores ("" or a thread-0 test) */
   const char *ind;   /* indentation */
+  bool vec;          /* a vector body: operands are va<k>.v[u] / vo<k>.v[u] */
+  bool stored[TIRRT_FUSED_MAX_OPERANDS]; /* vector body: output k was written */
+  bool vec_row;      /* row_kernel writes the vector variant (tk_runv) */
+  const char *ci;    /* the register cache's index in a row body: t or u */
 } Gen;
 
 static int32_t DT(const Gen *g, int32_t v) { return g->def->values[v].dtype; }
@@ -356,7 +402,8 @@ static void ref(Gen *g, int32_t v, char out[32]) {
   int32_t dt = DT(g, v);
   const char *st = storage(dt, false);
   char at[96];
-  snprintf(at, sizeof at, "((const %s *)p.data[%d])[%s[%d]]", st, k, g->offs, k);
+  if (g->vec) snprintf(at, sizeof at, "va%d.v[u]", k);
+  else snprintf(at, sizeof at, "((const %s *)p.data[%d])[%s[%d]]", st, k, g->offs, k);
   put(&g->b, "%sconst %s %s = ", g->ind, ctype(dt), out);
   switch (dt) {
   case TIRRT_DTYPE_BOOL: put(&g->b, "(long long)(%s != 0);\n", at); break;
@@ -366,14 +413,20 @@ static void ref(Gen *g, int32_t v, char out[32]) {
   }
 }
 
+/* Stores register e (always a v<N> register of value v, already rounded to
+ * v's dtype) into output operand v at the current offsets. */
 static void store(Gen *g, int32_t v, const char *e) {
   int32_t k = g->opnd[v], dt = DT(g, v);
   if (k < g->pl->n_in) return; /* not an output */
-  put(&g->b, "%s%s((%s *)p.data[%d])[%s[%d]] = ", g->ind, g->guard, storage(dt, true), k, g->offs, k);
+  if (g->vec) {
+    put(&g->b, "%svo%d.v[u] = ", g->ind, k);
+    g->stored[k] = true;
+  }
+  else put(&g->b, "%s%s((%s *)p.data[%d])[%s[%d]] = ", g->ind, g->guard, storage(dt, true), k, g->offs, k);
   switch (dt) {
   case TIRRT_DTYPE_BOOL: put(&g->b, "(unsigned char)((%s) != 0);\n", e); break;
   case TIRRT_DTYPE_F16: put(&g->b, "tk_f2h(%s);\n", e); break;
-  case TIRRT_DTYPE_BF16: put(&g->b, "tk_f2bf(%s);\n", e); break;
+  case TIRRT_DTYPE_BF16: put(&g->b, "tk_bfbits(%s);\n", e); break; /* e is a rounded register */
   case TIRRT_DTYPE_F32: case TIRRT_DTYPE_F64: case TIRRT_DTYPE_I64: put(&g->b, "%s;\n", e); break;
   default: put(&g->b, "(%s)(unsigned long long)(%s);\n", storage(dt, true), e); break;
   }
@@ -557,7 +610,7 @@ static void prologue(Gen *g, const Row *w, bool do_store) {
 static void acquire_x(Gen *g, const Row *w, bool cached, char xr[32]) {
   int32_t xd = DT(g, w->x);
   if (cached && w->use_cache) {
-    put(&g->b, "%sconst %s v%d = xc[t];\n", g->ind, ctype(xd), w->x);
+    put(&g->b, "%sconst %s v%d = xc[%s];\n", g->ind, ctype(xd), w->x, g->ci);
     g->avail[w->x] = true;
   } else if (w->x_inner) {
     prologue(g, w, false);
@@ -579,7 +632,7 @@ static void body(Gen *g, const Row *w, int pass, bool cached) {
   if (pass == PASS1) {
     prologue(g, w, true);
     ref(g, w->x, xr);
-    if (cached && w->use_cache) put(&g->b, "%sxc[t] = %s;\n", g->ind, xr);
+    if (cached && w->use_cache) put(&g->b, "%sxc[%s] = %s;\n", g->ind, g->ci, xr);
     switch (R->op) {
     case TIRRT_OP_SOFTMAX: put(&g->b, "%sa0 = TkMax::f(a0, (%s)%s);\n", g->ind, T, xr); break;
     case TIRRT_OP_LAYER_NORM: put(&g->b, "%sa0 += (%s)%s;\n", g->ind, T, xr); break;
@@ -646,7 +699,64 @@ static void body(Gen *g, const Row *w, int pass, bool cached) {
   free(sa);
 }
 
+/* A vector body: the TK_VEC elements of the row from j0 on.  Every input
+ * is loaded as a TkVec first (those a pass does not read are dead code);
+ * the outputs the body writes are stored as TkVecs after it. */
+static void vec_body(Gen *g, const Row *w, int pass, bool cached) {
+  const TirFusePlan *pl = g->pl;
+  const char *ind = g->ind;
+  for (int32_t k = 0; k < pl->n_in; k++) {
+    const char *st = storage(DT(g, pl->in[k]), false);
+    put(&g->b, "%sTkVec<%s> va%d;\n%stk_vload(va%d, (const %s *)p.data[%d] + ro[%d], j0, ls[%d] != 0);\n", ind,
+        st, k, ind, k, st, k, k, k);
+  }
+  Buf outer = g->b;
+  memset(&g->b, 0, sizeof g->b);
+  memset(g->stored, 0, sizeof g->stored);
+  put(&g->b, "%s#pragma unroll\n%sfor (int u = 0; u < TK_VEC; ++u) {\n%s  const I j = j0 + (I)u;\n", ind, ind, ind);
+  char inner_ind[32];
+  snprintf(inner_ind, sizeof inner_ind, "%s  ", ind);
+  g->ind = inner_ind;
+  g->vec = true;
+  g->ci = "u";
+  body(g, w, pass, cached);
+  g->vec = false;
+  g->ci = "t";
+  g->ind = ind;
+  put(&g->b, "%s}\n", ind);
+  Buf inner = g->b;
+  g->b = outer;
+  if (inner.oom) g->b.oom = true;
+  for (int32_t k = 0; k < pl->n_out; k++)
+    if (g->stored[pl->n_in + k])
+      put(&g->b, "%sTkVec<%s> vo%d;\n", ind, storage(DT(g, pl->out[k]), true), pl->n_in + k);
+  if (inner.p) put(&g->b, "%s", inner.p);
+  free(inner.p);
+  for (int32_t k = 0; k < pl->n_out; k++)
+    if (g->stored[pl->n_in + k])
+      put(&g->b, "%stk_vstore(vo%d, (%s *)p.data[%d] + ro[%d], j0);\n", ind, pl->n_in + k,
+          storage(DT(g, pl->out[k]), true), pl->n_in + k, pl->n_in + k);
+}
+
+/* The vector loops of a pass: the first TK_VEC-element chunk of each
+ * thread is cached (TK_VEC == TK_VPT registers), the rest recomputed. */
+static void vec_loops(Gen *g, const Row *w, int pass) {
+  put(&g->b, "    {\n      const I j0 = (I)threadIdx.x * (I)TK_VEC;\n      if (j0 < n) {\n");
+  g->ind = "        ";
+  vec_body(g, w, pass, true);
+  put(&g->b, "      }\n    }\n");
+  put(&g->b, "    for (I j0 = ((I)threadIdx.x + (I)TK_BS) * (I)TK_VEC; j0 < n; j0 += (I)(TK_BS * TK_VEC)) {\n");
+  g->ind = "      ";
+  vec_body(g, w, pass, false);
+  put(&g->b, "    }\n");
+  g->ind = "    ";
+}
+
 static void loops(Gen *g, const Row *w, int pass) {
+  if (g->vec_row) {
+    vec_loops(g, w, pass);
+    return;
+  }
   put(&g->b, "    #pragma unroll\n    for (int t = 0; t < TK_VPT; ++t) {\n"
              "      const I j = (I)threadIdx.x + (I)(t * TK_BS);\n      if (j < n) {\n");
   g->ind = "        ";
@@ -708,16 +818,16 @@ static void row_kernel(Gen *g) {
   w.T = w.t64 ? "double" : "float";
   const char *T = w.T, *s = w.t64 ? "" : "f";
 
-  put(&g->b, "template <typename I> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
+  put(&g->b, "template <typename I, int R> __device__ __forceinline__ void %s(const tirrt_fused_params_t &p) {\n"
              "  const int r = p.rank;\n"
-             "  const I n = (I)tk_last(p.shape, r);\n"
-             "  const I rows = (I)(p.numel / tk_last(p.shape, r));\n"
+             "  const I n = (I)tk_last<R>(p.shape, r);\n", g->vec_row ? "tk_runv" : "tk_run");
+  put(&g->b, "  const I rows = (I)(p.numel / tk_last<R>(p.shape, r));\n"
              "  I ls[TK_NOPS];\n"
              "#pragma unroll\n"
-             "  for (int k = 0; k < TK_NOPS; ++k) ls[k] = (I)tk_last(p.strides[k], r);\n"
+             "  for (int k = 0; k < TK_NOPS; ++k) ls[k] = (I)tk_last<R>(p.strides[k], r);\n"
              "  for (I row = (I)blockIdx.x; row < rows; row += (I)gridDim.x) {\n"
              "    I ro[TK_NOPS];\n"
-             "    tk_offsets<I>(p, row, r - 1, ro);\n");
+             "    tk_offsets<I, R>(p, row, r - 1, ro);\n");
   g->ind = "    ";
   g->offs = "ro";
   g->inpfx = "rin";
@@ -794,12 +904,89 @@ static void elementwise_kernel(Gen *g) {
   const TirFusePlan *pl = g->pl;
   bool arange = false;
   for (int32_t i = pl->first; i < pl->first + pl->n; i++) arange |= g->def->insts[i].op == TIRRT_OP_ARANGE;
-  put(&g->b, "template <typename I> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
+  put(&g->b, "template <typename I, int R> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
              "  const I numel = (I)p.numel;\n"
              "  for (I i = (I)blockIdx.x * (I)TK_BS + (I)threadIdx.x; i < numel; i += (I)gridDim.x * (I)TK_BS) {\n"
              "    I o[TK_NOPS];\n"
-             "    tk_offsets<I>(p, i, p.rank, o);\n");
+             "    tk_offsets<I, R>(p, i, p.rank, o);\n");
   if (arange) put(&g->b, "    const I lin = i;\n");
+  g->ind = "    ";
+  g->offs = "o";
+  g->inpfx = "in";
+  for (int32_t i = pl->first; i < pl->first + pl->n; i++) emit_inst(g, i, true);
+  put(&g->b, "  }\n}\n");
+}
+
+/* The flat row kernel's test for its vector variant (tk_runv): rows of a
+ * multiple of TK_VEC elements, and every operand either constant along the
+ * row (stride 0: one element read per row) or contiguous along it with
+ * rows starting at multiples of TK_VEC elements and data aligned for a
+ * TkVec access.  The first TK_VEC elements of each thread are its cache. */
+static void row_vec_check(Gen *g) {
+  const TirFusePlan *pl = g->pl;
+  put(&g->b, "static_assert(TK_VEC == TK_VPT, \"a thread caches one vector\");\n"
+             "__device__ __forceinline__ bool tk_vec_ok(const tirrt_fused_params_t &p) {\n"
+             "  const int r = p.rank;\n"
+             "  if (r > 3 || tk_last<3>(p.shape, r) %% TK_VEC) return false;\n");
+  for (int32_t k = 0; k < pl->n_in + pl->n_out; k++) {
+    int32_t v = k < pl->n_in ? pl->in[k] : pl->out[k - pl->n_in];
+    size_t es = elem_size(DT(g, v)), a = TIRRT_FUSED_VEC * es;
+    if (a > 16) a = 16;
+    put(&g->b, "  { const long long ls = tk_last<3>(p.strides[%d], r);\n"
+               "    if (ls != 0 && (ls != 1 || (unsigned long long)p.data[%d] %% %zuull || (r > 1 && p.strides[%d][0] %% TK_VEC) ||\n"
+               "                    (r > 2 && p.strides[%d][1] %% TK_VEC))) return false; }\n",
+        k, k, a, k, k);
+  }
+  put(&g->b, "  return true;\n}\n");
+}
+
+/* Forgets every register and load (between the bodies of one source). */
+static void fresh_scope(Gen *g) {
+  memset(g->avail, 0, (size_t)g->def->n_values * sizeof(bool));
+  memset(g->loaded, 0, sizeof g->loaded);
+}
+
+/* The flat elementwise kernel, for the common launch where the merged
+ * iteration space is one dim, every operand is contiguous (stride 1) or a
+ * broadcast scalar (stride 0), unit-stride operands are aligned to their
+ * TK_VEC-element vectors, and indices fit 32 bits (the executor checks all
+ * of that).  Each thread moves TK_VEC elements per operand with 16-byte
+ * accesses: with one 2-byte access per thread too few bytes are in flight
+ * to reach the memory bandwidth.  The tail (numel % TK_VEC) runs the
+ * scalar body. */
+static void elementwise_flat(Gen *g) {
+  const TirFusePlan *pl = g->pl;
+  bool arange = false;
+  for (int32_t i = pl->first; i < pl->first + pl->n; i++) arange |= g->def->insts[i].op == TIRRT_OP_ARANGE;
+  put(&g->b, "__device__ __forceinline__ void tk_flat(const tirrt_fused_params_t &p) {\n"
+             "  const int numel = (int)p.numel, nvec = numel / TK_VEC;\n"
+             "  for (int q = (int)(blockIdx.x * TK_BS + threadIdx.x); q < nvec; q += (int)(gridDim.x * TK_BS)) {\n"
+             "    const int i0 = q * TK_VEC;\n");
+  for (int32_t k = 0; k < pl->n_in; k++) {
+    const char *st = storage(DT(g, pl->in[k]), false);
+    put(&g->b, "    TkVec<%s> va%d;\n    tk_vload(va%d, (const %s *)p.data[%d], i0, p.strides[%d][0] != 0);\n",
+        st, k, k, st, k, k);
+  }
+  for (int32_t j = 0; j < pl->n_out; j++)
+    put(&g->b, "    TkVec<%s> vo%d;\n", storage(DT(g, pl->out[j]), true), pl->n_in + j);
+  put(&g->b, "#pragma unroll\n    for (int u = 0; u < TK_VEC; ++u) {\n");
+  if (arange) put(&g->b, "      const int lin = i0 + u;\n");
+  fresh_scope(g);
+  g->vec = true;
+  g->ind = "      ";
+  for (int32_t i = pl->first; i < pl->first + pl->n; i++) emit_inst(g, i, true);
+  g->vec = false;
+  put(&g->b, "    }\n");
+  for (int32_t j = 0; j < pl->n_out; j++)
+    put(&g->b, "    tk_vstore(vo%d, (%s *)p.data[%d], i0);\n", pl->n_in + j, storage(DT(g, pl->out[j]), true),
+        pl->n_in + j);
+  put(&g->b, "  }\n"
+             "  for (int i = nvec * TK_VEC + (int)(blockIdx.x * TK_BS + threadIdx.x); i < numel; i += (int)(gridDim.x * TK_BS)) {\n"
+             "    int o[TK_NOPS];\n"
+             "#pragma unroll\n"
+             "    for (int k = 0; k < TK_NOPS; ++k) o[k] = i * (int)p.strides[k][0];\n");
+  if (arange) put(&g->b, "    const int lin = i;\n");
+  fresh_scope(g);
   g->ind = "    ";
   g->offs = "o";
   g->inpfx = "in";
@@ -820,6 +1007,7 @@ char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, c
   g.def = def;
   g.pl = plan;
   g.guard = "";
+  g.ci = "t";
   g.ind = "    ";
   g.offs = "o";
   g.inpfx = "in";
@@ -852,14 +1040,37 @@ char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, c
   for (int32_t k = 0; k < plan->n_in; k++) put(b, " v%d", plan->in[k]);
   put(b, "; outputs");
   for (int32_t k = 0; k < plan->n_out; k++) put(b, " v%d", plan->out[k]);
-  put(b, ".\n#define TK_BS %d\n#define TK_VPT %d\n#define TK_NOPS %d\n", plan->block_size,
-      TIR_FUSE_VPT, plan->n_in + plan->n_out);
+  put(b, ".\n#define TK_BS %d\n#define TK_VPT %d\n#define TK_VEC %d\n#define TK_NOPS %d\n", plan->block_size,
+      TIR_FUSE_VPT, TIRRT_FUSED_VEC, plan->n_in + plan->n_out);
   struct_decl(b);
   for (size_t i = 0; i < sizeof PREAMBLE / sizeof *PREAMBLE; i++) put(b, "%s", PREAMBLE[i]);
-  if (plan->kind == TIRRT_KERNEL_ROWWISE) row_kernel(&g);
-  else elementwise_kernel(&g);
+  bool row = plan->kind == TIRRT_KERNEL_ROWWISE;
+  if (row) {
+    row_kernel(&g);
+    fresh_scope(&g);
+    g.vec_row = true;
+    row_kernel(&g);
+    g.vec_row = false;
+    row_vec_check(&g);
+  } else {
+    elementwise_kernel(&g);
+    elementwise_flat(&g);
+  }
+  /* Two entry points: the general one takes any rank and 64-bit indices;
+   * <name>_flat (tirrt.h: TIRRT_FUSED_FLAT_SUFFIX) takes the launches the
+   * executor has checked are flat (see elementwise_flat; for a row kernel:
+   * at most two dims besides the row, 32-bit indices).  It is a kernel of its
+   * own so its few registers are not held hostage by the general path's
+   * (hoisted strides of every operand and dim: over 200 registers for a
+   * residual add + layer_norm, 2 blocks per SM).  Its launch bounds ask
+ * for half occupancy (at most 64 registers), which the row kernels do not
+ * reach on their own (122 registers for that layer_norm, 56 when asked,
+ * without spills). */
   put(b, "extern \"C\" __global__ void __launch_bounds__(TK_BS) %s(const __grid_constant__ tirrt_fused_params_t p) {\n"
-         "  if (tk_fits32(p)) tk_run<int>(p);\n  else tk_run<long long>(p);\n}\n", name);
+         "  if (tk_fits32(p)) tk_run<int, TK_MAXR>(p);\n  else tk_run<long long, TK_MAXR>(p);\n}\n", name);
+  put(b, "extern \"C\" __global__ void __launch_bounds__(TK_BS, 1024 / TK_BS) %s" TIRRT_FUSED_FLAT_SUFFIX
+         "(const __grid_constant__ tirrt_fused_params_t p) {\n  %s\n}\n",
+      name, row ? "if (tk_vec_ok(p)) tk_runv<int, 3>(p);\n  else tk_run<int, 3>(p);" : "tk_flat(p);");
   free(g.opnd);
   free(g.avail);
   if (b->oom) {

@@ -252,6 +252,7 @@ static dim3 dim3_of(unsigned x) {
 struct tirrt_cuda_module_s {
   cudaLibrary_t library;
   cudaKernel_t kernel;
+  cudaKernel_t flat; /* <name>_flat, or NULL (see tirrt.h) */
 };
 
 tirrt_status_t tirrt_cuda_module_load(tirrt_cuda_ctx_t *c, const tirrt_kernel_def_t *k,
@@ -268,6 +269,14 @@ tirrt_status_t tirrt_cuda_module_load(tirrt_cuda_ctx_t *c, const tirrt_kernel_de
     e = cudaLibraryLoadData(&m->library, k->ptx, NULL, NULL, 0, NULL, NULL, 0);
   }
   if (e == cudaSuccess) e = cudaLibraryGetKernel(&m->kernel, m->library, k->name);
+  if (e == cudaSuccess) {
+    char flat[128];
+    int n = snprintf(flat, sizeof flat, "%s%s", k->name, TIRRT_FUSED_FLAT_SUFFIX);
+    if (n > 0 && (size_t)n < sizeof flat && cudaLibraryGetKernel(&m->flat, m->library, flat) != cudaSuccess) {
+      cudaGetLastError(); /* optional: modules of older tircs have none */
+      m->flat = NULL;
+    }
+  }
   if (e != cudaSuccess) {
     cudaGetLastError();
     if (m->library) cudaLibraryUnload(m->library);
@@ -282,6 +291,34 @@ void tirrt_cuda_module_free(tirrt_cuda_module_t *m) {
   if (!m) return;
   cudaLibraryUnload(m->library);
   free(m);
+}
+
+/* Whether the merged launch p may use the kernel's flat entry point (the
+ * conditions are in tirrt.h). */
+static bool flat_launch(const tirrt_fused_params_t *p, bool rowwise, const tirrt_view_t *const *ins,
+                        const tirrt_view_t *const *outs, int32_t n_in) {
+  const int64_t lim = 0x7fffffff;
+  if (rowwise ? p->rank > 3 : p->rank != 1) return false;
+  /* The grid-stride loops step past the end by up to a grid of blocks. */
+  if (p->numel > lim / 2) return false;
+  for (int32_t j = 0; j < p->n_operands; j++) {
+    int64_t span = 0;
+    for (int32_t d = 0; d < p->rank; d++) {
+      if (p->strides[j][d] < 0) return false;
+      if (p->strides[j][d] > lim / (p->shape[d] > 1 ? p->shape[d] : 1)) return false;
+      span += (p->shape[d] - 1) * p->strides[j][d];
+      if (span > lim / 2) return false;
+    }
+    if (rowwise) continue;
+    if (p->strides[j][0] > 1) return false;
+    if (p->strides[j][0] == 1) {
+      const tirrt_view_t *v = j < n_in ? ins[j] : outs[j - n_in];
+      size_t a = TIRRT_FUSED_VEC * tirrt_dtype_size(v->dtype);
+      if (a > 16) a = 16;
+      if ((uintptr_t)p->data[j] % a) return false;
+    }
+  }
+  return true;
 }
 
 tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t *m,
@@ -344,11 +381,13 @@ tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t 
     p.shape[d] = shp[d];
     for (int32_t j = 0; j < nops; j++) p.strides[j][d] = st[j][d];
   }
-  int64_t work = rowwise ? numel / shp[n - 1] : (numel + k->block_size - 1) / k->block_size;
+  bool flat = m->flat && flat_launch(&p, rowwise, ins, outs, k->n_in);
+  int64_t per_block = rowwise ? 1 : (int64_t)k->block_size * (flat ? TIRRT_FUSED_VEC : 1);
+  int64_t work = rowwise ? numel / shp[n - 1] : (numel + per_block - 1) / per_block;
   int64_t cap = (int64_t)c->sm_count * (rowwise ? 64 : 16);
   unsigned grid = (unsigned)(work < cap ? (work > 0 ? work : 1) : cap);
   void *args[] = {&p};
-  TIRRT_CUDA_CHECK(cudaLaunchKernel((const void *)m->kernel, dim3_of(grid),
+  TIRRT_CUDA_CHECK(cudaLaunchKernel((const void *)(flat ? m->flat : m->kernel), dim3_of(grid),
                                     dim3_of((unsigned)k->block_size), args, 0, c->stream));
   return NULL;
 }

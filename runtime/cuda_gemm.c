@@ -63,7 +63,7 @@ typedef struct {
   uint32_t bias_align;
   Mat a, b;
   uint64_t m, n, k;
-  int64_t batch, sa, sb, sd;
+  int64_t ldd, batch, sa, sb, sd;
 } Key;
 
 #define CACHE_SIZE 64
@@ -114,6 +114,7 @@ typedef struct {
   tirrt_dtype_t dtype;
   Mat A, B;
   uint64_t m, n, k;
+  int64_t ldd; /* D's leading dim (>= n) */
   int64_t batch, sa, sb, sd;
   const void *pa, *pb, *bias;
   void *pd;
@@ -157,7 +158,7 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
                                         sizeof p->bias));
   TRY(layout(&l.la, t, p->A.rows, p->A.cols, p->A.ld, p->batch, p->sa));
   TRY(layout(&l.lb, t, p->B.rows, p->B.cols, p->B.ld, p->batch, p->sb));
-  TRY(layout(&l.ld, t, p->n, p->m, (int64_t)p->n, p->batch, p->sd));
+  TRY(layout(&l.ld, t, p->n, p->m, p->ldd, p->batch, p->sd));
 
   /* Zeroed first: the cache compares keys with memcmp, padding included. */
   Key key;
@@ -172,7 +173,7 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   key.bias_align = p->bias ? alignment(p->bias) : 0;
   key.a.op = p->A.op, key.a.rows = p->A.rows, key.a.cols = p->A.cols, key.a.ld = p->A.ld;
   key.b.op = p->B.op, key.b.rows = p->B.rows, key.b.cols = p->B.cols, key.b.ld = p->B.ld;
-  key.m = p->m, key.n = p->n, key.k = p->k, key.batch = p->batch;
+  key.m = p->m, key.n = p->n, key.k = p->k, key.ldd = p->ldd, key.batch = p->batch;
   key.sa = p->sa, key.sb = p->sb, key.sd = p->sd;
   cublasLtMatmulAlgo_t algo;
   bool found = false;
@@ -230,8 +231,9 @@ out:
 #undef TRYB
 }
 
-/* a [..., M, K] @ b [..., K, N] -> out [..., M, N] (out contiguous), with
- * a and b already broadcast to out's batch dims. */
+/* a [..., M, K] @ b [..., K, N] -> out [..., M, N] (out's matrices have
+ * unit column stride and row stride >= N), with a and b already broadcast
+ * to out's batch dims. */
 static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tirrt_view_t *b,
                            const tirrt_view_t *bias, int act, const tirrt_view_t *out) {
   int32_t r = out->rank, nb = r - 2;
@@ -244,7 +246,8 @@ static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tir
     TIRRT_CUDA_CHECK(cudaMemsetAsync(out->data, 0, (size_t)tirrt_view_numel(out) * es, c->stream));
     return NULL;
   }
-  Problem p = {.dtype = out->dtype, .m = (uint64_t)M, .n = (uint64_t)N, .k = (uint64_t)K};
+  Problem p = {.dtype = out->dtype, .m = (uint64_t)M, .n = (uint64_t)N, .k = (uint64_t)K,
+               .ldd = M > 1 && out->strides[r - 2] > N ? out->strides[r - 2] : N};
   if (!describe(K, N, b->strides[r - 2], b->strides[r - 1], &p.A) ||
       !describe(M, K, a->strides[r - 2], a->strides[r - 1], &p.B))
     return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "matrix view without a unit stride");
@@ -297,12 +300,72 @@ static tirrt_status_t gemm(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, const tir
   return NULL;
 }
 
-/* Runs gemm; when Lt cannot take an operand's layout, retries once with
- * dense copies of a and b. */
+/* An output of N columns with N * element size not a multiple of 16
+ * bytes (GPT-2's 50257-word vocabulary) leaves cuBLASLt only its unaligned
+ * kernels, several times slower on a large product: 6.7 ms instead of
+ * 0.88 ms for GPT-2's lm_head at 8192 tokens on an H100 (bench/RESULTS.md).
+ * Both the odd N and the odd row stride do it: padding the rows alone
+ * does not help.  So large products are split into the columns up to the
+ * last multiple of 16 bytes and the few (< 8) columns left, computed into a
+ * buffer with padded rows, and moved into place by one 2-D copy (a read and
+ * a write of the output, about 0.55 ms there): worth it from about 2^30
+ * MACs. */
+static bool pad_rows(const tirrt_view_t *a, const tirrt_view_t *out) {
+  int32_t r = out->rank;
+  int64_t N = out->shape[r - 1], K = a->shape[r - 1];
+  size_t es = tirrt_dtype_size(out->dtype);
+  if (es > 16 || (N * (int64_t)es) % 16 == 0 || N * (int64_t)es < 16 || !tirrt_view_is_contiguous(out))
+    return false;
+  return (double)tirrt_view_numel(out) * (double)K >= 1073741824.0;
+}
+
+/* Columns [from, from + n) of a matrix view (b, bias or out). */
+static tirrt_view_t columns(const tirrt_view_t *v, int64_t from, int64_t n) {
+  tirrt_view_t c = *v;
+  c.shape[c.rank - 1] = n;
+  c.data = (char *)v->data + from * v->strides[v->rank - 1] * (int64_t)tirrt_dtype_size(v->dtype);
+  return c;
+}
+
+static tirrt_status_t gemm_padded(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
+                                  const tirrt_view_t *b, const tirrt_view_t *bias, int act,
+                                  const tirrt_view_t *out) {
+  int32_t r = out->rank;
+  int64_t N = out->shape[r - 1];
+  size_t es = tirrt_dtype_size(out->dtype);
+  int64_t per = 16 / (int64_t)es, ldp = (N + per - 1) / per * per, n0 = N / per * per;
+  int64_t rows = tirrt_view_numel(out) / N;
+  void *tmp = NULL;
+  tirrt_status_t s = tirrt_cuda_alloc(c, (size_t)(rows * ldp) * es, &tmp);
+  if (s) return s;
+  tirrt_view_t t = *out;
+  t.data = tmp;
+  t.strides[r - 1] = 1;
+  t.strides[r - 2] = ldp;
+  for (int32_t k = r - 3; k >= 0; k--) t.strides[k] = t.strides[k + 1] * t.shape[k + 1];
+  tirrt_view_t b0 = columns(b, 0, n0), t0 = columns(&t, 0, n0), bias0;
+  if (bias) bias0 = columns(bias, 0, n0);
+  s = gemm(c, a, &b0, bias ? &bias0 : NULL, act, &t0);
+  if (!s) {
+    tirrt_view_t b1 = columns(b, n0, N - n0), t1 = columns(&t, n0, N - n0), bias1;
+    if (bias) bias1 = columns(bias, n0, N - n0);
+    s = gemm(c, a, &b1, bias ? &bias1 : NULL, act, &t1);
+  }
+  if (!s) {
+    cudaError_t e = cudaMemcpy2DAsync(out->data, (size_t)N * es, tmp, (size_t)ldp * es, (size_t)N * es,
+                                      (size_t)rows, cudaMemcpyDeviceToDevice, c->stream);
+    if (e != cudaSuccess) s = tirrt_cuda_status(e, "cudaMemcpy2DAsync", __FILE__, __LINE__);
+  }
+  tirrt_cuda_free(c, tmp);
+  return s;
+}
+
+/* Runs gemm (padded when that pays); when Lt cannot take an operand's
+ * layout, retries once with dense copies of a and b. */
 static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
                                    const tirrt_view_t *b, const tirrt_view_t *bias, int act,
                                    const tirrt_view_t *out) {
-  tirrt_status_t s = gemm(c, a, b, bias, act, out);
+  tirrt_status_t s = pad_rows(a, out) ? gemm_padded(c, a, b, bias, act, out) : gemm(c, a, b, bias, act, out);
   if (!s || tirrt_status_code(s) != TIRRT_STATUS_UNIMPLEMENTED) return s;
   tirrt_status_free(s);
   void *ma = NULL, *mb = NULL;

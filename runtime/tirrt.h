@@ -344,7 +344,15 @@ typedef struct tirrt_inst_s {
  * ROWWISE: the last dim of the iteration space is the reduced axis and is
  * never merged (its length is shape[rank - 1]); the kernel processes one
  * row per block of block_size threads, grid-stride over rows
- * (numel / shape[rank-1] of them). */
+ * (numel / shape[rank-1] of them).
+ * A module may also export `<name>` TIRRT_FUSED_FLAT_SUFFIX, the same kernel
+ * for flat launches only, which the executor uses when it can: every index
+ * and offset below 2^31, and ELEMENTWISE: rank 1, every stride 0 or 1, each
+ * unit-stride operand's data aligned to min(16, TIRRT_FUSED_VEC * element
+ * size) bytes, grid = any (each thread takes TIRRT_FUSED_VEC consecutive
+ * elements); ROWWISE: rank <= 3, strides >= 0. */
+#define TIRRT_FUSED_FLAT_SUFFIX "_flat"
+#define TIRRT_FUSED_VEC 8
 #define TIRRT_FUSED_MAX_OPERANDS 24
 #define TIRRT_FUSED_MAX_RANK 8
 typedef struct tirrt_fused_params_s {

@@ -67,6 +67,13 @@ def programs():
         out.append(P(f"linear_{dt}", dt, f"%x: {dt}[3, 50, 96], %w: {dt}[130, 96], %b: {dt}[130]",
                      f"{dt}[3, 50, 130], {dt}[3, 50, 130]",
                      "  %y = linear(%x, %w, %b)\n  %z = linear(%x, %w)\n  return %y, %z"))
+        # large products whose output rows are not 16-byte multiples apart (a
+        # 50257-word vocabulary): computed with padded rows, then copied out.
+        if dt in ("f32", "bf16"):
+            out.append(P(f"gemm_padded_rows_{dt}", dt,
+                         f"%x: {dt}[2, 512, 1024], %w: {dt}[1027, 1024], %b: {dt}[1027], %a: {dt}[4, 256, 1024], %m: {dt}[1024, 1031]",
+                         f"{dt}[2, 512, 1027], {dt}[4, 256, 1031]",
+                         "  %y = linear(%x, %w, %b)\n  %z = matmul(%a, %m)\n  return %y, %z"))
         # linear + relu / gelu(tanh) run as one cuBLASLt call with an epilogue;
         # gelu(erf) and a linear read twice must not.
         out.append(P(f"linear_act_{dt}", dt, f"%x: {dt}[70, 96], %w: {dt}[130, 96], %b: {dt}[130]",

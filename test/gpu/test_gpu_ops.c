@@ -337,6 +337,35 @@ static void test_copy(void) {
   family_end();
 }
 
+/* Same-dtype copies that tirk_copy moves in 4-, 8- or 16-byte words: a
+ * [2, 5, 3, D] buffer read as [2, 3, 5, D] (the attention output's
+ * [B, H, T, D] -> [B, T, H, D]) into a dense output, with inner rows of
+ * 16 bytes and more, of 12 bytes (4-byte words only), and at an odd
+ * element offset (no widening), for every element size. */
+static void test_copy_wide(void) {
+  family_begin("copy/wide");
+  static const int64_t inner[] = {64, 8, 6, 3};
+  for (int dt = 0; dt < TIRK_DTYPE_COUNT; dt++)
+    for (int di = 0; di < 4; di++)
+      for (int off = 0; off < 2; off++) {
+        int64_t D = inner[di], buf_shape[4] = {2, 5, 3, D}, shape[4] = {2, 3, 5, D};
+        ten_t x = make(dt, 4, buf_shape, L_CONTIG, 0, FILL_SPECIAL);
+        int64_t t = x.strides[1];
+        x.strides[1] = x.strides[2], x.strides[2] = t;
+        memcpy(x.shape, shape, sizeof shape);
+        x.off = off; /* make() leaves one spare element */
+        ten_t o = out_new(dt, 4, shape, false);
+        tirrt_view_t hx = hv(&x), ho = hv(&o);
+        tirk_view_t dx = dv(&x), dO = dv(&o);
+        tirrt_status_t st = tirrt_cpu_copy(&hx, &ho);
+        tirk_err_t e = tirk_copy(&dx, &dO, 0);
+        char desc[128];
+        snprintf(desc, sizeof desc, "%s D=%lld offset %d", dtn(dt), (long long)D, off);
+        finish(desc, st, e, &o, 0);
+      }
+  family_end();
+}
+
 static const char *unop_name[] = {"neg", "abs", "exp", "log", "sqrt", "rsqrt", "reciprocal", "tanh", "sigmoid",
                                   "relu", "silu", "erf", "sin", "cos", "gelu", "gelu_tanh", "logical_not"};
 
@@ -916,6 +945,7 @@ int main(int argc, char **argv) {
   cudaGetDeviceProperties(&prop, 0);
   printf("device: %s%s\n", prop.name, quick ? " (quick)" : "");
   test_copy();
+  test_copy_wide();
   test_unary();
   test_binary();
   test_where();
