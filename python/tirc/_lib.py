@@ -167,6 +167,7 @@ class Module:
         self._out_dt = (DLDataType * max(1, self.n_outputs))()
         self._out_nd = (ctypes.c_int32 * max(1, self.n_outputs))()
         self._out_sh = ((ctypes.c_int64 * 16) * max(1, self.n_outputs))()
+        self._tls = threading.local()  # per thread: the last input descriptors (_describe_inputs)
 
     def __del__(self):
         h = getattr(self, "_h", None)
@@ -190,6 +191,23 @@ class Module:
                               strides, 0)
         return arr
 
+    def _describe_inputs(self, tensors):
+        """_describe for the inputs, reusing the last call's descriptors when
+        only data pointers changed: building ~150 DLTensors in ctypes costs
+        about 1.7 ms per call (GPT-2 small's parameters), which the GPU
+        waits out; refreshing the pointers costs a tenth of that."""
+        sig = [(t.dtype, t.device, t.shape, t.stride()) for t in tensors]
+        last = getattr(self._tls, "inputs", None)
+        if last is not None and last[0] == sig:
+            arr = last[1]
+            for i, t in enumerate(tensors):
+                arr[i].data = t.data_ptr()
+            return arr
+        keep = []
+        arr = self._describe(tensors, keep)
+        self._tls.inputs = (sig, arr, keep)
+        return arr
+
     def run(self, inputs, seed=0):
         """Runs on `inputs` (torch tensors, in signature order); returns new
         torch tensors allocated on the inputs' device.  CUDA inputs must be
@@ -198,7 +216,7 @@ class Module:
         cuda = any(t.is_cuda for t in inputs)
         if cuda:
             inputs = [t if t.is_contiguous() else t.contiguous() for t in inputs]
-        ins = self._describe(inputs, keep)
+        ins = self._describe_inputs(inputs)
         err = ctypes.c_void_p()
         rc = lib.tirc_module_output_shapes(self._h, ins, len(inputs), self._out_dt, self._out_nd,
                                            self._out_sh, ctypes.byref(err))
