@@ -377,6 +377,41 @@ static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
   return vd == -1;
 }
 
+/* The value to make in a result's caller buffer: the result itself, or,
+ * when it is a reshape or copy (of a reshape...) of a value that nothing
+ * else reads or returns, that value: a reshape (or copy) of a contiguous
+ * buffer is a view of it,
+ * so the result is then in the caller's buffer too and needs no copy
+ * (torch's graphs end in views: GPT-2's logits are a [B*T, V] product
+ * viewed as [B, T, V], an 823 MB copy at B=8, T=1024).  A base that turns
+ * out not to be allocated (a view itself) just leaves the copy. */
+static int32_t producer_op(const tirrt_program_def_t *d, int32_t v, int32_t *in0) {
+  for (int32_t i = 0; i < d->n_insts; i++)
+    if (d->insts[i].out == v) {
+      *in0 = d->insts[i].n_in ? d->insts[i].in[0] : -1;
+      return d->insts[i].op;
+    }
+  return -1;
+}
+
+static int32_t direct_base(const tirrt_program_def_t *d, int32_t v) {
+  int32_t base = v, in = -1;
+  int32_t op0;
+  while ((op0 = producer_op(d, v, &in)) == TIRRT_OP_RESHAPE || op0 == TIRRT_OP_COPY) {
+    int32_t readers = 0, in2 = -1;
+    if (in < 0 || d->values[in].kind != TIRRT_VALUE_TEMP) break;
+    for (int32_t i = 0; i < d->n_insts; i++)
+      for (int32_t k = 0; k < d->insts[i].n_in; k++) readers += d->insts[i].in[k] == in;
+    for (int32_t j = 0; j < d->n_results; j++) readers += d->results[j] == in;
+    if (readers != 1) break;
+    v = in;
+    int32_t op = producer_op(d, v, &in2);
+    if (op == TIRRT_OP_PERMUTE || op == TIRRT_OP_EXPAND || op == TIRRT_OP_SLICE) break; /* not allocated */
+    if (op != TIRRT_OP_RESHAPE && op != TIRRT_OP_COPY) base = v; /* made by a kernel, contiguous */
+  }
+  return base;
+}
+
 static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
   tirrt_tensor_desc_t desc;
   size_t bytes;
@@ -808,7 +843,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     for (int32_t j = 0; j < d->n_results; j++) {
       int32_t v = d->results[j], uses = 0;
       for (int32_t k = 0; k < d->n_results; k++) uses += d->results[k] == v;
-      if (uses == 1 && d->values[v].kind == TIRRT_VALUE_TEMP) r.direct[v] = result_buffers[j];
+      if (uses == 1 && d->values[v].kind == TIRRT_VALUE_TEMP) r.direct[direct_base(d, v)] = result_buffers[j];
     }
   }
   int32_t next_kernel = 0;
