@@ -47,6 +47,10 @@ TirStatus tir_fuse_plan(const tirrt_program_def_t *def, TirFusePlan **out, int32
 /* The CUDA C++ source of one planned kernel with entry point `name`
  * (malloc'd; NULL when out of memory). */
 char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, const char *name);
+/* The device helpers every generated source starts with (fuse_preamble.c),
+ * after its TK_* macros and parameter struct: pieces to concatenate. */
+extern const char *const tir_fuse_preamble[];
+extern const size_t tir_fuse_preamble_count;
 
 /* ------------------------------------------------------------ NVRTC */
 

@@ -68,7 +68,7 @@ static void put(Buf *b, const char *fmt, ...) {
   b->n += (size_t)need;
 }
 
-/* ------------------------------------------------------------ the preamble */
+/* ------------------------------------------------------------ the parameter struct */
 
 /* The launch parameters, field by field as in tirrt.h.  NVRTC has no
  * offsetof, so the generated declaration is checked by static_assert on
@@ -108,163 +108,6 @@ static void struct_decl(Buf *b) {
         FIELDS[i].name, FIELDS[i].size);
 }
 
-/* Device helpers shared by every kernel (after TK_BS/TK_NOPS are defined),
- * in pieces shorter than the 4095 characters ISO C promises for a literal. */
-static const char *const PREAMBLE[] = {
-    "#define TK_INF __int_as_float(0x7f800000)\n"
-    "/* f16 <-> f32 by the hardware conversions (exact widening; narrowing\n"
-    "   rounds to nearest even like the CPU). */\n"
-    "__device__ __forceinline__ float tk_h2f(unsigned short h) {\n"
-    "  float f; asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h)); return f;\n}\n"
-    "__device__ __forceinline__ unsigned short tk_f2h(float f) {\n"
-    "  unsigned short h; asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f)); return h;\n}\n"
-    "__device__ __forceinline__ float tk_bf2f(unsigned short b) { return __uint_as_float((unsigned)b << 16); }\n"
-    "/* f32 -> bf16 to nearest even (the hardware conversion); NaN stays a\n"
-    "   quiet NaN of the same sign and payload, as on the CPU. */\n"
-    "__device__ __forceinline__ unsigned short tk_f2bf(float f) {\n"
-    "  const unsigned u = __float_as_uint(f);\n"
-    "  unsigned short h; asm(\"cvt.rn.bf16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(f));\n"
-    "  return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u) : h;\n}\n"
-    "/* The bf16 bits of a float that already is a bf16 value (every register\n"
-    "   of a bf16 value is rounded when computed): no second rounding. */\n"
-    "__device__ __forceinline__ unsigned short tk_bfbits(float f) { return (unsigned short)(__float_as_uint(f) >> 16); }\n"
-    "__device__ __forceinline__ float tk_rh(float x) { return tk_h2f(tk_f2h(x)); }\n"
-    "__device__ __forceinline__ float tk_rbf(float x) { return tk_bf2f(tk_f2bf(x)); }\n"
-    "/* f64 -> a narrow float format (eb exponent bits, mb mantissa bits) with a\n"
-    "   single rounding to nearest even, from the double's bits. */\n"
-    "__device__ unsigned tk_d2n(double d, int eb, int mb) {\n"
-    "  const unsigned long long u = (unsigned long long)__double_as_longlong(d);\n"
-    "  const unsigned sign = (unsigned)(u >> 63) << (eb + mb);\n"
-    "  const unsigned top = ((1u << eb) - 1u) << mb; /* the inf exponent field */\n"
-    "  const int e = (int)((u >> 52) & 0x7ff);\n"
-    "  const unsigned long long frac = u & 0xfffffffffffffull;\n"
-    "  if (e == 0x7ff) return sign | top | (frac ? 1u << (mb - 1) : 0u);\n"
-    "  if (e == 0) return sign; /* f64 subnormals are far below the narrow range */\n"
-    "  const int ne = e - 1023 + (1 << (eb - 1)) - 1;\n"
-    "  int drop = 52 - mb + (ne < 1 ? 1 - ne : 0);\n"
-    "  if (drop > 53) return sign;\n"
-    "  const unsigned long long sig = frac | (1ull << 52);\n"
-    "  unsigned long long q = sig >> drop;\n"
-    "  const unsigned long long rest = sig & ((1ull << drop) - 1), half = 1ull << (drop - 1);\n"
-    "  if (rest > half || (rest == half && (q & 1))) q++;\n"
-    "  if (ne < 1) return sign | (unsigned)q; /* subnormal, or rounded up to the smallest normal */\n"
-    "  const unsigned long long bits = ((unsigned long long)ne << mb) + (q - (1ull << mb));\n"
-    "  return bits >= top ? sign | top : sign | (unsigned)bits;\n}\n",
-    "/* int64 -> f32 rounded to odd: exact below 2^24, else the dropped bits\n"
-    "   stick to the last one, so a later rounding to f16/bf16 is correct. */\n"
-    "__device__ float tk_i2f_odd(long long v) {\n"
-    "  unsigned long long a = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;\n"
-    "  int sh = 0;\n"
-    "  while ((a >> sh) >= (1ull << 24)) sh++;\n"
-    "  if (sh) a = (a >> sh) | ((a & ((1ull << sh) - 1)) ? 1ull : 0ull);\n"
-    "  const float f = (float)a * __int_as_float((127 + sh) << 23);\n"
-    "  return v < 0 ? -f : f;\n}\n"
-    "/* Float to integer: truncate, saturate to [lo, hi1), NaN gives 0. */\n"
-    "__device__ __forceinline__ long long tk_satf(float x, float lo, float hi1, long long loi, long long hii) {\n"
-    "  if (x != x) return 0;\n"
-    "  const float t = truncf(x);\n"
-    "  return t >= hi1 ? hii : t < lo ? loi : (long long)t;\n}\n"
-    "__device__ __forceinline__ long long tk_satd(double x, double lo, double hi1, long long loi, long long hii) {\n"
-    "  if (x != x) return 0;\n"
-    "  const double t = trunc(x);\n"
-    "  return t >= hi1 ? hii : t < lo ? loi : (long long)t;\n}\n"
-    "/* Two's complement wrapping, through unsigned arithmetic. */\n"
-    "__device__ __forceinline__ long long tk_wadd(long long a, long long b) { return (long long)((unsigned long long)a + (unsigned long long)b); }\n"
-    "__device__ __forceinline__ long long tk_wsub(long long a, long long b) { return (long long)((unsigned long long)a - (unsigned long long)b); }\n"
-    "__device__ __forceinline__ long long tk_wmul(long long a, long long b) { return (long long)((unsigned long long)a * (unsigned long long)b); }\n"
-    "__device__ __forceinline__ long long tk_wneg(long long a) { return (long long)(0ull - (unsigned long long)a); }\n"
-    "__device__ __forceinline__ long long tk_w8(long long v) { return (long long)(((unsigned long long)v & 0xffull) ^ 0x80ull) - 0x80; }\n"
-    "__device__ __forceinline__ long long tk_w16(long long v) { return (long long)(((unsigned long long)v & 0xffffull) ^ 0x8000ull) - 0x8000; }\n"
-    "__device__ __forceinline__ long long tk_w32(long long v) { return (long long)(((unsigned long long)v & 0xffffffffull) ^ 0x80000000ull) - 0x80000000ll; }\n"
-    "__device__ __forceinline__ long long tk_wu8(long long v) { return (long long)((unsigned long long)v & 0xffull); }\n"
-    "/* sigmoid with exp of a non-positive argument only (as the CPU). */\n"
-    "__device__ __forceinline__ float tk_sigf(float x) {\n"
-    "  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"
-    "  const float e = expf(x); return e / (1.0f + e);\n}\n",
-    "__device__ __forceinline__ double tk_sigd(double x) {\n"
-    "  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));\n"
-    "  const double e = exp(x); return e / (1.0 + e);\n}\n"
-    "/* Reduction operators; max/min propagate NaN like the CPU. */\n"
-    "struct TkSum { template <class T> __device__ static T f(T a, T b) { return a + b; } };\n"
-    "struct TkWSum { __device__ static long long f(long long a, long long b) { return tk_wadd(a, b); } };\n"
-    "struct TkMax { template <class T> __device__ static T f(T a, T b) { return (b > a || b != b) ? b : a; } };\n"
-    "struct TkMin { template <class T> __device__ static T f(T a, T b) { return (b < a || b != b) ? b : a; } };\n"
-    "/* A block-wide reduction whose result every thread gets; the partials\n"
-    "   are combined in a fixed order, so runs are reproducible. */\n"
-    "template <class T, class Op> __device__ __forceinline__ T tk_block_reduce(T v) {\n"
-    "  __shared__ T sh[32];\n"
-    "#pragma unroll\n"
-    "  for (int s = 16; s > 0; s >>= 1) v = Op::f(v, __shfl_xor_sync(0xffffffffu, v, s));\n"
-    "  __syncthreads(); /* the previous reduction's readers are done with sh */\n"
-    "  if ((threadIdx.x & 31) == 0) sh[threadIdx.x >> 5] = v;\n"
-    "  __syncthreads();\n"
-    "  v = sh[0];\n"
-    "  for (int w = 1; w < TK_BS / 32; ++w) v = Op::f(v, sh[w]);\n"
-    "  return v;\n}\n"
-    "/* Element offsets of every operand at row-major index i of the first r\n"
-    "   (<= R) dims; the dim loop is unrolled so parameters are read at\n"
-    "   constant offsets. */\n"
-    "template <typename I, int R> __device__ __forceinline__ void tk_offsets(const tirrt_fused_params_t &p, I i, int r, I (&o)[TK_NOPS]) {\n"
-    "#pragma unroll\n"
-    "  for (int k = 0; k < TK_NOPS; ++k) o[k] = 0;\n"
-    "#pragma unroll\n"
-    "  for (int dd = 0; dd < R; ++dd) {\n"
-    "    const int d = R - 1 - dd;\n"
-    "    if (d < r) {\n"
-    "      I c = i;\n"
-    "      if (d > 0) { const I sz = (I)p.shape[d]; c = i % sz; i /= sz; }\n"
-    "#pragma unroll\n"
-    "      for (int k = 0; k < TK_NOPS; ++k) o[k] += c * (I)p.strides[k][d];\n"
-    "    }\n"
-    "  }\n}\n"
-    "/* 32-bit index math is safe when every index, offset and grid-stride\n"
-    "   step stays below 2^31. */\n"
-    "__device__ __forceinline__ bool tk_fits32(const tirrt_fused_params_t &p) {\n"
-    "  if (p.numel + (long long)gridDim.x * TK_BS > 0x7fffffffll) return false;\n"
-    "#pragma unroll\n"
-    "  for (int k = 0; k < TK_NOPS; ++k) {\n"
-    "    long long m = 0;\n"
-    "#pragma unroll\n"
-    "    for (int d = 0; d < TK_MAXR; ++d)\n"
-    "      if (d < p.rank) m += (p.shape[d] - 1) * p.strides[k][d];\n"
-    "    if (m > 0x7fffffffll) return false;\n"
-    "  }\n",
-    "  return true;\n}\n"
-    "/* p.shape[r - 1] and p.strides[k][r - 1] (r <= R) without a dynamic index. */\n"
-    "template <int R> __device__ __forceinline__ long long tk_last(const long long (&a)[TK_MAXR], int r) {\n"
-    "  long long v = a[0];\n"
-    "#pragma unroll\n"
-    "  for (int d = 1; d < R; ++d) if (d == r - 1) v = a[d];\n"
-    "  return v;\n}\n"
-    "/* TK_VEC consecutive elements of one operand, for the flat elementwise\n"
-    "   kernel: moved with 16-byte (or narrower) accesses, kept in registers. */\n"
-    "template <class T> struct alignas(16) TkVec { T v[TK_VEC]; };\n"
-    "template <class T> __device__ __forceinline__ void tk_vload(TkVec<T> &a, const T *p, int i0, bool unit) {\n"
-    "  constexpr int B = TK_VEC * (int)sizeof(T);\n"
-    "  if (!unit) { /* a broadcast scalar (stride 0) */\n"
-    "    const T x = p[0];\n"
-    "#pragma unroll\n"
-    "    for (int u = 0; u < TK_VEC; ++u) a.v[u] = x;\n"
-    "  } else if constexpr (B >= 16) {\n"
-    "#pragma unroll\n"
-    "    for (int c = 0; c < B / 16; ++c) reinterpret_cast<uint4 *>(&a)[c] = reinterpret_cast<const uint4 *>(p + i0)[c];\n"
-    "  } else if constexpr (B == 8) {\n"
-    "    *reinterpret_cast<uint2 *>(&a) = *reinterpret_cast<const uint2 *>(p + i0);\n"
-    "  } else {\n"
-    "#pragma unroll\n"
-    "    for (int u = 0; u < TK_VEC; ++u) a.v[u] = p[i0 + u];\n"
-    "  }\n}\n"
-    "template <class T> __device__ __forceinline__ void tk_vstore(const TkVec<T> &a, T *p, int i0) {\n"
-    "  constexpr int B = TK_VEC * (int)sizeof(T);\n"
-    "  if constexpr (B >= 16) {\n"
-    "#pragma unroll\n"
-    "    for (int c = 0; c < B / 16; ++c) reinterpret_cast<uint4 *>(p + i0)[c] = reinterpret_cast<const uint4 *>(&a)[c];\n"
-    "  } else if constexpr (B == 8) {\n"
-    "    *reinterpret_cast<uint2 *>(p + i0) = *reinterpret_cast<const uint2 *>(&a);\n"
-    "  } else {\n"
-    "#pragma unroll\n"
-    "    for (int u = 0; u < TK_VEC; ++u) p[i0 + u] = a.v[u];\n"
-    "  }\n}\n"};
 
 /* ------------------------------------------------------------ dtypes */
 
@@ -738,33 +581,23 @@ static void vec_body(Gen *g, const Row *w, int pass, bool cached) {
           storage(DT(g, pl->out[k]), true), pl->n_in + k, pl->n_in + k);
 }
 
-/* The vector loops of a pass: the first TK_VEC-element chunk of each
- * thread is cached (TK_VEC == TK_VPT registers), the rest recomputed. */
-static void vec_loops(Gen *g, const Row *w, int pass) {
-  put(&g->b, "    {\n      const I j0 = (I)threadIdx.x * (I)TK_VEC;\n      if (j0 < n) {\n");
-  g->ind = "        ";
-  vec_body(g, w, pass, true);
-  put(&g->b, "      }\n    }\n");
-  put(&g->b, "    for (I j0 = ((I)threadIdx.x + (I)TK_BS) * (I)TK_VEC; j0 < n; j0 += (I)(TK_BS * TK_VEC)) {\n");
-  g->ind = "      ";
-  vec_body(g, w, pass, false);
-  put(&g->b, "    }\n");
-  g->ind = "    ";
-}
-
+/* The loops of a pass over a row.  Scalar: TK_VPT elements per thread are
+ * cached in registers (the unrolled loop), the rest recomputed.  Vector
+ * (g->vec_row): the first TK_VEC-element chunk of each thread is cached
+ * (TK_VEC == TK_VPT), the rest recomputed. */
 static void loops(Gen *g, const Row *w, int pass) {
-  if (g->vec_row) {
-    vec_loops(g, w, pass);
-    return;
-  }
-  put(&g->b, "    #pragma unroll\n    for (int t = 0; t < TK_VPT; ++t) {\n"
-             "      const I j = (I)threadIdx.x + (I)(t * TK_BS);\n      if (j < n) {\n");
+  bool v = g->vec_row;
+  void (*each)(Gen *, const Row *, int, bool) = v ? vec_body : body;
+  put(&g->b, "%s", v ? "    {\n      const I j0 = (I)threadIdx.x * (I)TK_VEC;\n      if (j0 < n) {\n"
+                     : "    #pragma unroll\n    for (int t = 0; t < TK_VPT; ++t) {\n"
+                       "      const I j = (I)threadIdx.x + (I)(t * TK_BS);\n      if (j < n) {\n");
   g->ind = "        ";
-  body(g, w, pass, true);
+  each(g, w, pass, true);
   put(&g->b, "      }\n    }\n");
-  put(&g->b, "    for (I j = (I)threadIdx.x + (I)(TK_VPT * TK_BS); j < n; j += (I)TK_BS) {\n");
+  put(&g->b, "%s", v ? "    for (I j0 = ((I)threadIdx.x + (I)TK_BS) * (I)TK_VEC; j0 < n; j0 += (I)(TK_BS * TK_VEC)) {\n"
+                     : "    for (I j = (I)threadIdx.x + (I)(TK_VPT * TK_BS); j < n; j += (I)TK_BS) {\n");
   g->ind = "      ";
-  body(g, w, pass, false);
+  each(g, w, pass, false);
   put(&g->b, "    }\n");
   g->ind = "    ";
 }
@@ -1043,7 +876,7 @@ char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, c
   put(b, ".\n#define TK_BS %d\n#define TK_VPT %d\n#define TK_VEC %d\n#define TK_NOPS %d\n", plan->block_size,
       TIR_FUSE_VPT, TIRRT_FUSED_VEC, plan->n_in + plan->n_out);
   struct_decl(b);
-  for (size_t i = 0; i < sizeof PREAMBLE / sizeof *PREAMBLE; i++) put(b, "%s", PREAMBLE[i]);
+  for (size_t i = 0; i < tir_fuse_preamble_count; i++) put(b, "%s", tir_fuse_preamble[i]);
   bool row = plan->kind == TIRRT_KERNEL_ROWWISE;
   if (row) {
     row_kernel(&g);
