@@ -733,10 +733,16 @@ static void row_kernel(Gen *g) {
 
 /* ------------------------------------------------------------ elementwise kernels */
 
+/* Whether the run computes an arange (its body then needs `lin`). */
+static bool has_arange(const Gen *g) {
+  for (int32_t i = g->pl->first; i < g->pl->first + g->pl->n; i++)
+    if (g->def->insts[i].op == TIRRT_OP_ARANGE) return true;
+  return false;
+}
+
 static void elementwise_kernel(Gen *g) {
   const TirFusePlan *pl = g->pl;
-  bool arange = false;
-  for (int32_t i = pl->first; i < pl->first + pl->n; i++) arange |= g->def->insts[i].op == TIRRT_OP_ARANGE;
+  bool arange = has_arange(g);
   put(&g->b, "template <typename I, int R> __device__ __forceinline__ void tk_run(const tirrt_fused_params_t &p) {\n"
              "  const I numel = (I)p.numel;\n"
              "  for (I i = (I)blockIdx.x * (I)TK_BS + (I)threadIdx.x; i < numel; i += (I)gridDim.x * (I)TK_BS) {\n"
@@ -789,8 +795,7 @@ static void fresh_scope(Gen *g) {
  * scalar body. */
 static void elementwise_flat(Gen *g) {
   const TirFusePlan *pl = g->pl;
-  bool arange = false;
-  for (int32_t i = pl->first; i < pl->first + pl->n; i++) arange |= g->def->insts[i].op == TIRRT_OP_ARANGE;
+  bool arange = has_arange(g);
   put(&g->b, "__device__ __forceinline__ void tk_flat(const tirrt_fused_params_t &p) {\n"
              "  const int numel = (int)p.numel, nvec = numel / TK_VEC;\n"
              "  for (int q = (int)(blockIdx.x * TK_BS + threadIdx.x); q < nvec; q += (int)(gridDim.x * TK_BS)) {\n"
