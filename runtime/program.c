@@ -32,6 +32,7 @@ typedef struct {
 struct tirrt_program_s {
   const tirrt_program_def_t *def;
   int32_t *last_use; /* per value: last instruction that reads it; n_insts for results */
+  int32_t *result_base; /* per result: the value made in its caller buffer, or -1 (direct_base) */
   Buffer *bufs;
   int32_t n_bufs, cap_bufs;
   size_t live_bytes, peak_bytes;
@@ -47,6 +48,48 @@ static void gpu_unprepare(tirrt_program_t *p);
 #endif
 
 /* ------------------------------------------------------------ creation */
+
+/* The op making value v (and its first input), or -1 for an argument or
+ * constant. */
+static int32_t producer_op(const tirrt_program_def_t *d, int32_t v, int32_t *in0) {
+  for (int32_t i = 0; i < d->n_insts; i++)
+    if (d->insts[i].out == v) {
+      *in0 = d->insts[i].n_in ? d->insts[i].in[0] : -1;
+      return d->insts[i].op;
+    }
+  return -1;
+}
+
+/* For result j, the value to make in the caller's buffer (computed once,
+ * at creation): the result itself, or, when it is a reshape or copy (of a
+ * reshape...) of a value that nothing else reads or returns, that value:
+ * a reshape or copy of a contiguous buffer is a view of it, so the result
+ * is then in the caller's buffer too and needs no copy (torch's graphs end
+ * in views: GPT-2's logits are a [B*T, V] product viewed as [B, T, V], an
+ * 823 MB copy at B=8, T=1024).  A base that turns out not to be allocated
+ * (a view itself) just leaves the copy.  -1: none (a result that is an
+ * argument or a constant, or is returned twice, is copied). */
+static int32_t direct_base(const tirrt_program_def_t *d, int32_t j) {
+  int32_t v = d->results[j], uses = 0;
+  for (int32_t k = 0; k < d->n_results; k++) uses += d->results[k] == v;
+  if (uses != 1 || d->values[v].kind != TIRRT_VALUE_TEMP) return -1;
+  int32_t base = v, in = -1;
+  int32_t op0;
+  while ((op0 = producer_op(d, v, &in)) == TIRRT_OP_RESHAPE || op0 == TIRRT_OP_COPY) {
+    int32_t readers = 0, in2 = -1;
+    if (in < 0 || d->values[in].kind != TIRRT_VALUE_TEMP) break;
+    for (int32_t i = 0; i < d->n_insts; i++)
+      for (int32_t k = 0; k < d->insts[i].n_in; k++) readers += d->insts[i].in[k] == in;
+    for (int32_t k = 0; k < d->n_results; k++) readers += d->results[k] == in;
+    if (readers != 1) break;
+    v = in;
+    int32_t op = producer_op(d, v, &in2);
+    if (op == TIRRT_OP_PERMUTE || op == TIRRT_OP_EXPAND || op == TIRRT_OP_SLICE) break; /* not allocated */
+    if (op != TIRRT_OP_RESHAPE && op != TIRRT_OP_COPY) base = v; /* made by a kernel, contiguous */
+  }
+  return base;
+}
+
 
 static tirrt_status_t bad_def(const tirrt_program_def_t *def, const char *what, int32_t i) {
   return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: malformed program: %s (%d)",
@@ -132,11 +175,14 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
   if (s) return s;
   tirrt_program_t *p = calloc(1, sizeof *p);
   int32_t *lu = malloc(((size_t)def->n_values + 1) * sizeof *lu);
-  if (!p || !lu) {
+  int32_t *rb = malloc(((size_t)def->n_results + 1) * sizeof *rb);
+  if (!p || !lu || !rb) {
     free(p);
     free(lu);
+    free(rb);
     return tirrt_oom_status();
   }
+  for (int32_t j = 0; j < def->n_results; j++) rb[j] = direct_base(def, j);
   /* A value dies after its last reader; one nobody reads dies where it is
    * made; results live to the end. */
   for (int32_t v = 0; v < def->n_values; v++) lu[v] = -1;
@@ -148,10 +194,12 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
   for (int32_t r = 0; r < def->n_results; r++) lu[def->results[r]] = def->n_insts;
   p->def = def;
   p->last_use = lu;
+  p->result_base = rb;
   p->device = -1;
   s = check_kernels(def, lu);
   if (s) {
     free(lu);
+    free(rb);
     free(p);
     return s;
   }
@@ -178,6 +226,7 @@ void tirrt_program_free(tirrt_program_t *p) {
 #endif
   free(p->bufs);
   free(p->last_use);
+  free(p->result_base);
   free(p);
 }
 
@@ -375,41 +424,6 @@ static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
     }
   }
   return vd == -1;
-}
-
-/* The value to make in a result's caller buffer: the result itself, or,
- * when it is a reshape or copy (of a reshape...) of a value that nothing
- * else reads or returns, that value: a reshape (or copy) of a contiguous
- * buffer is a view of it,
- * so the result is then in the caller's buffer too and needs no copy
- * (torch's graphs end in views: GPT-2's logits are a [B*T, V] product
- * viewed as [B, T, V], an 823 MB copy at B=8, T=1024).  A base that turns
- * out not to be allocated (a view itself) just leaves the copy. */
-static int32_t producer_op(const tirrt_program_def_t *d, int32_t v, int32_t *in0) {
-  for (int32_t i = 0; i < d->n_insts; i++)
-    if (d->insts[i].out == v) {
-      *in0 = d->insts[i].n_in ? d->insts[i].in[0] : -1;
-      return d->insts[i].op;
-    }
-  return -1;
-}
-
-static int32_t direct_base(const tirrt_program_def_t *d, int32_t v) {
-  int32_t base = v, in = -1;
-  int32_t op0;
-  while ((op0 = producer_op(d, v, &in)) == TIRRT_OP_RESHAPE || op0 == TIRRT_OP_COPY) {
-    int32_t readers = 0, in2 = -1;
-    if (in < 0 || d->values[in].kind != TIRRT_VALUE_TEMP) break;
-    for (int32_t i = 0; i < d->n_insts; i++)
-      for (int32_t k = 0; k < d->insts[i].n_in; k++) readers += d->insts[i].in[k] == in;
-    for (int32_t j = 0; j < d->n_results; j++) readers += d->results[j] == in;
-    if (readers != 1) break;
-    v = in;
-    int32_t op = producer_op(d, v, &in2);
-    if (op == TIRRT_OP_PERMUTE || op == TIRRT_OP_EXPAND || op == TIRRT_OP_SLICE) break; /* not allocated */
-    if (op != TIRRT_OP_RESHAPE && op != TIRRT_OP_COPY) base = v; /* made by a kernel, contiguous */
-  }
-  return base;
 }
 
 static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
@@ -840,11 +854,8 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
       s = tirrt_oom_status();
       goto done;
     }
-    for (int32_t j = 0; j < d->n_results; j++) {
-      int32_t v = d->results[j], uses = 0;
-      for (int32_t k = 0; k < d->n_results; k++) uses += d->results[k] == v;
-      if (uses == 1 && d->values[v].kind == TIRRT_VALUE_TEMP) r.direct[direct_base(d, v)] = result_buffers[j];
-    }
+    for (int32_t j = 0; j < d->n_results; j++)
+      if (r.p->result_base[j] >= 0) r.direct[r.p->result_base[j]] = result_buffers[j];
   }
   int32_t next_kernel = 0;
   for (int32_t i = 0; i < d->n_insts; i++) {
