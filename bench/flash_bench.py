@@ -60,6 +60,33 @@ def bench(f, rep=200):
     return do_bench(f, warmup=25, rep=rep, return_mode="median")
 
 
+def time_torch(q, k, v, causal, skip_math=False, math_rep=200):
+    """Median ms of every PyTorch backend that takes the problem, and the
+    first one's output in f32 (the reference ours is compared with)."""
+    res, ref = {}, None
+    for name, be in BACKENDS:
+        if be == SDPBackend.MATH and skip_math:
+            continue
+        try:
+            with sdpa_kernel(be):
+                f = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+                o = f()
+                if ref is None:
+                    ref = o.float()
+                res[name] = bench(f, math_rep if be == SDPBackend.MATH else 200)
+        except RuntimeError as ex:
+            print(name, "failed:", str(ex)[:100])
+    return res, ref
+
+
+def check_ours(ours, out, ref):
+    """Runs ours once into a NaN-filled out: its max abs difference from ref."""
+    out.fill_(float("nan"))
+    ours()
+    torch.cuda.synchronize()
+    return (out.float() - ref).abs().max().item() if ref is not None else float("nan")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("lib")
@@ -92,24 +119,10 @@ def main():
                 v = torch.randn(B, H, L, D, dtype=torch.bfloat16, device="cuda")
                 out = torch.empty_like(q)
                 flops = 4 * B * H * L * L * D / (2 if causal else 1)
-                res, ref = {}, None
-                for name, be in BACKENDS:
-                    if be == SDPBackend.MATH and L > 4096:
-                        continue  # the L x L scores do not fit (or take seconds)
-                    try:
-                        with sdpa_kernel(be):
-                            f = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-                            o = f()
-                            if ref is None:
-                                ref = o.float()
-                            res[name] = bench(f, 100 if be == SDPBackend.MATH else 200)
-                    except RuntimeError as ex:
-                        print(name, "failed:", str(ex)[:100])
+                # math: the L x L scores do not fit above 4k (or take seconds)
+                res, ref = time_torch(q, k, v, causal, skip_math=L > 4096, math_rep=100)
                 ours = Ours(lib, q, k, v, out, causal)
-                out.fill_(float("nan"))
-                ours()
-                torch.cuda.synchronize()
-                diff = (out.float() - ref).abs().max().item() if ref is not None else float("nan")
+                diff = check_ours(ours, out, ref)
                 res["ours_flash"] = bench(ours)
                 for c in configs:
                     lib.tirk_sdpa_flash_set_config(c)
@@ -123,7 +136,7 @@ def main():
                        f" | {diff:.1e} |")
                 lines.append(row)
                 print(row, flush=True)
-                del q, k, v, out, o, ref
+                del q, k, v, out, ref
                 torch.cuda.empty_cache()
 
     # ---- decoding
@@ -146,22 +159,9 @@ def main():
         v = torch.randn(B, H, S, D, dtype=torch.bfloat16, device="cuda")
         out = torch.empty_like(q)
         kvbytes = 2 * B * H * S * D * 2
-        res, ref = {}, None
-        for name, be in BACKENDS:
-            try:
-                with sdpa_kernel(be):
-                    f = lambda: F.scaled_dot_product_attention(q, k, v)
-                    o = f()
-                    if ref is None:
-                        ref = o.float()
-                    res[name] = bench(f)
-            except RuntimeError as ex:
-                print(name, "failed:", str(ex)[:100])
+        res, ref = time_torch(q, k, v, False)
         ours = Ours(lib, q, k, v, out, False)
-        out.fill_(float("nan"))
-        ours()
-        torch.cuda.synchronize()
-        diff = (out.float() - ref).abs().max().item()
+        diff = check_ours(ours, out, ref)
         res["ours_flash"] = bench(ours)
         bw = {n: kvbytes / (ms * 1e-3) / 1e12 for n, ms in res.items()}
         best = max(v for n, v in bw.items() if n != "ours_flash")
