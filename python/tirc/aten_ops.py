@@ -430,19 +430,18 @@ def _raised_bmm(node):
     return a, b
 
 
+@handles(aten.squeeze, view=True)
+def _reshape(E, node):
+    """A reshape of the first argument to the node's own (traced) shape."""
+    return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(_tensor_val(node).shape)})")
+
+
 @handles(aten.view, aten._unsafe_view, aten.reshape, view=True)
 def _view(E, node):
-    out = _tensor_val(node)
     ab = _raised_bmm(node)
     if ab is not None:
         return E.emit(node, f"matmul({E.v(ab[0])}, {E.v(ab[1])})")
-    return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(out.shape)})")
-
-
-@handles(aten.squeeze, view=True)
-def _squeeze(E, node):
-    out = _tensor_val(node)
-    return E.emit(node, f"reshape({E.v(node.args[0])}, shape={E.shape(out.shape)})")
+    return _reshape(E, node)
 
 
 @handles(aten.unsqueeze, view=True)
