@@ -1,17 +1,36 @@
-/* causal.c — the causal-mask prover (see causal.h).
+/* causal.c — the mask prover (see causal.h).
  *
- * Abstract values, over the mask's last two positions i (row, the second
- * last dim) and j (column, the last dim):
- *   CONST v        every element is v
- *   INDEX ai,aj,c  the element at (i, j) is ai*i + aj*j + c   (arange & co.)
- *   PRED P         a bool tensor, true exactly where P(i, j)
- *   NZ P           a number tensor, nonzero exactly where P (ones: the
- *                  nonzeros are all 1)
- *   FMASK P        a float tensor, 0 where P and "-inf" elsewhere
- * with P one of ALL, NONE, LE d (j - i <= d) or GE d (j - i >= d), d a dim
- * expression.  Leading dims are ignored as long as the value does not vary
- * along them: every transfer below keeps that true or gives up. */
+ * An abstract value describes a tensor in its OWN coordinates: i is the index
+ * along its second-last axis and j along its last axis (an absent axis reads
+ * as index 0).  Every value is invariant along its leading axes; each rule
+ * below keeps that true or gives up.
+ *   INDEX ai,aj,c  element (i, j) is exactly the integer ai*i + aj*j + c:
+ *                  every step checks the values are representable in the
+ *                  dtype, so no rounding (bf16 indices above 256) and no
+ *                  wrap (i8 arange + 124) can hide behind it.
+ *   TWO P,A,B      element (i, j) lies in the closed interval A where P(i, j)
+ *                  and in B elsewhere (bool: [1,1] and [0,0]); a uniform
+ *                  tensor is TWO with P = ALL.  Intervals never hold NaN: an
+ *                  op that could make one (0 * inf, inf - inf) gives up.
+ * P is ALL, NONE, LE d (j - i <= d) or GE d (j - i >= d), d a dim expression.
+ *
+ * Broadcasting is where the old prover went wrong: a triangle built on a
+ * [1, S] tensor is not a triangle once broadcast to [L, S].  Here every value
+ * is "settled" against its own type: along an axis of size 1 its index is
+ * always 0, so the description is specialised to index 0 there (a predicate
+ * j - i <= d becomes j <= d, which is ALL, NONE or unknown).  A settled value
+ * depends only on axes whose size is not the constant 1, and NumPy
+ * broadcasting (and expand) maps exactly those axes to the same positions
+ * counted from the right (a symbolic size only broadcasts against itself or
+ * 1), so operands of different shapes combine in the result's coordinates
+ * with no further step.
+ *
+ * Sizes: a symbol is the length of an axis of an input tensor.  Index bounds
+ * assume every symbol is below 2^40 (no memory holds such an axis of a tensor
+ * the program reads element by element); see dim_bound. */
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,15 +42,18 @@ typedef struct {
   const TirDim *d;
 } Pred;
 
-typedef enum { AV_UNKNOWN, AV_CONST, AV_INDEX, AV_PRED, AV_NZ, AV_FMASK } AvKind;
+typedef struct {
+  double lo, hi;
+} Ival;
+
+typedef enum { AV_UNKNOWN, AV_INDEX, AV_TWO } AvKind;
 typedef struct {
   AvKind kind;
-  double v;
-  int64_t ai, aj;
-  const TirDim *c;
-  Pred p;
-  bool ones;
-  const char *why; /* for UNKNOWN */
+  int64_t ai, aj;  /* INDEX */
+  const TirDim *c; /* INDEX */
+  Pred p;          /* TWO */
+  Ival a, b;       /* TWO: values where p holds / elsewhere */
+  const char *why; /* UNKNOWN */
 } Av;
 
 typedef struct {
@@ -43,68 +65,122 @@ typedef struct {
 } Prover;
 
 enum { MAX_DEPTH = 64 };
-static const int64_t DATA_LIMIT = (int64_t)1 << 26; /* elements checked one by one */
+static const int64_t DATA_LIMIT = (int64_t)1 << 26; /* constant elements read one by one */
+static const double SYM_BOUND = 1099511627776.0;    /* 2^40, see the top */
 
 static Av unknown(const char *why) { return (Av){.kind = AV_UNKNOWN, .why = why}; }
-static Av pred(AvKind kind, Pred p) { return (Av){.kind = kind, .p = p}; }
+static Ival pt(double v) { return (Ival){v, v}; }
+static bool iv_is(Ival x, double v) { return x.lo == v && x.hi == v; }
+static Ival hull(Ival x, Ival y) {
+  return (Ival){x.lo < y.lo ? x.lo : y.lo, x.hi > y.hi ? x.hi : y.hi};
+}
 
-static bool is_masked_value(double v, TirDType t) {
-  return v <= -1e30 || (tir_dtype_is_float(t) && v <= tir_dtype_lowest(t));
+/* TWO in normal form: ALL keeps only A, NONE becomes ALL over B. */
+static Av two(Pred p, Ival a, Ival b) {
+  if (p.k == PK_NONE) p.k = PK_ALL, a = b;
+  if (p.k == PK_ALL) b = a;
+  return (Av){.kind = AV_TWO, .p = p, .a = a, .b = b};
+}
+static Av uniform(Ival a) { return two((Pred){PK_ALL, NULL}, a, a); }
+static bool is_uniform(const Av *x) { return x->kind == AV_TWO && x->p.k == PK_ALL; }
+static bool uniform_point(const Av *x, double *v) {
+  if (!is_uniform(x) || x->a.lo != x->a.hi) return false;
+  *v = x->a.lo;
+  return true;
+}
+
+/* ------------------------------------------------------------ dims */
+
+static const TirDim *D(Prover *pr, int64_t v) { return tir_dim_const(pr->m, v); }
+static bool is_one(const TirDim *d) {
+  int64_t v;
+  return tir_dim_is_const(d, &v) && v == 1;
+}
+static const TirDim *dadd(Prover *pr, const TirDim *a, const TirDim *b) {
+  return a && b ? tir_dim_add(pr->m, a, b, NULL) : NULL;
+}
+static const TirDim *dsub(Prover *pr, const TirDim *a, const TirDim *b) {
+  return a && b ? tir_dim_sub(pr->m, a, b, NULL) : NULL;
+}
+
+/* a <= b for every value of the symbols (false when not known). */
+static bool known_le(Prover *pr, const TirDim *a, const TirDim *b) {
+  if (!a || !b) return false;
+  if (a == b) return true;
+  const TirDim *diff = tir_dim_sub(pr->m, a, b, NULL);
+  int64_t x;
+  return diff && tir_dim_is_const(diff, &x) && x <= 0;
+}
+
+/* d >= 0 for every value of the symbols: symbols are sizes (>= 0), and the
+ * normal form is a constant plus monomials with coefficients. */
+static bool dim_nonneg(const TirDim *d) {
+  switch (d->kind) {
+  case TIR_DIM_CONST: return d->value >= 0;
+  case TIR_DIM_SYM: return true;
+  case TIR_DIM_ADD:
+    if (d->value < 0) return false;
+    for (int i = 0; i < d->nargs; i++)
+      if (!dim_nonneg(d->args[i])) return false;
+    return true;
+  case TIR_DIM_MUL:
+    if (d->value < 0) return false;
+    for (int i = 0; i < d->nargs; i++)
+      if (!dim_nonneg(d->args[i])) return false;
+    return true;
+  case TIR_DIM_FLOORDIV: return dim_nonneg(d->args[0]) && dim_nonneg(d->args[1]);
+  }
+  return false;
+}
+
+/* An upper bound of |d| over every symbol value below SYM_BOUND. */
+static double dim_bound(const TirDim *d) {
+  double b;
+  switch (d->kind) {
+  case TIR_DIM_CONST: return fabs((double)d->value);
+  case TIR_DIM_SYM: return SYM_BOUND;
+  case TIR_DIM_ADD:
+    b = fabs((double)d->value);
+    for (int i = 0; i < d->nargs; i++) b += dim_bound(d->args[i]);
+    return b;
+  case TIR_DIM_MUL:
+    b = fabs((double)d->value);
+    for (int i = 0; i < d->nargs; i++) b *= dim_bound(d->args[i]);
+    return b;
+  case TIR_DIM_FLOORDIV: return dim_bound(d->args[0]) + 1;
+  }
+  return INFINITY;
 }
 
 /* ------------------------------------------------------------ predicates */
 
-static Pred p_not(Prover *pr, Pred p, bool *ok) {
-  const char *err = NULL;
+static bool p_not(Prover *pr, Pred p, Pred *out) {
   switch (p.k) {
-  case PK_ALL: return (Pred){PK_NONE, NULL};
-  case PK_NONE: return (Pred){PK_ALL, NULL};
-  case PK_LE: { /* not (j - i <= d)  =  j - i >= d + 1 */
-    const TirDim *d = tir_dim_add(pr->m, p.d, tir_dim_const(pr->m, 1), &err);
-    if (!d) *ok = false;
-    return (Pred){PK_GE, d};
+  case PK_ALL: *out = (Pred){PK_NONE, NULL}; return true;
+  case PK_NONE: *out = (Pred){PK_ALL, NULL}; return true;
+  case PK_LE: /* not (j - i <= d)  =  j - i >= d + 1 */
+    *out = (Pred){PK_GE, dadd(pr, p.d, D(pr, 1))};
+    return out->d != NULL;
+  case PK_GE:
+    *out = (Pred){PK_LE, dsub(pr, p.d, D(pr, 1))};
+    return out->d != NULL;
   }
-  case PK_GE: {
-    const TirDim *d = tir_dim_sub(pr->m, p.d, tir_dim_const(pr->m, 1), &err);
-    if (!d) *ok = false;
-    return (Pred){PK_LE, d};
-  }
-  }
-  *ok = false;
-  return p;
+  return false;
 }
 
-/* Returns -1 / 0 / 1 when a < b / a == b / a > b is known for all symbol
- * values, 2 when it is not. */
-static int dim_cmp(Prover *pr, const TirDim *a, const TirDim *b) {
-  if (a == b) return 0;
-  const TirDim *diff = tir_dim_sub(pr->m, a, b, NULL);
-  int64_t x;
-  if (diff && tir_dim_is_const(diff, &x)) return x < 0 ? -1 : x > 0 ? 1 : 0;
-  return 2;
-}
+static bool p_eq(Pred a, Pred b) { return a.k == b.k && (a.k == PK_ALL || a.k == PK_NONE || a.d == b.d); }
 
+/* The intersection, when it is again one predicate. */
 static bool p_and(Prover *pr, Pred a, Pred b, Pred *out) {
   if (a.k == PK_ALL) return *out = b, true;
   if (b.k == PK_ALL) return *out = a, true;
   if (a.k == PK_NONE || b.k == PK_NONE) return *out = (Pred){PK_NONE, NULL}, true;
-  if (a.k != b.k) return false; /* a band (sliding window): not expressible, not causal */
-  int c = dim_cmp(pr, a.d, b.d);
-  if (c == 2) return false;
-  /* LE: the smaller bound wins; GE: the larger. */
-  *out = (a.k == PK_LE) == (c <= 0) ? a : b;
-  return true;
-}
-
-static bool p_or(Prover *pr, Pred a, Pred b, Pred *out) {
-  if (a.k == PK_NONE) return *out = b, true;
-  if (b.k == PK_NONE) return *out = a, true;
-  if (a.k == PK_ALL || b.k == PK_ALL) return *out = (Pred){PK_ALL, NULL}, true;
-  if (a.k != b.k) return false;
-  int c = dim_cmp(pr, a.d, b.d);
-  if (c == 2) return false;
-  *out = (a.k == PK_LE) == (c >= 0) ? a : b;
-  return true;
+  if (a.k != b.k) return false; /* a band (sliding window) */
+  bool a_first = a.k == PK_LE ? known_le(pr, a.d, b.d) : known_le(pr, b.d, a.d);
+  bool b_first = a.k == PK_LE ? known_le(pr, b.d, a.d) : known_le(pr, a.d, b.d);
+  if (a_first) return *out = a, true;
+  if (b_first) return *out = b, true;
+  return false;
 }
 
 /* The predicate seen through a shift of the indices: the value at (i, j) is
@@ -113,27 +189,250 @@ static bool p_shift(Prover *pr, Pred p, const TirDim *di, const TirDim *dj, Pred
   *out = p;
   if (p.k != PK_LE && p.k != PK_GE) return true;
   /* (j + dj) - (i + di) <= d   <=>   j - i <= d + di - dj  (same for >=) */
-  const TirDim *d = tir_dim_add(pr->m, p.d, di, NULL);
-  if (d) d = tir_dim_sub(pr->m, d, dj, NULL);
-  if (!d) return false;
-  out->d = d;
-  return true;
+  out->d = dsub(pr, dadd(pr, p.d, di), dj);
+  return out->d != NULL;
 }
 
 /* i and j swapped: j - i <= d  becomes  i - j <= d, i.e. j - i >= -d. */
 static bool p_swap(Prover *pr, Pred p, Pred *out) {
   *out = p;
   if (p.k != PK_LE && p.k != PK_GE) return true;
-  const TirDim *d = tir_dim_sub(pr->m, tir_dim_const(pr->m, 0), p.d, NULL);
-  if (!d) return false;
-  *out = (Pred){p.k == PK_LE ? PK_GE : PK_LE, d};
+  *out = (Pred){p.k == PK_LE ? PK_GE : PK_LE, dsub(pr, D(pr, 0), p.d)};
+  return out->d != NULL;
+}
+
+/* ------------------------------------------------------------ settling */
+
+static bool dep_i(const Av *x) {
+  return (x->kind == AV_INDEX && x->ai != 0) ||
+         (x->kind == AV_TWO && (x->p.k == PK_LE || x->p.k == PK_GE));
+}
+static bool dep_j(const Av *x) {
+  return (x->kind == AV_INDEX && x->aj != 0) ||
+         (x->kind == AV_TWO && (x->p.k == PK_LE || x->p.k == PK_GE));
+}
+
+/* The value read at i = 0 only, j in [0, C).  j - i <= d becomes j <= d:
+ * true for every such j when C - 1 <= d, for none when d <= -1; in between it
+ * depends on j alone, which no predicate here describes.  j - i >= d becomes
+ * j >= d: every j when d <= 0, none when d >= C. */
+static Av freeze_i(Prover *pr, Av x, const TirDim *C) {
+  if (x.kind == AV_INDEX) {
+    x.ai = 0;
+    return x;
+  }
+  if (x.kind != AV_TWO || x.p.k == PK_ALL) return x;
+  const TirDim *d = x.p.d;
+  if (x.p.k == PK_LE) {
+    if (known_le(pr, dsub(pr, C, D(pr, 1)), d)) return uniform(x.a);
+    if (known_le(pr, d, D(pr, -1))) return uniform(x.b);
+  } else {
+    if (known_le(pr, d, D(pr, 0))) return uniform(x.a);
+    if (known_le(pr, C, d)) return uniform(x.b);
+  }
+  return unknown("a triangle on an axis of size 1 (broadcast) depends on one index alone");
+}
+
+/* The value read at j = 0 only, i in [0, R).  j - i <= d becomes i >= -d:
+ * every i when d >= 0, none when R - 1 < -d (R + d <= 0).  j - i >= d becomes
+ * i <= -d: every i when R - 1 <= -d (R + d <= 1), none when d >= 1. */
+static Av freeze_j(Prover *pr, Av x, const TirDim *R) {
+  if (x.kind == AV_INDEX) {
+    x.aj = 0;
+    return x;
+  }
+  if (x.kind != AV_TWO || x.p.k == PK_ALL) return x;
+  const TirDim *d = x.p.d, *rd = dadd(pr, R, d);
+  if (x.p.k == PK_LE) {
+    if (known_le(pr, D(pr, 0), d)) return uniform(x.a);
+    if (known_le(pr, rd, D(pr, 0))) return uniform(x.b);
+  } else {
+    if (known_le(pr, rd, D(pr, 1))) return uniform(x.a);
+    if (known_le(pr, D(pr, 1), d)) return uniform(x.b);
+  }
+  return unknown("a triangle on an axis of size 1 (broadcast) depends on one index alone");
+}
+
+/* Specialises x to the axes of t that have size 1 or do not exist. */
+static Av settle(Prover *pr, Av x, const TirType *t) {
+  int r = t->rank;
+  const TirDim *one = D(pr, 1);
+  const TirDim *R = r >= 2 ? t->dims[r - 2] : one, *C = r >= 1 ? t->dims[r - 1] : one;
+  if (x.kind != AV_UNKNOWN && (r < 1 || is_one(C))) x = freeze_j(pr, x, R);
+  if (x.kind != AV_UNKNOWN && (r < 2 || is_one(R))) x = freeze_i(pr, x, C);
+  return x;
+}
+
+/* ------------------------------------------------------------ exactness */
+
+/* Is every value of INDEX x over type t an integer that dtype dt holds
+ * exactly?  |ai*i + aj*j + c| <= |c| + |ai|*R + |aj|*C. */
+static bool index_fits(const Av *x, const TirType *t, TirDType dt) {
+  int r = t->rank;
+  double R = r >= 2 ? dim_bound(t->dims[r - 2]) : 1, C = r >= 1 ? dim_bound(t->dims[r - 1]) : 1;
+  double B = dim_bound(x->c) + fabs((double)x->ai) * R + fabs((double)x->aj) * C;
+  switch (dt) {
+  case TIR_F64: return B <= 9007199254740992.0; /* 2^53 */
+  case TIR_F32: return B <= 16777216.0;         /* 2^24 */
+  case TIR_F16: return B <= 2048.0;             /* 2^11 */
+  case TIR_BF16: return B <= 256.0;             /* 2^8 */
+  case TIR_I64: return B <= 4611686018427387904.0; /* 2^62 */
+  case TIR_I32: return B <= 2147483647.0;
+  case TIR_I16: return B <= 32767.0;
+  case TIR_I8: return B <= 127.0;
+  case TIR_U8: {
+    int64_t c;
+    return B <= 255.0 && tir_dim_is_const(x->c, &c) && c >= 0 && x->ai >= 0 && x->aj >= 0;
+  }
+  default: return false;
+  }
+}
+
+/* v rounded to dtype dt the way a store does.  Round-to-nearest is monotone,
+ * so rounding the ends of an interval bounds every rounded member.  The
+ * runtimes and this may differ on a tie's last bit, so a value that did not
+ * survive rounding unchanged is widened by 2^-7 of itself (more than a bf16
+ * ulp); exactly representable values (0, 1, +-inf) stay exact. */
+static double round_to(TirDType dt, double v, int dir) {
+  unsigned char buf[8];
+  tir_store_f64(dt, buf, 0, v);
+  double r = tir_load_f64(dt, buf, 0);
+  if (r == v || !isfinite(r)) return r;
+  return r + dir * fabs(r) * 0.0078125;
+}
+
+/* [lo, hi] as values of dt after the op that made them; false when they do
+ * not fit (integers never wrap or round here). */
+static bool fit_iv(TirDType dt, double lo, double hi, Ival *out) {
+  if (isnan(lo) || isnan(hi)) return false;
+  if (tir_dtype_is_float(dt)) {
+    *out = (Ival){round_to(dt, lo, -1), round_to(dt, hi, 1)};
+    return true;
+  }
+  double mn, mx;
+  if (!tir_dtype_int_range(dt, &mn, &mx)) return false;
+  if (lo < mn || hi > mx || lo != floor(lo) || hi != floor(hi) || fabs(lo) > 9e15 || fabs(hi) > 9e15)
+    return false;
+  *out = (Ival){lo, hi};
   return true;
+}
+
+static bool has0(Ival x) { return x.lo <= 0 && x.hi >= 0; }
+static bool has_inf(Ival x) { return isinf(x.lo) || isinf(x.hi); }
+
+/* x OP y over every member, in dtype dt; false if some pair gives NaN. */
+static bool iv_op(TirOpKind k, Ival x, Ival y, TirDType dt, Ival *out) {
+  double lo, hi;
+  switch (k) {
+  case TIR_OP_ADD:
+    if ((x.lo == -INFINITY && y.hi == INFINITY) || (x.hi == INFINITY && y.lo == -INFINITY)) return false;
+    lo = x.lo + y.lo, hi = x.hi + y.hi;
+    break;
+  case TIR_OP_SUB:
+    if ((x.hi == INFINITY && y.hi == INFINITY) || (x.lo == -INFINITY && y.lo == -INFINITY)) return false;
+    lo = x.lo - y.hi, hi = x.hi - y.lo;
+    break;
+  case TIR_OP_MUL:
+  case TIR_OP_DIV: {
+    if (k == TIR_OP_MUL && ((has0(x) && has_inf(y)) || (has0(y) && has_inf(x)))) return false;
+    if (k == TIR_OP_DIV && (has0(y) || (has_inf(x) && has_inf(y)) || !tir_dtype_is_float(dt))) return false;
+    double c[4] = {x.lo, x.lo, x.hi, x.hi}, e[4] = {y.lo, y.hi, y.lo, y.hi};
+    lo = INFINITY, hi = -INFINITY;
+    for (int n = 0; n < 4; n++) {
+      double v = k == TIR_OP_MUL ? c[n] * e[n] : c[n] / e[n];
+      if (isnan(v)) return false;
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+    break;
+  }
+  case TIR_OP_MAXIMUM: lo = fmax(x.lo, y.lo), hi = fmax(x.hi, y.hi); break;
+  case TIR_OP_MINIMUM: lo = fmin(x.lo, y.lo), hi = fmin(x.hi, y.hi); break;
+  case TIR_OP_LOGICAL_AND: lo = fmin(x.lo, y.lo), hi = fmin(x.hi, y.hi); break;
+  case TIR_OP_LOGICAL_OR: lo = fmax(x.lo, y.lo), hi = fmax(x.hi, y.hi); break;
+  /* Comparisons: [1,1] when true for every pair, [0,0] when for none. */
+  case TIR_OP_LT: lo = x.hi < y.lo, hi = !(x.lo >= y.hi); break;
+  case TIR_OP_LE: lo = x.hi <= y.lo, hi = !(x.lo > y.hi); break;
+  case TIR_OP_GT: lo = x.lo > y.hi, hi = !(x.hi <= y.lo); break;
+  case TIR_OP_GE: lo = x.lo >= y.hi, hi = !(x.hi < y.lo); break;
+  case TIR_OP_EQ:
+    lo = x.lo == x.hi && y.lo == y.hi && x.lo == y.lo;
+    hi = !(x.hi < y.lo || y.hi < x.lo);
+    break;
+  case TIR_OP_NE:
+    lo = x.hi < y.lo || y.hi < x.lo;
+    hi = !(x.lo == x.hi && y.lo == y.hi && x.lo == y.lo);
+    break;
+  default: return false;
+  }
+  if (dt == TIR_BOOL) return *out = (Ival){lo, hi}, !isnan(lo) && !isnan(hi);
+  return fit_iv(dt, lo, hi, out);
+}
+
+/* The values of x on region r (or on its complement when compl). */
+static Ival restrict_to(Prover *pr, const Av *x, Pred r, bool compl) {
+  if (is_uniform(x)) return x->a;
+  Pred nr, nq, t;
+  if (compl) {
+    if (!p_not(pr, r, &nr)) return hull(x->a, x->b);
+    r = nr;
+  }
+  if (p_eq(r, x->p)) return x->a;
+  bool has_nq = p_not(pr, x->p, &nq);
+  if (has_nq && p_eq(r, nq)) return x->b;
+  if (r.k == PK_NONE) return x->a; /* an empty region: any value will do */
+  if (p_and(pr, r, x->p, &t) && p_eq(t, r)) return x->a;           /* r inside p */
+  if (has_nq && p_and(pr, r, nq, &t) && p_eq(t, r)) return x->b;   /* r outside p */
+  return hull(x->a, x->b);
+}
+
+/* x OP y elementwise for TWO values in the result's coordinates. */
+static Av combine(Prover *pr, TirOpKind k, const Av *x, const Av *y, TirDType dt) {
+  Ival r1, r2, r3;
+  const Av *u = x, *w = y;
+  if (is_uniform(x) || is_uniform(y) || p_eq(x->p, y->p)) {
+    Pred p = is_uniform(x) ? y->p : x->p;
+    Ival xa = restrict_to(pr, u, p, false), xb = restrict_to(pr, u, p, true);
+    Ival ya = restrict_to(pr, w, p, false), yb = restrict_to(pr, w, p, true);
+    if (!iv_op(k, xa, ya, dt, &r1) || !iv_op(k, xb, yb, dt, &r2)) return unknown("an op that may give NaN or leave the dtype");
+    return two(p, r1, r2);
+  }
+  Pred ny;
+  if (p_not(pr, y->p, &ny) && p_eq(x->p, ny)) {
+    if (!iv_op(k, x->a, y->b, dt, &r1) || !iv_op(k, x->b, y->a, dt, &r2)) return unknown("an op that may give NaN or leave the dtype");
+    return two(x->p, r1, r2);
+  }
+  /* Two different triangles: exact on their intersection, anything the
+   * other three combinations give elsewhere. */
+  Pred r;
+  if (!p_and(pr, x->p, y->p, &r)) return unknown("two triangles that meet in a band");
+  Ival o;
+  if (!iv_op(k, x->a, y->a, dt, &r1) || !iv_op(k, x->a, y->b, dt, &r2) || !iv_op(k, x->b, y->a, dt, &r3) ||
+      !iv_op(k, x->b, y->b, dt, &o))
+    return unknown("an op that may give NaN or leave the dtype");
+  return two(r, r1, hull(hull(r2, r3), o));
+}
+
+/* where(c, x, y) for TWO values. */
+static Av select3(Prover *pr, const Av *c, const Av *x, const Av *y) {
+  if (is_uniform(c)) {
+    if (iv_is(c->a, 1)) return *x;
+    if (iv_is(c->a, 0)) return *y;
+    return unknown("where() condition not exact");
+  }
+  Pred p = c->p;
+  if (iv_is(c->a, 0) && iv_is(c->b, 1)) {
+    if (!p_not(pr, c->p, &p)) return unknown("overflow");
+  } else if (!(iv_is(c->a, 1) && iv_is(c->b, 0))) {
+    return unknown("where() condition not exact");
+  }
+  return two(p, restrict_to(pr, x, p, false), restrict_to(pr, y, p, true));
 }
 
 /* ------------------------------------------------------------ constants from data */
 
-/* Classifies a constant tensor: uniform, or a triangular pattern of nonzeros
- * that holds in every leading slice. */
+/* A constant: uniform, or a triangle of nonzeros that holds in every
+ * leading slice, each part's values gathered into an interval. */
 static Av from_data(Prover *pr, const TirOp *op) {
   const TirType *t = &op->result->type;
   int64_t n;
@@ -141,25 +440,29 @@ static Av from_data(Prover *pr, const TirOp *op) {
   if (n == 0) return unknown("empty constant");
   if (n > DATA_LIMIT) return unknown("constant too large to check");
   TirDType dt = t->dtype;
-  double first = tir_load_f64(dt, op->data, 0);
-  bool uniform = true, all01 = true, fmask = true;
+  Ival nz = {INFINITY, -INFINITY};
+  bool any_nz = false, any_z = false;
   for (int64_t k = 0; k < n; k++) {
     double x = tir_load_f64(dt, op->data, (size_t)k);
-    if (!(x == first || (x != x && first != first))) uniform = false;
-    if (x != 0 && x != 1) all01 = false;
-    if (x != 0 && !is_masked_value(x, dt)) fmask = false;
+    if (isnan(x)) return unknown("a constant holding NaN");
+    if (x != 0) {
+      nz = hull(nz, pt(x));
+      any_nz = true;
+    } else {
+      any_z = true;
+    }
   }
-  if (uniform) return (Av){.kind = AV_CONST, .v = first};
-  if (t->rank < 2) return unknown("a non-uniform constant of rank < 2");
+  if (!any_nz) return uniform(pt(0));
+  if (!any_z) return uniform(nz);
+  if (t->rank < 2) return unknown("a constant of rank < 2 with zeros and nonzeros");
   int64_t R, C;
   tir_dim_is_const(t->dims[t->rank - 2], &R);
   tir_dim_is_const(t->dims[t->rank - 1], &C);
-  /* Find the candidate from the first slice: the nonzero pattern of row r. */
 #define NZ(s, i, j) (tir_load_f64(dt, op->data, (size_t)((s) * R * C + (i) * C + (j))) != 0)
+  /* The candidate from the first slice's rows. */
   Pred p;
   if (NZ(0, 0, 0)) {
-    /* LE d: row i is nonzero for j <= i + d.  Read d off the first row that
-     * is not full. */
+    /* LE d: row i is nonzero for j <= i + d; d from the first row not full. */
     int64_t row = -1, cnt = 0;
     for (int64_t i = 0; i < R && row < 0; i++) {
       int64_t c = 0;
@@ -167,10 +470,9 @@ static Av from_data(Prover *pr, const TirOp *op) {
       if (c < C) row = i, cnt = c;
     }
     if (row < 0) p = (Pred){PK_ALL, NULL};
-    else p = (Pred){PK_LE, tir_dim_const(pr->m, cnt - 1 - row)};
+    else p = (Pred){PK_LE, D(pr, cnt - 1 - row)};
   } else {
-    /* GE d: row i is nonzero for j >= i + d.  Read d off the first row that
-     * has a nonzero. */
+    /* GE d: row i is nonzero for j >= i + d; d from the first row with one. */
     int64_t row = -1, f = 0;
     for (int64_t i = 0; i < R && row < 0; i++)
       for (int64_t c = 0; c < C; c++)
@@ -178,27 +480,19 @@ static Av from_data(Prover *pr, const TirOp *op) {
           row = i, f = c;
           break;
         }
-    if (row < 0) return unknown("all-zero slice in a non-uniform constant");
-    p = (Pred){PK_GE, tir_dim_const(pr->m, f - row)};
+    if (row < 0) p = (Pred){PK_NONE, NULL};
+    else p = (Pred){PK_GE, D(pr, f - row)};
   }
   int64_t d = 0;
-  if (p.k != PK_ALL) tir_dim_is_const(p.d, &d);
+  if (p.k == PK_LE || p.k == PK_GE) tir_dim_is_const(p.d, &d);
   for (int64_t s = 0; s < n / (R * C); s++)
     for (int64_t i = 0; i < R; i++)
       for (int64_t j = 0; j < C; j++) {
-        bool want = p.k == PK_ALL ? true : p.k == PK_LE ? j - i <= d : j - i >= d;
+        bool want = p.k == PK_ALL ? true : p.k == PK_NONE ? false : p.k == PK_LE ? j - i <= d : j - i >= d;
         if (NZ(s, i, j) != want) return unknown("constant is not triangular");
       }
 #undef NZ
-  if (dt == TIR_BOOL) return pred(AV_PRED, p);
-  if (fmask && !all01) {
-    bool ok = true;
-    Pred keep = p_not(pr, p, &ok); /* nonzero = masked, so keep where zero */
-    return ok ? pred(AV_FMASK, keep) : unknown("overflow");
-  }
-  Av a = pred(AV_NZ, p);
-  a.ones = all01;
-  return a;
+  return two(p, nz, pt(0));
 }
 
 /* ------------------------------------------------------------ transfer functions */
@@ -207,366 +501,278 @@ static Av eval(Prover *pr, TirValue *v);
 
 static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
 
-/* A scalar-valued operand (0-d or one element constant, or a full()). */
-static bool scalar_of(Prover *pr, TirValue *v, double *out) {
-  Av a = eval(pr, v);
-  if (a.kind != AV_CONST) return false;
-  *out = a.v;
+/* An integer-valued uniform as an INDEX with no index terms. */
+static bool as_index(Prover *pr, const Av *x, Av *out) {
+  if (x->kind == AV_INDEX) return *out = *x, true;
+  double v;
+  if (!uniform_point(x, &v) || v != floor(v) || fabs(v) > 9e15) return false;
+  *out = (Av){.kind = AV_INDEX, .c = D(pr, (int64_t)v)};
   return true;
 }
 
 static Av compare_index(Prover *pr, TirOpKind k, Av x, Av y) {
-  /* diff = x - y = ai*i + aj*j + c; only (ai, aj) = (-1, 1) or (1, -1),
-   * i.e. +-(j - i) + c, gives a triangular predicate. */
+  /* diff = x - y = ai*i + aj*j + c; only +-(j - i) + c is a triangle. */
   int64_t ai = x.ai - y.ai, aj = x.aj - y.aj;
-  const char *err = NULL;
-  const TirDim *c = tir_dim_sub(pr->m, x.c, y.c, &err);
-  if (!c) return unknown("overflow");
-  bool lt = k == TIR_OP_LT || k == TIR_OP_GT;
+  const TirDim *c = dsub(pr, x.c, y.c);
+  if (k == TIR_OP_EQ || k == TIR_OP_NE) return unknown("equality of indices (a diagonal)");
   if (k == TIR_OP_GE || k == TIR_OP_GT) { /* x >= y  <=>  y - x <= 0 */
     ai = -ai, aj = -aj;
-    c = tir_dim_sub(pr->m, tir_dim_const(pr->m, 0), c, &err);
-    if (!c) return unknown("overflow");
+    c = dsub(pr, D(pr, 0), c);
   }
-  /* Now the predicate is diff <= 0 (or < 0 when lt). */
-  if (lt) c = tir_dim_add(pr->m, c, tir_dim_const(pr->m, 1), &err); /* diff < 0 <=> diff + 1 <= 0 */
+  /* Now the predicate is diff <= 0, or diff < 0 <=> diff + 1 <= 0 for integers. */
+  if (k == TIR_OP_LT || k == TIR_OP_GT) c = dadd(pr, c, D(pr, 1));
   if (!c) return unknown("overflow");
+  Ival t = pt(1), f = pt(0);
+  int64_t cv;
+  if (ai == 0 && aj == 0 && tir_dim_is_const(c, &cv)) return uniform(cv <= 0 ? t : f);
   if (ai == -1 && aj == 1) { /* j - i + c <= 0  <=>  j - i <= -c */
-    const TirDim *d = tir_dim_sub(pr->m, tir_dim_const(pr->m, 0), c, &err);
-    return d ? pred(AV_PRED, (Pred){PK_LE, d}) : unknown("overflow");
+    const TirDim *d = dsub(pr, D(pr, 0), c);
+    return d ? two((Pred){PK_LE, d}, t, f) : unknown("overflow");
   }
   if (ai == 1 && aj == -1) /* i - j + c <= 0  <=>  j - i >= c */
-    return pred(AV_PRED, (Pred){PK_GE, c});
+    return two((Pred){PK_GE, c}, t, f);
   return unknown("comparison is not between a row and a column index");
 }
 
 static Av eval_compare(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value), y = eval(pr, op->operands[1].value);
-  TirOpKind k = op->kind;
-  if (x.kind == AV_INDEX && y.kind == AV_INDEX && k != TIR_OP_EQ && k != TIR_OP_NE)
-    return compare_index(pr, k, x, y);
-  /* NZ(P) compared with 0 (or 1 when the nonzeros are ones). */
-  if (y.kind == AV_NZ && x.kind == AV_CONST) {
-    Av t = x;
-    x = y;
-    y = t;
-    if (k == TIR_OP_LT) k = TIR_OP_GT;
-    else if (k == TIR_OP_GT) k = TIR_OP_LT;
-    else if (k == TIR_OP_LE) k = TIR_OP_GE;
-    else if (k == TIR_OP_GE) k = TIR_OP_LE;
+  if (x.kind == AV_UNKNOWN) return x;
+  if (y.kind == AV_UNKNOWN) return y;
+  if (x.kind == AV_INDEX || y.kind == AV_INDEX) {
+    Av xi, yi;
+    if (!as_index(pr, &x, &xi) || !as_index(pr, &y, &yi)) return unknown("an index compared with a non-integer");
+    return compare_index(pr, op->kind, xi, yi);
   }
-  if (x.kind == AV_NZ && y.kind == AV_CONST) {
-    bool ok = true;
-    if (y.v == 0 && k == TIR_OP_NE) return pred(AV_PRED, x.p);
-    if (y.v == 0 && k == TIR_OP_EQ) {
-      Pred n = p_not(pr, x.p, &ok);
-      return ok ? pred(AV_PRED, n) : unknown("overflow");
-    }
-    if (x.ones) {
-      if ((y.v == 1 && k == TIR_OP_EQ) || (y.v == 0 && k == TIR_OP_GT) ||
-          (y.v == 1 && k == TIR_OP_GE))
-        return pred(AV_PRED, x.p);
-      if ((y.v == 1 && k == TIR_OP_NE) || (y.v == 1 && k == TIR_OP_LT) ||
-          (y.v == 0 && k == TIR_OP_LE)) {
-        Pred n = p_not(pr, x.p, &ok);
-        return ok ? pred(AV_PRED, n) : unknown("overflow");
-      }
-    }
-  }
-  return unknown("comparison not understood");
-}
-
-static Av eval_tri(Prover *pr, TirOp *op) {
-  Av x = eval(pr, op->operands[0].value);
-  int64_t dg = tir_op_attr_int(op, "diagonal");
-  bool lower = op->kind == TIR_OP_TRIL;
-  TirDType dt = op->result->type.dtype;
-  const TirDim *d = tir_dim_const(pr->m, dg);
-  /* tril keeps j - i <= diagonal, triu keeps j - i >= diagonal; the rest is 0. */
-  Pred kept = {lower ? PK_LE : PK_GE, d};
-  if (x.kind == AV_CONST) {
-    if (x.v == 0) return x;
-    if (is_masked_value(x.v, dt)) { /* -inf inside the kept triangle, 0 outside */
-      bool ok = true;
-      Pred keep = p_not(pr, kept, &ok);
-      return ok ? pred(AV_FMASK, keep) : unknown("overflow");
-    }
-    Av a = pred(dt == TIR_BOOL ? AV_PRED : AV_NZ, kept);
-    a.ones = x.v == 1;
-    return a;
-  }
-  if (x.kind == AV_NZ || x.kind == AV_PRED) {
-    Pred p;
-    if (!p_and(pr, x.p, kept, &p)) return unknown("triangle of a triangle in the other direction");
-    Av a = x;
-    a.p = p;
-    return a;
-  }
-  return unknown("tril/triu of an unknown tensor");
-}
-
-static Av eval_where(Prover *pr, TirOp *op) {
-  Av c = eval(pr, op->operands[0].value);
-  if (c.kind != AV_PRED) return unknown("where() condition not understood");
-  double a, b;
-  if (!scalar_of(pr, op->operands[1].value, &a) || !scalar_of(pr, op->operands[2].value, &b))
-    return unknown("where() arms are not constants");
-  TirDType dt = op->result->type.dtype;
-  bool ok = true;
-  Pred np = p_not(pr, c.p, &ok);
-  if (!ok) return unknown("overflow");
-  if (dt == TIR_BOOL) {
-    if (a != 0 && b == 0) return pred(AV_PRED, c.p);
-    if (a == 0 && b != 0) return pred(AV_PRED, np);
-    return unknown("where() with equal bool arms");
-  }
-  if (a == 0 && is_masked_value(b, dt)) return pred(AV_FMASK, c.p);
-  if (is_masked_value(a, dt) && b == 0) return pred(AV_FMASK, np);
-  if (a != 0 && b == 0) {
-    Av r = pred(AV_NZ, c.p);
-    r.ones = a == 1;
-    return r;
-  }
-  if (a == 0 && b != 0) {
-    Av r = pred(AV_NZ, np);
-    r.ones = b == 1;
-    return r;
-  }
-  return unknown("where() arms are not a mask pattern");
+  return combine(pr, op->kind, &x, &y, TIR_BOOL);
 }
 
 static Av eval_arith(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value), y = eval(pr, op->operands[1].value);
+  TirOpKind k = op->kind;
   TirDType dt = op->result->type.dtype;
-  const char *err = NULL;
-  switch (op->kind) {
-  case TIR_OP_ADD:
-  case TIR_OP_SUB: {
-    bool sub = op->kind == TIR_OP_SUB;
-    if (x.kind == AV_INDEX && (y.kind == AV_INDEX || y.kind == AV_CONST)) {
-      if (y.kind == AV_CONST) {
-        if (y.v != floor(y.v) || fabs(y.v) > 9e15) return unknown("non-integer index offset");
-        y = (Av){.kind = AV_INDEX, .c = tir_dim_const(pr->m, (int64_t)y.v)};
-      }
-      Av r = x;
-      r.ai = sub ? x.ai - y.ai : x.ai + y.ai;
-      r.aj = sub ? x.aj - y.aj : x.aj + y.aj;
-      r.c = sub ? tir_dim_sub(pr->m, x.c, y.c, &err) : tir_dim_add(pr->m, x.c, y.c, &err);
-      return r.c ? r : unknown("overflow");
+  if (x.kind == AV_UNKNOWN) return x;
+  if (y.kind == AV_UNKNOWN) return y;
+  if (x.kind == AV_INDEX || y.kind == AV_INDEX) {
+    Av xi, yi, r;
+    if (!as_index(pr, &x, &xi) || !as_index(pr, &y, &yi)) return unknown("an index combined with a non-integer");
+    if (k == TIR_OP_ADD || k == TIR_OP_SUB) {
+      int s = k == TIR_OP_SUB ? -1 : 1;
+      r = (Av){.kind = AV_INDEX, .ai = xi.ai + s * yi.ai, .aj = xi.aj + s * yi.aj,
+               .c = s > 0 ? dadd(pr, xi.c, yi.c) : dsub(pr, xi.c, yi.c)};
+    } else if (k == TIR_OP_MUL && (y.kind != AV_INDEX || x.kind != AV_INDEX)) {
+      Av *ix = x.kind == AV_INDEX ? &xi : &yi, *kc = x.kind == AV_INDEX ? &yi : &xi;
+      int64_t kv;
+      if (!tir_dim_is_const(kc->c, &kv) || llabs(kv) > (1 << 20)) return unknown("index scaled by a large factor");
+      r = (Av){.kind = AV_INDEX, .ai = ix->ai * kv, .aj = ix->aj * kv, .c = tir_dim_mul(pr->m, ix->c, kc->c, NULL)};
+    } else {
+      return unknown("index arithmetic other than +, - and * by a constant");
     }
-    if (!sub && y.kind == AV_INDEX && x.kind == AV_CONST) {
-      Av t = x;
-      x = y;
-      y = t;
-      if (y.v != floor(y.v) || fabs(y.v) > 9e15) return unknown("non-integer index offset");
-      x.c = tir_dim_add(pr->m, x.c, tir_dim_const(pr->m, (int64_t)y.v), &err);
-      return x.c ? x : unknown("overflow");
-    }
-    if (!sub && x.kind == AV_FMASK && y.kind == AV_FMASK) {
-      Pred p;
-      return p_and(pr, x.p, y.p, &p) ? pred(AV_FMASK, p) : unknown("sum of masks is a band");
-    }
-    if (x.kind == AV_FMASK && y.kind == AV_CONST && y.v == 0) return x;
-    if (!sub && y.kind == AV_FMASK && x.kind == AV_CONST && x.v == 0) return y;
-    /* (1 - ones(P)) is ones(not P) */
-    if (sub && x.kind == AV_CONST && x.v == 1 && y.kind == AV_NZ && y.ones) {
-      bool ok = true;
-      Av r = pred(AV_NZ, p_not(pr, y.p, &ok));
-      r.ones = true;
-      return ok ? r : unknown("overflow");
-    }
-    return unknown("addition not understood");
+    if (!r.c || llabs(r.ai) > (1 << 20) || llabs(r.aj) > (1 << 20)) return unknown("overflow");
+    if (!index_fits(&r, &op->result->type, dt)) return unknown("index arithmetic may round or wrap in its dtype");
+    return r;
   }
-  case TIR_OP_MUL: {
-    if (x.kind == AV_CONST) {
-      Av t = x;
-      x = y;
-      y = t;
-    }
-    if (y.kind != AV_CONST) return unknown("product not understood");
-    /* ones(P) * big_negative = 0 where not P, -inf where P */
-    if (x.kind == AV_NZ && x.ones && is_masked_value(y.v, dt)) {
-      bool ok = true;
-      Pred keep = p_not(pr, x.p, &ok);
-      return ok ? pred(AV_FMASK, keep) : unknown("overflow");
-    }
-    if (x.kind == AV_FMASK && y.v > 0) return x; /* -inf * positive stays -inf */
-    if (x.kind == AV_NZ && y.v != 0 && y.v == y.v) {
-      Av r = x;
-      r.ones = r.ones && y.v == 1;
-      return r;
-    }
-    return unknown("product not understood");
-  }
-  default: return unknown("arithmetic not understood");
-  }
+  return combine(pr, k, &x, &y, dt);
 }
 
-/* Unsqueeze at result position p of a value of rank r: axes left of p move one
- * further from the right. */
-static Av eval_unsqueeze(Prover *pr, TirOp *op) {
+static Av eval_where(Prover *pr, TirOp *op) {
+  Av c = eval(pr, op->operands[0].value), x = eval(pr, op->operands[1].value),
+     y = eval(pr, op->operands[2].value);
+  if (c.kind != AV_TWO) return unknown(c.why ? c.why : "where() condition not understood");
+  if (x.kind != AV_TWO || y.kind != AV_TWO) return unknown("where() arms not understood");
+  return select3(pr, &c, &x, &y);
+}
+
+static Av eval_cast(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value);
-  int r = op->operands[0].value->type.rank;
-  int p = norm_dim(tir_op_attr_int(op, "dim"), r + 1);
-  switch (x.kind) {
-  case AV_CONST: case AV_UNKNOWN: return x;
-  case AV_INDEX:
-    if (x.ai != 0 && p >= r - 1) return unknown("index moved out of the last two dims");
-    if (x.aj != 0 && p == r) { /* the column index becomes a row index */
-      x.ai = x.aj;
-      x.aj = 0;
+  TirDType from = op->operands[0].value->type.dtype, to = op->result->type.dtype;
+  if (x.kind == AV_INDEX) {
+    if (to == TIR_BOOL) return unknown("index cast to bool");
+    return index_fits(&x, &op->result->type, to) ? x : unknown("an index cast to a dtype that cannot hold it");
+  }
+  if (x.kind != AV_TWO) return x;
+  Ival iv[2] = {x.a, x.b};
+  for (int n = 0; n < 2; n++) {
+    Ival v = iv[n];
+    if (to == TIR_BOOL) {
+      iv[n] = iv_is(v, 0) ? pt(0) : !has0(v) ? pt(1) : (Ival){0, 1};
+    } else if (tir_dtype_is_float(to)) {
+      if (!fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast");
+    } else {
+      /* To an integer: floats truncate toward zero (monotone); out of range,
+       * inf or NaN has no exact meaning here. */
+      if (tir_dtype_is_float(from)) v = (Ival){trunc(v.lo), trunc(v.hi)};
+      if (!fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast to an integer that may not hold the values");
     }
-    return x;
-  default:
-    if (p >= r - 1) return unknown("unsqueeze inside the last two dims of a mask");
+  }
+  return two(x.p, iv[0], iv[1]);
+}
+
+/* Views that move axes.  src[p] is the operand axis that becomes result axis
+ * p (-1: a new axis of size 1).  The value may depend on the operand's last
+ * two axes only (it is settled and invariant along the rest); those must
+ * land in the result's last two, possibly swapped. */
+static Av remap(Prover *pr, Av x, const TirType *in, const TirType *out, const int *src) {
+  if (x.kind == AV_UNKNOWN) return x;
+  int fi = in->rank - 2, fj = in->rank - 1, ti = out->rank - 2, tj = out->rank - 1;
+  int pi = -1, pj = -1;
+  for (int p = 0; p < out->rank; p++) {
+    if (fi >= 0 && src[p] == fi) pi = p;
+    if (fj >= 0 && src[p] == fj) pj = p;
+  }
+  bool di = dep_i(&x), dj = dep_j(&x);
+  if ((di && pi != ti && pi != tj) || (dj && pj != ti && pj != tj) || (di && dj && pi < 0))
+    return unknown("an axis the mask varies along moves into the leading dims");
+  if (x.kind == AV_INDEX) {
+    int64_t ai = 0, aj = 0;
+    if (di) *(pi == ti ? &ai : &aj) += x.ai;
+    if (dj) *(pj == ti ? &ai : &aj) += x.aj;
+    x.ai = ai, x.aj = aj;
     return x;
   }
+  if (di && dj && pi == tj) { /* the two axes swapped */
+    Pred p;
+    if (!p_swap(pr, x.p, &p)) return unknown("overflow");
+    x.p = p;
+  }
+  return x;
 }
 
 static Av eval_permute(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value);
-  int r = op->operands[0].value->type.rank;
   int64_t perm[TIR_MAX_RANK];
-  if (x.kind == AV_CONST || x.kind == AV_UNKNOWN) return x;
   if (!tir_op_permutation(op, perm)) return unknown("bad permutation");
-  if (r < 2) return x;
-  /* Only the last two positions matter; the rest must stay leading. */
-  for (int i = 0; i < r - 2; i++)
-    if (perm[i] >= r - 2) return unknown("permute moves a mask axis into the leading dims");
-  if (perm[r - 2] == r - 2) return x;
-  if (x.kind == AV_INDEX) {
-    int64_t t = x.ai;
-    x.ai = x.aj;
-    x.aj = t;
-    return x;
+  int src[TIR_MAX_RANK];
+  for (int p = 0; p < op->result->type.rank; p++) src[p] = (int)perm[p];
+  return remap(pr, x, &op->operands[0].value->type, &op->result->type, src);
+}
+
+/* reshape, squeeze, unsqueeze.  Exact in two cases: the trailing dims the
+ * value varies along are the same before and after (row-major order keeps
+ * their indices; leading dims may regroup freely), or only axes of size 1
+ * are inserted or removed (the other axes keep their order and indices). */
+static Av eval_reshape(Prover *pr, TirOp *op) {
+  Av x = eval(pr, op->operands[0].value);
+  if (x.kind == AV_UNKNOWN) return x;
+  const TirType *in = &op->operands[0].value->type, *out = &op->result->type;
+  int keep = dep_i(&x) ? 2 : dep_j(&x) ? 1 : 0;
+  bool same_tail = in->rank >= keep && out->rank >= keep;
+  for (int k = 1; k <= keep && same_tail; k++)
+    if (in->dims[in->rank - k] != out->dims[out->rank - k]) same_tail = false;
+  if (same_tail) return x;
+  int src[TIR_MAX_RANK], a = 0;
+  for (int p = 0; p < out->rank; p++) {
+    if (is_one(out->dims[p])) {
+      src[p] = -1;
+      continue;
+    }
+    while (a < in->rank && is_one(in->dims[a])) a++;
+    if (a >= in->rank || in->dims[a] != out->dims[p]) return unknown("reshape merges or splits a mask axis");
+    src[p] = a++;
   }
-  Pred p;
-  if (!p_swap(pr, x.p, &p)) return unknown("overflow");
-  x.p = p;
-  return x;
+  while (a < in->rank && is_one(in->dims[a])) a++;
+  if (a != in->rank) return unknown("reshape merges or splits a mask axis");
+  return remap(pr, x, in, out, src);
 }
 
 static Av eval_slice(Prover *pr, TirOp *op) {
   Av x = eval(pr, op->operands[0].value);
-  if (x.kind == AV_CONST || x.kind == AV_UNKNOWN) return x;
+  if (x.kind == AV_UNKNOWN) return x;
   const TirType *in = &op->operands[0].value->type;
   int r = in->rank;
   int d = norm_dim(tir_op_attr_int(op, "dim"), r);
+  int fr = r - 1 - d; /* 0: the j axis, 1: the i axis */
+  if (fr >= 2 || (fr == 1 && !dep_i(&x)) || (fr == 0 && !dep_j(&x)))
+    return x; /* an axis the value does not vary along */
   int64_t step = 0;
-  if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1)
-    return unknown("slice with a step");
-  int fr = r - 1 - d;
-  if (fr >= 2) return x; /* a leading dim: the value does not vary along it */
-  const TirDim *start = tir_op_has_attr(op, "start") ? tir_op_attr_dim(op, "start")
-                                                     : tir_dim_const(pr->m, 0);
+  if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1) return unknown("slice with a step");
+  const TirDim *start = tir_op_has_attr(op, "start") ? tir_op_attr_dim(op, "start") : D(pr, 0);
   /* The same bounds as shape inference: Python clamping when everything is
    * constant, a negative constant counting from the end otherwise. */
   int64_t s, size;
   if (tir_dim_is_const(start, &s) && tir_dim_is_const(in->dims[d], &size)) {
     if (s < 0) s += size;
-    start = tir_dim_const(pr->m, s < 0 ? 0 : s > size ? size : s);
+    start = D(pr, s < 0 ? 0 : s > size ? size : s);
   } else if (tir_dim_is_const(start, &s) && s < 0) {
-    start = tir_dim_add(pr->m, in->dims[d], start, NULL);
-    if (!start) return unknown("overflow");
+    start = dadd(pr, in->dims[d], start);
   }
+  if (!start) return unknown("overflow");
   if (x.kind == AV_INDEX) {
-    const TirDim *shift = tir_dim_mul(pr->m, start, tir_dim_const(pr->m, fr == 1 ? x.ai : x.aj), NULL);
-    x.c = shift ? tir_dim_add(pr->m, x.c, shift, NULL) : NULL;
+    const TirDim *sh = tir_dim_mul(pr->m, start, D(pr, fr == 1 ? x.ai : x.aj), NULL);
+    x.c = dadd(pr, x.c, sh);
     return x.c ? x : unknown("overflow");
   }
-  const TirDim *zero = tir_dim_const(pr->m, 0);
   Pred p;
+  const TirDim *zero = D(pr, 0);
   if (!p_shift(pr, x.p, fr == 1 ? start : zero, fr == 0 ? start : zero, &p)) return unknown("overflow");
   x.p = p;
   return x;
 }
 
-/* A reshape that only regroups leading dims keeps the last two. */
-static Av eval_reshape(Prover *pr, TirOp *op) {
-  Av x = eval(pr, op->operands[0].value);
-  if (x.kind == AV_CONST || x.kind == AV_UNKNOWN) return x;
-  const TirType *in = &op->operands[0].value->type, *out = &op->result->type;
-  int keep = x.kind == AV_INDEX && x.ai == 0 ? 1 : 2;
-  if (in->rank < keep || out->rank < keep) return unknown("reshape of a mask below rank 2");
-  for (int i = 1; i <= keep; i++)
-    if (in->dims[in->rank - i] != out->dims[out->rank - i])
-      return unknown("reshape changes the last two dims of a mask");
-  return x;
-}
-
-static Av eval_cast(Prover *pr, TirOp *op) {
-  Av x = eval(pr, op->operands[0].value);
-  TirDType to = op->result->type.dtype;
-  switch (x.kind) {
-  case AV_PRED:
-    if (to == TIR_BOOL) return x;
-    x.kind = AV_NZ;
-    x.ones = true;
-    return x;
-  case AV_NZ:
-    if (to == TIR_BOOL) return pred(AV_PRED, x.p);
-    return x;
-  case AV_FMASK: return tir_dtype_is_float(to) ? x : unknown("cast of a float mask to integers");
-  case AV_CONST:
-    if (to == TIR_BOOL) x.v = x.v != 0;
-    return x;
-  case AV_INDEX: return to == TIR_BOOL ? unknown("index cast to bool") : x;
-  default: return x;
-  }
-}
-
 static Av eval_op(Prover *pr, TirOp *op) {
+  TirDType dt = op->result->type.dtype;
   switch (op->kind) {
   case TIR_OP_CONST: return from_data(pr, op);
   case TIR_OP_FULL: {
     const TirAttr *v = tir_op_attr_c(op, "value");
-    return (Av){.kind = AV_CONST, .v = v->scalar.f};
+    Ival r;
+    if (dt == TIR_BOOL) return uniform(pt(v->scalar.f != 0));
+    return fit_iv(dt, v->scalar.f, v->scalar.f, &r) ? uniform(r) : unknown("full() value out of range");
   }
   case TIR_OP_ARANGE: {
     int64_t step = 0;
-    if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1)
-      return unknown("arange with a step");
-    return (Av){.kind = AV_INDEX, .aj = 1, .c = tir_op_attr_dim(op, "start")};
+    if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1) return unknown("arange with a step");
+    Av a = {.kind = AV_INDEX, .aj = 1, .c = tir_op_attr_dim(op, "start")};
+    return index_fits(&a, &op->result->type, dt) ? a : unknown("arange values its dtype cannot hold exactly");
   }
   case TIR_OP_LT: case TIR_OP_LE: case TIR_OP_GT: case TIR_OP_GE: case TIR_OP_EQ: case TIR_OP_NE:
     return eval_compare(pr, op);
   case TIR_OP_LOGICAL_NOT: {
     Av x = eval(pr, op->operands[0].value);
-    if (x.kind != AV_PRED) return unknown("logical_not of an unknown mask");
-    bool ok = true;
-    x.p = p_not(pr, x.p, &ok);
-    return ok ? x : unknown("overflow");
+    if (x.kind != AV_TWO) return unknown("logical_not of an unknown mask");
+    Ival one = pt(1), r1, r2;
+    iv_op(TIR_OP_NE, x.a, one, TIR_BOOL, &r1);
+    iv_op(TIR_OP_NE, x.b, one, TIR_BOOL, &r2);
+    return two(x.p, r1, r2);
   }
-  case TIR_OP_LOGICAL_AND:
-  case TIR_OP_LOGICAL_OR: {
+  case TIR_OP_LOGICAL_AND: case TIR_OP_LOGICAL_OR: case TIR_OP_MAXIMUM: case TIR_OP_MINIMUM: {
     Av x = eval(pr, op->operands[0].value), y = eval(pr, op->operands[1].value);
-    if (x.kind != AV_PRED || y.kind != AV_PRED) return unknown("logical op of an unknown mask");
-    Pred p;
-    bool ok = op->kind == TIR_OP_LOGICAL_AND ? p_and(pr, x.p, y.p, &p) : p_or(pr, x.p, y.p, &p);
-    return ok ? pred(AV_PRED, p) : unknown("a band of two triangles (e.g. a sliding window)");
+    if (x.kind != AV_TWO || y.kind != AV_TWO) return unknown("logical op of an unknown mask");
+    return combine(pr, op->kind, &x, &y, dt);
+  }
+  case TIR_OP_NEG: {
+    Av x = eval(pr, op->operands[0].value);
+    if (x.kind != AV_TWO) return unknown("neg of an unknown mask");
+    return two(x.p, (Ival){-x.a.hi, -x.a.lo}, (Ival){-x.b.hi, -x.b.lo});
   }
   case TIR_OP_WHERE: return eval_where(pr, op);
   case TIR_OP_MASKED_FILL: {
-    /* masked_fill(zeros, m, -inf) is an additive mask keeping not m. */
+    /* masked_fill(x, m, v) = where(m, v, x), v stored in x's dtype. */
     Av x = eval(pr, op->operands[0].value), mk = eval(pr, op->operands[1].value);
     double v = tir_op_attr_float(op, "value");
-    if (x.kind == AV_CONST && x.v == 0 && mk.kind == AV_PRED &&
-        is_masked_value(v, op->result->type.dtype)) {
-      bool ok = true;
-      Pred keep = p_not(pr, mk.p, &ok);
-      return ok ? pred(AV_FMASK, keep) : unknown("overflow");
-    }
-    return unknown("masked_fill not understood");
+    Ival fv;
+    if (mk.kind != AV_TWO) return unknown(mk.why ? mk.why : "masked_fill of an unknown mask");
+    if (x.kind != AV_TWO) return unknown(x.why ? x.why : "masked_fill of an unknown tensor");
+    if (dt == TIR_BOOL) fv = pt(v != 0);
+    else if (!fit_iv(dt, v, v, &fv)) return unknown("masked_fill value out of range");
+    Av f = uniform(fv);
+    return select3(pr, &mk, &f, &x);
   }
-  case TIR_OP_TRIL: case TIR_OP_TRIU: return eval_tri(pr, op);
-  case TIR_OP_ADD: case TIR_OP_SUB: case TIR_OP_MUL: return eval_arith(pr, op);
+  case TIR_OP_TRIL: case TIR_OP_TRIU: {
+    /* tril keeps j - i <= diagonal, triu keeps j - i >= diagonal; 0 elsewhere. */
+    Av x = eval(pr, op->operands[0].value);
+    if (x.kind != AV_TWO) return unknown("tril/triu of an unknown tensor");
+    Pred kept = {op->kind == TIR_OP_TRIL ? PK_LE : PK_GE, D(pr, tir_op_attr_int(op, "diagonal"))};
+    Av c = two(kept, pt(1), pt(0)), zero = uniform(pt(0));
+    return select3(pr, &c, &x, &zero);
+  }
+  case TIR_OP_ADD: case TIR_OP_SUB: case TIR_OP_MUL: case TIR_OP_DIV: return eval_arith(pr, op);
   case TIR_OP_CAST: return eval_cast(pr, op);
-  case TIR_OP_UNSQUEEZE: return eval_unsqueeze(pr, op);
+  case TIR_OP_UNSQUEEZE: case TIR_OP_SQUEEZE: case TIR_OP_RESHAPE: return eval_reshape(pr, op);
   case TIR_OP_TRANSPOSE: case TIR_OP_PERMUTE: return eval_permute(pr, op);
   case TIR_OP_SLICE: return eval_slice(pr, op);
-  case TIR_OP_RESHAPE: return eval_reshape(pr, op);
-  case TIR_OP_EXPAND: case TIR_OP_CONTIGUOUS: case TIR_OP_CLONE:
-    return eval(pr, op->operands[0].value);
+  /* expand: the operand's axes that are not of size 1 are the result's, at
+   * the same positions from the right; the size-1 ones are settled. */
+  case TIR_OP_EXPAND: case TIR_OP_CONTIGUOUS: case TIR_OP_CLONE: return eval(pr, op->operands[0].value);
   default: return unknown("op not understood by the causal prover");
   }
 }
@@ -576,7 +782,7 @@ static Av eval(Prover *pr, TirValue *v) {
   if (v->id < pr->n && pr->done[v->id]) return pr->memo[v->id];
   if (pr->depth >= MAX_DEPTH) return unknown("mask expression too deep");
   pr->depth++;
-  Av a = eval_op(pr, v->def);
+  Av a = settle(pr, eval_op(pr, v->def), &v->type);
   pr->depth--;
   if (v->id < pr->n) {
     pr->memo[v->id] = a;
@@ -585,67 +791,99 @@ static Av eval(Prover *pr, TirValue *v) {
   return a;
 }
 
-static bool prover_init(Prover *pr, TirModule *m) {
-  pr->m = m;
-  pr->n = m->next_id;
-  pr->depth = 0;
-  pr->memo = malloc((size_t)pr->n * sizeof *pr->memo + 1);
-  pr->done = calloc((size_t)pr->n + 1, 1);
-  return pr->memo && pr->done;
+/* ------------------------------------------------------------ the claim */
+
+static TirCausal fail(char *why, size_t n, const char *msg) {
+  if (why && n) snprintf(why, n, "%s", msg);
+  return TIR_NOT_CAUSAL;
 }
 
-static void prover_free(Prover *pr) {
-  free(pr->memo);
-  free(pr->done);
-}
+static bool masks(Ival v, TirDType dt) { return v.hi <= -1e30 || v.hi <= tir_dtype_lowest(dt); }
 
-TirCausal tir_prove_causal(TirModule *m, TirValue *mask, TirMaskUse use, bool negated,
-                           const TirDim *L, const TirDim *S) {
-  const TirType *t = &mask->type;
-  if (t->rank < 2 || t->dims[t->rank - 2] != L || t->dims[t->rank - 1] != S) return TIR_NOT_CAUSAL;
-  Prover pr;
+/* Turns the mask's value into the region it keeps, then names the region.
+ *
+ * Finite fills: the spec's sdpa treats a value at or below -1e30 (or the
+ * dtype's lowest) like -inf.  The chain computes exp(s + f - max) with the
+ * max taken over the row; when the row keeps a key, that max is at least the
+ * kept score, so a masked term is exp(s' - s + f) with |s' - s| tiny against
+ * |f|, which underflows to exactly 0 as exp(-inf) does.  So a finite fill is
+ * -inf whenever every row keeps a key (scores below 1e29 in magnitude for
+ * f = -1e30; below about 3e4 for f16's lowest), and the causal claims below
+ * are made only when every row keeps one: top-left keeps j = 0, bottom-right
+ * keeps j = 0 when S >= L. */
+TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n) {
+  const TirType *t = &q->mask->type;
+  int r = t->rank;
+  const TirDim *mi = r >= 2 ? t->dims[r - 2] : NULL, *mj = r >= 1 ? t->dims[r - 1] : NULL;
+  if ((mi && mi != q->L && !is_one(mi)) || (mj && mj != q->S && !is_one(mj)))
+    return fail(why, n, "the mask's last two dims are not the scores'");
+  Prover pr = {.m = m, .n = m->next_id};
+  pr.memo = malloc((size_t)pr.n * sizeof *pr.memo + 1);
+  pr.done = calloc((size_t)pr.n + 1, 1);
   TirCausal res = TIR_NOT_CAUSAL;
-  if (!prover_init(&pr, m)) goto out;
-  Av a = eval(&pr, mask);
-  Pred keep;
-  if (use == TIR_MASK_KEEP_BOOL && a.kind == AV_PRED) {
-    bool ok = true;
-    keep = negated ? p_not(&pr, a.p, &ok) : a.p;
-    if (!ok) goto out;
-  } else if (use == TIR_MASK_ADDITIVE && a.kind == AV_FMASK && !negated) {
-    keep = a.p;
-  } else {
+  if (!pr.memo || !pr.done) {
+    fail(why, n, "out of memory");
     goto out;
   }
-  if (keep.k != PK_LE) goto out;
-  int64_t d;
-  if (tir_dim_is_const(keep.d, &d) && d == 0) res = TIR_CAUSAL_TOP_LEFT;
-  else if (keep.d == tir_dim_sub(m, S, L, NULL)) res = TIR_CAUSAL_BOTTOM_RIGHT;
+  Av a = eval(&pr, q->mask);
+  if (a.kind != AV_TWO) {
+    fail(why, n, a.kind == AV_UNKNOWN ? a.why : "the mask is an index, not a mask");
+    goto out;
+  }
+  Pred keep = a.p;
+  bool flip = false;
+  if (q->use == TIR_MASK_KEEP_BOOL) {
+    bool one_zero = iv_is(a.a, 1) && iv_is(a.b, 0), zero_one = iv_is(a.a, 0) && iv_is(a.b, 1);
+    if (is_uniform(&a) && (iv_is(a.a, 1) || iv_is(a.a, 0))) flip = iv_is(a.a, 0);
+    else if (zero_one) flip = true;
+    else if (!one_zero) {
+      fail(why, n, "bool mask values not exact");
+      goto out;
+    }
+    flip ^= q->negated;
+  } else {
+    TirDType dt = q->mask->type.dtype;
+    Ival sc = pt(q->mscale), ka, kb;
+    if (q->negated || !(q->mscale > 0) || !iv_op(TIR_OP_MUL, a.a, sc, dt, &ka) || !iv_op(TIR_OP_MUL, a.b, sc, dt, &kb)) {
+      fail(why, n, "the mask's scale is not a positive number");
+      goto out;
+    }
+    if (is_uniform(&a) && (iv_is(ka, 0) || masks(ka, dt))) flip = !iv_is(ka, 0);
+    else if (iv_is(ka, 0) && masks(kb, dt)) flip = false;
+    else if (masks(ka, dt) && iv_is(kb, 0)) flip = true;
+    else {
+      fail(why, n, "additive mask values are neither exactly 0 nor a masking value (-inf, <= -1e30)");
+      goto out;
+    }
+  }
+  if (flip && !p_not(&pr, keep, &keep)) {
+    fail(why, n, "overflow");
+    goto out;
+  }
+  const TirDim *L = q->L, *S = q->S, *one = D(&pr, 1);
+  switch (keep.k) {
+  case PK_ALL: res = TIR_MASK_KEEPS_ALL; break;
+  case PK_NONE: fail(why, n, "the mask masks every position"); break;
+  case PK_LE: {
+    int64_t d;
+    const TirDim *sl = dsub(&pr, S, L);
+    if (known_le(&pr, dsub(&pr, S, one), keep.d)) res = TIR_MASK_KEEPS_ALL; /* j - i <= S - 1 <= d */
+    else if (tir_dim_is_const(keep.d, &d) && d == 0) res = TIR_CAUSAL_TOP_LEFT;
+    else if (sl && keep.d == sl && dim_nonneg(sl)) res = TIR_CAUSAL_BOTTOM_RIGHT;
+    else if (sl && keep.d == sl)
+      fail(why, n, "bottom-right causal, but L may exceed S: rows i < L - S would keep no key");
+    else
+      fail(why, n, "a triangle that is neither top-left nor bottom-right causal");
+    break;
+  }
+  case PK_GE:
+    /* j - i >= d holds everywhere when d <= -(L - 1). */
+    if (known_le(&pr, dadd(&pr, keep.d, dsub(&pr, L, one)), D(&pr, 0))) res = TIR_MASK_KEEPS_ALL;
+    else fail(why, n, "an upper triangle (attends to later keys)");
+    break;
+  }
 out:
-  prover_free(&pr);
+  free(pr.memo);
+  free(pr.done);
   return res;
-}
-
-void tir_describe_mask(TirModule *m, TirValue *mask, char *buf, size_t n) {
-  Prover pr;
-  if (!prover_init(&pr, m)) {
-    snprintf(buf, n, "unknown: out of memory");
-    prover_free(&pr);
-    return;
-  }
-  Av a = eval(&pr, mask);
-  static const char *const KIND[] = {"unknown", "constant", "index", "bool mask", "0/1 mask",
-                                     "additive mask"};
-  char d[128] = "";
-  if (a.kind >= AV_PRED && (a.p.k == PK_LE || a.p.k == PK_GE)) tir_dim_snprint(d, sizeof d, a.p.d);
-  switch (a.kind) {
-  case AV_UNKNOWN: snprintf(buf, n, "unknown: %s", a.why ? a.why : "?"); break;
-  case AV_CONST: snprintf(buf, n, "constant %g", a.v); break;
-  case AV_INDEX: snprintf(buf, n, "index %lld*i + %lld*j", (long long)a.ai, (long long)a.aj); break;
-  default:
-    if (a.p.k == PK_ALL) snprintf(buf, n, "%s, true everywhere", KIND[a.kind]);
-    else if (a.p.k == PK_NONE) snprintf(buf, n, "%s, true nowhere", KIND[a.kind]);
-    else snprintf(buf, n, "%s, true where j - i %s %s", KIND[a.kind], a.p.k == PK_LE ? "<=" : ">=", d);
-  }
-  prover_free(&pr);
 }

@@ -1,14 +1,15 @@
-/* causal.h — proving that an attention mask is exactly the causal mask.
+/* causal.h — proving what an attention mask is: the causal mask (top-left or
+ * bottom-right), a mask that keeps every position, or neither.
  *
- * The prover interprets the ops that compute a mask abstractly, tracking for
- * each value whether it is a row/column index (arange), a predicate over the
- * last two positions (i = row, j = column) of the form `j - i <= d` or
- * `j - i >= d`, a 0/1 tensor, or an additive 0/-inf mask.  Constants from
- * files are checked element by element.  Anything it cannot follow is
- * "unknown", and unknown never proves causality: a wrong is_causal is a
- * silent wrong answer. */
+ * The prover interprets the ops that compute a mask abstractly (see the top
+ * of causal.c for the domain and the argument for each rule).  Anything it
+ * cannot follow exactly is "unknown", and unknown never proves anything: a
+ * wrong is_causal is a silent wrong answer.  test/judge checks every claim
+ * it makes against the mask evaluated element by element. */
 #ifndef TIR_CAUSAL_H
 #define TIR_CAUSAL_H
+
+#include <stddef.h>
 
 #include "ir.h"
 
@@ -17,17 +18,23 @@ typedef enum { TIR_MASK_KEEP_BOOL, TIR_MASK_ADDITIVE } TirMaskUse;
 typedef enum {
   TIR_NOT_CAUSAL = 0,
   TIR_CAUSAL_TOP_LEFT,     /* attend iff j <= i */
-  TIR_CAUSAL_BOTTOM_RIGHT, /* attend iff j <= i + (S - L) */
+  TIR_CAUSAL_BOTTOM_RIGHT, /* attend iff j <= i + (S - L), and S >= L */
+  TIR_MASK_KEEPS_ALL,      /* attends everywhere: the mask can be dropped */
 } TirCausal;
 
-/* Is `mask`, used as `use` (a bool mask where true means attend, optionally
- * negated, or an additive float mask), equal to the causal mask over scores
- * of shape [..., L, S]?  The mask's last two dims must be exactly L and S. */
-TirCausal tir_prove_causal(TirModule *m, TirValue *mask, TirMaskUse use, bool negated,
-                           const TirDim *L, const TirDim *S);
+/* One mask of an attention chain, as fuse-attention found it. */
+typedef struct {
+  TirValue *mask;
+  TirMaskUse use;
+  bool negated;        /* KEEP_BOOL: attend where the mask is false */
+  double mscale;       /* ADDITIVE: the mask reaches the softmax multiplied by
+                          this (> 0): scales applied after it was added */
+  const TirDim *L, *S; /* the scores' last two dims */
+} TirMaskQuery;
 
-/* For --remarks and tests: a short description of what the prover made of
- * a mask value ("keep where j - i <= 0", "unknown: ...").  Writes into buf. */
-void tir_describe_mask(TirModule *m, TirValue *mask, char *buf, size_t n);
+/* What the mask is over scores of shape [..., L, S].  The mask must
+ * broadcast to them (its last two dims L or 1 and S or 1).  When the answer
+ * is TIR_NOT_CAUSAL and why is not NULL, a short reason goes into why. */
+TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n);
 
 #endif

@@ -21,13 +21,15 @@ typedef struct {
   double c;         /* SCALE */
   TirValue *mask;   /* ADD_MASK, KEEP_MASK */
   bool negated;     /* KEEP_MASK: attend where the mask is false */
+  double fill;      /* KEEP_MASK: the value written where it masks */
 } Step;
 
 typedef struct {
   TirValue *v;
   bool additive;  /* else a bool keep mask */
   bool negated;
-  double mscale;  /* additive masks added before a later scale are scaled too */
+  double mscale;  /* masks (and fills) applied before a later scale are scaled too */
+  double fill;    /* keep masks: the value the chain writes where it masks */
 } Mask;
 
 typedef struct {
@@ -240,6 +242,7 @@ static const char *match_up(Match *mt) {
       st->kind = STEP_KEEP_MASK;
       st->mask = op->operands[1].value;
       st->negated = true;
+      st->fill = tir_op_attr_float(op, "value");
       s = op->operands[0].value;
       break;
     case TIR_OP_WHERE: {
@@ -252,6 +255,7 @@ static const char *match_up(Match *mt) {
       st->kind = STEP_KEEP_MASK;
       st->mask = op->operands[0].value;
       st->negated = !a;
+      st->fill = fill;
       s = op->operands[a ? 1 : 2].value;
       break;
     }
@@ -315,12 +319,20 @@ static const char *fold_steps(Match *mt) {
     case STEP_ADD_MASK:
     case STEP_KEEP_MASK:
       if (mt->n_masks == MAX_MASKS) return "too many masks";
-      mt->masks[mt->n_masks++] = (Mask){st->mask, st->kind == STEP_ADD_MASK, st->negated, 1.0};
+      mt->masks[mt->n_masks++] = (Mask){st->mask, st->kind == STEP_ADD_MASK, st->negated, 1.0, st->fill};
       break;
     case STEP_CAST: break;
     }
   }
   if (!isfinite(mt->scale)) return "the scale is not a finite number";
+  /* A finite fill written before a scale reaches the softmax scaled: -1e30
+   * times 1e-30 is -1, which masks nothing. */
+  for (int j = 0; j < mt->n_masks; j++) {
+    Mask *mk = &mt->masks[j];
+    if (!mk->additive && !is_masked_value(mk->fill * mk->mscale, mt->softmax->operands[0].value->type.dtype) &&
+        !is_masked_value(mk->fill * mk->mscale, TIR_F32))
+      return "a mask's finite fill value is scaled out of the masking range by a later scale";
+  }
   return NULL;
 }
 
@@ -413,22 +425,25 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
   const TirDim *L = mt->q->type.dims[mt->q->type.rank - 2];
   const TirDim *S = k ? k->type.dims[k->type.rank - 2] : NULL;
 
-  /* Causal proofs first: a proven mask is dropped for is_causal. */
+  /* Causal proofs first: a proven mask is dropped for is_causal, a mask
+   * that keeps every position is dropped outright. */
   TirCausal causal = TIR_NOT_CAUSAL;
   TirValue *keep = NULL, *add = NULL;
   for (int i = 0; i < mt->n_masks && !b.failed; i++) {
     Mask *mk = &mt->masks[i];
-    TirCausal c = tir_prove_causal(m, mk->v, mk->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL,
-                                   mk->negated, L, S);
+    char why[200] = "";
+    TirMaskQuery q = {mk->v, mk->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL, mk->negated,
+                      mk->mscale, L, S};
+    TirCausal c = S ? tir_prove_mask(m, &q, why, sizeof why) : TIR_NOT_CAUSAL;
+    if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &q, c);
+    if (c == TIR_MASK_KEEPS_ALL) continue;
     if (c != TIR_NOT_CAUSAL && (causal == TIR_NOT_CAUSAL || causal == c)) {
       causal = c;
       continue;
     }
-    if (opts->remarks) {
-      char why[160];
-      tir_describe_mask(m, mk->v, why, sizeof why);
-      tir_diag_remark(opts->diag, mt->softmax->loc, "attention mask kept (not proven causal): %s", why);
-    }
+    if (opts->remarks)
+      tir_diag_remark(opts->diag, mt->softmax->loc, "attention mask kept (not proven causal): %s",
+                      why[0] ? why : "a second causal mask of the other alignment");
     if (mk->additive) {
       TirValue *v = mk->v;
       if (mk->mscale != 1) v = build2(&b, TIR_OP_MUL, v, build_scalar(&b, v->type.dtype, mk->mscale, loc), loc);

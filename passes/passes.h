@@ -22,6 +22,11 @@ typedef struct {
   bool verify_each;        /* run tir_verify_module after every pass */
   FILE *dump;              /* where --dump-ir goes (stderr), NULL = no dumps */
   const char *dump_filter; /* NULL = after every pass, else comma list of pass names */
+  /* Test hook (test/judge): called with every attention mask fuse-attention
+   * asks the prover about, and the prover's answer.  The query's pointer
+   * type is `const TirMaskQuery *` from causal.h. */
+  void (*mask_observer)(void *ctx, TirModule *m, const void *query, int claim);
+  void *mask_observer_ctx;
 } TirPassOptions;
 
 typedef TirStatus (*TirPassFn)(TirModule *m, const TirPassOptions *opts);
