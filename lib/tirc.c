@@ -55,10 +55,40 @@ void tirc_module_free(tirc_module_t *mod) {
   free(mod);
 }
 
+/* A bad argument from the caller: a message and 2 (bad usage). */
+static int arg_error(char **out_error, const char *fn, const char *what) {
+  char msg[200];
+  snprintf(msg, sizeof msg, "%s: %s", fn, what);
+  set_error(out_error, msg);
+  return 2;
+}
+
+/* The option values the tirc driver accepts, checked by the same code
+ * (lib/options.c); NULL means the default. */
+static int check_options(const tirc_options_t *o, char **out_error) {
+  const struct {
+    TircOption opt;
+    const char *name, *value;
+  } v[] = {{TIRC_OPTION_TARGET, "target", o->target},
+           {TIRC_OPTION_ARCH, "arch", o->arch},
+           {TIRC_OPTION_SDPA_KERNEL, "sdpa_kernel", o->sdpa_kernel}};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    if (!v[i].value || tirc_option_valid(v[i].opt, v[i].value)) continue;
+    char msg[300];
+    snprintf(msg, sizeof msg, "unknown %s '%.64s' (expected %s)", v[i].name, v[i].value,
+             tirc_option_choices(v[i].opt));
+    set_error(out_error, msg);
+    return 2;
+  }
+  return 0;
+}
+
 static int compile(const char *path, const char *text, size_t len, const char *name,
                    const tirc_options_t *o, tirc_module_t **out, char **out_error) {
   tirc_options_t defaults = {0};
   if (!o) o = &defaults;
+  int bad = check_options(o, out_error);
+  if (bad) return bad;
   char *errbuf = NULL, *dumpbuf = NULL;
   size_t errlen = 0, dumplen = 0;
   FILE *errs = open_memstream(&errbuf, &errlen);
@@ -121,24 +151,33 @@ done:
 
 int tirc_compile_string(const char *text, size_t len, const char *name, const tirc_options_t *o,
                         tirc_module_t **out, char **out_error) {
+  if (!text) return arg_error(out_error, "tirc_compile_string", "text is NULL");
+  if (!out) return arg_error(out_error, "tirc_compile_string", "out_module is NULL");
   return compile(NULL, text, len, name, o, out, out_error);
 }
 
 int tirc_compile_file(const char *path, const tirc_options_t *o, tirc_module_t **out,
                       char **out_error) {
+  if (!path) return arg_error(out_error, "tirc_compile_file", "path is NULL");
+  if (!out) return arg_error(out_error, "tirc_compile_file", "out_module is NULL");
   return compile(path, NULL, 0, NULL, o, out, out_error);
 }
 
-int tirc_module_num_inputs(const tirc_module_t *mod) { return tir_codegen_def(mod->cg)->n_args; }
+int tirc_module_num_inputs(const tirc_module_t *mod) {
+  return mod ? tir_codegen_def(mod->cg)->n_args : -1;
+}
 int tirc_module_num_outputs(const tirc_module_t *mod) {
-  return tir_codegen_def(mod->cg)->n_results;
+  return mod ? tir_codegen_def(mod->cg)->n_results : -1;
 }
 const char *tirc_module_input_name(const tirc_module_t *mod, int i) {
+  if (!mod) return NULL;
   const tirrt_program_def_t *d = tir_codegen_def(mod->cg);
   return i >= 0 && i < d->n_args ? d->values[d->args[i]].name : NULL;
 }
-const char *tirc_module_ir(const tirc_module_t *mod) { return mod->ir; }
-const char *tirc_module_dump(const tirc_module_t *mod) { return mod->dump ? mod->dump : ""; }
+const char *tirc_module_ir(const tirc_module_t *mod) { return mod ? mod->ir : NULL; }
+const char *tirc_module_dump(const tirc_module_t *mod) {
+  return !mod ? NULL : mod->dump ? mod->dump : "";
+}
 
 /* ------------------------------------------------------------ tensors */
 
@@ -172,6 +211,22 @@ static bool to_desc(const tirc_dltensor_t *t, tirrt_tensor_desc_t *d, char *err,
   return true;
 }
 
+/* A tensor with elements needs data (to_desc has checked the rest). */
+static bool has_data(const tirc_dltensor_t *t, const tirrt_tensor_desc_t *d, char *err, size_t n) {
+  size_t bytes = 0;
+  tirrt_status_t s = tirrt_tensor_desc_check(d, NULL, &bytes);
+  if (s) {
+    snprintf(err, n, "%s", tirrt_status_message(s));
+    tirrt_status_free(s);
+    return false;
+  }
+  if (!t->data && bytes) {
+    snprintf(err, n, "data is NULL for %zu bytes", bytes);
+    return false;
+  }
+  return true;
+}
+
 static bool contiguous(const tirc_dltensor_t *t) {
   if (!t->strides) return true;
   for (int i = 0; i < t->ndim; i++)
@@ -199,7 +254,7 @@ static int gather_inputs(tirc_module_t *mod, const tirc_dltensor_t *in, int n,
   }
   for (int i = 0; i < n; i++) {
     char msg[200];
-    if (!to_desc(&in[i], &descs[i], msg, sizeof msg)) {
+    if (!to_desc(&in[i], &descs[i], msg, sizeof msg) || !has_data(&in[i], &descs[i], msg, sizeof msg)) {
       char full[300];
       snprintf(full, sizeof full, "input %s: %s", tirc_module_input_name(mod, i), msg);
       set_error(out_error, full);
@@ -227,6 +282,11 @@ static int gather_inputs(tirc_module_t *mod, const tirc_dltensor_t *in, int n,
 int tirc_module_output_shapes(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inputs,
                               tirc_dldtype_t *out_dtypes, int32_t *out_ndims,
                               int64_t (*out_shapes)[16], char **out_error) {
+  static const char FN[] = "tirc_module_output_shapes";
+  if (!mod) return arg_error(out_error, FN, "module is NULL");
+  if (!inputs && n_inputs > 0) return arg_error(out_error, FN, "inputs is NULL");
+  if (!out_dtypes || !out_ndims || !out_shapes)
+    return arg_error(out_error, FN, "an out-parameter (dtypes, ndims or shapes) is NULL");
   int n = tirc_module_num_inputs(mod), nr = tirc_module_num_outputs(mod);
   tirrt_tensor_desc_t *descs = calloc((size_t)n + 1, sizeof *descs);
   tirrt_tensor_desc_t *res = calloc((size_t)nr + 1, sizeof *res);
@@ -312,6 +372,10 @@ int tirc_module_run(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inp
 int tirc_module_run_on_stream(tirc_module_t *mod, const tirc_dltensor_t *inputs, int n_inputs,
                               const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                               void *cuda_stream, char **out_error) {
+  static const char FN[] = "tirc_module_run";
+  if (!mod) return arg_error(out_error, FN, "module is NULL");
+  if (!inputs && n_inputs > 0) return arg_error(out_error, FN, "inputs is NULL");
+  if (!outputs && n_outputs > 0) return arg_error(out_error, FN, "outputs is NULL");
   int n = tirc_module_num_inputs(mod), nr = tirc_module_num_outputs(mod);
   tirrt_tensor_desc_t *descs = calloc((size_t)n + 1, sizeof *descs);
   const void **datas = calloc((size_t)n + 1, sizeof *datas);
@@ -326,6 +390,16 @@ int tirc_module_run_on_stream(tirc_module_t *mod, const tirc_dltensor_t *inputs,
     set_error(out_error, msg);
     rc = 2;
     goto done;
+  }
+  for (int j = 0; j < nr; j++) {
+    tirrt_tensor_desc_t d;
+    char msg[200], full[300];
+    if (!to_desc(&outputs[j], &d, msg, sizeof msg) || !has_data(&outputs[j], &d, msg, sizeof msg)) {
+      snprintf(full, sizeof full, "output %d: %s", j, msg);
+      set_error(out_error, full);
+      rc = 1;
+      goto done;
+    }
   }
   if ((rc = gather_inputs(mod, inputs, n_inputs, descs, datas, owned, out_error))) goto done;
   tirrt_run_options_t ro = {.device = TIRRT_DEVICE_CPU, .seed = seed, .cuda_stream = cuda_stream};

@@ -8,6 +8,11 @@
  *    *out_error (when not NULL) to a message the caller frees with
  *    tirc_free().  Compile errors carry `FILE:LINE:COL: error: ...` lines.
  *  - Out-parameters come last and are untouched on failure.
+ *  - NULL arguments are errors (2, with a message), never crashes: a NULL
+ *    module, text, path, inputs or outputs (with a count above 0), tensor
+ *    data for a tensor with elements, or out-parameter.  NULL options mean
+ *    all defaults, and a NULL out_error is allowed.  The accessors return
+ *    -1 (counts) or NULL (strings) for a NULL module.
  *  - Tensors are described by tirc_dltensor_t, which has the layout of
  *    DLPack's DLTensor, so a DLManagedTensor's `dl_tensor` can be passed as
  *    is.  Buffers are borrowed for the duration of a call; libtirc never
@@ -57,9 +62,11 @@ typedef struct {
   uint64_t byte_offset;
 } tirc_dltensor_t;
 
+/* The values are exactly those of the tirc driver's flags (spec §8; one
+ * check serves both); any other value is an error (2) before compiling. */
 typedef struct {
-  const char *target;      /* "cpu" (default) or "cuda" */
-  const char *arch;        /* "sm_80" (default) .. "sm_90" */
+  const char *target;      /* NULL or "cpu" (the default), or "cuda" */
+  const char *arch;        /* NULL or "sm_80" (the default), "sm_86", "sm_89", "sm_90" */
   const char *passes;      /* NULL: the default pipeline; "" runs none */
   const char *sdpa_kernel; /* NULL, "flash", "mem_efficient" or "math" */
   int dump_ir;             /* nonzero: keep the IR after every pass (tirc_module_dump) */

@@ -9,6 +9,7 @@
  * Exit codes: 0 ok, 1 bad input (files, shapes, dtypes), 2 bad usage,
  * 3 internal error. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +104,10 @@ static int parse_cli(int argc, char **argv, Cli *c) {
                          : (c->n_dims < 64 ? &c->dims[c->n_dims++] : NULL);
       if (!b) return usage(prog, "too many %s options", is_in ? "--in" : "--dim");
       char *name = strndup(v, (size_t)(eq - v));
-      if (!name) return EXIT_INTERNAL;
+      if (!name) {
+        fprintf(stderr, "%s: error: out of memory parsing the command line\n", prog);
+        return EXIT_INTERNAL;
+      }
       *b = (Binding){name, eq + 1};
     } else if ((v = opt_value(argc, argv, &i, "--out"))) {
       c->out_dir = v;
@@ -125,14 +129,21 @@ static int parse_cli(int argc, char **argv, Cli *c) {
 /* Deterministic inputs for demos and benchmarks: floats uniform in [-1, 1),
  * integers uniform in [0, 16), bools fair coins, from Philox keyed by the
  * seed and the argument's position. */
-static void fill_random(const tirrt_tensor_desc_t *d, void *data, uint64_t seed, uint64_t arg) {
-  int64_t n;
-  tirrt_tensor_desc_check(d, &n, NULL);
+static tirrt_status_t fill_random(const tirrt_tensor_desc_t *d, void *data, uint64_t seed,
+                                  uint64_t arg, const char *name) {
+  int64_t n = 0;
+  tirrt_status_t s = tirrt_tensor_desc_check(d, &n, NULL);
+  if (s) return s;
   tirrt_view_t v = tirrt_view_contiguous(d, data);
   tirrt_tensor_desc_t f64 = *d;
   f64.dtype = TIRRT_DTYPE_F64;
-  double *tmp = malloc((size_t)(n ? n : 1) * sizeof *tmp);
-  if (!tmp) return;
+  /* The values go through f64 scratch; without it the input would be left
+   * uninitialized, so failing here must fail the run. */
+  double *tmp = (uint64_t)n <= SIZE_MAX / sizeof(double) ? malloc((size_t)(n ? n : 1) * sizeof *tmp)
+                                                          : NULL;
+  if (!tmp)
+    return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
+                             "out of memory for %" PRId64 " random values of input '%s'", n, name);
   for (int64_t i = 0; i < n; i++) {
     uint32_t w[4];
     tirrt_philox4x32(seed, 0x7175ull << 32 | arg, (uint64_t)i, w);
@@ -145,6 +156,7 @@ static void fill_random(const tirrt_tensor_desc_t *d, void *data, uint64_t seed,
   tirrt_view_t src = tirrt_view_contiguous(&f64, tmp);
   tirrt_cpu_copy(&src, &v);
   free(tmp);
+  return NULL;
 }
 
 static double now_ms(void) {
@@ -243,6 +255,162 @@ static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, cons
   return tirrt_tensor_desc_check(out, NULL, NULL);
 }
 
+/* A failed allocation: say so (exit 3, like any resource failure). */
+static int oom_exit(const char *prog, const char *what) {
+  fprintf(stderr, "%s: error: out of memory for %s\n", prog, what);
+  return EXIT_INTERNAL;
+}
+
+/* Each input may be given once: by one --in, or by the --params file.  A
+ * second binding would silently win or lose, so it is an error naming the
+ * input.  Also rejects unknown --in names and bad or repeated --dim. */
+static int check_bindings(const char *prog, const tirrt_program_def_t *def, const Cli *c,
+                          const tirrt_safetensors_t *params, int64_t *sym, bool *bound) {
+  int32_t na = def->n_args;
+  for (int i = 0; i < c->n_in; i++) {
+    bool known = false;
+    for (int32_t a = 0; a < na; a++) known |= strcmp(def->values[def->args[a]].name, c->in[i].name) == 0;
+    if (!known) return usage(prog, "--in: the program has no input named '%s'", c->in[i].name);
+    for (int j = 0; j < i; j++)
+      if (strcmp(c->in[j].name, c->in[i].name) == 0) {
+        fprintf(stderr, "%s: error: input '%s' is given twice (--in %s=%s and --in %s=%s)\n", prog,
+                c->in[i].name, c->in[j].name, c->in[j].path, c->in[i].name, c->in[i].path);
+        return EXIT_INPUT;
+      }
+    if (params) {
+      tirrt_status_t s = tirrt_safetensors_find(params, c->in[i].name, NULL, NULL);
+      bool in_params = !s;
+      tirrt_status_free(s);
+      if (in_params) {
+        fprintf(stderr, "%s: error: input '%s' is given twice (--in %s=%s and the tensor '%s' "
+                        "of --params %s)\n", prog, c->in[i].name, c->in[i].name, c->in[i].path,
+                c->in[i].name, c->params);
+        return EXIT_INPUT;
+      }
+    }
+  }
+  for (int i = 0; i < c->n_dims; i++) {
+    int32_t k = 0;
+    uint64_t u;
+    while (k < def->n_syms && strcmp(def->syms[k], c->dims[i].name) != 0) k++;
+    if (k == def->n_syms || !parse_u64(c->dims[i].path, &u) || u > INT64_MAX)
+      return usage(prog, "--dim: no symbol '%s' or a bad size", c->dims[i].name);
+    if (bound[k]) return usage(prog, "--dim %s is given twice", c->dims[i].name);
+    sym[k] = (int64_t)u;
+    bound[k] = true;
+  }
+  return EXIT_OK;
+}
+
+/* Binds arguments from --in files and the --params file; their shapes bind
+ * symbols for random inputs.  Arguments bound by neither stay NULL. */
+static int bind_files(const char *prog, const tirrt_program_def_t *def, const Cli *c,
+                      const tirrt_safetensors_t *params, tirrt_tensor_desc_t *descs,
+                      void **datas, int64_t *sym, bool *bound) {
+  for (int32_t a = 0; a < def->n_args; a++) {
+    const tirrt_value_def_t *vd = &def->values[def->args[a]];
+    const char *path = NULL;
+    for (int i = 0; i < c->n_in; i++)
+      if (strcmp(c->in[i].name, vd->name) == 0) path = c->in[i].path;
+    tirrt_status_t s;
+    if (path) {
+      s = tirrt_npy_read(path, &descs[a], &datas[a]);
+    } else if (params) {
+      const void *src;
+      s = tirrt_safetensors_find(params, vd->name, &descs[a], &src);
+      if (s && tirrt_status_code(s) == TIRRT_STATUS_NOT_FOUND) {
+        tirrt_status_free(s);
+        continue;
+      }
+      size_t bytes = 0;
+      if (!s) s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
+      if (!s && !(datas[a] = malloc(bytes ? bytes : 1)))
+        s = tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY, "out of memory for %zu bytes of input '%s'",
+                              bytes, vd->name);
+      if (!s) memcpy(datas[a], src, bytes);
+    } else {
+      continue;
+    }
+    if (s) return status_exit(prog, s);
+    for (int32_t k = 0; k < vd->rank && k < descs[a].rank; k++) {
+      const tirrt_dim_node_t *n = &def->dims[vd->dims[k]];
+      if (n->op == TIRRT_DIM_SYM && !bound[n->value]) sym[n->value] = descs[a].shape[k], bound[n->value] = true;
+    }
+  }
+  return EXIT_OK;
+}
+
+/* Fills the arguments no file bound (--random-inputs), or names the first. */
+static int bind_random(const char *prog, const tirrt_program_def_t *def, const Cli *c,
+                       tirrt_tensor_desc_t *descs, void **datas, const int64_t *sym,
+                       const bool *bound) {
+  for (int32_t a = 0; a < def->n_args; a++) {
+    if (datas[a]) continue;
+    const tirrt_value_def_t *vd = &def->values[def->args[a]];
+    if (!c->random_inputs) {
+      fprintf(stderr, "%s: error: input '%s' is not bound (use --in %s=FILE.npy, --params, or "
+                      "--random-inputs)\n", prog, vd->name, vd->name);
+      return EXIT_USAGE;
+    }
+    size_t bytes = 0;
+    tirrt_status_t s = random_shape(def, def->args[a], sym, bound, &descs[a]);
+    if (!s) s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
+    if (!s && !(datas[a] = malloc(bytes ? bytes : 1)))
+      s = tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
+                            "out of memory for %zu bytes of random input '%s'", bytes, vd->name);
+    if (!s) s = fill_random(&descs[a], datas[a], c->seed, (uint64_t)a, vd->name);
+    if (s) return status_exit(prog, s);
+  }
+  return EXIT_OK;
+}
+
+/* Runs (after --bench, if asked) and writes or summarizes the results;
+ * any number of them. */
+static int run_and_write(const char *prog, tirrt_program_t *p, const tirrt_program_def_t *def,
+                         const Cli *c, const tirrt_run_options_t *ro,
+                         const tirrt_tensor_desc_t *descs, void **datas) {
+  int32_t nr = def->n_results;
+  tirrt_tensor_desc_t *rdesc = calloc((size_t)nr + 1, sizeof *rdesc);
+  void **rdata = calloc((size_t)nr + 1, sizeof *rdata);
+  int rc = EXIT_OK;
+  tirrt_status_t s = NULL;
+  uint64_t peak = 0;
+  if (!rdesc || !rdata) {
+    rc = oom_exit(prog, "the results' descriptions");
+    goto done;
+  }
+  if (c->bench > 0) s = bench(p, def, ro, c->bench, descs, (const void *const *)datas);
+  if (!s) s = tirrt_program_execute(p, ro, descs, (const void *const *)datas, NULL, rdesc, rdata, &peak);
+  if (s) {
+    rc = status_exit(prog, s);
+    goto done;
+  }
+  if (c->out_dir && mkdir(c->out_dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "%s: error: cannot create %s: %s\n", prog, c->out_dir, strerror(errno));
+    rc = EXIT_INPUT;
+  }
+  for (int32_t j = 0; j < nr && rc == EXIT_OK; j++) {
+    char desc[160];
+    tirrt_tensor_desc_format(&rdesc[j], desc, sizeof desc);
+    if (c->out_dir) {
+      char path[4096];
+      if (snprintf(path, sizeof path, "%s/out%d.npy", c->out_dir, (int)j) >= (int)sizeof path) {
+        fprintf(stderr, "%s: error: --out directory name is too long\n", prog);
+        rc = EXIT_USAGE;
+      } else if ((s = tirrt_npy_write(path, &rdesc[j], rdata[j]))) {
+        rc = status_exit(prog, s);
+      }
+    } else if (c->bench == 0) {
+      printf("out%d: %s\n", (int)j, desc);
+    }
+  }
+done:
+  for (int32_t j = 0; rdata && j < nr; j++) free(rdata[j]);
+  free(rdesc);
+  free(rdata);
+  return rc;
+}
+
 int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
   const char *prog = argc > 0 ? argv[0] : "program";
   Cli c = {.device = NULL};
@@ -261,130 +429,30 @@ int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
                             .seed = c.seed,
                             .allow_tf32 = c.allow_tf32};
   tirrt_program_t *p = NULL;
-  tirrt_status_t s = tirrt_program_create(def, &p);
-  if (s) return status_exit(prog, s);
-
-  int32_t na = def->n_args;
+  tirrt_safetensors_t *params = NULL;
+  int32_t na = def->n_args, ns = def->n_syms > 0 ? def->n_syms : 0;
   tirrt_tensor_desc_t *descs = calloc((size_t)na + 1, sizeof *descs);
   void **datas = calloc((size_t)na + 1, sizeof *datas);
-  tirrt_safetensors_t *params = NULL;
-  int64_t sym[256] = {0};
-  bool bound[256] = {0};
-  rc = EXIT_INTERNAL;
-  if (!descs || !datas || def->n_syms > 256) goto out;
-  for (int i = 0; i < c.n_in; i++) {
-    bool known = false;
-    for (int32_t a = 0; a < na; a++) known |= strcmp(def->values[def->args[a]].name, c.in[i].name) == 0;
-    if (!known) {
-      rc = usage(prog, "--in: the program has no input named '%s'", c.in[i].name);
-      goto out;
-    }
-  }
-  for (int i = 0; i < c.n_dims; i++) {
-    int32_t k = 0;
-    uint64_t u;
-    while (k < def->n_syms && strcmp(def->syms[k], c.dims[i].name) != 0) k++;
-    if (k == def->n_syms || !parse_u64(c.dims[i].path, &u) || u > INT64_MAX) {
-      rc = usage(prog, "--dim: no symbol '%s' or a bad size", c.dims[i].name);
-      goto out;
-    }
-    sym[k] = (int64_t)u;
-    bound[k] = true;
-  }
-  if (c.params && (s = tirrt_safetensors_open(c.params, &params))) {
+  int64_t *sym = calloc((size_t)ns + 1, sizeof *sym);
+  bool *bound = calloc((size_t)ns + 1, sizeof *bound);
+  tirrt_status_t s = NULL;
+  if (!descs || !datas || !sym || !bound) {
+    rc = oom_exit(prog, "the program's inputs");
+  } else if ((s = tirrt_program_create(def, &p)) ||
+             (c.params && (s = tirrt_safetensors_open(c.params, &params)))) {
     rc = status_exit(prog, s);
-    goto out;
+  } else if (!(rc = check_bindings(prog, def, &c, params, sym, bound)) &&
+             !(rc = bind_files(prog, def, &c, params, descs, datas, sym, bound)) &&
+             !(rc = bind_random(prog, def, &c, descs, datas, sym, bound))) {
+    rc = run_and_write(prog, p, def, &c, &ro, descs, datas);
   }
-  /* Bind from files first; their shapes bind symbols for random inputs. */
-  for (int32_t a = 0; a < na; a++) {
-    const tirrt_value_def_t *vd = &def->values[def->args[a]];
-    const char *path = NULL;
-    for (int i = 0; i < c.n_in; i++)
-      if (strcmp(c.in[i].name, vd->name) == 0) path = c.in[i].path;
-    if (path) {
-      s = tirrt_npy_read(path, &descs[a], &datas[a]);
-    } else if (params) {
-      const void *src;
-      s = tirrt_safetensors_find(params, vd->name, &descs[a], &src);
-      if (s && tirrt_status_code(s) == TIRRT_STATUS_NOT_FOUND) {
-        tirrt_status_free(s);
-        continue;
-      }
-      size_t bytes = 0;
-      if (!s) s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
-      if (!s && !(datas[a] = malloc(bytes ? bytes : 1))) s = tirrt_oom_status();
-      if (!s) memcpy(datas[a], src, bytes);
-    } else {
-      continue;
-    }
-    if (s) {
-      rc = status_exit(prog, s);
-      goto out;
-    }
-    for (int32_t k = 0; k < vd->rank && k < descs[a].rank; k++) {
-      const tirrt_dim_node_t *n = &def->dims[vd->dims[k]];
-      if (n->op == TIRRT_DIM_SYM && !bound[n->value]) sym[n->value] = descs[a].shape[k], bound[n->value] = true;
-    }
-  }
-  for (int32_t a = 0; a < na; a++) {
-    if (datas[a]) continue;
-    const tirrt_value_def_t *vd = &def->values[def->args[a]];
-    if (!c.random_inputs) {
-      fprintf(stderr, "%s: error: input '%s' is not bound (use --in %s=FILE.npy, --params, or "
-                      "--random-inputs)\n", prog, vd->name, vd->name);
-      rc = EXIT_USAGE;
-      goto out;
-    }
-    size_t bytes;
-    if ((s = random_shape(def, def->args[a], sym, bound, &descs[a])) ||
-        (s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes))) {
-      rc = status_exit(prog, s);
-      goto out;
-    }
-    if (!(datas[a] = malloc(bytes ? bytes : 1))) goto out;
-    fill_random(&descs[a], datas[a], c.seed, (uint64_t)a);
-  }
-
-  int32_t nr = def->n_results;
-  tirrt_tensor_desc_t rdesc[64];
-  void *rdata[64] = {0};
-  if (nr > 64) goto out;
-  uint64_t peak = 0;
-  if (c.bench > 0) {
-    s = bench(p, def, &ro, c.bench, descs, (const void *const *)datas);
-    if (s) {
-      rc = status_exit(prog, s);
-      goto out;
-    }
-  }
-  s = tirrt_program_execute(p, &ro, descs, (const void *const *)datas, NULL, rdesc, rdata, &peak);
-  if (s) {
-    rc = status_exit(prog, s);
-    goto out;
-  }
-  rc = EXIT_OK;
-  if (c.out_dir && mkdir(c.out_dir, 0777) != 0 && errno != EEXIST) {
-    fprintf(stderr, "%s: error: cannot create %s: %s\n", prog, c.out_dir, strerror(errno));
-    rc = EXIT_INPUT;
-  }
-  for (int32_t j = 0; j < nr && rc == EXIT_OK; j++) {
-    char desc[160];
-    tirrt_tensor_desc_format(&rdesc[j], desc, sizeof desc);
-    if (c.out_dir) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/out%d.npy", c.out_dir, (int)j);
-      if ((s = tirrt_npy_write(path, &rdesc[j], rdata[j]))) rc = status_exit(prog, s);
-    } else if (c.bench == 0) {
-      printf("out%d: %s\n", (int)j, desc);
-    }
-  }
-  for (int32_t j = 0; j < nr; j++) free(rdata[j]);
-out:
   for (int32_t a = 0; a < na && datas; a++) free(datas[a]);
   for (int i = 0; i < c.n_in; i++) free((char *)c.in[i].name);
   for (int i = 0; i < c.n_dims; i++) free((char *)c.dims[i].name);
   free(descs);
   free(datas);
+  free(sym);
+  free(bound);
   tirrt_safetensors_close(params);
   tirrt_program_free(p);
   return rc;

@@ -1,6 +1,11 @@
-/* fileio.c — whole-file reads and writes with POSIX calls.  Readers take a
- * file in one piece so every size check is against bytes actually present,
- * never against what a header claims. */
+/* fileio.c — bounded file reads and whole-file writes with POSIX calls.
+ *
+ * Readers never slurp a file of unknown size: a format's header says how
+ * many bytes follow, so they read the header, then exactly what it promises,
+ * then check that the file ends there.  That way /dev/zero, a FIFO that
+ * never closes, or a file whose header lies cost no more memory than the
+ * header's (validated) promise and the bytes actually present, and end in
+ * an error instead of an endless read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,17 +15,19 @@
 
 #include "internal.h"
 
-tirrt_status_t tirrt_read_file(const char *path, void **out_bytes,
-                               size_t *out_size) {
-  if (!path || !out_bytes || !out_size)
+/* The first buffer for a read of unknown length (pipes, devices); it doubles
+ * as bytes arrive, so a short stream never allocates a lying header's size. */
+#define READER_FIRST_CHUNK ((size_t)1 << 16)
+
+tirrt_status_t tirrt_reader_open(const char *path, tirrt_reader_t *out) {
+  if (!path || !out)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                             "tirrt_read_file: NULL argument");
+                             "tirrt_reader_open: NULL argument");
   int fd;
   do {
     fd = open(path, O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return tirrt_errno_status(errno, "%s: cannot open", path);
-
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
@@ -32,67 +39,96 @@ tirrt_status_t tirrt_read_file(const char *path, void **out_bytes,
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: is a directory", path);
   }
-  /* A regular file's size is a good first guess; pipes start small.  The
-   * loop below grows the buffer if the file turns out longer. */
-  size_t cap = 65536;
-  if (S_ISREG(st.st_mode) && st.st_size >= 0) {
-    if ((unsigned long long)st.st_size >= (unsigned long long)SIZE_MAX / 2) {
-      close(fd);
-      return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                               "%s: file too large for memory", path);
-    }
-    cap = (size_t)st.st_size + 1; /* +1: lets us see EOF without growing */
+  *out = (tirrt_reader_t){.fd = fd,
+                          .path = path,
+                          .size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1,
+                          .offset = 0};
+  return NULL;
+}
+
+void tirrt_reader_close(tirrt_reader_t *r) {
+  if (r && r->fd >= 0) close(r->fd);
+  if (r) r->fd = -1;
+}
+
+tirrt_status_t tirrt_reader_read(tirrt_reader_t *r, void *buf, size_t n,
+                                 size_t *out_got) {
+  if (!r || (!buf && n) || !out_got)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "tirrt_reader_read: NULL argument");
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(r->fd, (uint8_t *)buf + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return tirrt_errno_status(errno, "%s: read failed", r->path);
+    if (k == 0) break; /* end of file */
+    got += (size_t)k;
+    r->offset += (uint64_t)k;
   }
-  uint8_t *buf = malloc(cap);
-  if (!buf) {
-    close(fd);
+  *out_got = got;
+  return NULL;
+}
+
+tirrt_status_t tirrt_reader_read_alloc(tirrt_reader_t *r, size_t n,
+                                       void **out_buf, size_t *out_got) {
+  if (!r || !out_buf || !out_got)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "tirrt_reader_read_alloc: NULL argument");
+  if (n == SIZE_MAX)
     return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                             "%s: out of memory reading %zu bytes", path, cap);
+                             "%s: %zu bytes is too large for memory", r->path, n);
+  /* A regular file can be checked against its size up front: never allocate
+   * more than it holds (it could grow meanwhile; the loop copes). */
+  size_t cap = n;
+  if (r->size >= 0) {
+    uint64_t left = (uint64_t)r->size > r->offset ? (uint64_t)r->size - r->offset : 0;
+    if (left < cap) cap = (size_t)left;
+  } else if (cap > READER_FIRST_CHUNK) {
+    cap = READER_FIRST_CHUNK;
   }
-  size_t len = 0;
+  uint8_t *buf = malloc(cap + 1); /* +1: a spare byte for a terminating NUL */
+  if (!buf)
+    return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
+                             "%s: out of memory for %zu bytes", r->path, cap);
+  size_t got = 0;
   for (;;) {
-    if (len == cap) {
-      if (cap >= SIZE_MAX / 4) {
-        free(buf);
-        close(fd);
-        return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                                 "%s: file too large for memory", path);
-      }
-      uint8_t *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        close(fd);
-        return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                                 "%s: out of memory reading the file", path);
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    ssize_t got = read(fd, buf + len, cap - len);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
+    size_t k = 0;
+    tirrt_status_t s = tirrt_reader_read(r, buf + got, cap - got, &k);
+    if (s) {
       free(buf);
-      close(fd);
-      return tirrt_errno_status(err, "%s: read failed", path);
+      return s;
     }
-    if (got == 0) break;
-    len += (size_t)got;
-  }
-  close(fd);
-  /* Keep one spare byte for a terminating NUL (parsers may rely on it). */
-  if (len == cap) {
-    uint8_t *nb = realloc(buf, cap + 1);
+    got += k;
+    if (got < cap || cap == n) break; /* end of file, or all that was asked */
+    /* Double (from one chunk: /proc files claim size 0), up to n. */
+    size_t grow = cap < READER_FIRST_CHUNK ? READER_FIRST_CHUNK : cap > n / 2 ? n : cap * 2;
+    if (grow > n) grow = n;
+    uint8_t *nb = realloc(buf, grow + 1);
     if (!nb) {
       free(buf);
       return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                               "%s: out of memory reading the file", path);
+                               "%s: out of memory for %zu bytes", r->path, grow);
     }
     buf = nb;
+    cap = grow;
   }
-  buf[len] = '\0';
-  *out_bytes = buf;
-  *out_size = len;
+  buf[got] = '\0';
+  *out_buf = buf;
+  *out_got = got;
+  return NULL;
+}
+
+tirrt_status_t tirrt_reader_at_end(tirrt_reader_t *r, int *out_at_end) {
+  if (!r || !out_at_end)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "tirrt_reader_at_end: NULL argument");
+  /* One byte tells: reading more than that would be the endless read this
+   * file exists to avoid.  The byte, if any, is counted in r->offset. */
+  uint8_t byte;
+  size_t got = 0;
+  tirrt_status_t s = tirrt_reader_read(r, &byte, 1, &got);
+  if (s) return s;
+  *out_at_end = got == 0;
   return NULL;
 }
 

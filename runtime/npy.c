@@ -5,7 +5,9 @@
  * dict literal with exactly the keys 'descr', 'fortran_order' and 'shape',
  * padding, and then the raw array data.  The reader accepts only that dict
  * shape (no general Python evaluation) and checks every size against the
- * bytes actually present before it allocates anything for the data. */
+ * bytes actually present before it allocates anything for the data.  Files
+ * are read in bounded steps (prefix, dict, then exactly the data the header
+ * promises) and must end there, so a stream never reads forever. */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -263,10 +265,19 @@ static tirrt_status_t npy_parse_dict(npy_parser_t *ps, npy_header_t *h) {
   return NULL;
 }
 
-/* Validates everything up to the data; allocates nothing. */
-static tirrt_status_t npy_parse(const uint8_t *b, size_t n, const char *name,
-                                npy_header_t *h) {
-  memset(h, 0, sizeof *h);
+/* The largest header (dict and padding) we read.  numpy writes well under
+ * 1 KiB for any rank we accept; the bound keeps a hostile v2/v3 length from
+ * costing more than this before the dict is even looked at. */
+#define NPY_MAX_HEADER ((uint64_t)1 << 20)
+#define NPY_UNKNOWN_SIZE UINT64_MAX
+
+/* Checks the magic, the version and the header length in the first n bytes
+ * (fewer than the prefix only when the file is that short).  `total` is the
+ * file's size, or NPY_UNKNOWN_SIZE for a stream.  Sets *prefix (the bytes
+ * before the dict) and *hlen (the dict's length). */
+static tirrt_status_t npy_parse_prefix(const uint8_t *b, size_t n,
+                                       uint64_t total, const char *name,
+                                       size_t *prefix, uint64_t *hlen) {
   size_t cmp = n < sizeof npy_magic ? n : sizeof npy_magic;
   if (memcmp(b, npy_magic, cmp) != 0)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
@@ -282,39 +293,75 @@ static tirrt_status_t npy_parse(const uint8_t *b, size_t n, const char *name,
                              "%s: unsupported .npy format version %u.%u "
                              "(supported: 1.0, 2.0, 3.0)",
                              name, major, minor);
-  size_t prefix = major == 1 ? 10 : 12;
-  if (n < prefix)
+  *prefix = major == 1 ? 10 : 12;
+  if (n < *prefix)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: truncated: %zu bytes is too short for a "
                              ".npy header",
                              name, n);
-  uint64_t hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8
-                             : (uint64_t)b[8] | (uint64_t)b[9] << 8 |
-                                   (uint64_t)b[10] << 16 | (uint64_t)b[11] << 24;
-  if (hlen > n - prefix)
+  *hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8
+                     : (uint64_t)b[8] | (uint64_t)b[9] << 8 |
+                           (uint64_t)b[10] << 16 | (uint64_t)b[11] << 24;
+  if (total != NPY_UNKNOWN_SIZE && *hlen > total - *prefix)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: truncated: header length %" PRIu64
-                             " runs past the end of the file (%zu bytes)",
-                             name, hlen, n);
-  npy_parser_t ps = {(const char *)b + prefix,
-                     (const char *)b + prefix + hlen, name};
+                             " runs past the end of the file (%" PRIu64
+                             " bytes)",
+                             name, *hlen, total);
+  if (*hlen > NPY_MAX_HEADER)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: header length %" PRIu64 " exceeds the limit "
+                             "of %" PRIu64 " bytes",
+                             name, *hlen, NPY_MAX_HEADER);
+  return NULL;
+}
+
+/* Parses the dict (hlen bytes at `dict`) and sets h->desc, h->nbytes and
+ * h->data_offset. */
+static tirrt_status_t npy_parse_header(const uint8_t *dict, uint64_t hlen,
+                                       size_t prefix, const char *name,
+                                       npy_header_t *h) {
+  npy_parser_t ps = {(const char *)dict, (const char *)dict + hlen, name};
   tirrt_status_t s = npy_parse_dict(&ps, h);
   if (s) return s;
   s = tirrt_tensor_desc_check(&h->desc, NULL, &h->nbytes);
   if (s) return tirrt_status_annotate(s, "%s", name);
   h->data_offset = prefix + (size_t)hlen;
-  size_t have = n - h->data_offset;
+  return NULL;
+}
+
+/* The data must be exactly what the header promises.  `have` is how many
+ * bytes follow the header (UINT64_MAX: more than promised, count unknown). */
+static tirrt_status_t npy_check_data_size(const npy_header_t *h, uint64_t have,
+                                          const char *name) {
   if (have < h->nbytes)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: truncated: header promises %zu bytes of "
-                             "data, file has %zu",
+                             "data, file has %" PRIu64,
                              name, h->nbytes, have);
+  if (have == UINT64_MAX)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: trailing bytes: header promises %zu bytes "
+                             "of data, the file has more",
+                             name, h->nbytes);
   if (have > h->nbytes)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                             "%s: %zu trailing bytes: header promises %zu "
-                             "bytes of data, file has %zu",
+                             "%s: %" PRIu64 " trailing bytes: header promises "
+                             "%zu bytes of data, file has %" PRIu64,
                              name, have - h->nbytes, h->nbytes, have);
   return NULL;
+}
+
+/* Validates a whole image in memory; allocates nothing. */
+static tirrt_status_t npy_parse(const uint8_t *b, size_t n, const char *name,
+                                npy_header_t *h) {
+  memset(h, 0, sizeof *h);
+  size_t prefix = 0;
+  uint64_t hlen = 0;
+  tirrt_status_t s = npy_parse_prefix(b, n, n, name, &prefix, &hlen);
+  if (!s) s = npy_parse_header(b + prefix, hlen, prefix, name, h);
+  if (!s) s = npy_check_data_size(h, n - h->data_offset, name);
+  return s;
 }
 
 /* Copies Fortran-ordered `src` into C-ordered `dst`.  Walks the destination
@@ -340,19 +387,18 @@ static void npy_fortran_to_c(const uint8_t *src, uint8_t *dst,
   }
 }
 
-/* Turns validated data into a C-ordered little-endian buffer.  If `owned` is
- * non-NULL it is the malloc'd block holding the file, which is reused. */
-static tirrt_status_t npy_extract(const uint8_t *b, uint8_t *owned,
+/* Turns validated data (`src`, h->nbytes bytes) into a C-ordered
+ * little-endian buffer.  If `owned` is non-NULL it is the malloc'd block
+ * holding `src`, which is reused (or freed). */
+static tirrt_status_t npy_extract(const uint8_t *src, uint8_t *owned,
                                   const npy_header_t *h, const char *name,
                                   void **out_data) {
   size_t es = tirrt_dtype_size(h->desc.dtype);
   size_t numel = h->nbytes / es;
   bool transpose = h->fortran_order && h->desc.rank > 1 && numel > 1;
   uint8_t *data;
-  if (owned && !transpose) {
-    memmove(owned, owned + h->data_offset, h->nbytes);
-    data = realloc(owned, h->nbytes ? h->nbytes : 1);
-    if (!data) data = owned; /* shrinking failed: keep the larger block */
+  if (owned && !transpose && src == owned) {
+    data = owned;
   } else {
     data = malloc(h->nbytes ? h->nbytes : 1);
     if (!data) {
@@ -362,9 +408,9 @@ static tirrt_status_t npy_extract(const uint8_t *b, uint8_t *owned,
                                h->nbytes);
     }
     if (transpose)
-      npy_fortran_to_c(b + h->data_offset, data, &h->desc, es);
-    else
-      memcpy(data, b + h->data_offset, h->nbytes);
+      npy_fortran_to_c(src, data, &h->desc, es);
+    else if (h->nbytes)
+      memcpy(data, src, h->nbytes);
     free(owned);
   }
   if (h->big_endian) tirrt_byteswap(data, numel, es);
@@ -385,10 +431,62 @@ tirrt_status_t tirrt_npy_read_memory(const void *bytes, size_t size,
   const uint8_t *b = bytes ? bytes : (const uint8_t *)"";
   tirrt_status_t s = npy_parse(b, size, name, &h);
   if (s) return s;
-  s = npy_extract(b, NULL, &h, name, out_data);
+  s = npy_extract(b + h.data_offset, NULL, &h, name, out_data);
   if (s) return s;
   *out_desc = h.desc;
   return NULL;
+}
+
+/* Reads a file in three bounded steps (prefix, dict, data) and checks that
+ * it ends where the header says; see tirrt_reader_t.  Messages match the
+ * in-memory reader's for the same bytes. */
+static tirrt_status_t npy_read_file(tirrt_reader_t *r, npy_header_t *h,
+                                    void **out_data) {
+  const char *path = r->path;
+  memset(h, 0, sizeof *h);
+  uint8_t head[12] = {0};
+  size_t got = 0, more = 0;
+  tirrt_status_t s = tirrt_reader_read(r, head, 8, &got);
+  /* The length field is 2 bytes in version 1.0, else 4. */
+  if (!s && got == 8) s = tirrt_reader_read(r, head + 8, head[6] == 1 ? 2 : 4, &more);
+  if (s) return s;
+  got += more;
+  bool short_file = got < (head[6] == 1 ? 10u : 12u);
+  uint64_t total = short_file ? got : r->size >= 0 ? (uint64_t)r->size : NPY_UNKNOWN_SIZE;
+  size_t prefix = 0;
+  uint64_t hlen = 0;
+  if ((s = npy_parse_prefix(head, got, total, path, &prefix, &hlen))) return s;
+  void *dict = NULL;
+  size_t dict_got = 0;
+  if ((s = tirrt_reader_read_alloc(r, (size_t)hlen, &dict, &dict_got))) return s;
+  if (dict_got < hlen) {
+    free(dict);
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: truncated: header length %" PRIu64
+                             " runs past the end of the file (%" PRIu64
+                             " bytes)",
+                             path, hlen, r->offset);
+  }
+  s = npy_parse_header(dict, hlen, prefix, path, h);
+  free(dict);
+  if (s) return s;
+  /* A regular file's size settles truncation and trailing bytes before
+   * anything is allocated for the data. */
+  if (r->size >= 0 && (s = npy_check_data_size(
+                           h, (uint64_t)r->size - h->data_offset, path)))
+    return s;
+  void *data = NULL;
+  size_t data_got = 0;
+  if ((s = tirrt_reader_read_alloc(r, h->nbytes, &data, &data_got))) return s;
+  int at_end = 0;
+  if (data_got < h->nbytes) s = npy_check_data_size(h, data_got, path);
+  else if (!(s = tirrt_reader_at_end(r, &at_end)) && !at_end)
+    s = npy_check_data_size(h, UINT64_MAX, path); /* it grew, or a stream */
+  if (s) {
+    free(data);
+    return s;
+  }
+  return npy_extract(data, data, h, path, out_data); /* takes `data` */
 }
 
 tirrt_status_t tirrt_npy_read(const char *path, tirrt_tensor_desc_t *out_desc,
@@ -396,17 +494,12 @@ tirrt_status_t tirrt_npy_read(const char *path, tirrt_tensor_desc_t *out_desc,
   if (!path || !out_desc || !out_data)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "tirrt_npy_read: NULL argument");
-  void *file;
-  size_t size;
-  tirrt_status_t s = tirrt_read_file(path, &file, &size);
+  tirrt_reader_t r;
+  tirrt_status_t s = tirrt_reader_open(path, &r);
   if (s) return s;
   npy_header_t h;
-  s = npy_parse(file, size, path, &h);
-  if (s) {
-    free(file);
-    return s;
-  }
-  s = npy_extract(file, file, &h, path, out_data); /* takes `file` */
+  s = npy_read_file(&r, &h, out_data);
+  tirrt_reader_close(&r);
   if (s) return s;
   *out_desc = h.desc;
   return NULL;

@@ -5,8 +5,10 @@
  * "__metadata__" string map), then the data section, which the tensors must
  * cover exactly, without overlaps or holes.
  *
- * The reader copies the whole file into one buffer and validates the entire
- * header before handing anything out.  A cheap lexical pass runs before
+ * The reader validates the entire header before handing anything out, and
+ * reads files in bounded steps: the length, the header (at most 100 MB),
+ * then exactly the data the tensors cover, after which the file must end
+ * (so a FIFO or /dev/zero is an error, never an endless read).  A cheap lexical pass runs before
  * cJSON: it rejects what cJSON would accept but the format forbids (invalid
  * UTF-8, "\u0000" in names, which would silently truncate them, fractional
  * numbers) and bounds the nesting depth, so cJSON never recurses deeply. */
@@ -33,10 +35,13 @@ typedef struct {
   uint64_t begin, end; /* relative to the data section */
 } st_entry_t;
 
+/* The data size while a stream's header is parsed: not known until the
+ * tensors say where they end. */
+#define ST_UNKNOWN_SIZE SIZE_MAX
+
 struct tirrt_safetensors_s {
-  uint8_t *bytes; /* the whole file, owned */
-  const uint8_t *data;
-  size_t data_size;
+  uint8_t *data;    /* the data section, owned */
+  size_t data_size; /* ST_UNKNOWN_SIZE only while parsing a stream's header */
   size_t count;
   st_entry_t *entries;   /* header order */
   st_entry_t **by_name;  /* sorted by name for tirrt_safetensors_find */
@@ -279,7 +284,9 @@ static tirrt_status_t st_check_layout(tirrt_safetensors_t *f, const char *file) 
     cursor = e->end;
     prev = e;
   }
-  if (!s && cursor != f->data_size)
+  if (!s && f->data_size == ST_UNKNOWN_SIZE)
+    f->data_size = (size_t)cursor; /* a stream: the data is what they cover */
+  else if (!s && cursor != f->data_size)
     s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                           "%s: %" PRIu64 " trailing bytes: the data section "
                           "has %zu bytes but the tensors end at %" PRIu64,
@@ -395,46 +402,51 @@ static tirrt_status_t st_load_tree(tirrt_safetensors_t *f, const cJSON *root,
   return st_check_layout(f, file);
 }
 
-/* Parses the file image f->bytes (f->data is set here). */
-static tirrt_status_t st_parse(tirrt_safetensors_t *f, size_t size,
-                               const char *file) {
-  const uint8_t *b = f->bytes;
-  if (size < 8)
+/* Checks the 8-byte header length at b (n bytes there, fewer only when the
+ * file is that short); `total` is the file's size or ST_UNKNOWN_SIZE. */
+static tirrt_status_t st_parse_length(const uint8_t *b, size_t n, size_t total,
+                                      const char *file, uint64_t *out_len) {
+  if (n < 8)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: truncated: %zu bytes is too short for a "
                              "safetensors file (8-byte header length)",
-                             file, size);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-  if (n > ST_MAX_HEADER)
+                             file, n);
+  uint64_t len = 0;
+  for (int i = 7; i >= 0; i--) len = len << 8 | b[i];
+  if (len > ST_MAX_HEADER)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: header length %" PRIu64 " exceeds the "
                              "limit of %" PRIu64 " bytes",
-                             file, n, ST_MAX_HEADER);
-  if (n > size - 8)
+                             file, len, ST_MAX_HEADER);
+  if (total != ST_UNKNOWN_SIZE && len > total - 8)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: truncated: header length %" PRIu64
                              " runs past the end of the file (%zu bytes)",
-                             file, n, size);
-  const uint8_t *h = b + 8;
+                             file, len, total);
+  *out_len = len;
+  return NULL;
+}
+
+/* Parses the JSON header (n bytes at h) into f.  f->data_size is the size
+ * of the data section, or ST_UNKNOWN_SIZE for a stream (then it becomes
+ * where the tensors end). */
+static tirrt_status_t st_parse_header(tirrt_safetensors_t *f, const uint8_t *h,
+                                      size_t n, const char *file) {
   /* The format requires the header to start with '{' (no leading space). */
   if (n == 0 || h[0] != '{')
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: header is not a JSON object (it must start "
                              "with '{')",
                              file);
-  f->data = b + 8 + n;
-  f->data_size = size - 8 - (size_t)n;
-  tirrt_status_t s = st_prescan(h, (size_t)n, file);
+  tirrt_status_t s = st_prescan(h, n, file);
   if (s) return s;
   const char *end = NULL;
-  cJSON *root =
-      cJSON_ParseWithLengthOpts((const char *)h, (size_t)n, &end, false);
+  cJSON *root = cJSON_ParseWithLengthOpts((const char *)h, n, &end, false);
   if (!root) {
     size_t at = end ? (size_t)(end - (const char *)h) : 0;
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "%s: header is not valid JSON (error near byte "
-                             "%zu of %" PRIu64 ")",
+                             "%zu of %zu)",
                              file, at, n);
   }
   /* Only whitespace (normally the space padding) may follow the object. */
@@ -447,19 +459,21 @@ static tirrt_status_t st_parse(tirrt_safetensors_t *f, size_t size,
   }
   if (!s) s = st_load_tree(f, root, file);
   cJSON_Delete(root);
-  if (s) return s;
-  /* Bool bytes other than 0 mean true; make them 1 (see tirrt.h). */
+  return s;
+}
+
+/* Bool bytes other than 0 mean true; make them 1 (see tirrt.h). */
+static void st_normalize_bools(tirrt_safetensors_t *f) {
   for (size_t i = 0; i < f->count; i++) {
     const st_entry_t *e = &f->entries[i];
     if (e->desc.dtype == TIRRT_DTYPE_BOOL)
-      tirrt_normalize_bool(f->bytes + 8 + n + e->begin, e->end - e->begin);
+      tirrt_normalize_bool(f->data + e->begin, e->end - e->begin);
   }
-  return NULL;
 }
 
 void tirrt_safetensors_close(tirrt_safetensors_t *f) {
   if (!f) return;
-  free(f->bytes);
+  free(f->data);
   free(f->entries);
   free(f->by_name);
   free(f->meta);
@@ -467,22 +481,50 @@ void tirrt_safetensors_close(tirrt_safetensors_t *f) {
   free(f);
 }
 
-/* Takes ownership of `bytes` in all cases. */
-static tirrt_status_t st_open_owned(uint8_t *bytes, size_t size,
-                                    const char *file,
-                                    tirrt_safetensors_t **out) {
-  tirrt_safetensors_t *f = calloc(1, sizeof *f);
-  if (!f) {
-    free(bytes);
-    return tirrt_oom_status();
+/* Reads the length, the header, then exactly the data the header's tensors
+ * cover, and checks the file ends there (see tirrt_reader_t). */
+static tirrt_status_t st_read_file(tirrt_reader_t *r, tirrt_safetensors_t *f) {
+  const char *file = r->path;
+  uint8_t b[8];
+  size_t got = 0;
+  tirrt_status_t s = tirrt_reader_read(r, b, 8, &got);
+  if (s) return s;
+  size_t total = got < 8 ? got
+                 : r->size >= 0 && (uint64_t)r->size < ST_UNKNOWN_SIZE ? (size_t)r->size
+                                                                         : ST_UNKNOWN_SIZE;
+  uint64_t n = 0;
+  if ((s = st_parse_length(b, got, total, file, &n))) return s;
+  void *h = NULL;
+  if ((s = tirrt_reader_read_alloc(r, (size_t)n, &h, &got))) return s;
+  if (got < n) {
+    free(h);
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: truncated: header length %" PRIu64
+                             " runs past the end of the file (%" PRIu64
+                             " bytes)",
+                             file, n, r->offset);
   }
-  f->bytes = bytes;
-  tirrt_status_t s = st_parse(f, size, file);
-  if (s) {
-    tirrt_safetensors_close(f);
-    return s;
-  }
-  *out = f;
+  /* A regular file's size settles the layout before any data is read. */
+  f->data_size = total == ST_UNKNOWN_SIZE ? ST_UNKNOWN_SIZE : total - 8 - (size_t)n;
+  s = st_parse_header(f, h, (size_t)n, file);
+  free(h);
+  if (s) return s;
+  void *data = NULL;
+  if ((s = tirrt_reader_read_alloc(r, f->data_size, &data, &got))) return s;
+  f->data = data;
+  int at_end = 0;
+  if (got < f->data_size)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: truncated: the tensors need %zu bytes of "
+                             "data, the file has %zu",
+                             file, f->data_size, got);
+  if ((s = tirrt_reader_at_end(r, &at_end))) return s;
+  if (!at_end) /* a stream, or a file that grew while we read it */
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: trailing bytes: the file goes on after the "
+                             "%zu bytes of data the tensors cover",
+                             file, f->data_size);
+  st_normalize_bools(f);
   return NULL;
 }
 
@@ -491,11 +533,18 @@ tirrt_status_t tirrt_safetensors_open(const char *path,
   if (!path || !out_file)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "tirrt_safetensors_open: NULL argument");
-  void *bytes;
-  size_t size;
-  tirrt_status_t s = tirrt_read_file(path, &bytes, &size);
+  tirrt_reader_t r;
+  tirrt_status_t s = tirrt_reader_open(path, &r);
   if (s) return s;
-  return st_open_owned(bytes, size, path, out_file);
+  tirrt_safetensors_t *f = calloc(1, sizeof *f);
+  s = f ? st_read_file(&r, f) : tirrt_oom_status();
+  tirrt_reader_close(&r);
+  if (s) {
+    tirrt_safetensors_close(f);
+    return s;
+  }
+  *out_file = f;
+  return NULL;
 }
 
 tirrt_status_t tirrt_safetensors_open_memory(const void *bytes, size_t size,
@@ -504,10 +553,25 @@ tirrt_status_t tirrt_safetensors_open_memory(const void *bytes, size_t size,
   if ((!bytes && size) || !out_file)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "tirrt_safetensors_open_memory: NULL argument");
-  uint8_t *copy = malloc(size ? size : 1);
-  if (!copy) return tirrt_oom_status();
-  if (size) memcpy(copy, bytes, size);
-  return st_open_owned(copy, size, name ? name : "<memory>", out_file);
+  const char *file = name ? name : "<memory>";
+  const uint8_t *b = bytes ? bytes : (const uint8_t *)"";
+  uint64_t n = 0;
+  tirrt_status_t s = st_parse_length(b, size, size, file, &n);
+  if (s) return s;
+  tirrt_safetensors_t *f = calloc(1, sizeof *f);
+  if (!f) return tirrt_oom_status();
+  f->data_size = size - 8 - (size_t)n;
+  s = st_parse_header(f, b + 8, (size_t)n, file);
+  /* Only the data is copied: the header lives on in the parsed tables. */
+  if (!s && !(f->data = malloc(f->data_size ? f->data_size : 1))) s = tirrt_oom_status();
+  if (s) {
+    tirrt_safetensors_close(f);
+    return s;
+  }
+  if (f->data_size) memcpy(f->data, b + 8 + n, f->data_size);
+  st_normalize_bools(f);
+  *out_file = f;
+  return NULL;
 }
 
 size_t tirrt_safetensors_count(const tirrt_safetensors_t *f) {

@@ -118,6 +118,39 @@ int tirrt_tensor_desc_format(const tirrt_tensor_desc_t *desc, char *buf,
                              size_t size);
 
 /* ------------------------------------------------------------------------ */
+/* Bounded file reads                                                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * A file read in pieces, for formats whose header says how many bytes
+ * follow (the .npy and .safetensors readers use it).  A reader reads the
+ * header, then at most what the header promises, then checks the file ends:
+ * /dev/zero, a FIFO or a file that lies about its size then costs at most
+ * the (validated) promise and ends in an error, never in an endless read.
+ */
+typedef struct {
+  int fd;
+  const char *path; /* borrowed; names the file in messages */
+  int64_t size;     /* a regular file's size when opened, else -1 (pipes, devices) */
+  uint64_t offset;  /* bytes read so far */
+} tirrt_reader_t;
+
+/* Opens `path` for reading (a directory is an error). */
+tirrt_status_t tirrt_reader_open(const char *path, tirrt_reader_t *out_reader);
+/* Reads up to n bytes into buf, stopping early only at the end of the file;
+ * *out_got says how many were read. */
+tirrt_status_t tirrt_reader_read(tirrt_reader_t *reader, void *buf, size_t n,
+                                 size_t *out_got);
+/* The same into a malloc'd buffer (one spare byte after the end, set to
+ * NUL).  The buffer grows as bytes arrive, so a short file never costs the
+ * n it was asked for. */
+tirrt_status_t tirrt_reader_read_alloc(tirrt_reader_t *reader, size_t n,
+                                       void **out_buf, size_t *out_got);
+/* *out_at_end = 1 when the file has no more bytes (reads at most one). */
+tirrt_status_t tirrt_reader_at_end(tirrt_reader_t *reader, int *out_at_end);
+/* NULL is allowed. */
+void tirrt_reader_close(tirrt_reader_t *reader);
+
+/* ------------------------------------------------------------------------ */
 /* .npy files (NumPy format versions 1.0, 2.0 and 3.0)                       */
 /* ------------------------------------------------------------------------ */
 /*
@@ -133,7 +166,9 @@ int tirrt_tensor_desc_format(const tirrt_tensor_desc_t *desc, char *buf,
  *
  * fortran_order: True is accepted; the data is transposed to C order on read.
  * Bool bytes other than 0 read as 1.  The file must hold exactly the bytes
- * the header promises: truncated files and trailing bytes are errors.
+ * the header promises: truncated files and trailing bytes are errors.  The
+ * header (the dict and its padding) may be at most 1 MiB (numpy writes well
+ * under 1 KiB), and a file is read no further than the header promises.
  */
 
 /* Reads the .npy file at `path`; on success *out_data is a malloc'd buffer of
@@ -170,9 +205,11 @@ tirrt_status_t tirrt_npy_write_memory(const tirrt_tensor_desc_t *desc,
  * `__metadata__`, if present, maps strings to strings; keys are unique; the
  * header is UTF-8 without NUL characters and nests at most 16 levels.
  *
- * The whole file is read into memory once (not mmap'd: a file truncated
- * under a mapping would kill the process with SIGBUS).  Data pointers point
- * into that copy and are valid until close.  They are only as aligned as
+ * The file is read into memory once (not mmap'd: a file truncated under a
+ * mapping would kill the process with SIGBUS): the 8-byte length, the
+ * header, then exactly the data the header describes, and the file must end
+ * there (so a FIFO or /dev/zero is an error, not an endless read).  Data
+ * pointers point into that copy and are valid until close.  They are only as aligned as
  * the file makes them (writers, including ours, pad the header to 8 bytes);
  * copy with memcpy when alignment matters.  BOOL bytes other than 0 read as 1.
  */

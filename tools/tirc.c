@@ -64,6 +64,12 @@ static int usage_error(const char *fmt, const char *arg) {
   return TIR_ERR_USAGE;
 }
 
+/* Every failure says what happened, even running out of memory. */
+static int oom_error(void) {
+  fputs("tirc: error: out of memory\n", stderr);
+  return TIR_ERR_INTERNAL;
+}
+
 static bool one_of(const char *s, const char *const *list) {
   for (; *list; list++)
     if (strcmp(s, *list) == 0) return true;
@@ -90,9 +96,7 @@ static const char *default_arch(void) {
 
 static int parse_args(int argc, char **argv, Options *o) {
   static const char *const EMITS[] = {"exe", "lib", "c", "ir", NULL};
-  static const char *const TARGETS[] = {"cuda", "cpu", NULL};
-  static const char *const ARCHS[] = {"sm_80", "sm_86", "sm_89", "sm_90", NULL};
-  static const char *const KERNELS[] = {"flash", "mem_efficient", "math", NULL};
+  /* --target, --arch and --sdpa-kernel: the list libtirc checks too. */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-o") == 0) {
@@ -103,10 +107,12 @@ static int parse_args(int argc, char **argv, Options *o) {
       if (!one_of(o->emit, EMITS)) return usage_error("unknown --emit kind '%s'", o->emit);
     } else if (strncmp(a, "--target=", 9) == 0) {
       o->target = a + 9;
-      if (!one_of(o->target, TARGETS)) return usage_error("unknown --target '%s'", o->target);
+      if (!tirc_option_valid(TIRC_OPTION_TARGET, o->target))
+        return usage_error("unknown --target '%s'", o->target);
     } else if (strncmp(a, "--arch=", 7) == 0) {
       o->arch = a + 7;
-      if (!one_of(o->arch, ARCHS)) return usage_error("unknown --arch '%s'", o->arch);
+      if (!tirc_option_valid(TIRC_OPTION_ARCH, o->arch))
+        return usage_error("unknown --arch '%s'", o->arch);
     } else if (strncmp(a, "--passes=", 9) == 0) {
       o->passes = a + 9;
     } else if (strcmp(a, "--dump-ir") == 0) {
@@ -117,7 +123,7 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->dump_filter = a + 10;
     } else if (strncmp(a, "--sdpa-kernel=", 14) == 0) {
       o->sdpa_kernel = a + 14;
-      if (!one_of(o->sdpa_kernel, KERNELS))
+      if (!tirc_option_valid(TIRC_OPTION_SDPA_KERNEL, o->sdpa_kernel))
         return usage_error("unknown --sdpa-kernel '%s'", o->sdpa_kernel);
     } else if (strcmp(a, "--explain-kernels") == 0) {
       o->explain = true;
@@ -189,10 +195,15 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
     return TIR_ERR_INTERNAL;
   }
   snprintf(csrc, sizeof csrc, "%s/program.c", dir);
-  FILE *f = fopen(csrc, "w");
-  int rc = TIR_ERR_INTERNAL;
   char *out = o->output ? NULL : default_out_name(o->input, lib);
   const char *exe = o->output ? o->output : out;
+  if (!exe) {
+    rmdir(dir);
+    return oom_error();
+  }
+  FILE *f = fopen(csrc, "w");
+  int rc = TIR_ERR_INTERNAL;
+  if (!f) fprintf(stderr, "tirc: error: cannot create %s: %s\n", csrc, strerror(errno));
   if (f && tir_codegen_emit_c(cg, o->input, !lib, f) == TIR_OK && fclose(f) == 0) {
     f = NULL;
     const char *cc = getenv("CC");
@@ -228,7 +239,7 @@ static int lower(const Options *o, TirModule *m, TirDiag *diag, TirCodegen **out
 
 static int compile(const Options *o) {
   TirDiag *diag = tir_diag_new(stderr, 0);
-  if (!diag) return TIR_ERR_INTERNAL;
+  if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
   int rc = front(o, diag, &m);
@@ -279,7 +290,7 @@ static int run(int argc, char **argv, const Options *defaults) {
   if (rc) return rc;
   o.input = argv[file];
   TirDiag *diag = tir_diag_new(stderr, 0);
-  if (!diag) return TIR_ERR_INTERNAL;
+  if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
   rc = front(&o, diag, &m);

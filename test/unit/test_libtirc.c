@@ -1,8 +1,8 @@
 /* test_libtirc.c — the embedding API: compile from a string, errors with
  * locations, output shapes for symbolic inputs, running on caller buffers
  * given as DLPack tensors (contiguous and strided, with byte offsets), input
- * validation, IR dumps, and the fused program against the unfused one on
- * fresh random data. */
+ * validation, NULL arguments and option values (the driver's set), IR dumps,
+ * and the fused program against the unfused one on fresh random data. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +206,130 @@ static void test_result_views(void) {
   }
 }
 
+/* rc == 2 with a message containing `needle`; frees the message. */
+static void expect_usage(int rc, char *err, const char *needle, int line) {
+  if (rc == 2 && err && strstr(err, needle)) {
+    CHECK(1);
+  } else {
+    fprintf(stderr, "%s:%d: want rc 2 and '%s', got rc %d and '%s'\n", __FILE__, line, needle, rc,
+            err ? err : "(no message)");
+    CHECK(0);
+  }
+  tirc_free(err);
+}
+#define EXPECT_USAGE(call, needle)  \
+  do {                              \
+    char *err_ = NULL;              \
+    int rc_ = (call);               \
+    expect_usage(rc_, err_, needle, __LINE__); \
+  } while (0)
+
+/* Every public entry point answers NULL with an error (or a documented
+ * NULL / -1), never a crash. */
+static void test_null_arguments(void) {
+  tirc_module_t *m = NULL;
+  char *err = NULL;
+  size_t n = strlen(LINEAR);
+  EXPECT_USAGE(tirc_compile_string(NULL, 3, "x.tir", NULL, &m, &err_), "text is NULL");
+  EXPECT_USAGE(tirc_compile_string(LINEAR, n, "x.tir", NULL, NULL, &err_), "out_module is NULL");
+  EXPECT_USAGE(tirc_compile_file(NULL, NULL, &m, &err_), "path is NULL");
+  EXPECT_USAGE(tirc_compile_file("x.tir", NULL, NULL, &err_), "out_module is NULL");
+  CHECK(m == NULL);
+  /* NULL options and a NULL name mean the defaults; a NULL out_error is allowed. */
+  CHECK(tirc_compile_string(LINEAR, n, NULL, NULL, &m, NULL) == 0 && m != NULL);
+  if (!m) return;
+  CHECK(tirc_compile_string(NULL, 0, NULL, NULL, NULL, NULL) == 2);
+
+  CHECK(tirc_module_num_inputs(NULL) == -1 && tirc_module_num_outputs(NULL) == -1);
+  CHECK(tirc_module_input_name(NULL, 0) == NULL);
+  CHECK(tirc_module_ir(NULL) == NULL && tirc_module_dump(NULL) == NULL);
+  tirc_module_free(NULL);
+  tirc_free(NULL);
+
+  float x[6] = {0}, w[6] = {0}, y[4];
+  int64_t xs[2] = {2, 3}, ws[2] = {2, 3}, ys[2] = {2, 2};
+  tirc_dltensor_t in[2] = {f32(x, 2, xs, NULL), f32(w, 2, ws, NULL)}, out = f32(y, 2, ys, NULL);
+  tirc_dldtype_t dt[1];
+  int32_t nd[1];
+  int64_t shp[1][16];
+  EXPECT_USAGE(tirc_module_output_shapes(NULL, in, 2, dt, nd, shp, &err_), "module is NULL");
+  EXPECT_USAGE(tirc_module_output_shapes(m, NULL, 2, dt, nd, shp, &err_), "inputs is NULL");
+  EXPECT_USAGE(tirc_module_output_shapes(m, in, 2, NULL, nd, shp, &err_), "out-parameter");
+  EXPECT_USAGE(tirc_module_output_shapes(m, in, 2, dt, NULL, shp, &err_), "out-parameter");
+  EXPECT_USAGE(tirc_module_output_shapes(m, in, 2, dt, nd, NULL, &err_), "out-parameter");
+  CHECK(tirc_module_output_shapes(m, in, 2, dt, nd, shp, NULL) == 0);
+
+  EXPECT_USAGE(tirc_module_run(NULL, in, 2, &out, 1, 0, &err_), "module is NULL");
+  EXPECT_USAGE(tirc_module_run(m, NULL, 2, &out, 1, 0, &err_), "inputs is NULL");
+  EXPECT_USAGE(tirc_module_run(m, in, 2, NULL, 1, 0, &err_), "outputs is NULL");
+  EXPECT_USAGE(tirc_module_run_on_stream(NULL, in, 2, &out, 1, 0, NULL, &err_), "module is NULL");
+  EXPECT_USAGE(tirc_module_run_on_stream(m, in, 2, NULL, 1, 0, NULL, &err_), "outputs is NULL");
+  /* NULL data, shape and a NULL shape in an output. */
+  tirc_dltensor_t bad[2] = {in[0], in[1]};
+  bad[0].data = NULL;
+  CHECK(tirc_module_run(m, bad, 2, &out, 1, 0, &err) == 1 && err && strstr(err, "input x: data is NULL"));
+  tirc_free(err);
+  err = NULL;
+  bad[0] = in[0];
+  bad[1].shape = NULL;
+  CHECK(tirc_module_run(m, bad, 2, &out, 1, 0, &err) == 1 && err && strstr(err, "input w"));
+  tirc_free(err);
+  err = NULL;
+  tirc_dltensor_t bad_out = out;
+  bad_out.shape = NULL;
+  bad_out.strides = ys; /* a strided output with no shape must not be read */
+  CHECK(tirc_module_run(m, in, 2, &bad_out, 1, 0, &err) == 1 && err && strstr(err, "output 0"));
+  tirc_free(err);
+  err = NULL;
+  bad_out = out;
+  bad_out.data = NULL;
+  CHECK(tirc_module_run(m, in, 2, &bad_out, 1, 0, &err) == 1 && err && strstr(err, "output 0: data is NULL"));
+  tirc_free(err);
+  err = NULL;
+  CHECK(tirc_module_run(m, in, 2, &out, 1, 0, NULL) == 0);
+  tirc_module_free(m);
+}
+
+/* The option values are exactly the driver's (spec §8): bad ones are
+ * rejected before anything is parsed, good ones are never "unknown". */
+static void test_option_values(void) {
+  tirc_module_t *m = NULL;
+  size_t n = strlen(LINEAR);
+  static const char *const bad_targets[] = {"gpu", "CPU", "", "cuda ", "tpu"};
+  static const char *const bad_archs[] = {"sm_70", "sm_75", "sm_100", "80", "", "sm_80x"};
+  static const char *const bad_kernels[] = {"cudnn", "efficient", "", "Flash"};
+  for (size_t i = 0; i < sizeof bad_targets / sizeof *bad_targets; i++)
+    EXPECT_USAGE(tirc_compile_string(LINEAR, n, "x.tir", &(tirc_options_t){.target = bad_targets[i]},
+                                     &m, &err_), "unknown target");
+  for (size_t i = 0; i < sizeof bad_archs / sizeof *bad_archs; i++)
+    EXPECT_USAGE(tirc_compile_string(LINEAR, n, "x.tir", &(tirc_options_t){.arch = bad_archs[i]},
+                                     &m, &err_), "unknown arch");
+  for (size_t i = 0; i < sizeof bad_kernels / sizeof *bad_kernels; i++)
+    EXPECT_USAGE(tirc_compile_string(LINEAR, n, "x.tir",
+                                     &(tirc_options_t){.sdpa_kernel = bad_kernels[i]}, &m, &err_),
+                 "unknown sdpa_kernel");
+  CHECK(m == NULL);
+  static const char *const archs[] = {"sm_80", "sm_86", "sm_89", "sm_90"};
+  static const char *const kernels[] = {"flash", "mem_efficient", "math"};
+  for (size_t i = 0; i < 4; i++) {
+    char *err = NULL;
+    CHECK(tirc_compile_string(LINEAR, n, "x.tir", &(tirc_options_t){.target = "cpu", .arch = archs[i],
+                              .sdpa_kernel = kernels[i % 3]}, &m, &err) == 0);
+    tirc_module_free(m);
+    m = NULL;
+    tirc_free(err);
+  }
+  /* cuda is a valid target (a CPU-only build then says it lacks CUDA). */
+  char *err = NULL;
+  int rc = tirc_compile_string(LINEAR, n, "x.tir", &(tirc_options_t){.target = "cuda"}, &m, &err);
+  CHECK(rc == 0 || (err && !strstr(err, "unknown")));
+  tirc_module_free(m);
+  tirc_free(err);
+}
+
 int main(void) {
+  test_null_arguments();
+  test_option_values();
   test_compile_errors();
   test_run_linear();
   test_fused_vs_unfused();
