@@ -1,6 +1,7 @@
 /* fuse_preamble.c — the device helpers at the top of every generated
  * kernel source (see fuse_src.c): bf16/f16 conversions and roundings the
- * CPU's match, wrapping integer arithmetic, saturating casts, reductions,
+ * CPU's match, wrapping integer arithmetic (division and pow defined as on
+ * the CPU), saturating casts, reductions,
  * operand offsets and the TkVec vector accesses of the flat kernels. */
 #include "codegen_internal.h"
 
@@ -77,6 +78,20 @@ const char *const tir_fuse_preamble[] = {
     "__device__ __forceinline__ float tk_sigf(float x) {\n"
     "  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"
     "  const float e = expf(x); return e / (1.0f + e);\n}\n",
+    "/* Integer division and pow as every target and the folder define them\n"
+    "   (runtime/cpu_elementwise.c): truncating, x / 0 is 0, INT64_MIN / -1\n"
+    "   wraps; a negative exponent gives the integer part of the power. */\n"
+    "__device__ __forceinline__ long long tk_wdiv(long long a, long long b) {\n"
+    "  return b == 0 ? 0 : b == -1 ? tk_wneg(a) : a / b;\n}\n"
+    "__device__ long long tk_wpow(long long a, long long e) {\n"
+    "  if (e < 0) return a == 1 ? 1 : a == -1 ? ((e & 1) ? -1 : 1) : 0;\n"
+    "  unsigned long long r = 1, b = (unsigned long long)a;\n"
+    "  while (e > 0) {\n"
+    "    if (e & 1) r *= b;\n"
+    "    b *= b;\n"
+    "    e >>= 1;\n"
+    "  }\n"
+    "  return (long long)r;\n}\n",
     "__device__ __forceinline__ double tk_sigd(double x) {\n"
     "  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));\n"
     "  const double e = exp(x); return e / (1.0 + e);\n}\n"

@@ -352,8 +352,10 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
       if (op == TIRRT_BIN_POW) put(&e, "pow%s(%s, %s)", s, a[0], a[1]);
       else put(&e, "%s %s %s", a[0], BINARY_OP[op], a[1]);
     } else {
-      put(&e, "%s(%s, %s)", op == TIRRT_BIN_ADD ? "tk_wadd" : op == TIRRT_BIN_SUB ? "tk_wsub" : "tk_wmul",
-          a[0], a[1]);
+      static const char *const WRAP[] = {[TIRRT_BIN_ADD] = "tk_wadd", [TIRRT_BIN_SUB] = "tk_wsub",
+                                         [TIRRT_BIN_MUL] = "tk_wmul", [TIRRT_BIN_DIV] = "tk_wdiv",
+                                         [TIRRT_BIN_POW] = "tk_wpow"};
+      put(&e, "%s(%s, %s)", WRAP[op], a[0], a[1]);
     }
     if (!e.oom) rounded(&r, od, e.p);
     break;

@@ -94,17 +94,27 @@ double tir_dtype_lowest(TirDType t);
  * with < there); false for float dtypes. */
 bool tir_dtype_int_range(TirDType t, double *lo, double *hi);
 
-/* Scalar conversions for f16/bf16 storage (round to nearest even). */
+/* Scalar conversions for f16/bf16 storage (round to nearest even).  The
+ * f64 ones round once, straight from the double (never through f32, whose
+ * rounding could move a value onto an f16/bf16 tie).  NaN stays a quiet NaN
+ * of the same sign. */
 float tir_f16_to_f32(uint16_t h);
 uint16_t tir_f32_to_f16(float f);
 float tir_bf16_to_f32(uint16_t h);
 uint16_t tir_f32_to_bf16(float f);
+uint16_t tir_f64_to_f16(double d);
+uint16_t tir_f64_to_bf16(double d);
 /* Element i of a dense buffer of dtype t, as double (bool: 0/1). */
 double tir_load_f64(TirDType t, const void *data, size_t i);
 int64_t tir_load_i64(TirDType t, const void *data, size_t i);
-/* Stores v converted to t the way torch casts (floats truncate toward zero
- * for integer dtypes, bool is v != 0). */
+/* Stores v converted to t exactly as the runtime converts (docs/language.md,
+ * "Edge cases of arithmetic"): to an integer dtype a float truncates toward
+ * zero and saturates to the dtype's range, NaN gives 0; integers wrap to the
+ * dtype's width; to bool is v != 0 (NaN is true); to f16/bf16/f32 rounds
+ * once to nearest even (an int64 too).  tir_store_f32 is the store of an f32
+ * result (what the runtime's f32 compute type writes). */
 void tir_store_f64(TirDType t, void *data, size_t i, double v);
+void tir_store_f32(TirDType t, void *data, size_t i, float v);
 void tir_store_i64(TirDType t, void *data, size_t i, int64_t v);
 
 /* ---------------------------------------------------------------- symbolic dims */

@@ -95,8 +95,11 @@ template <typename T> __device__ __forceinline__ T bin_float(int op, T a, T b) {
 __device__ __forceinline__ float bin_apply(int op, float a, float b) { return bin_float(op, a, b); }
 __device__ __forceinline__ double bin_apply(int op, double a, double b) { return bin_float(op, a, b); }
 
-/* base^e for e >= 0 by squaring, wrapping like repeated multiplication. */
+/* base^e wrapping like repeated multiplication; for e < 0 the integer part
+ * of the true power: 1 for base 1, +-1 for base -1, else 0 (the CPU's ipow
+ * in runtime/cpu_elementwise.c and the folder's, the same formula). */
 __device__ __forceinline__ int64_t ipow(int64_t base, int64_t e) {
+  if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
   uint64_t r = 1, b = (uint64_t)base;
   while (e > 0) {
     if (e & 1) r *= b;
@@ -106,17 +109,16 @@ __device__ __forceinline__ int64_t ipow(int64_t base, int64_t e) {
   return ops_wrap64(r);
 }
 
-/* int64, wrapping.  Division by zero and negative exponents are errors on
- * the CPU; here they give 0 (tirk_ops.h says why). */
+/* int64, wrapping.  Division truncates, x / 0 is 0 and INT64_MIN / -1
+ * wraps, on every target and in the folder (docs/language.md): the CPU's
+ * binary_i64 writes the same expression. */
 __device__ __forceinline__ int64_t bin_apply(int op, int64_t a, int64_t b) {
   switch (op) {
   case TIRK_BIN_ADD: return ops_wrap64((uint64_t)a + (uint64_t)b);
   case TIRK_BIN_SUB: return ops_wrap64((uint64_t)a - (uint64_t)b);
   case TIRK_BIN_MUL: return ops_wrap64((uint64_t)a * (uint64_t)b);
-  case TIRK_BIN_DIV:
-    if (b == 0) return 0;
-    return b == -1 ? ops_wrap64(0u - (uint64_t)a) : a / b; /* INT64_MIN / -1 wraps */
-  case TIRK_BIN_POW: return b < 0 ? 0 : ipow(a, b);
+  case TIRK_BIN_DIV: return b == 0 ? 0 : b == -1 ? ops_wrap64(0u - (uint64_t)a) : a / b;
+  case TIRK_BIN_POW: return ipow(a, b);
   case TIRK_BIN_MAXIMUM: return a > b ? a : b;
   case TIRK_BIN_MINIMUM: return a < b ? a : b;
   default: return a;

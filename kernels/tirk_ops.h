@@ -12,9 +12,9 @@
  *    libm, so results may differ from the CPU's in the last bit or two of
  *    f32/f64; f16/bf16 results are rounded from those f32 values the same
  *    way (round to nearest even).
- *  - Integer division by zero and integer pow with a negative exponent are
- *    errors on the CPU.  A kernel cannot report them without synchronizing,
- *    so the GPU writes 0 there and the runtime gets no error.
+ *  - Integer division by zero gives 0 and integer pow with a negative
+ *    exponent the integer part of the true power, the same on the CPU, the
+ *    GPU and in the constant folder (docs/language.md).
  * Every function launches on `stream` and returns at once (no allocation,
  * no synchronization).  Views follow tirk.h; "broadcast" means the runtime
  * already gave the input the output's shape with stride-0 dims. */

@@ -4,11 +4,13 @@
  * expand, permute, transpose) and `full` fold into a CONST when the result
  * has a static shape of at most TIR_FOLD_MAX_ELEMS elements.
  *
- * Arithmetic: floats are computed in double and rounded to the result dtype
- * when stored, once per op, so an f16 chain is rounded after every op as
- * torch does (torch computes half ops in float and rounds each result).
- * Integers are computed in int64 with wrap-around and truncated to the
- * dtype's width when stored, like torch's integer tensors. */
+ * A folded constant is exactly what running the op gives (the first rule:
+ * optimizing never changes the answer), so arithmetic is the runtime's:
+ * f16/bf16/f32 are computed in f32 and f64 in f64 with the runtime's
+ * formulas, and each result is rounded to its dtype once per op when stored
+ * (so an f16 chain is rounded after every op, as torch does); integers are
+ * computed in int64 with wrap-around and truncated to the dtype's width;
+ * conversions are ir/dtype.c's, which are the runtime's. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,72 +76,105 @@ static void next_index(int64_t *idx, const int64_t *dims, int rank) {
   }
 }
 
-/* ------------------------------------------------------------ scalar kernels */
+/* ------------------------------------------------------------ scalar kernels
+ *
+ * Folding must give exactly what running gives, so these are the runtime's
+ * formulas (runtime/cpu_elementwise.c), written as the same expressions and
+ * computed in the same type: f32 for f16/bf16/f32 (the result then rounded
+ * to the dtype once, as the runtime stores it), f64 for f64, int64 for
+ * integers.  Computing an f32 op in double would be more accurate and
+ * different from running.  Until the op table carries each formula once
+ * (issue 15), a formula changed here must change identically in
+ * runtime/cpu_elementwise.c, kernels/ops.cu and codegen/fuse_src.c;
+ * test/unit/test_fold_vs_run.c compares the folder with the CPU runtime. */
 
-static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-
-/* Unary float ops, computed in double. */
-static double unary_f(const TirOp *op, double x) {
-  switch (op->kind) {
-  case TIR_OP_NEG: return -x;
-  case TIR_OP_ABS: return fabs(x);
-  case TIR_OP_EXP: return exp(x);
-  case TIR_OP_LOG: return log(x);
-  case TIR_OP_SQRT: return sqrt(x);
-  case TIR_OP_RSQRT: return 1.0 / sqrt(x);
-  case TIR_OP_RECIPROCAL: return 1.0 / x;
-  case TIR_OP_TANH: return tanh(x);
-  case TIR_OP_SIGMOID: return sigmoid(x);
-  case TIR_OP_RELU: return isnan(x) ? x : x > 0 ? x : 0.0; /* torch keeps nan */
-  case TIR_OP_SILU: return x * sigmoid(x);
-  case TIR_OP_ERF: return erf(x);
-  case TIR_OP_SIN: return sin(x);
-  case TIR_OP_COS: return cos(x);
-  case TIR_OP_GELU: {
-    const char *a = tir_op_attr_str(op, "approximate");
-    if (a && strcmp(a, "tanh") == 0) {
-      const double k = 0.7978845608028654; /* sqrt(2/pi) */
-      return 0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x)));
-    }
-    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476));
+/* T is float (S = f: expf, ...) or double (S empty). */
+#define DEFINE_FOLD_FLOAT(NAME, T, S)                                                    \
+  /* exp of a non-positive argument only: neither side overflows, and the tiny side    \
+   * keeps its digits. */                                                               \
+  static T NAME##_sigmoid(T x) {                                                        \
+    if (x >= 0) return (T)1 / ((T)1 + exp##S(-x));                                      \
+    T e = exp##S(x);                                                                    \
+    return e / ((T)1 + e);                                                              \
+  }                                                                                     \
+  static T NAME##_unary(TirOpKind k, bool gelu_tanh, T x) {                             \
+    const T rsqrt2 = (T)0.70710678118654752440, kt = (T)0.79788456080286535588; /* sqrt(2/pi) */ \
+    switch (k) {                                                                        \
+    case TIR_OP_NEG: return -x;                                                         \
+    case TIR_OP_ABS: return fabs##S(x);                                                 \
+    case TIR_OP_EXP: return exp##S(x);                                                  \
+    case TIR_OP_LOG: return log##S(x);                                                  \
+    case TIR_OP_SQRT: return sqrt##S(x);                                                \
+    case TIR_OP_RSQRT: return (T)1 / sqrt##S(x);                                        \
+    case TIR_OP_RECIPROCAL: return (T)1 / x;                                            \
+    case TIR_OP_TANH: return tanh##S(x);                                                \
+    case TIR_OP_SIGMOID: return NAME##_sigmoid(x);                                      \
+    case TIR_OP_RELU: return x < 0 ? (T)0 : x; /* nan stays nan, -0 stays -0 */         \
+    case TIR_OP_SILU: return x * NAME##_sigmoid(x);                                     \
+    case TIR_OP_ERF: return erf##S(x);                                                  \
+    case TIR_OP_SIN: return sin##S(x);                                                  \
+    case TIR_OP_COS: return cos##S(x);                                                  \
+    case TIR_OP_GELU:                                                                   \
+      /* 0.5x(1 + tanh(u)) as x sigmoid(2u), and 0.5x(1 + erf(x/sqrt2)) as               \
+       * 0.5x erfc(-x/sqrt2): 1 + tanh and 1 + erf cancel for negative x. */             \
+      if (gelu_tanh) return x * NAME##_sigmoid((T)2 * kt * (x + (T)0.044715 * x * x * x)); \
+      return (T)0.5 * x * erfc##S(-x * rsqrt2);                                         \
+    default: return (T)NAN;                                                             \
+    }                                                                                   \
+  }                                                                                     \
+  /* maximum/minimum propagate nan like torch: a wins when it wins or is nan. */         \
+  static T NAME##_binary(TirOpKind k, T a, T b) {                                       \
+    switch (k) {                                                                        \
+    case TIR_OP_ADD: return a + b;                                                      \
+    case TIR_OP_SUB: return a - b;                                                      \
+    case TIR_OP_MUL: return a * b;                                                      \
+    case TIR_OP_DIV: return a / b;                                                      \
+    case TIR_OP_POW: return pow##S(a, b);                                               \
+    case TIR_OP_MAXIMUM: return (a > b || isnan(a)) ? a : b;                            \
+    case TIR_OP_MINIMUM: return (a < b || isnan(a)) ? a : b;                            \
+    default: return (T)NAN;                                                             \
+    }                                                                                   \
   }
-  default: return NAN;
-  }
-}
 
-/* Integer versions of the unary ops torch also defines on integers. */
+DEFINE_FOLD_FLOAT(f32, float, f)
+DEFINE_FOLD_FLOAT(f64, double, )
+
+/* Integer versions of the unary ops the runtime also defines on integers
+ * (infer takes floats only today). */
 static bool unary_i(TirOpKind k, int64_t x, int64_t *out) {
   switch (k) {
   case TIR_OP_NEG: *out = (int64_t)(0 - (uint64_t)x); return true;
   case TIR_OP_ABS: *out = x < 0 ? (int64_t)(0 - (uint64_t)x) : x; return true;
-  case TIR_OP_RELU: *out = x > 0 ? x : 0; return true;
+  case TIR_OP_RELU: *out = x < 0 ? 0 : x; return true;
   default: return false;
   }
 }
 
-static double binary_f(TirOpKind k, double a, double b) {
-  switch (k) {
-  case TIR_OP_ADD: return a + b;
-  case TIR_OP_SUB: return a - b;
-  case TIR_OP_MUL: return a * b;
-  case TIR_OP_DIV: return a / b;
-  case TIR_OP_POW: return pow(a, b);
-  /* torch.maximum/minimum propagate nan (fmax would drop it). */
-  case TIR_OP_MAXIMUM: return isnan(a) || isnan(b) ? NAN : fmax(a, b);
-  case TIR_OP_MINIMUM: return isnan(a) || isnan(b) ? NAN : fmin(a, b);
-  default: return NAN;
+/* base^e wrapping like repeated multiplication; for e < 0 the integer part
+ * of the true power (1 for base 1, +-1 for base -1, else 0: torch's rule for
+ * integer tensors, and the same answer for base 0 as a division by zero). */
+static int64_t ipow(int64_t base, int64_t e) {
+  if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
+  uint64_t r = 1, b = (uint64_t)base;
+  while (e > 0) {
+    if (e & 1) r *= b;
+    b *= b;
+    e >>= 1;
   }
+  return (int64_t)r;
 }
 
 /* Integer arithmetic wraps like torch's integer tensors (computed in uint64
- * so overflow is defined; the store truncates to the dtype).  Integer div
- * and pow are not folded: their result dtype and rounding rules belong to
- * infer, and a wrong guess here would silently change values. */
+ * so overflow is defined; the store truncates to the dtype).  Division
+ * truncates; x / 0 is 0 and INT64_MIN / -1 wraps (docs/language.md: a GPU
+ * kernel cannot raise, so every target defines the value instead). */
 static bool binary_i(TirOpKind k, int64_t a, int64_t b, int64_t *out) {
   switch (k) {
   case TIR_OP_ADD: *out = (int64_t)((uint64_t)a + (uint64_t)b); return true;
   case TIR_OP_SUB: *out = (int64_t)((uint64_t)a - (uint64_t)b); return true;
   case TIR_OP_MUL: *out = (int64_t)((uint64_t)a * (uint64_t)b); return true;
+  case TIR_OP_DIV: *out = b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b; return true;
+  case TIR_OP_POW: *out = ipow(a, b); return true;
   case TIR_OP_MAXIMUM: *out = a > b ? a : b; return true;
   case TIR_OP_MINIMUM: *out = a < b ? a : b; return true;
   default: return false;
@@ -177,6 +212,13 @@ static void store_scalar(TirDType dt, void *buf, size_t i, TirScalar s) {
   else tir_store_f64(dt, buf, i, s.f);
 }
 
+/* Whether store_scalar gives what the runtime gives: the program table
+ * carries the value as a double, so an integer that a double cannot hold
+ * (|v| > 2^53) would run differently; such ops are left to run. */
+static bool scalar_runs_exactly(TirScalar s) {
+  return s.kind == TIR_SCALAR_FLOAT || (s.i >= -(INT64_C(1) << 53) && s.i <= (INT64_C(1) << 53));
+}
+
 /* Integer-valued dtypes: computed in int64. */
 static bool is_intlike(TirDType t) { return t == TIR_BOOL || tir_dtype_is_int(t); }
 
@@ -211,8 +253,10 @@ static bool fold_elementwise(Fold *f) {
   const Src *a = &f->src[0], *b = &f->src[1], *c = &f->src[2];
   TirDType in = a->dt;
 
-  /* Decide once per op which arithmetic applies; refuse what we do not model. */
-  bool use_int = false;
+  /* Decide once per op which arithmetic applies (the runtime's compute type:
+   * int64, f64 for f64, else f32); refuse what we do not model. */
+  bool use_int = false, use_f64 = in == TIR_F64;
+  bool gelu_tanh = false;
   if ((flags & TIR_OPF_UNARY_FLOAT) == TIR_OPF_UNARY_FLOAT) {
     if (in != f->dt) return false;
     if (is_intlike(in)) {
@@ -220,11 +264,17 @@ static bool fold_elementwise(Fold *f) {
       if (in == TIR_BOOL || !unary_i(k, 0, &dummy)) return false;
       use_int = true;
     }
+    if (k == TIR_OP_GELU) {
+      const char *ap = tir_op_attr_str(op, "approximate");
+      gelu_tanh = ap && strcmp(ap, "tanh") == 0;
+    }
   } else if ((flags & TIR_OPF_BINARY) == TIR_OPF_BINARY) {
     if (in != f->dt || b->dt != f->dt) return false;
     if (is_intlike(in)) {
       int64_t dummy;
-      if (in == TIR_BOOL || !binary_i(k, 0, 0, &dummy)) return false;
+      /* bool takes maximum/minimum only (arithmetic on bool is rejected) */
+      if (!binary_i(k, 0, 0, &dummy)) return false;
+      if (in == TIR_BOOL && k != TIR_OP_MAXIMUM && k != TIR_OP_MINIMUM) return false;
       use_int = true;
     }
   } else if ((flags & TIR_OPF_COMPARE) == TIR_OPF_COMPARE) {
@@ -237,7 +287,8 @@ static bool fold_elementwise(Fold *f) {
     if (in != TIR_BOOL || b->dt != f->dt || c->dt != f->dt) return false;
   } else if (k == TIR_OP_MASKED_FILL) {
     if (in != f->dt || b->dt != TIR_BOOL) return false;
-    if (tir_op_attr_c(op, "value")->kind != TIR_ATTR_SCALAR) return false;
+    const TirAttr *v = tir_op_attr_c(op, "value");
+    if (v->kind != TIR_ATTR_SCALAR || !scalar_runs_exactly(v->scalar)) return false;
   } else if (k != TIR_OP_CAST) {
     return false;
   }
@@ -249,8 +300,13 @@ static bool fold_elementwise(Fold *f) {
     size_t ob = op->n_operands > 1 ? src_off(b, f->rank, idx) : 0;
     switch (k) {
     case TIR_OP_CAST:
-      /* Integer to integer stays exact (i64 values above 2^53). */
-      if (is_intlike(in) && is_intlike(f->dt))
+      /* As the runtime's copy: the same dtype moves bytes (a nan keeps its
+       * payload); an integer source goes through int64 (exact, and an i64
+       * above 2^53 rounds once into a float dtype), a float one through f64
+       * (exact); the store rounds, saturates or wraps once. */
+      if (in == f->dt)
+        memcpy(f->out + i * f->esize, (const unsigned char *)a->data + oa * f->esize, f->esize);
+      else if (is_intlike(in))
         tir_store_i64(f->dt, f->out, i, tir_load_i64(in, a->data, oa));
       else
         tir_store_f64(f->dt, f->out, i, tir_load_f64(in, a->data, oa));
@@ -288,17 +344,23 @@ static bool fold_elementwise(Fold *f) {
           int64_t r = 0;
           unary_i(k, tir_load_i64(in, a->data, oa), &r);
           tir_store_i64(f->dt, f->out, i, r);
-        } else {
-          tir_store_f64(f->dt, f->out, i, unary_f(op, tir_load_f64(in, a->data, oa)));
+        } else if (use_f64) {
+          tir_store_f64(f->dt, f->out, i, f64_unary(k, gelu_tanh, tir_load_f64(in, a->data, oa)));
+        } else { /* f16/bf16/f32 load exactly into f32 */
+          float x = (float)tir_load_f64(in, a->data, oa);
+          tir_store_f32(f->dt, f->out, i, f32_unary(k, gelu_tanh, x));
         }
       } else {
         if (use_int) {
           int64_t r = 0;
           binary_i(k, tir_load_i64(in, a->data, oa), tir_load_i64(in, b->data, ob), &r);
           tir_store_i64(f->dt, f->out, i, r);
-        } else {
+        } else if (use_f64) {
           tir_store_f64(f->dt, f->out, i,
-                        binary_f(k, tir_load_f64(in, a->data, oa), tir_load_f64(in, b->data, ob)));
+                        f64_binary(k, tir_load_f64(in, a->data, oa), tir_load_f64(in, b->data, ob)));
+        } else {
+          float x = (float)tir_load_f64(in, a->data, oa), y = (float)tir_load_f64(in, b->data, ob);
+          tir_store_f32(f->dt, f->out, i, f32_binary(k, x, y));
         }
       }
       break;
@@ -338,7 +400,7 @@ static bool fold_into(Fold *f) {
   /* %y = full(shape=S, value=v, dtype=T)  ->  const   (S static and small) */
   case TIR_OP_FULL: {
     const TirAttr *v = tir_op_attr_c(op, "value");
-    if (v->kind != TIR_ATTR_SCALAR) return false;
+    if (v->kind != TIR_ATTR_SCALAR || !scalar_runs_exactly(v->scalar)) return false;
     for (int64_t e = 0; e < f->n; e++) store_scalar(f->dt, f->out, (size_t)e, v->scalar);
     return true;
   }
