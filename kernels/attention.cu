@@ -99,6 +99,7 @@ tirk_err_t tirk_sdpa_prep(const tirk_sdpa_args_t *a, prob_t *c, int *empty) {
     } else if (is_float_dt(m->dtype)) {
       c->mask_kind = MK_FLOAT;
       c->mthresh = m->dtype == TIRK_F16 ? -65504.0 : -1e30; /* spec §5 */
+      if (a->exact_mask) c->mthresh = -INFINITY; /* exact_mask: only -inf masks */
     } else {
       return tirk_fail(TIRK_ERR_ARGS, "sdpa: mask must be bool or float");
     }

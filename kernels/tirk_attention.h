@@ -45,6 +45,7 @@ typedef struct {
   double scale;            /* already resolved (1/sqrt(E) by default); finite */
   double dropout_p;        /* >= 0; >= 1 drops everything */
   int is_causal, bottom_right, enable_gqa;
+  int exact_mask; /* a float mask is added as written: only -inf masks */
   uint64_t seed, stream;   /* dropout randomness (see above) */
 } tirk_sdpa_args_t;
 

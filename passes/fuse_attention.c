@@ -429,6 +429,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
    * that keeps every position is dropped outright. */
   TirCausal causal = TIR_NOT_CAUSAL;
   TirValue *keep = NULL, *add = NULL;
+  bool exact = false; /* a kept float mask: sdpa adds it as written (exact_mask) */
   for (int i = 0; i < mt->n_masks && !b.failed; i++) {
     Mask *mk = &mt->masks[i];
     char why[200] = "";
@@ -444,7 +445,20 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
     if (opts->remarks)
       tir_diag_remark(opts->diag, mt->softmax->loc, "attention mask kept (not proven causal): %s",
                       why[0] ? why : "a second causal mask of the other alignment");
-    if (mk->additive) {
+    /* A keep mask with a finite fill (masked_fill(s, m, finfo.min)) becomes
+     * the additive mask where(keep, 0, fill): the chain's fully masked rows
+     * then come out as the chain computes them (all scores equal the fill:
+     * a uniform average), not as sdpa's masked rows (0). */
+    bool finite_keep = !mk->additive && isfinite(mk->fill);
+    if (finite_keep) {
+      TirValue *z = build_scalar(&b, dt, 0, loc), *f = build_scalar(&b, dt, mk->fill * mk->mscale, loc);
+      TirValue *ops[3] = {mk->v, mk->negated ? f : z, mk->negated ? z : f};
+      TirValue *w = NULL;
+      if (!b.failed) w = build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
+      add = add ? build2(&b, TIR_OP_ADD, add, w, loc) : w;
+      exact = true;
+    } else if (mk->additive) {
+      exact = true;
       TirValue *v = mk->v;
       if (mk->mscale != 1) v = build2(&b, TIR_OP_MUL, v, build_scalar(&b, v->type.dtype, mk->mscale, loc), loc);
       if (v && v->type.dtype != dt) {
@@ -476,6 +490,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
       tir_op_set_float(op, "scale", mt->scale);
       tir_op_set_float(op, "dropout_p", mt->dropout_p);
       tir_op_set_bool(op, "enable_gqa", mt->gqa);
+      if (exact) tir_op_set_bool(op, "exact_mask", true);
     }
     sd = build(&b, op);
   }

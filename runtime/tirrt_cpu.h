@@ -125,6 +125,8 @@ typedef struct {
   bool is_causal;
   bool bottom_right;  /* causal_align="bottom_right" */
   bool enable_gqa;
+  bool exact_mask;    /* a float mask is added as written: only -inf masks
+                         (docs/language.md, sdpa's exact_mask) */
   uint64_t seed, stream; /* dropout randomness, as for tirrt_cpu_dropout; the
                             element index is the row-major index in the
                             [..., Hq, L, S] probability matrix */

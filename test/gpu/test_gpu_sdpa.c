@@ -374,11 +374,24 @@ static void run_case(const case_t *c) {
     double e = fabs(refu[i] - ref[i]);
     if (e > erru || e != e) erru = e;
   }
+  /* The unfused error row by row.  With large scores (mag > 1) most rows are
+   * one-hot, which the unfused chain computes exactly, while a few near ties
+   * (16-bit scores) make the global bound large: the flash kernels must also
+   * meet the bound row by row there (issue 14: one-hot rows one f16 ulp off). */
+  const int64_t nrow = c->Ev > 0 ? no / c->Ev : 0;
+  double *rowu = malloc(sizeof(double) * (size_t)(nrow + 1)), *rowg = malloc(sizeof(double) * (size_t)(nrow + 1));
+  for (int64_t r = 0; r < nrow; r++) {
+    rowu[r] = 0;
+    for (int64_t e = 0; e < c->Ev; e++) {
+      double d = fabs(refu[r * c->Ev + e] - ref[r * c->Ev + e]);
+      if (d > rowu[r] || d != d) rowu[r] = d;
+    }
+  }
   /* The CPU kernel in the same dtype and layout (its error, and the dropout mask's equality). */
   double errcpu = 0;
   {
     tirrt_view_t hq = hview(&q), hk = hview(&k), hv = hview(&v), ho = hview(&out), hm = hview(&m);
-    tirrt_sdpa_params_t prm = {scale, c->p, c->causal != 0, c->causal == 2, c->Hq != c->Hk, seed, 7};
+    tirrt_sdpa_params_t prm = {scale, c->p, c->causal != 0, c->causal == 2, c->Hq != c->Hk, false, seed, 7};
     tirrt_status_t st = tirrt_cpu_sdpa(&hq, &hk, &hv, has_mask ? &hm : NULL, &prm, &ho, NULL);
     if (st) {
       printf("cpu sdpa failed: %s\n", tirrt_status_message(st));
@@ -432,7 +445,8 @@ static void run_case(const case_t *c) {
     CK(cudaMemcpy(got, out.dev, obytes, cudaMemcpyDeviceToHost));
     CK(cudaMemcpy(glse, lse.dev, sizeof(float) * (size_t)nl, cudaMemcpyDeviceToHost));
     double err_g = 0, err_cg = 0, lerr = 0;
-    int64_t unwritten = 0;
+    int64_t unwritten = 0, rows_over = 0;
+    for (int64_t r = 0; r < nrow; r++) rowg[r] = 0;
     for (int64_t i = 0; i < no; i++) {
       double g = get(got, c->dt, ten_off(&out, i));
       if (g != g) {
@@ -441,9 +455,13 @@ static void run_case(const case_t *c) {
       }
       double e = fabs(g - ref[i]);
       if (e > err_g) err_g = e;
+      if (e > rowg[i / c->Ev]) rowg[i / c->Ev] = e;
       double ec = fabs(g - get(out.host, c->dt, ten_off(&out, i)));
       if (ec > err_cg) err_cg = ec;
     }
+    if (kernel >= 2 && c->mag > 1) /* the per-row bound (above) */
+      for (int64_t r = 0; r < nrow; r++)
+        if (rowg[r] > 2 * rowu[r] + floor * (maxref > 1 ? maxref : 1)) rows_over++;
     int lse_bad = 0;
     for (int64_t i = 0; i < nl; i++) {
       double g = glse[i], r = lref[i];
@@ -456,12 +474,14 @@ static void run_case(const case_t *c) {
       if (e > lerr) lerr = e;
     }
     /* The CPU kernel carries its own rounding: allow it on top of the bound. */
-    int ok = !unwritten && err_g <= bound && !lse_bad && err_cg <= bound + errcpu;
-    report(ok, "%-7s %-4s %-38s err %.2e bound %.2e (unfused %.2e cpu %.2e |gpu-cpu| %.2e) lse %.1e%s%s", kn,
+    int ok = !unwritten && err_g <= bound && !lse_bad && err_cg <= bound + errcpu && !rows_over;
+    report(ok, "%-7s %-4s %-38s err %.2e bound %.2e (unfused %.2e cpu %.2e |gpu-cpu| %.2e) lse %.1e%s%s%s", kn,
            dt_name(c->dt), c->what, err_g, bound, erru, errcpu, err_cg, lerr, unwritten ? " UNWRITTEN" : "",
-           lse_bad ? " LSE-BAD" : "");
+           lse_bad ? " LSE-BAD" : "", rows_over ? " ROWS-OVER-ROW-BOUND" : "");
+    if (rows_over) printf("       %lld of %lld rows over their own bound (2 x the row's unfused error + floor)\n",
+                          (long long)rows_over, (long long)nrow);
   }
-  free(got), free(glse), free(ref), free(refu), free(lref);
+  free(got), free(glse), free(ref), free(refu), free(lref), free(rowu), free(rowg);
   ten_free(&q), ten_free(&k), ten_free(&v), ten_free(&out), ten_free(&lse);
   if (has_mask) ten_free(&m);
 }
