@@ -53,6 +53,8 @@ typedef struct {
   const TirDim *c; /* INDEX */
   Pred p;          /* TWO */
   Ival a, b;       /* TWO: values where p holds / elsewhere */
+  bool pinned;     /* TWO: the tensor has one row (i = 0) and p is read there
+                      (j - i <= d is j <= d); see freeze_i */
   const char *why; /* UNKNOWN */
 } Av;
 
@@ -205,7 +207,7 @@ static bool p_swap(Prover *pr, Pred p, Pred *out) {
 
 static bool dep_i(const Av *x) {
   return (x->kind == AV_INDEX && x->ai != 0) ||
-         (x->kind == AV_TWO && (x->p.k == PK_LE || x->p.k == PK_GE));
+         (x->kind == AV_TWO && !x->pinned && (x->p.k == PK_LE || x->p.k == PK_GE));
 }
 static bool dep_j(const Av *x) {
   return (x->kind == AV_INDEX && x->aj != 0) ||
@@ -230,7 +232,11 @@ static Av freeze_i(Prover *pr, Av x, const TirDim *C) {
     if (known_le(pr, d, D(pr, 0))) return uniform(x.a);
     if (known_le(pr, C, d)) return uniform(x.b);
   }
-  return unknown("a triangle on an axis of size 1 (broadcast) depends on one index alone");
+  /* A predicate of j alone: kept as j - i <= d read at i = 0 ("pinned").
+   * It may only reach ops whose result also has one row (pinned_ok), and a
+   * claim only when the scores have one row too (decoding, L = 1). */
+  x.pinned = true;
+  return x;
 }
 
 /* The value read at j = 0 only, i in [0, R).  j - i <= d becomes i >= -d:
@@ -510,9 +516,15 @@ static bool as_index(Prover *pr, const Av *x, Av *out) {
   return true;
 }
 
-static Av compare_index(Prover *pr, TirOpKind k, Av x, Av y) {
+static Av compare_index(Prover *pr, TirOpKind k, Av x, Av y, const TirType *rt) {
   /* diff = x - y = ai*i + aj*j + c; only +-(j - i) + c is a triangle. */
   int64_t ai = x.ai - y.ai, aj = x.aj - y.aj;
+  /* On a result of one row (or one column) that index is always 0, so any
+   * multiple of it may be added: j + c <= 0 is j - i + c <= 0 there.  The
+   * predicate is then pinned by settle and checked by pinned_ok. */
+  int r = rt->rank;
+  if (ai == 0 && (aj == 1 || aj == -1) && (r < 2 || is_one(rt->dims[r - 2]))) ai = -aj;
+  if (aj == 0 && (ai == 1 || ai == -1) && (r < 1 || is_one(rt->dims[r - 1]))) aj = -ai;
   const TirDim *c = dsub(pr, x.c, y.c);
   if (k == TIR_OP_EQ || k == TIR_OP_NE) return unknown("equality of indices (a diagonal)");
   if (k == TIR_OP_GE || k == TIR_OP_GT) { /* x >= y  <=>  y - x <= 0 */
@@ -541,7 +553,7 @@ static Av eval_compare(Prover *pr, TirOp *op) {
   if (x.kind == AV_INDEX || y.kind == AV_INDEX) {
     Av xi, yi;
     if (!as_index(pr, &x, &xi) || !as_index(pr, &y, &yi)) return unknown("an index compared with a non-integer");
-    return compare_index(pr, op->kind, xi, yi);
+    return compare_index(pr, op->kind, xi, yi, &op->result->type);
   }
   return combine(pr, op->kind, &x, &y, TIR_BOOL);
 }
@@ -629,6 +641,8 @@ static Av remap(Prover *pr, Av x, const TirType *in, const TirType *out, const i
     x.ai = ai, x.aj = aj;
     return x;
   }
+  if (x.kind == AV_TWO && x.pinned && dj && pj != tj)
+    return unknown("a one-row mask's key axis moves");
   if (di && dj && pi == tj) { /* the two axes swapped */
     Pred p;
     if (!p_swap(pr, x.p, &p)) return unknown("overflow");
@@ -777,12 +791,36 @@ static Av eval_op(Prover *pr, TirOp *op) {
   }
 }
 
+/* May an op take a pinned (one-row) operand?  Only if its result has one
+ * row too and the op keeps each element's j: elementwise ops, casts, expand
+ * and reshapes (remap checks that j stays last). */
+static bool pinned_ok(const TirOp *op) {
+  const TirType *t = &op->result->type;
+  if (t->rank >= 2 && !is_one(t->dims[t->rank - 2])) return false;
+  switch (op->kind) {
+  case TIR_OP_LT: case TIR_OP_LE: case TIR_OP_GT: case TIR_OP_GE: case TIR_OP_EQ: case TIR_OP_NE:
+  case TIR_OP_LOGICAL_NOT: case TIR_OP_LOGICAL_AND: case TIR_OP_LOGICAL_OR: case TIR_OP_MAXIMUM:
+  case TIR_OP_MINIMUM: case TIR_OP_NEG: case TIR_OP_WHERE: case TIR_OP_MASKED_FILL: case TIR_OP_ADD:
+  case TIR_OP_SUB: case TIR_OP_MUL: case TIR_OP_DIV: case TIR_OP_CAST: case TIR_OP_EXPAND:
+  case TIR_OP_CONTIGUOUS: case TIR_OP_CLONE: case TIR_OP_RESHAPE: case TIR_OP_SQUEEZE:
+  case TIR_OP_UNSQUEEZE:
+    return true;
+  default: return false;
+  }
+}
+
 static Av eval(Prover *pr, TirValue *v) {
   if (!v->def) return unknown("a function argument (runtime data)");
   if (v->id < pr->n && pr->done[v->id]) return pr->memo[v->id];
   if (pr->depth >= MAX_DEPTH) return unknown("mask expression too deep");
   pr->depth++;
   Av a = settle(pr, eval_op(pr, v->def), &v->type);
+  for (int k = 0; k < v->def->n_operands && a.kind != AV_UNKNOWN; k++) {
+    TirValue *o = v->def->operands[k].value;
+    if (o->id < pr->n && pr->done[o->id] && pr->memo[o->id].kind == AV_TWO && pr->memo[o->id].pinned &&
+        !pinned_ok(v->def))
+      a = unknown("a one-row mask broadcast over several rows");
+  }
   pr->depth--;
   if (v->id < pr->n) {
     pr->memo[v->id] = a;
@@ -826,6 +864,10 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
     goto out;
   }
   Av a = eval(&pr, q->mask);
+  if (a.kind == AV_TWO && a.pinned && !is_one(q->L)) {
+    fail(why, n, "a one-row mask over several query rows");
+    goto out;
+  }
   if (a.kind != AV_TWO) {
     fail(why, n, a.kind == AV_UNKNOWN ? a.why : "the mask is an index, not a mask");
     goto out;
