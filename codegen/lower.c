@@ -136,7 +136,13 @@ static int32_t add_value(TirCodegen *cg, const TirValue *v, int32_t kind) {
   return cg->values.n - 1;
 }
 
-static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
+/* A dim attribute as an index in [0, rank).  Torch lets dims 0 and -1 name
+ * the one wrapped dim of a 0-d tensor (x.sum(0), softmax(x, -1)); that
+ * gives 0 here, and callers that build masks must treat rank 0 apart. */
+static int norm_dim(int64_t d, int rank) {
+  if (rank == 0) return 0;
+  return (int)(d < 0 ? d + rank : d);
+}
 
 static int unop(TirOpKind k, const TirOp *op) {
   switch (k) {
@@ -227,12 +233,16 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       in->op = TIRRT_OP_REDUCE;
       in->i[0] = k == TIR_OP_SUM ? TIRRT_RED_SUM : k == TIR_OP_MEAN ? TIRRT_RED_MEAN
                : k == TIR_OP_AMAX ? TIRRT_RED_AMAX : TIRRT_RED_AMIN;
+      /* A 0-d input reduces nothing (its one element is the result,
+       * whatever dims say): an empty mask. */
       const TirAttr *d = tir_op_attr_c(op, "dims");
       uint32_t mask = 0;
-      if (d->kind == TIR_ATTR_INTS && d->ints.n > 0)
+      if (x->rank == 0)
+        mask = 0;
+      else if (d->kind == TIR_ATTR_INTS && d->ints.n > 0)
         for (int i = 0; i < d->ints.n; i++) mask |= 1u << norm_dim(d->ints.v[i], x->rank);
       else
-        mask = x->rank ? (uint32_t)((1ull << x->rank) - 1) : 0;
+        mask = (uint32_t)((1ull << x->rank) - 1);
       in->i[1] = mask;
       break;
     }
@@ -308,6 +318,7 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       in->i[1] = strcmp(tir_op_attr_str(op, "causal_align"), "bottom_right") == 0;
       in->i[2] = tir_op_attr_bool(op, "enable_gqa");
       in->i[3] = cg->stream++;
+      in->i[5] = tir_op_has_attr(op, "exact_mask") && tir_op_attr_bool(op, "exact_mask");
       if (tir_op_has_attr(op, "kernel")) { /* select-kernel's choice, for the GPU */
         const char *k = tir_op_attr_str(op, "kernel");
         in->i[4] = strcmp(k, "flash") == 0 ? 1 : strcmp(k, "mem_efficient") == 0 ? 2 : 3;

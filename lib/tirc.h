@@ -99,7 +99,9 @@ int tirc_module_output_shapes(tirc_module_t *module, const tirc_dltensor_t *inpu
 
 /* Runs with inputs in signature order and writes each output into the
  * caller's tensor, which must have the output's dtype and shape (any
- * strides).  `seed` drives dropout. */
+ * strides).  An output must not share memory with an input or with another
+ * output (the run fails with code 1); a tensor with no elements may have
+ * NULL data.  `seed` drives dropout. */
 int tirc_module_run(tirc_module_t *module, const tirc_dltensor_t *inputs, int n_inputs,
                     const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                     char **out_error);

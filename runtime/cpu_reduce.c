@@ -110,6 +110,7 @@ tirrt_status_t tirrt_cpu_reduce(tirrt_redop_t op, const tirrt_view_t *x, uint32_
   tirrt_status_t s;
   if ((s = tirrt_view_check(x, name, "the input")) || (s = tirrt_view_check(out, name, "the output")))
     return s;
+  if (x->rank == 0 && dims_mask <= 1) dims_mask = 0; /* torch's wrapped dim of a 0-d tensor */
   if (x->rank < 32 && (dims_mask >> x->rank) != 0)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: dims mask 0x%x names dims beyond rank %d",
                              name, (unsigned)dims_mask, (int)x->rank);

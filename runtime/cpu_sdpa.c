@@ -404,6 +404,7 @@ tirrt_status_t tirrt_cpu_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, cons
       /* Spec §5: at or below -1e30, or at the dtype's lowest finite value,
        * means masked.  Only f16's lowest (-65504) lies above -1e30. */
       c.mask_thresh = mask->dtype == TIRRT_DTYPE_F16 ? -65504.0 : -1e30;
+      if (params->exact_mask) c.mask_thresh = -INFINITY; /* exact_mask: only -inf masks */
     } else {
       return bad("mask must be bool or float", mask);
     }
@@ -439,9 +440,11 @@ tirrt_status_t tirrt_cpu_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, cons
   int64_t nbatch = 1;
   for (int32_t d = 0; d < c.nbd; d++)
     if (!tirrt_mul_nonneg(nbatch, c.bshape[d], &nbatch)) return bad("batch too large", out);
-  if (nbatch == 0 || c.Hq == 0 || c.L == 0) return NULL;
+  if (nbatch == 0 || c.Hq == 0 || c.L == 0 || c.Ev == 0) return NULL;
+  /* Only a tensor with elements needs data: with no keys (S = 0) every row
+   * attends to nothing and is 0, with E = 0 every score is 0. */
   for (int t = 0; t < T_COUNT; t++)
-    if (ts[t] && !ts[t]->data) return bad("NULL data", ts[t]);
+    if (ts[t] && !ts[t]->data && tirrt_view_numel(ts[t]) > 0) return bad("NULL data", ts[t]);
 
   /* Scratch: see SDPA_TYPED.  Sizes are checked for overflow. */
   c.Evp = (c.Ev + SDPA_VPAD - 1) / SDPA_VPAD * SDPA_VPAD;

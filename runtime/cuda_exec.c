@@ -49,7 +49,15 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
   tirrt_cuda_ctx_t *c = env->ctx;
   const tirrt_view_t *q = ins[0], *k = ins[1], *v = ins[2];
   double scale = inst->f[0];
-  if (isnan(scale)) scale = 1.0 / sqrt((double)q->shape[q->rank - 1]);
+  int64_t depth = q->shape[q->rank - 1];
+  if (isnan(scale)) scale = depth > 0 ? 1.0 / sqrt((double)depth) : 1.0; /* E = 0: scores are 0 anyway */
+  /* No keys: every row attends to nothing and is 0 (as on the CPU); the
+   * kernels need not take S = 0. */
+  if (k->shape[k->rank - 2] == 0) {
+    tirk_view_t to = tirrt_tirk_view(out);
+    TIRRT_TIRK_CHECK(tirk_fill(0.0, &to, c->stream), "sdpa");
+    return NULL;
+  }
   tirk_sdpa_args_t a;
   memset(&a, 0, sizeof a);
   a.q = tirrt_tirk_view(q);
@@ -61,6 +69,7 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
   a.is_causal = inst->i[0] != 0;
   a.bottom_right = inst->i[1] != 0;
   a.enable_gqa = inst->i[2] != 0;
+  a.exact_mask = inst->i[5] != 0;
   a.seed = env->seed;
   a.stream = (uint64_t)inst->i[3];
   tirk_view_t mask;
@@ -138,6 +147,18 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
   cudaStream_t st = c->stream;
   tirk_view_t to = tirrt_tirk_view(out), t0, t1, t2;
   tirrt_status_t s = NULL;
+  /* An empty output needs no kernel (its data may be NULL).  Not for
+   * reductions: amax over an empty dim is an error even then, which
+   * tirk_reduce reports. */
+  if (tirrt_view_numel(out) == 0 && inst->op != TIRRT_OP_REDUCE) return NULL;
+  /* K = 0: the empty sum of products is 0 (GEMM libraries may refuse
+   * k = 0); linear then gives its bias.  As the CPU kernels do. */
+  if ((inst->op == TIRRT_OP_MATMUL || inst->op == TIRRT_OP_LINEAR) &&
+      ins[0]->shape[ins[0]->rank - 1] == 0) {
+    if (inst->op == TIRRT_OP_LINEAR && inst->n_in > 2) return tirrt_cuda_copy(c, ins[2], out);
+    TIRRT_TIRK_CHECK(tirk_fill(0.0, &to, st), "matmul");
+    return NULL;
+  }
   switch (inst->op) {
   case TIRRT_OP_UNARY:
     if ((s = bcast(ins[0], out, &t0))) return s;

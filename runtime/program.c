@@ -12,6 +12,7 @@
  * (cuda_exec.c), and a generated kernel, when the program has one for a run
  * of instructions, replaces that run. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,14 +28,37 @@ typedef struct {
   size_t cap;
   int32_t refs; /* live values viewing it; 0 = free in the pool */
   bool device;  /* GPU memory (of program->device) */
+  int32_t bin;  /* its capacity's bin */
+  int32_t next; /* while free: the next free buffer of its bin, or -1 */
 } Buffer;
+
+/* The free buffers of one capacity (on one device kind): a stack, and,
+ * while not empty, a node of that device's treap of bins (see acquire). */
+typedef struct {
+  size_t cap;
+  bool device;
+  int32_t top;         /* the last buffer freed, or -1 */
+  int32_t left, right; /* children in the treap */
+  uint32_t prio;
+} Bin;
 
 struct tirrt_program_s {
   const tirrt_program_def_t *def;
   int32_t *last_use; /* per value: last instruction that reads it; n_insts for results */
   int32_t *result_base; /* per result: the value made in its caller buffer, or -1 (direct_base) */
+  /* A run's per-value state (Run's view, buf, direct), kept between runs:
+   * allocating and clearing it per run cost as much as running a long
+   * program of small ops.  direct is all NULL between runs. */
+  tirrt_view_t *view;
+  int32_t *vbuf;
+  void **direct;
   Buffer *bufs;
   int32_t n_bufs, cap_bufs;
+  Bin *bins;
+  int32_t n_bins, cap_bins;
+  int32_t *bin_slots; /* hash of (device, capacity) -> bin + 1, 0 empty; n_slots a power of 2 */
+  int32_t n_slots;
+  int32_t free_root[2]; /* per device kind (host, GPU): the treap of non-empty bins, or -1 */
   size_t live_bytes, peak_bytes;
   /* GPU state, made on the first CUDA run: the device, constants uploaded
    * once, and the generated kernels' modules. */
@@ -49,17 +73,6 @@ static void gpu_unprepare(tirrt_program_t *p);
 
 /* ------------------------------------------------------------ creation */
 
-/* The op making value v (and its first input), or -1 for an argument or
- * constant. */
-static int32_t producer_op(const tirrt_program_def_t *d, int32_t v, int32_t *in0) {
-  for (int32_t i = 0; i < d->n_insts; i++)
-    if (d->insts[i].out == v) {
-      *in0 = d->insts[i].n_in ? d->insts[i].in[0] : -1;
-      return d->insts[i].op;
-    }
-  return -1;
-}
-
 /* For result j, the value to make in the caller's buffer (computed once,
  * at creation): the result itself, or, when it is a reshape or copy (of a
  * reshape...) of a value that nothing else reads or returns, that value:
@@ -68,28 +81,26 @@ static int32_t producer_op(const tirrt_program_def_t *d, int32_t v, int32_t *in0
  * in views: GPT-2's logits are a [B*T, V] product viewed as [B, T, V], an
  * 823 MB copy at B=8, T=1024).  A base that turns out not to be allocated
  * (a view itself) just leaves the copy.  -1: none (a result that is an
- * argument or a constant, or is returned twice, is copied). */
-static int32_t direct_base(const tirrt_program_def_t *d, int32_t j) {
-  int32_t v = d->results[j], uses = 0;
-  for (int32_t k = 0; k < d->n_results; k++) uses += d->results[k] == v;
-  if (uses != 1 || d->values[v].kind != TIRRT_VALUE_TEMP) return -1;
-  int32_t base = v, in = -1;
-  int32_t op0;
-  while ((op0 = producer_op(d, v, &in)) == TIRRT_OP_RESHAPE || op0 == TIRRT_OP_COPY) {
-    int32_t readers = 0, in2 = -1;
-    if (in < 0 || d->values[in].kind != TIRRT_VALUE_TEMP) break;
-    for (int32_t i = 0; i < d->n_insts; i++)
-      for (int32_t k = 0; k < d->insts[i].n_in; k++) readers += d->insts[i].in[k] == in;
-    for (int32_t k = 0; k < d->n_results; k++) readers += d->results[k] == in;
-    if (readers != 1) break;
+ * argument or a constant, or is returned twice, is copied).  prod[v] is
+ * the instruction making v (-1: none); reads[v] counts v's reads by
+ * instructions and results; returned[v] counts the latter. */
+static int32_t direct_base(const tirrt_program_def_t *d, int32_t j, const int32_t *prod,
+                           const int32_t *reads, const int32_t *returned) {
+  int32_t v = d->results[j];
+  if (returned[v] != 1 || d->values[v].kind != TIRRT_VALUE_TEMP) return -1;
+  int32_t base = v;
+  for (;;) {
+    const tirrt_inst_t *mk = prod[v] >= 0 ? &d->insts[prod[v]] : NULL;
+    if (!mk || (mk->op != TIRRT_OP_RESHAPE && mk->op != TIRRT_OP_COPY) || mk->n_in < 1) break;
+    int32_t in = mk->in[0];
+    if (d->values[in].kind != TIRRT_VALUE_TEMP || reads[in] != 1) break;
     v = in;
-    int32_t op = producer_op(d, v, &in2);
+    int32_t op = prod[v] >= 0 ? d->insts[prod[v]].op : -1;
     if (op == TIRRT_OP_PERMUTE || op == TIRRT_OP_EXPAND || op == TIRRT_OP_SLICE) break; /* not allocated */
     if (op != TIRRT_OP_RESHAPE && op != TIRRT_OP_COPY) base = v; /* made by a kernel, contiguous */
   }
   return base;
 }
-
 
 static tirrt_status_t bad_def(const tirrt_program_def_t *def, const char *what, int32_t i) {
   return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: malformed program: %s (%d)",
@@ -124,7 +135,24 @@ static tirrt_status_t check_def(const tirrt_program_def_t *def) {
     if (def->args[i] < 0 || def->args[i] >= def->n_values) return bad_def(def, "argument", i);
   for (int32_t i = 0; i < def->n_results; i++)
     if (def->results[i] < 0 || def->results[i] >= def->n_values) return bad_def(def, "result", i);
-  return NULL;
+  /* Every value is made once, before it is read: the executor reuses its
+   * per-value state between runs and must never read a stale entry. */
+  bool *made = calloc((size_t)def->n_values + 1, sizeof *made);
+  if (!made) return tirrt_oom_status();
+  tirrt_status_t s = NULL;
+  for (int32_t i = 0; i < def->n_args; i++) made[def->args[i]] = true;
+  for (int32_t v = 0; v < def->n_values; v++) made[v] |= def->values[v].kind == TIRRT_VALUE_CONST;
+  for (int32_t i = 0; i < def->n_insts && !s; i++) {
+    const tirrt_inst_t *in = &def->insts[i];
+    for (int32_t k = 0; k < in->n_in && !s; k++)
+      if (!made[in->in[k]]) s = bad_def(def, "an input not made before its instruction", i);
+    if (!s && made[in->out]) s = bad_def(def, "an output made twice", i);
+    made[in->out] = true;
+  }
+  for (int32_t i = 0; i < def->n_results && !s; i++)
+    if (!made[def->results[i]]) s = bad_def(def, "a result never made", i);
+  free(made);
+  return s;
 }
 
 /* Generated kernels must replace runs that are safe to skip: ranges in
@@ -173,34 +201,53 @@ static tirrt_status_t check_kernels(const tirrt_program_def_t *def, const int32_
 tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_program_t **out) {
   tirrt_status_t s = check_def(def);
   if (s) return s;
+  size_t nv = (size_t)def->n_values + 1;
   tirrt_program_t *p = calloc(1, sizeof *p);
-  int32_t *lu = malloc(((size_t)def->n_values + 1) * sizeof *lu);
+  int32_t *lu = malloc(nv * sizeof *lu);
   int32_t *rb = malloc(((size_t)def->n_results + 1) * sizeof *rb);
-  if (!p || !lu || !rb) {
+  int32_t *counts = malloc(3 * nv * sizeof *counts); /* prod, reads, returned */
+  if (p) {
+    p->view = malloc(nv * sizeof *p->view);
+    p->vbuf = malloc(nv * sizeof *p->vbuf);
+    p->direct = calloc(nv, sizeof *p->direct);
+  }
+  if (!p || !lu || !rb || !counts || !p->view || !p->vbuf || !p->direct) {
+    if (p) {
+      free(p->view);
+      free(p->vbuf);
+      free(p->direct);
+    }
     free(p);
     free(lu);
     free(rb);
+    free(counts);
     return tirrt_oom_status();
   }
-  for (int32_t j = 0; j < def->n_results; j++) rb[j] = direct_base(def, j);
+  int32_t *prod = counts, *reads = counts + nv, *returned = counts + 2 * nv;
   /* A value dies after its last reader; one nobody reads dies where it is
    * made; results live to the end. */
-  for (int32_t v = 0; v < def->n_values; v++) lu[v] = -1;
+  for (int32_t v = 0; v < def->n_values; v++) lu[v] = prod[v] = -1, reads[v] = returned[v] = 0;
   for (int32_t i = 0; i < def->n_insts; i++) {
     const tirrt_inst_t *in = &def->insts[i];
     lu[in->out] = i;
-    for (int32_t k = 0; k < in->n_in; k++) lu[in->in[k]] = i;
+    prod[in->out] = i;
+    for (int32_t k = 0; k < in->n_in; k++) lu[in->in[k]] = i, reads[in->in[k]]++;
   }
-  for (int32_t r = 0; r < def->n_results; r++) lu[def->results[r]] = def->n_insts;
+  for (int32_t r = 0; r < def->n_results; r++) {
+    lu[def->results[r]] = def->n_insts;
+    reads[def->results[r]]++;
+    returned[def->results[r]]++;
+  }
+  for (int32_t j = 0; j < def->n_results; j++) rb[j] = direct_base(def, j, prod, reads, returned);
+  free(counts);
   p->def = def;
   p->last_use = lu;
   p->result_base = rb;
   p->device = -1;
+  p->free_root[0] = p->free_root[1] = -1;
   s = check_kernels(def, lu);
   if (s) {
-    free(lu);
-    free(rb);
-    free(p);
+    tirrt_program_free(p);
     return s;
   }
   *out = p;
@@ -225,6 +272,11 @@ void tirrt_program_free(tirrt_program_t *p) {
   gpu_unprepare(p);
 #endif
   free(p->bufs);
+  free(p->view);
+  free(p->vbuf);
+  free(p->direct);
+  free(p->bins);
+  free(p->bin_slots);
   free(p->last_use);
   free(p->result_base);
   free(p);
@@ -232,14 +284,142 @@ void tirrt_program_free(tirrt_program_t *p) {
 
 /* ------------------------------------------------------------ buffers */
 
-static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int32_t *out_id) {
-  if (bytes == 0) bytes = 1;
-  int32_t best = -1;
+/* Free buffers are kept by capacity: one bin (a stack) per distinct
+ * capacity, and the non-empty bins of each device kind in a treap (a
+ * binary search tree on the capacity, heap-ordered on a hash, so expected
+ * depth O(log bins)).  Best fit, the smallest capacity that holds a
+ * request, is one descent; taking or returning a buffer is a stack
+ * operation, plus a treap insert or remove when a bin fills or empties.
+ * So a program with many live values does not scan the pool per
+ * allocation (it was quadratic), and programs, which use few distinct
+ * sizes, mostly touch a small tree.  Among buffers of the best capacity
+ * the last one freed is reused (likely still in cache). */
+
+/* Joins two treaps where every capacity of a is below every one of c. */
+static int32_t treap_merge(Bin *b, int32_t a, int32_t c) {
+  if (a < 0) return c;
+  if (c < 0) return a;
+  if (b[a].prio >= b[c].prio) {
+    b[a].right = treap_merge(b, b[a].right, c);
+    return a;
+  }
+  b[c].left = treap_merge(b, a, b[c].left);
+  return c;
+}
+
+static int32_t treap_insert(Bin *b, int32_t t, int32_t id) {
+  if (t < 0) return id;
+  if (b[id].prio > b[t].prio) { /* id becomes this subtree's root: split t around it */
+    int32_t *lo = &b[id].left, *hi = &b[id].right;
+    while (t >= 0) {
+      if (b[t].cap < b[id].cap) {
+        *lo = t;
+        lo = &b[t].right;
+        t = b[t].right;
+      } else {
+        *hi = t;
+        hi = &b[t].left;
+        t = b[t].left;
+      }
+    }
+    *lo = *hi = -1;
+    return id;
+  }
+  if (b[id].cap < b[t].cap) b[t].left = treap_insert(b, b[t].left, id);
+  else b[t].right = treap_insert(b, b[t].right, id);
+  return t;
+}
+
+static int32_t treap_remove(Bin *b, int32_t t, int32_t id) {
+  if (t < 0) return -1; /* not in the tree (cannot happen) */
+  if (t == id) return treap_merge(b, b[t].left, b[t].right);
+  if (b[id].cap < b[t].cap) b[t].left = treap_remove(b, b[t].left, id);
+  else b[t].right = treap_remove(b, b[t].right, id);
+  return t;
+}
+
+static uint32_t slot_hash(size_t cap, bool device) {
+  uint64_t h = ((uint64_t)cap << 1 | device) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> 32);
+}
+
+/* The bin of (device, cap), made when new; -1 when out of memory. */
+static int32_t bin_of(tirrt_program_t *p, bool device, size_t cap) {
+  uint32_t mask = (uint32_t)p->n_slots - 1;
+  for (uint32_t i = slot_hash(cap, device) & mask; p->n_slots && p->bin_slots[i]; i = (i + 1) & mask) {
+    const Bin *b = &p->bins[p->bin_slots[i] - 1];
+    if (b->cap == cap && b->device == device) return p->bin_slots[i] - 1;
+  }
+  if (p->n_bins == p->cap_bins) {
+    int32_t nc = p->cap_bins ? 2 * p->cap_bins : 16;
+    Bin *nb = realloc(p->bins, (size_t)nc * sizeof *nb);
+    if (!nb) return -1;
+    p->bins = nb;
+    p->cap_bins = nc;
+  }
+  if (2 * (p->n_bins + 1) > p->n_slots) { /* keep the table at most half full: rehash */
+    int32_t ns = p->n_slots ? 2 * p->n_slots : 64;
+    int32_t *slots = calloc((size_t)ns, sizeof *slots);
+    if (!slots) return -1;
+    for (int32_t k = 0; k < p->n_bins; k++) {
+      uint32_t j = slot_hash(p->bins[k].cap, p->bins[k].device) & (uint32_t)(ns - 1);
+      while (slots[j]) j = (j + 1) & (uint32_t)(ns - 1);
+      slots[j] = k + 1;
+    }
+    free(p->bin_slots);
+    p->bin_slots = slots;
+    p->n_slots = ns;
+    mask = (uint32_t)ns - 1;
+  }
+  uint32_t i = slot_hash(cap, device) & mask;
+  while (p->bin_slots[i]) i = (i + 1) & mask;
+  int32_t id = p->n_bins++;
+  p->bin_slots[i] = id + 1;
+  /* The treap priority: a fixed hash of the id (deterministic runs). */
+  uint32_t h = (uint32_t)id * 2654435761u;
+  p->bins[id] = (Bin){cap, device, -1, -1, -1, (h ^ h >> 15) * 2246822519u};
+  return id;
+}
+
+/* Buffer id goes back to its bin (refs already 0). */
+static void pool_put(tirrt_program_t *p, int32_t id) {
+  Buffer *buf = &p->bufs[id];
+  Bin *bin = &p->bins[buf->bin];
+  if (bin->top < 0) {
+    bin->left = bin->right = -1;
+    p->free_root[bin->device] = treap_insert(p->bins, p->free_root[bin->device], buf->bin);
+  }
+  buf->next = bin->top;
+  bin->top = id;
+}
+
+/* Forgets every buffer's use: all of them are free again (end of a run;
+ * most already are). */
+static void pool_reset(tirrt_program_t *p) {
   for (int32_t i = 0; i < p->n_bufs; i++)
-    if (p->bufs[i].refs == 0 && p->bufs[i].device == device && p->bufs[i].cap >= bytes &&
-        (best < 0 || p->bufs[i].cap < p->bufs[best].cap))
-      best = i;
-  if (best < 0) {
+    if (p->bufs[i].refs != 0) {
+      p->bufs[i].refs = 0;
+      pool_put(p, i);
+    }
+  p->live_bytes = 0;
+}
+
+static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int32_t *out_id) {
+  int32_t best = -1, found = -1; /* the smallest non-empty bin that holds `bytes` */
+  for (int32_t t = p->free_root[device]; t >= 0;) {
+    if (p->bins[t].cap >= bytes) {
+      found = t;
+      t = p->bins[t].left;
+    } else {
+      t = p->bins[t].right;
+    }
+  }
+  if (found >= 0) {
+    Bin *bin = &p->bins[found];
+    best = bin->top;
+    bin->top = p->bufs[best].next;
+    if (bin->top < 0) p->free_root[device] = treap_remove(p->bins, p->free_root[device], found);
+  } else {
     if (p->n_bufs == p->cap_bufs) {
       int32_t nc = p->cap_bufs ? 2 * p->cap_bufs : 16;
       Buffer *nb = realloc(p->bufs, (size_t)nc * sizeof *nb);
@@ -247,6 +427,8 @@ static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int
       p->bufs = nb;
       p->cap_bufs = nc;
     }
+    int32_t bin = bin_of(p, device, bytes);
+    if (bin < 0) return tirrt_oom_status();
     void *mem = NULL;
     if (device) {
 #ifdef TIRRT_HAVE_CUDA
@@ -257,7 +439,7 @@ static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int
       return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
                                "out of memory allocating %zu bytes for an intermediate", bytes);
     }
-    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0, device};
+    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0, device, bin, -1};
     best = p->n_bufs++;
   }
   p->bufs[best].refs = 1;
@@ -269,7 +451,10 @@ static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int
 
 static void release(tirrt_program_t *p, int32_t id) {
   if (id < 0) return;
-  if (--p->bufs[id].refs == 0) p->live_bytes -= p->bufs[id].cap;
+  if (--p->bufs[id].refs == 0) {
+    p->live_bytes -= p->bufs[id].cap;
+    pool_put(p, id);
+  }
 }
 
 /* ------------------------------------------------------------ running */
@@ -325,16 +510,63 @@ static void eval_dims(Run *r) {
   }
 }
 
+/* Appends dim node n as an expression ("2*s + 1") to buf at *len, in
+ * parentheses where its precedence is below `prec` (0 sums, 1 products,
+ * 2 operands of a division). */
+static void format_dim(const tirrt_program_def_t *d, int32_t n, int prec, char *buf, size_t size,
+                       size_t *len) {
+  const tirrt_dim_node_t *x = &d->dims[n];
+  int mine = x->op == TIRRT_DIM_ADD || x->op == TIRRT_DIM_SUB ? 0 : x->op >= TIRRT_DIM_MUL ? 1 : 2;
+  static const char *const OPS[] = {"", "", " + ", " - ", "*", "/"};
+#define PUT(...)                                                                       \
+  do {                                                                                 \
+    if (*len < size) {                                                                 \
+      int w = snprintf(buf + *len, size - *len, __VA_ARGS__);                          \
+      *len = w < 0 ? size : *len + (size_t)w < size ? *len + (size_t)w : size - 1;    \
+    }                                                                                  \
+  } while (0)
+  if (mine < prec) PUT("(");
+  if (x->op == TIRRT_DIM_CONST) PUT("%lld", (long long)x->value);
+  else if (x->op == TIRRT_DIM_SYM) PUT("%s", d->syms[x->value]);
+  else if (x->op == TIRRT_DIM_MUL && d->dims[x->b].op == TIRRT_DIM_CONST) { /* "2*s", not "s*2" */
+    format_dim(d, x->b, 1, buf, size, len);
+    PUT("*");
+    format_dim(d, x->a, 1, buf, size, len);
+  } else {
+    format_dim(d, x->a, mine, buf, size, len);
+    PUT("%s", OPS[x->op]);
+    format_dim(d, x->b, mine + (x->op != TIRRT_DIM_ADD && x->op != TIRRT_DIM_MUL), buf, size, len);
+  }
+  if (mine < prec) PUT(")");
+#undef PUT
+}
+
+/* A symbol of dim node n that is not bound yet, or -1. */
+static int32_t unbound_sym(const Run *r, int32_t n) {
+  const tirrt_dim_node_t *x = &r->p->def->dims[n];
+  if (x->op == TIRRT_DIM_SYM) return r->sym_bound[x->value] ? -1 : (int32_t)x->value;
+  if (x->op == TIRRT_DIM_CONST) return -1;
+  int32_t s = unbound_sym(r, x->a);
+  return s >= 0 ? s : unbound_sym(r, x->b);
+}
+
 /* The shape of value v from its dims; fails naming the unbound symbol. */
 static tirrt_status_t value_shape(Run *r, int32_t v, tirrt_tensor_desc_t *desc) {
-  const tirrt_value_def_t *vd = &r->p->def->values[v];
+  const tirrt_program_def_t *d = r->p->def;
+  const tirrt_value_def_t *vd = &d->values[v];
   desc->dtype = (tirrt_dtype_t)vd->dtype;
   desc->rank = vd->rank;
   for (int32_t k = 0; k < vd->rank; k++) {
     int32_t n = vd->dims[k];
-    if (!r->dim_ok[n])
+    if (!r->dim_ok[n]) {
+      int32_t sym = unbound_sym(r, n);
+      if (sym < 0) /* bound, but the expression overflows or divides by 0 */
+        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                                 "dim %d of %s cannot be evaluated for these inputs", k, vd->name);
       return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                               "the shape of %s depends on a symbol no input binds", vd->name);
+                               "the shape of %s depends on the symbol %s, which the inputs' "
+                               "shapes do not determine", vd->name, d->syms[sym]);
+    }
     if (r->dim[n] < 0)
       return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                                "the shape of %s has a negative dim (%lld) for these inputs",
@@ -344,7 +576,59 @@ static tirrt_status_t value_shape(Run *r, int32_t v, tirrt_tensor_desc_t *desc) 
   return tirrt_tensor_desc_check(desc, NULL, NULL);
 }
 
-/* Binds symbols from the arguments, then checks every argument's shape. */
+enum { SOLVE_NONE, SOLVE_BOUND, SOLVE_NOFIT };
+
+/* Solves "dim node n == want" for the one unbound symbol in it when n is
+ * an affine chain of known operands around it (s + c, c - s, k*s,
+ * (s + c)*k, a*b with a known, ...): peels one known operand per step,
+ * inverting it.  SOLVE_BOUND binds the symbol; SOLVE_NONE: nothing to
+ * solve now (n is known, has two unknowns, or a floor division);
+ * SOLVE_NOFIT: no whole number >= 0 gives `want`. */
+static int solve_dim(Run *r, int32_t n, int64_t want) {
+  const tirrt_program_def_t *d = r->p->def;
+  for (;;) {
+    const tirrt_dim_node_t *x = &d->dims[n];
+    if (r->dim_ok[n]) return SOLVE_NONE; /* known: checked against the input later */
+    bool ka = x->op >= TIRRT_DIM_ADD && r->dim_ok[x->a], kb = x->op >= TIRRT_DIM_ADD && r->dim_ok[x->b];
+    int64_t a = ka ? r->dim[x->a] : 0, b = kb ? r->dim[x->b] : 0, next;
+    switch (x->op) {
+    case TIRRT_DIM_SYM:
+      if (r->sym_bound[x->value]) return SOLVE_NONE;
+      if (want < 0) return SOLVE_NOFIT;
+      r->sym_bound[x->value] = true;
+      r->sym[x->value] = want;
+      return SOLVE_BOUND;
+    case TIRRT_DIM_ADD: /* a + u = want, or u + b = want */
+      if (!ka && !kb) return SOLVE_NONE;
+      if (__builtin_sub_overflow(want, ka ? a : b, &next)) return SOLVE_NOFIT;
+      n = ka ? x->b : x->a;
+      break;
+    case TIRRT_DIM_SUB: /* a - u = want, or u - b = want */
+      if (!ka && !kb) return SOLVE_NONE;
+      if (ka ? __builtin_sub_overflow(a, want, &next) : __builtin_add_overflow(want, b, &next))
+        return SOLVE_NOFIT;
+      n = ka ? x->b : x->a;
+      break;
+    case TIRRT_DIM_MUL: { /* k * u = want */
+      if (!ka && !kb) return SOLVE_NONE;
+      int64_t k = ka ? a : b;
+      if (k == 0) return want == 0 ? SOLVE_NONE : SOLVE_NOFIT; /* any u, or none */
+      if (want % k != 0) return SOLVE_NOFIT;
+      next = want / k;
+      n = ka ? x->b : x->a;
+      break;
+    }
+    default: return SOLVE_NONE; /* a floor division has many solutions */
+    }
+    want = next;
+  }
+}
+
+/* Binds symbols from the arguments, then checks every argument's shape.
+ * A dim that is a bare symbol binds it; then dims that are expressions
+ * solve their one unknown symbol, repeatedly (one bound symbol can make
+ * another dim solvable), and last every dim is checked against its
+ * declared expression. */
 static tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs) {
   const tirrt_program_def_t *d = r->p->def;
   for (int32_t i = 0; i < d->n_args; i++) {
@@ -371,18 +655,42 @@ static tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs) {
     }
   }
   eval_dims(r);
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int32_t i = 0; i < d->n_args; i++) {
+      const tirrt_value_def_t *vd = &d->values[d->args[i]];
+      for (int32_t k = 0; k < vd->rank; k++) {
+        int res = solve_dim(r, vd->dims[k], descs[i].shape[k]);
+        if (res == SOLVE_BOUND) {
+          eval_dims(r); /* at most once per symbol */
+          progress = true;
+        } else if (res == SOLVE_NOFIT) {
+          char e[160];
+          size_t len = 0;
+          format_dim(d, vd->dims[k], 0, e, sizeof e, &len);
+          int32_t sym = unbound_sym(r, vd->dims[k]);
+          return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                                   "input %s: dim %d is %lld, which the declared %s cannot be "
+                                   "for a whole number %s >= 0", vd->name, k,
+                                   (long long)descs[i].shape[k], e, sym >= 0 ? d->syms[sym] : "");
+        }
+      }
+    }
+  }
   for (int32_t i = 0; i < d->n_args; i++) {
     tirrt_tensor_desc_t want;
     tirrt_status_t s = value_shape(r, d->args[i], &want);
     if (s) return s;
     for (int32_t k = 0; k < want.rank; k++)
       if (want.shape[k] != descs[i].shape[k]) {
-        char w[160], g[160];
+        char w[160], g[160], e[160];
+        size_t len = 0;
         tirrt_tensor_desc_format(&want, w, sizeof w);
         tirrt_tensor_desc_format(&descs[i], g, sizeof g);
+        format_dim(d, d->values[d->args[i]].dims[k], 0, e, sizeof e, &len);
         return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                                 "input %s: shape %s does not fit the declared %s", 
-                                 d->values[d->args[i]].name, g, w);
+                                 "input %s: shape %s does not fit the declared %s (dim %d is %s)",
+                                 d->values[d->args[i]].name, g, w, k, e);
       }
   }
   return NULL;
@@ -432,8 +740,12 @@ static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
   tirrt_status_t s = value_shape(r, v, &desc);
   if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
   if (s) return s;
+  r->buf[v] = -1;
+  if (bytes == 0) { /* no elements: no memory, NULL data (as torch gives such tensors) */
+    *out = tirrt_view_contiguous(&desc, NULL);
+    return NULL;
+  }
   if (r->direct && r->direct[v]) { /* a result: straight into the caller's buffer */
-    r->buf[v] = -1;
     *out = tirrt_view_contiguous(&desc, r->direct[v]);
     return NULL;
   }
@@ -529,14 +841,33 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   default: break;
   }
   if ((s = alloc_out(r, inst->out, out))) return s;
+  const tirrt_view_t *x0 = inst->n_in ? IN(0) : NULL;
+  /* A reduction or softmax of a 0-d input runs over shape [1]: dims 0
+   * and -1 name torch's one wrapped dim, so the result is the element
+   * (1 or 0 for softmax, log_softmax).  The same form on both devices. */
+  tirrt_inst_t one;
+  tirrt_view_t x1, o1;
+  if ((inst->op == TIRRT_OP_REDUCE || inst->op == TIRRT_OP_SOFTMAX) && x0->rank == 0) {
+    one = *inst;
+    if (inst->op == TIRRT_OP_REDUCE) one.i[1] = 1;
+    else one.i[0] = 0;
+    x1 = *x0;
+    o1 = *out;
+    x1.rank = o1.rank = 1;
+    x1.shape[0] = o1.shape[0] = 1;
+    x1.strides[0] = o1.strides[0] = 1;
+    x0 = &x1;
+    out = &o1;
+    inst = &one;
+  }
   /* Reductions write the keepdim form on both devices; view the output
    * buffer so. */
   tirrt_view_t keepdim;
   if (inst->op == TIRRT_OP_REDUCE) {
     keepdim = *out;
-    keepdim.rank = IN(0)->rank;
+    keepdim.rank = x0->rank;
     for (int32_t k = 0; k < keepdim.rank; k++)
-      keepdim.shape[k] = (inst->i[1] >> k) & 1 ? 1 : IN(0)->shape[k];
+      keepdim.shape[k] = (inst->i[1] >> k) & 1 ? 1 : x0->shape[k];
     contiguous_strides(&keepdim);
     out = &keepdim;
   }
@@ -546,7 +877,7 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
     if (inst->n_in > (int32_t)(sizeof ins / sizeof *ins))
       return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "an instruction with %d inputs",
                                inst->n_in);
-    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = IN(k);
+    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = k ? IN(k) : x0;
     tirrt_cuda_exec_env_t env = {.ctx = r->ctx, .dim = r->dim, .seed = r->seed};
     return tirrt_cuda_exec(&env, inst, ins, out);
   }
@@ -558,8 +889,8 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   case TIRRT_OP_MASKED_FILL: return tirrt_cpu_masked_fill(IN(0), IN(1), inst->f[0], out);
   case TIRRT_OP_CAST: return tirrt_cpu_copy(IN(0), out);
   case TIRRT_OP_REDUCE:
-    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], IN(0), (uint32_t)inst->i[1], out);
-  case TIRRT_OP_SOFTMAX: return tirrt_cpu_softmax(IN(0), (int32_t)inst->i[0], inst->i[1] != 0, out);
+    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], x0, (uint32_t)inst->i[1], out);
+  case TIRRT_OP_SOFTMAX: return tirrt_cpu_softmax(x0, (int32_t)inst->i[0], inst->i[1] != 0, out);
   case TIRRT_OP_LAYER_NORM:
     return tirrt_cpu_layer_norm(IN(0), OPT(1), OPT(2), (int32_t)inst->i[0], inst->f[0], out);
   case TIRRT_OP_RMS_NORM: return tirrt_cpu_rms_norm(IN(0), OPT(1), inst->f[0], out);
@@ -581,12 +912,16 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
     return tirrt_cpu_dropout(IN(0), inst->f[0], r->seed, (uint64_t)inst->i[0], out);
   case TIRRT_OP_SDPA: {
     double scale = inst->f[0];
-    if (isnan(scale)) scale = 1.0 / sqrt((double)IN(0)->shape[IN(0)->rank - 1]);
+    int64_t e = IN(0)->shape[IN(0)->rank - 1];
+    /* E = 0: every score is the empty sum 0 whatever the scale (torch's
+     * 1/sqrt(0) = inf scales an empty q); any finite scale gives that. */
+    if (isnan(scale)) scale = e > 0 ? 1.0 / sqrt((double)e) : 1.0;
     tirrt_sdpa_params_t prm = {.scale = scale,
                                .dropout_p = inst->f[1],
                                .is_causal = inst->i[0] != 0,
                                .bottom_right = inst->i[1] != 0,
                                .enable_gqa = inst->i[2] != 0,
+                               .exact_mask = inst->i[5] != 0,
                                .seed = r->seed,
                                .stream = (uint64_t)inst->i[3]};
     return tirrt_cpu_sdpa(IN(0), IN(1), IN(2), OPT(3), &prm, out, NULL);
@@ -710,6 +1045,9 @@ static tirrt_status_t gpu_linear_act(Run *r, int32_t i, int32_t *next_kernel, bo
   /* Not relu: Lt's relu epilogue need not keep NaN as the CPU does. */
   int kind = act->i[0] == TIRRT_UN_GELU_TANH ? TIRRT_ACT_GELU_TANH : TIRRT_ACT_NONE;
   if (kind == TIRRT_ACT_NONE) return NULL;
+  /* Empty operands (K = 0, no rows) take the instructions' own path. */
+  if (tirrt_view_numel(&r->view[lin->in[0]]) == 0 || tirrt_view_numel(&r->view[lin->in[1]]) == 0)
+    return NULL;
   /* A generated kernel that starts at the activation must be only it. */
   bool skip_kernel = *next_kernel < d->n_kernels && d->kernels[*next_kernel].first_inst == i + 1;
   if (skip_kernel && d->kernels[*next_kernel].n_insts != 1) return NULL;
@@ -779,6 +1117,65 @@ static tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
   return NULL;
 }
 
+typedef struct {
+  uintptr_t lo, hi; /* [lo, hi) */
+  int32_t index;    /* argument i, or result -1 - j */
+} Span;
+
+static int span_cmp(const void *a, const void *b) {
+  const Span *x = a, *y = b;
+  return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The caller's result buffers: present unless the result has no elements
+ * (NULL is then fine), and overlapping no argument and no other result.
+ * A result is written while later instructions may still read the
+ * arguments, so an overlap would give wrong answers silently.  One sort
+ * and a sweep: after sorting by start, a span overlaps an earlier one iff
+ * it starts before the largest end seen so far. */
+static tirrt_status_t check_result_buffers(Run *r, const tirrt_tensor_desc_t *arg_descs,
+                                           const void *const *arg_datas,
+                                           void *const *result_buffers) {
+  const tirrt_program_def_t *d = r->p->def;
+  Span *sp = malloc(((size_t)d->n_args + (size_t)d->n_results + 1) * sizeof *sp);
+  if (!sp) return tirrt_oom_status();
+  int32_t n = 0;
+  tirrt_status_t s = NULL;
+  for (int32_t j = 0; j < d->n_results && !s; j++) {
+    tirrt_tensor_desc_t desc;
+    size_t bytes = 0;
+    if (!(s = value_shape(r, d->results[j], &desc))) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
+    if (!s && bytes && !result_buffers[j])
+      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "result buffer %d is NULL", j);
+    if (!s && bytes)
+      sp[n++] = (Span){(uintptr_t)result_buffers[j], (uintptr_t)result_buffers[j] + bytes, -1 - j};
+  }
+  for (int32_t i = 0; i < d->n_args && !s; i++) {
+    size_t bytes = 0;
+    s = tirrt_tensor_desc_check(&arg_descs[i], NULL, &bytes);
+    if (!s && bytes && arg_datas[i])
+      sp[n++] = (Span){(uintptr_t)arg_datas[i], (uintptr_t)arg_datas[i] + bytes, i};
+  }
+  if (!s) qsort(sp, (size_t)n, sizeof *sp, span_cmp);
+  int32_t far_any = -1, far_res = -1; /* the spans reaching furthest: any, results */
+  for (int32_t k = 0; k < n && !s; k++) {
+    int32_t other = sp[k].index < 0 ? far_any : far_res;
+    if (other >= 0 && sp[other].hi > sp[k].lo) {
+      const Span *a = sp[k].index < 0 ? &sp[k] : &sp[other], *b = a == &sp[k] ? &sp[other] : &sp[k];
+      char what[160];
+      if (b->index >= 0) snprintf(what, sizeof what, "input %s", d->values[d->args[b->index]].name);
+      else snprintf(what, sizeof what, "output %d", -1 - b->index);
+      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                            "output %d overlaps %s in memory; outputs must not share memory with "
+                            "the inputs or with each other", -1 - a->index, what);
+    }
+    if (far_any < 0 || sp[k].hi > sp[far_any].hi) far_any = k;
+    if (sp[k].index < 0 && (far_res < 0 || sp[k].hi > sp[far_res].hi)) far_res = k;
+  }
+  free(sp);
+  return s;
+}
+
 tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options_t *o,
                                      const tirrt_tensor_desc_t *arg_descs,
                                      const void *const *arg_datas, void *const *result_buffers,
@@ -792,9 +1189,6 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   if (o->device_pointers && (o->device != TIRRT_DEVICE_CUDA || !result_buffers))
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "device pointers need the CUDA device and caller result buffers");
-  for (int32_t j = 0; result_buffers && j < d->n_results; j++)
-    if (!result_buffers[j])
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "result buffer %d is NULL", j);
 #ifndef TIRRT_HAVE_CUDA
   if (o->device == TIRRT_DEVICE_CUDA)
     return tirrt_make_status(TIRRT_STATUS_UNAVAILABLE,
@@ -805,8 +1199,8 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
   r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
   r.dim_ok = calloc((size_t)d->n_dims + 1, sizeof *r.dim_ok);
-  r.view = calloc((size_t)d->n_values + 1, sizeof *r.view);
-  r.buf = malloc(((size_t)d->n_values + 1) * sizeof *r.buf);
+  r.view = p->view;
+  r.buf = p->vbuf;
   void **results = calloc((size_t)d->n_results + 1, sizeof *results);
   void **uploads = calloc((size_t)d->n_args + 1, sizeof *uploads);
   tirrt_status_t s = NULL;
@@ -822,6 +1216,8 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
   p->live_bytes = p->peak_bytes = 0;
   if ((s = bind_args(&r, arg_descs))) goto done;
+  if (result_buffers && (s = check_result_buffers(&r, arg_descs, arg_datas, result_buffers)))
+    goto done;
 #ifdef TIRRT_HAVE_CUDA
   if (r.gpu) {
     cudaGetDevice(&saved_device);
@@ -850,10 +1246,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
    * the caller gave buffers where the run computes (saves a copy); a value
    * returned twice keeps the copies. */
   if (result_buffers && (r.gpu == (o->device_pointers != 0))) {
-    if (!(r.direct = calloc((size_t)d->n_values + 1, sizeof *r.direct))) {
-      s = tirrt_oom_status();
-      goto done;
-    }
+    r.direct = p->direct;
     for (int32_t j = 0; j < d->n_results; j++)
       if (r.p->result_base[j] >= 0) r.direct[r.p->result_base[j]] = result_buffers[j];
   }
@@ -903,6 +1296,10 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     size_t bytes;
     if ((s = tirrt_tensor_desc_check(&desc, NULL, &bytes))) goto done;
     void *dst = result_buffers ? result_buffers[j] : NULL;
+    if (result_buffers && bytes == 0) { /* empty: nothing to write, its buffer may be NULL */
+      out_descs[j] = desc;
+      continue;
+    }
     if (!dst && !(dst = results[j] = malloc(bytes ? bytes : 1))) {
       s = tirrt_oom_status();
       goto done;
@@ -959,17 +1356,16 @@ done:
   if (r.gpu && saved_device >= 0) cudaSetDevice(saved_device); /* the caller's current GPU */
 #endif
   /* Everything still held goes back to the pool for the next run. */
-  for (int32_t i = 0; i < p->n_bufs; i++) p->bufs[i].refs = 0;
-  p->live_bytes = 0;
-  free(r.direct);
+  pool_reset(p);
+  if (r.direct) /* all NULL again for the next run */
+    for (int32_t j = 0; j < d->n_results; j++)
+      if (p->result_base[j] >= 0) r.direct[p->result_base[j]] = NULL;
   free(uploads);
   free(results);
   free(r.sym);
   free(r.sym_bound);
   free(r.dim);
   free(r.dim_ok);
-  free(r.view);
-  free(r.buf);
   return s;
 }
 
