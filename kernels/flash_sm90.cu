@@ -203,7 +203,7 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
   const int64_t ii[2] = {wrow0 + lane / 4, wrow0 + lane / 4 + 8};
   float o[DP / 2], s[BN / 2];
   uint32_t pa[BN / 16][4];
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}; /* m: running max of the raw scores */
 #pragma unroll
   for (int i = 0; i < DP / 2; i++) o[i] = 0.f;
   const uint32_t qa = qs + cw * 64 * 128;
@@ -252,7 +252,18 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
         }
     }
     /* Row maxima of the raw scores; the scale (> 0, else the scaled
-     * values) goes into one FMA per element with the exponent. */
+     * values) goes into one FMA per element with the exponent.  m is the
+     * running maximum of the raw scores; hi + lo = m * scale * log2(e)
+     * exactly (lo: the product's rounding error, up to half an ulp of hi).
+     * The exponent must be exactly 0 for the maximal key: fma(s, mul, -hi)
+     * alone gives lo there, which is harmless while lo is tiny but not for
+     * large scores (|hi| ~ 1e4: lo up to 1e-3, so p_max = 1 +- 7e-4, whose
+     * 16-bit rounding in P V disagrees with l: one-hot rows came out one
+     * f16 ulp off, issue 14).  So when some row of the warp has
+     * |lo| > 2^-18 the tile takes fma(s, mul, -hi) - lo (one more FADD per
+     * element); otherwise (always when every |hi| < 128, i.e. for usual
+     * scores) the single FMA as before, whose error is then a factor
+     * 2^lo <= 1 + 2e-6 on the row. */
     const float sc = p.scale_log2;
     if (!(sc > 0.f)) {
 #pragma unroll
@@ -265,25 +276,36 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
       mx[0] = fmaxf(mx[0], fmaxf(s[4 * n], s[4 * n + 1]));
       mx[1] = fmaxf(mx[1], fmaxf(s[4 * n + 2], s[4 * n + 3]));
     }
-    float nmu[2];
+    float hi[2], lo[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
       mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      const float mn = fmaxf(m[r], mx[r] == -INFINITY ? -INFINITY : mx[r] * mul); /* log2 domain */
-      const float mu = mn == -INFINITY ? 0.f : mn; /* no visible key yet: exp2(-inf - 0) = 0 */
-      al[r] = fast_exp2(m[r] - mu);
+      const float mn = fmaxf(m[r], mx[r]); /* raw */
+      /* no visible key yet: hi = lo = 0, exp2(-inf) = 0, never (-inf) - (-inf) */
+      hi[r] = mn == -INFINITY ? 0.f : mn * mul;
+      lo[r] = mn == -INFINITY ? 0.f : fmaf(mn, mul, -hi[r]);
+      al[r] = fast_exp2(fmaf(m[r], mul, -hi[r]) - lo[r]); /* exactly 1 when the max did not move */
       m[r] = mn;
-      nmu[r] = -mu;
     }
     float sum[2] = {0.f, 0.f};
+    if (__any_sync(0xffffffffu, fabsf(lo[0]) > 0x1p-18f || fabsf(lo[1]) > 0x1p-18f)) {
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++)
+      for (int n = 0; n < BN / 8; n++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        s[4 * n + e] = fast_exp2(fmaf(s[4 * n + e], mul, nmu[e >> 1]));
-        sum[e >> 1] += s[4 * n + e];
-      }
+        for (int e = 0; e < 4; e++) {
+          s[4 * n + e] = fast_exp2(fmaf(s[4 * n + e], mul, -hi[e >> 1]) - lo[e >> 1]);
+          sum[e >> 1] += s[4 * n + e];
+        }
+    } else {
+#pragma unroll
+      for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          s[4 * n + e] = fast_exp2(fmaf(s[4 * n + e], mul, -hi[e >> 1]));
+          sum[e >> 1] += s[4 * n + e];
+        }
+    }
 #pragma unroll
     for (int r = 0; r < 2; r++) l[r] = l[r] * al[r] + sum[r];
     if (p.dropout) { /* l keeps the undropped sum, as the CPU kernel */
@@ -372,7 +394,8 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     if (lane == 0) mbar_arrive(vempty((nkb - 1) & 1));
   }
 
-  /* out = O / l; rows that saw no key give 0 and lse = -inf. */
+  /* out = O / l; rows that saw no key give 0 and lse = -inf (m is the raw maximum). */
+  const float mul = p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
   int64_t off[A_N];
   batch_offsets(p, b, off);
   T *og = (T *)p.ptr[A_O] + off[A_O] + h * p.hs[A_O];
@@ -399,7 +422,7 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
         }
       }
       if (p.lse && lane % 4 == 0)
-        p.lse[(b * p.Hq + h) * L + i] = lr > 0.f ? (m[r] + log2f(lr)) * LN2_F : -INFINITY;
+        p.lse[(b * p.Hq + h) * L + i] = lr > 0.f ? fmaf(m[r], mul, log2f(lr)) * LN2_F : -INFINITY;
     }
   }
 #else
