@@ -19,6 +19,9 @@ if ! have torch "$TORCH_VERSION"; then
   pip_install "torch==$TORCH_VERSION" ||
     echo "setup-torch: WARNING: could not install torch; the torch backend tests will be skipped"
 fi
+# expecttest: torch.testing's OpInfo database imports it (test/python/opinfo_sweep.py).
+python3 -c "import expecttest" 2>/dev/null || pip_install "expecttest" ||
+  echo "setup-torch: could not install expecttest; the OpInfo sweep uses its stand-in"
 if [ -z "${TIRC_NO_TRANSFORMERS:-}" ] && ! have transformers "$TRANSFORMERS_VERSION"; then
   echo "setup-torch: installing transformers==$TRANSFORMERS_VERSION (optional: Hugging Face model tests)"
   pip_install "transformers==$TRANSFORMERS_VERSION" ||

@@ -245,6 +245,7 @@ def main():
                     help="also compare these .tir files (symbols from --dims)")
     ap.add_argument("--dims", nargs="*", default=["B=1", "T=32"])
     ap.add_argument("--gpu", action="store_true", help="optimized side on the GPU")
+    ap.add_argument("--progress", action="store_true", help="a line after every program (for runs cut short)")
     a = ap.parse_args()
     global GPU
     GPU = a.gpu
@@ -284,6 +285,8 @@ def main():
             print(f"FAIL {path} (inputs seed {ins_seed}):\n  " + "\n  ".join(problems) + "\n" + text)
         else:
             passed += 1
+        if a.progress:
+            print(f"progress: {passed} passed, {failed} failed", flush=True)
     for path in a.files:
         outs = []
         for opt, tag in ((False, "ref"), (True, "opt")):

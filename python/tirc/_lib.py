@@ -208,10 +208,12 @@ class Module:
         self._tls.inputs = (sig, arr, keep)
         return arr
 
-    def run(self, inputs, seed=0):
+    def run(self, inputs, seed=0, layouts=None):
         """Runs on `inputs` (torch tensors, in signature order); returns new
         torch tensors allocated on the inputs' device.  CUDA inputs must be
-        dense and run on torch's current stream."""
+        dense and run on torch's current stream.  layouts: per output, None
+        (row-major) or how to stride it (compiler._layout_of): CPU outputs are
+        written in that layout directly, CUDA ones are copied into it."""
         lib, keep = self._lib, []
         cuda = any(t.is_cuda for t in inputs)
         if cuda:
@@ -227,7 +229,8 @@ class Module:
         for j in range(self.n_outputs):
             dt = _FROM_DL[(self._out_dt[j].code, self._out_dt[j].bits)]
             shape = tuple(self._out_sh[j][k] for k in range(self._out_nd[j]))
-            outs.append(torch.empty(shape, dtype=dt, device=device))
+            lay = layouts[j] if layouts else None
+            outs.append(_empty(shape, dt, device, None if cuda else lay))
         outd = self._describe(outs, keep)
         stream = torch.cuda.current_stream(device).cuda_stream if cuda else None
         rc = lib.tirc_module_run_on_stream(self._h, ins, len(inputs), outd, len(outs),
@@ -235,4 +238,25 @@ class Module:
                                            ctypes.byref(err))
         if rc:
             raise TircError(rc, _take_error(lib, err))
+        if cuda and layouts:
+            for j, lay in enumerate(layouts[:len(outs)]):
+                if lay is not None:
+                    o = _empty(tuple(outs[j].shape), outs[j].dtype, device, lay)
+                    o.copy_(outs[j])
+                    outs[j] = o
         return outs
+
+
+def _empty(shape, dtype, device, layout):
+    """torch.empty(shape) in `layout` (see Module.run); row-major when the
+    layout does not fit the actual shape."""
+    if layout is not None and layout[0] == "strides" and tuple(shape) == layout[1]:
+        return torch.empty_strided(shape, layout[2], dtype=dtype, device=device)
+    if layout is not None and layout[0] == "perm" and len(layout[1]) == len(shape):
+        order = layout[1]
+        phys = torch.empty([shape[i] for i in order], dtype=dtype, device=device)
+        inv = [0] * len(order)
+        for k, i in enumerate(order):
+            inv[i] = k
+        return phys.permute(inv)
+    return torch.empty(shape, dtype=dtype, device=device)

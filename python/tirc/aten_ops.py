@@ -6,6 +6,7 @@ raises Unsupported for a form it cannot write (export.node_supported runs
 handlers on a throwaway emitter to decide support).  Multi-output ops
 (native_layer_norm, split, native_dropout, the _scaled_dot_product_* ops)
 write nothing themselves; their getitem users write each result."""
+import math
 import operator
 
 import sympy
@@ -65,9 +66,89 @@ def _unary(E, node):
     x = node.args[0]
     if op == "logical_not" and _tensor_val(x).dtype != torch.bool:
         raise Unsupported("bitwise_not of integers")
-    if op not in ("neg", "abs", "relu", "logical_not") and not out.dtype.is_floating_point:
+    if op in ("neg", "abs", "relu") and not out.dtype.is_floating_point:
+        # TIR's unary math ops take floats only (spec §4); integers are
+        # written with integer arithmetic, which wraps like torch's
+        # (neg/abs of the most negative value give itself).
+        if out.dtype == torch.bool or _tensor_val(x).dtype != out.dtype:
+            raise Unsupported(f"{op} of {out.dtype}")
+        xv = E.v(x)
+        if out.dtype == torch.uint8 and op in ("abs", "relu"):
+            return E.emit(node, f"clone({xv})")  # never negative
+        if op == "relu":
+            return E.emit(node, f"maximum({xv}, 0)")
+        neg_text = f"sub(0, {xv})"
+        if op == "neg":
+            return E.emit(node, neg_text)
+        n = E.tmp(neg_text, out, node.name + ".neg")
+        return E.emit(node, f"maximum({xv}, {n})")
+    if op != "logical_not" and not out.dtype.is_floating_point:
         raise Unsupported(f"{op} of {out.dtype}")
     return E.emit(node, f"{op}({E.operand(x, out.dtype)})")
+
+
+def _compute_dtype(dt):
+    """The float dtype the written-out math runs in (f32 for f16/bf16, as torch's kernels do)."""
+    return torch.float32 if dt in (torch.float16, torch.bfloat16) else dt
+
+
+@handles(aten.expm1)
+def _expm1(E, node):
+    # expm1(x) = exp(x) - 1 loses every digit for tiny x; Kahan's compensated
+    # form is accurate to a few ulp on the whole domain:
+    #   u = exp(x);  u == 1: x;  u - 1 == -1: -1;  u == inf: inf;
+    #   else (u - 1) * (x / log(u))      (x / log(u) is near 1: no overflow)
+    # NaN propagates through the last branch.  f16/bf16 compute in f32.
+    out = _tensor_val(node)
+    if not out.dtype.is_floating_point:
+        raise Unsupported(f"expm1 of {out.dtype}")
+    cd = _compute_dtype(out.dtype)
+    cty = TIR_DTYPES[cd] + E.shape(out.shape)
+    bty = "bool" + E.shape(out.shape)
+    h = node.name
+    x = E.operand(node.args[0], cd, h + ".x")
+    u = E.tmp(f"exp({x})", cty, h + ".u")
+    um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
+    lu = E.tmp(f"log({u})", cty, h + ".lu")
+    q = E.tmp(f"div({x}, {lu})", cty, h + ".q")
+    r = E.tmp(f"mul({um1}, {q})", cty, h + ".r")
+    big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
+    r = E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
+    low = E.tmp(f"eq({um1}, -1.0)", bty, h + ".low")
+    r = E.tmp(f"where({low}, -1.0, {r})", cty, h + ".r")
+    one = E.tmp(f"eq({u}, 1.0)", bty, h + ".one")
+    if cd == out.dtype:
+        return E.emit(node, f"where({one}, {x}, {r})")
+    r = E.tmp(f"where({one}, {x}, {r})", cty, h + ".r")
+    return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[out.dtype]})")
+
+
+@handles(aten.log1p)
+def _log1p(E, node):
+    # log1p(x) = log(1 + x) loses every digit for tiny x; the compensated form
+    #   u = 1 + x;  u == 1: x;  u == inf: inf;  else log(u) * (x / (u - 1))
+    # is accurate to a few ulp (x / (u - 1) is near 1; u == 0 gives -inf,
+    # u < 0 and NaN give NaN, as log1p does).  f16/bf16 compute in f32.
+    out = _tensor_val(node)
+    if not out.dtype.is_floating_point:
+        raise Unsupported(f"log1p of {out.dtype}")
+    cd = _compute_dtype(out.dtype)
+    cty = TIR_DTYPES[cd] + E.shape(out.shape)
+    bty = "bool" + E.shape(out.shape)
+    h = node.name
+    x = E.operand(node.args[0], cd, h + ".x")
+    u = E.tmp(f"add({x}, 1.0)", cty, h + ".u")
+    um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
+    lu = E.tmp(f"log({u})", cty, h + ".lu")
+    q = E.tmp(f"div({x}, {um1})", cty, h + ".q")
+    r = E.tmp(f"mul({lu}, {q})", cty, h + ".r")
+    big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
+    r = E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
+    one = E.tmp(f"eq({u}, 1.0)", bty, h + ".one")
+    if cd == out.dtype:
+        return E.emit(node, f"where({one}, {x}, {r})")
+    r = E.tmp(f"where({one}, {x}, {r})", cty, h + ".r")
+    return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[out.dtype]})")
 
 
 @handles(aten.gelu)
@@ -121,6 +202,13 @@ def _binary(E, node):
         raise Unsupported("integer division")
     if not isinstance(a, torch.fx.Node) and not isinstance(b, torch.fx.Node):
         raise Unsupported("no tensor operand")
+    final = dt
+    if dt in (torch.float16, torch.bfloat16) and op in ("add", "sub", "mul", "div") and (
+            alpha != 1 or not isinstance(a, torch.fx.Node) or not isinstance(b, torch.fx.Node)):
+        # torch applies a Python scalar (and alpha) to f16/bf16 in f32 and
+        # rounds once; a literal of the tensor's dtype would round it first
+        # (3.14 -> 3.140625).  Computed in f32, then cast.
+        dt = torch.float32
     if op == "pow" and not isinstance(a, torch.fx.Node):
         # a scalar base: a 0-d constant of the result dtype
         xa = E.tmp(f"full(shape=[], value={scalar_text(a, dt)}, dtype={TIR_DTYPES[dt]})",
@@ -129,12 +217,20 @@ def _binary(E, node):
         xa = E.operand(a, dt, node.name + ".a")
     xb = E.operand(b, dt, node.name + ".b")
     if alpha != 1:
+        if not dt.is_floating_point and dt != torch.bool:
+            info = torch.iinfo(dt)
+            if not (info.min <= alpha <= info.max):
+                # torch wraps alpha * b; TIR rejects the literal
+                raise Unsupported(f"alpha={alpha} does not fit {dt}")
         if not isinstance(b, torch.fx.Node):
             xb = scalar_text(b * alpha, dt)
         else:
             bv = _tensor_val(b)
             xb = E.tmp(f"mul({xb}, {scalar_text(alpha, dt)})",
                        TIR_DTYPES[dt] + E.shape(bv.shape), node.name + ".alpha")
+    if final != dt:
+        r = E.tmp(f"{op}({xa}, {xb})", TIR_DTYPES[dt] + E.shape(out.shape), node.name + ".f32")
+        return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[final]})")
     return E.emit(node, f"{op}({xa}, {xb})")
 
 
@@ -154,11 +250,16 @@ def _masked_fill(E, node):
     x, mask, value = node.args[:3]
     xv = E.operand(x, out.dtype)
     mv = E.operand(mask, torch.bool)
+    # TIR's masked_fill keeps x's shape (spec: the mask broadcasts to x);
+    # torch's out-of-place masked_fill also grows x to a wider mask: where.
+    grows = not _same_shape(_tensor_val(x), out)
     if isinstance(value, torch.fx.Node):
         const = _known_scalar(value)
         if const is None:
             return E.emit(node, f"where({mv}, {E.operand(value, out.dtype)}, {xv})")
         value = const
+    if grows:
+        return E.emit(node, f"where({mv}, {scalar_text(value, out.dtype)}, {xv})")
     return E.emit(node, f"masked_fill({xv}, {mv}, value={scalar_text(value, out.dtype)})")
 
 
@@ -295,14 +396,22 @@ def _layer_norm(E, node):
     # Multi-output: the getitem handler writes each result.
     x, shape, w, b, eps = node.args[:5]
     _tensor_val(x)
+    _check_eps(eps)
     for u in node.users:
         if u.op != "call_function" or u.target is not operator.getitem:
             raise Unsupported("native_layer_norm result used whole")
     return None
 
 
+def _check_eps(eps):
+    # TIR takes a finite eps >= 0 (ir/infer.c); torch takes anything.
+    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+        raise Unsupported(f"layer_norm eps={eps!r} (TIR needs a finite eps >= 0)")
+
+
 def _layer_norm_item(E, node, parent, idx):
     x, shape, w, b, eps = parent.args[:5]
+    _check_eps(eps)
     xv = _tensor_val(x)
     out = _tensor_val(node)
     k = len(shape)
@@ -420,6 +529,8 @@ def _raised_bmm(node):
     if a is None or b is None:
         return None
     av, bv, ov = _tensor_val(a), _tensor_val(b), _tensor_val(node)
+    if not ov.dtype.is_floating_point:
+        return None  # integer bmm stays in PyTorch (_mm), so its view stays a view
     if not (av.dim() == bv.dim() == ov.dim()):
         return None
     lead = [_expr(d) for d in ov.shape[:-2]]

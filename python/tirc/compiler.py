@@ -31,7 +31,8 @@ aten = torch.ops.aten
 # The fixed decomposition table (docs/torch.md lists it): ops that aot_autograd
 # would otherwise keep whole and that TIR writes as their parts.
 _DECOMPOSE = [
-    "hardswish", "hardsigmoid", "leaky_relu", "elu", "softplus", "mish", "glu",
+    "hardswish", "hardsigmoid", "leaky_relu", "elu", "celu", "selu", "softplus", "mish", "glu",
+    "hardtanh", "relu6",
     "addcmul", "addcdiv", "lerp", "logsumexp", "norm",
     "linalg_vector_norm", "rms_norm", "_fused_rms_norm", "split_with_sizes_copy", "split_copy",
     "unbind_copy", "silu_backward", "gelu_backward",
@@ -159,6 +160,11 @@ class TircPartition(torch.nn.Module):
         self.arg_pos = [self.placeholders.index(a) for a in exp.args]
         self.record = rec
         self.uses_dropout = exp.uses_dropout
+        # eager's memory format for each computed output (channels_last in, channels_last out)
+        self.layouts = [_layout_of(r.meta.get("val")) for r in roots]
+        self.fallback = bool(opts["fallback"])
+        self.failed = None  # the run-time error after which the region runs in PyTorch
+        self.region = getattr(sub, "_tirc_region", "?")
 
     def _sym_values(self, args):
         """Values of the symbols bound through zero-size inputs, from the
@@ -175,6 +181,20 @@ class TircPartition(torch.nn.Module):
         return env
 
     def forward(self, *args):
+        if self.failed is not None:
+            return self.eager(*args)
+        try:
+            return self._run(args)
+        except Exception as e:  # noqa: BLE001 - any failure of the tirc path falls back
+            if not self.fallback:
+                raise
+            self.failed = e
+            _log_once(("run-fail", id(self)), logging.WARNING,
+                      "tirc: region %s failed at run time and runs in PyTorch from now on: "
+                      "%s: %s", self.region, type(e).__name__, e)
+            return self.eager(*args)
+
+    def _run(self, args):
         for ph, (ptr, ver) in self.consts.items():
             a = args[self.placeholders.index(ph)]
             if a.data_ptr() != ptr or a._version != ver:
@@ -192,7 +212,7 @@ class TircPartition(torch.nn.Module):
                 tensors.append(torch.empty((env[s], 0), dtype=torch.uint8, device=dev))
         seed = int(torch.randint(0, 2 ** 62, ())) if self.uses_dropout else 0
         with torch.no_grad():
-            res = self.module.run(tensors, seed)
+            res = self.module.run(tensors, seed, layouts=self.layouts)
         outs = []
         for kind, what, chain in self.out_plan:
             val = args[self.placeholders.index(what)] if kind == "input" else res[what]
@@ -200,6 +220,48 @@ class TircPartition(torch.nn.Module):
                 val = _replay(chain, val, self.placeholders, args)
             outs.append(val)
         return tuple(outs) if self.tuple_out else outs[0]
+
+
+def _hint(x):
+    if isinstance(x, int):
+        return x
+    if isinstance(x, torch.SymInt):
+        h = getattr(x.node, "hint", None)
+        return int(h) if h is not None else None
+    return None
+
+
+def _layout_of(v):
+    """How to allocate a computed output so it has eager's strides: None
+    (row-major), ("strides", shape, strides) for a static non-row-major dense
+    layout (channels_last, a permuted result), ("perm", order) for a symbolic
+    one (dims from outermost to innermost, from the traced sizes)."""
+    if not isinstance(v, torch.Tensor) or v.dim() < 2 or v.layout != torch.strided:
+        return None
+    shape = [_hint(d) for d in v.shape]
+    try:
+        stride = [_hint(d) for d in v.stride()]
+    except Exception:  # noqa: BLE001 - no strides to honour
+        return None
+    if None in shape or None in stride or 0 in shape:
+        return None
+    order = sorted(range(len(shape)), key=lambda i: -stride[i])  # stable: ties keep order
+    expect = 1
+    for i in reversed(order):  # innermost first: the layout must be dense
+        if shape[i] != 1 and stride[i] != expect:
+            return None
+        expect *= shape[i]
+    row = 1
+    contiguous = True
+    for i in reversed(range(len(shape))):
+        if shape[i] != 1 and stride[i] != row:
+            contiguous = False
+        row *= shape[i]
+    if contiguous:
+        return None
+    if all(isinstance(d, int) for d in v.shape) and all(isinstance(d, int) for d in v.stride()):
+        return ("strides", tuple(shape), tuple(stride))
+    return ("perm", tuple(order))
 
 
 def _replay(chain, val, placeholders, args):
@@ -375,6 +437,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts):
         if node.op != "call_module":
             continue
         sub = getattr(fused, node.target)
+        sub._tirc_region = node.target
         sub_ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
         consts = {}
         for arg, ph in zip(node.args, sub_ph):
@@ -388,11 +451,12 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts):
             # aot_autograd calls us under its fake mode; constants need real data
             with unset_fake_temporarily():
                 setattr(fused, node.target, TircPartition(sub, consts, opts, device))
-        except (Unsupported, _lib.TircError) as e:
+        except Exception as e:  # noqa: BLE001 - export or libtirc failed: the region stays eager
             if not opts["fallback"]:
                 raise
-            _log_once(("fail", str(e)[:200]), logging.WARNING,
-                      "tirc: a region could not be compiled and runs in PyTorch: %s", e)
+            _log_once(("fail", id(fused), node.target), logging.WARNING,
+                      "tirc: region %s could not be compiled and runs in PyTorch: %s: %s",
+                      node.target, type(e).__name__, e)
     fused.recompile()
     return fused
 

@@ -100,6 +100,9 @@ def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax
             h(E, node)
         elif node.op == "get_attr":
             raise Unsupported("get_attr inside a partition")
+    if not returns:
+        # every output is an input or a view of one: nothing for tirc to compute
+        raise Unsupported("the region computes nothing (its outputs are views of its inputs)")
     rets = []
     for r in returns:
         if r not in E.names:

@@ -113,6 +113,10 @@ def scalar_text(v, dtype):
     if not dtype.is_floating_point:
         if isinstance(v, float) and not float(v).is_integer():
             raise Unsupported(f"{v} is not an integer of {dtype}")
+        info = torch.iinfo(dtype)
+        if not info.min <= int(v) <= info.max:
+            # torch wraps it (full_like(u8, -9) is 247); TIR rejects the literal
+            raise Unsupported(f"{v} does not fit {dtype}")
         return str(int(v))
     v = float(v)
     if math.isnan(v):

@@ -224,6 +224,208 @@ class TestOps(Base):
                         [r.tir for r in tirc.compiled_graphs()])
 
 
+class Fn(torch.nn.Module):
+    """A module around a function (torch.compile of a module, like the others)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *a):
+        return self.fn(*a)
+
+
+class TestExportRefusesOrWritesExactly(Base):
+    """Forms libtirc rejects must be written exactly in other TIR ops or left
+    to PyTorch at export time; with fallback=False any libtirc error raises,
+    so these fail loudly if the exporter hands tirc something it rejects."""
+
+    def run_both(self, fn, *args):
+        with torch.no_grad():
+            ref = fn(*args)
+            out = self.compile(Fn(fn), options={"fallback": False})(*args)
+        return out, ref
+
+    def test_integer_abs_neg_relu_exact_in_tirc(self):
+        for dt in (torch.int64, torch.int32, torch.int8, torch.uint8):
+            info = torch.iinfo(dt)
+            x = torch.tensor([[info.min, -7, -1, 0], [1, 5, 100, info.max]], device=DEVICE).to(dt)
+            for name, fn in (("abs", torch.abs), ("neg", torch.neg), ("relu", torch.relu)):
+                torch._dynamo.reset()
+                tirc.reset()
+                out, ref = self.run_both(fn, x)
+                self.assertTrue(torch.equal(out, ref), f"{name} {dt}: {out} vs {ref}")
+                self.assertEqual(len(tirc.compiled_graphs()), 1, f"{name} {dt} did not run in tirc")
+
+    def test_masked_fill_with_a_wider_mask(self):
+        x = torch.randn(3, 1, device=DEVICE)
+        mask = torch.rand(2, 3, 4, device=DEVICE) > 0.5
+        out, ref = self.run_both(lambda x, m: x.masked_fill(m, -2.5), x, mask)
+        self.assertEqual(out.shape, (2, 3, 4))
+        self.assertTrue(torch.equal(out, ref))
+        self.assertEqual(len(tirc.compiled_graphs()), 1)
+
+    def test_negative_eps_left_to_pytorch(self):
+        x = torch.randn(4, 8, device=DEVICE)
+        out, ref = self.run_both(lambda x: torch.nn.functional.layer_norm(x, (8,), eps=-1e-3) * 2, x)
+        self.assertTrue(torch.allclose(out, ref, equal_nan=True, atol=1e-6))
+        self.assertNotIn("layer_norm", "".join(r.tir for r in tirc.compiled_graphs()))
+
+    def test_integer_batched_matmul_left_to_pytorch(self):
+        a = torch.randint(-4, 4, (2, 2, 3, 4), device=DEVICE)
+        b = torch.randint(-4, 4, (2, 2, 4, 5), device=DEVICE)
+        out, ref = self.run_both(lambda a, b: a @ b, a, b)
+        self.assertTrue(torch.equal(out, ref))
+        for r in tirc.compiled_graphs():
+            self.assertNotIn("-> ()", r.tir)
+
+    def test_integer_literal_out_of_range_left_to_pytorch(self):
+        x = torch.randint(0, 255, (5,), dtype=torch.uint8, device=DEVICE)
+        out, ref = self.run_both(lambda x: torch.full_like(x, -9) + x, x)  # torch wraps: 247
+        self.assertTrue(torch.equal(out, ref))
+
+    def test_integer_add_with_alpha_out_of_range(self):
+        a = torch.randint(0, 255, (5, 5), dtype=torch.uint8, device=DEVICE)
+        b = torch.randint(0, 255, (5, 5), dtype=torch.uint8, device=DEVICE)
+        out, ref = self.run_both(lambda a, b: torch.add(a, b, alpha=-3), a, b)
+        self.assertTrue(torch.equal(out, ref))
+
+
+class _Boom:
+    """Makes tirc's compiled modules (or compiles) fail, as a libtirc bug would."""
+
+    def __init__(self, where):
+        self.where = where
+        self.calls = 0
+
+    def __enter__(self):
+        self.saved = getattr(tirc._lib.Module, self.where)
+        boom = self
+
+        def fail(mod, *a, **k):
+            boom.calls += 1
+            raise tirc._lib.TircError(3, "injected failure")
+        setattr(tirc._lib.Module, self.where, fail)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(tirc._lib.Module, self.where, self.saved)
+
+
+class TestFallback(Base):
+    def test_run_time_error_falls_back_logged_once(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        c = self.compile(m)
+        with torch.no_grad(), _Boom("run") as boom, self.assertLogs("tirc", level="WARNING") as logs:
+            for _ in range(3):
+                x, mem = torch.randn(2, 8, 64, device=DEVICE), torch.randn(2, 12, 64, device=DEVICE)
+                self.assertLessEqual(rel_err(c(x, mem), m(x, mem)), 1e-5)
+        failed = [r for r in logs.output if "failed at run time" in r]
+        self.assertEqual(len(failed), 1, logs.output)
+        self.assertIn("injected failure", failed[0])
+        self.assertEqual(boom.calls, 1)  # the region stays in PyTorch after the failure
+
+    def test_run_time_error_raises_without_fallback(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        c = self.compile(m, options={"fallback": False})
+        x = torch.randn(2, 8, 64, device=DEVICE)
+        with torch.no_grad(), _Boom("run"), self.assertRaises(tirc._lib.TircError):
+            c(x, x)
+
+    def test_compile_error_falls_back_per_region(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        x, mem = torch.randn(2, 8, 64, device=DEVICE), torch.randn(2, 12, 64, device=DEVICE)
+        with torch.no_grad(), _Boom("__init__"), self.assertLogs("tirc", level="WARNING") as logs:
+            out = self.compile(m, options={"cache_dir": tempfile.mkdtemp()})(x, mem)
+        self.assertLessEqual(rel_err(out, m(x, mem)), 1e-5)
+        self.assertTrue(any(re.search(r"region fused_\d+ could not be compiled", r) and "injected" in r
+                            for r in logs.output),
+                        logs.output)
+
+
+class TestLayouts(Base):
+    def check_layout(self, fn, *args, dynamic=False):
+        with torch.no_grad():
+            ref = fn(*args)
+            out = self.compile(Fn(fn), dynamic=dynamic, options={"fallback": False})(*args)
+        self.assertGreater(len(tirc.compiled_graphs()), 0)
+        self.assertEqual(out.is_contiguous(memory_format=torch.channels_last),
+                         ref.is_contiguous(memory_format=torch.channels_last))
+        self.assertEqual(out.is_contiguous(), ref.is_contiguous())
+        self.assertLessEqual(rel_err(out, ref), 1e-6)
+        return out, ref
+
+    def test_channels_last_elementwise_keeps_layout(self):
+        x = torch.randn(2, 3, 4, 5, device=DEVICE).to(memory_format=torch.channels_last)
+        y = torch.randn(2, 3, 4, 5, device=DEVICE).to(memory_format=torch.channels_last)
+        out, ref = self.check_layout(lambda x, y: torch.sigmoid(x) * y + 1, x, y)
+        self.assertTrue(out.is_contiguous(memory_format=torch.channels_last))
+        self.assertEqual(out.stride(), ref.stride())
+        b = torch.randn(3, 1, 1, device=DEVICE)
+        out, ref = self.check_layout(lambda x, b: torch.relu(x + b), x, b)
+        self.assertEqual(out.stride(), ref.stride())
+
+    def test_channels_last_dynamic(self):
+        f = lambda x: torch.tanh(x) - 0.5  # noqa: E731
+        for n in (2, 3):
+            x = torch.randn(n, 4, 3, 5, device=DEVICE).to(memory_format=torch.channels_last)
+            out, _ = self.check_layout(f, x, dynamic=True)
+            self.assertTrue(out.is_contiguous(memory_format=torch.channels_last))
+
+    def test_transposed_input_keeps_strides(self):
+        x = torch.randn(6, 4, device=DEVICE).t()
+        out, ref = self.check_layout(lambda x: torch.exp(x) * 2, x)
+        self.assertEqual(out.stride(), ref.stride())
+
+
+class TestMath(Base):
+    def special_values(self, dtype):
+        fi = torch.finfo(dtype)
+        v = [0.0, -0.0, 1e-30, -1e-30, 1e-12, -1e-12, 1e-7, -1e-7, 1e-4, -1e-4, 0.3, -0.3, 1.0,
+             -1.0, -0.9999999, 20.0, -20.0, 88.0, 89.0, 100.0, -100.0, 709.0, 710.0, -800.0,
+             -1.5, 1e30, fi.max, -fi.max, fi.tiny, float("inf"), float("-inf"), float("nan")]
+        x = torch.tensor(v, dtype=torch.float64)
+        ramp = torch.logspace(-30, 2.5, 400, dtype=torch.float64)
+        return torch.cat([x, ramp, -ramp]).to(dtype).to(DEVICE)
+
+    def test_expm1_log1p_accurate_in_tirc(self):
+        tol = {torch.float32: (2e-6, 1e-30), torch.float64: (1e-14, 1e-300),
+               torch.bfloat16: (1.6e-2, 0.0), torch.float16: (1e-3, 0.0)}
+        for fn in (torch.expm1, torch.log1p):
+            for dt, (rtol, atol) in tol.items():
+                torch._dynamo.reset()
+                tirc.reset()
+                x = self.special_values(dt)
+                with torch.no_grad():
+                    out = self.compile(Fn(fn), options={"fallback": False})(x)
+                self.assertEqual(len(tirc.compiled_graphs()), 1, f"{fn.__name__} not in tirc")
+                self.assertNotRegex(tirc.compiled_graphs()[0].tir, r"= (expm1|log1p)\(")
+                # against float64 (torch's f32 log1p is off for subnormals itself)
+                ref = fn(x.double()).to(dt)
+                torch.testing.assert_close(out, ref, rtol=rtol, atol=atol, equal_nan=True,
+                                           msg=lambda m: f"{fn.__name__} {dt}: {m}")
+                # the sign of zero is kept: f(-0.0) is -0.0
+                self.assertEqual(torch.signbit(out[:2].cpu()).tolist(), [False, True])
+
+    def test_elu_softplus_mish_run_in_tirc(self):
+        m = Fn(lambda x: torch.nn.functional.elu(x) + torch.nn.functional.softplus(x, beta=2.0)
+               + torch.nn.functional.mish(x) + torch.nn.functional.celu(x, alpha=0.5)
+               + torch.nn.functional.selu(x) + torch.nn.functional.relu6(x))
+        x = self.special_values(torch.float32)
+        with self.assertNoLogs("tirc", level="WARNING"), torch.no_grad():
+            out = self.compile(m, options={"fallback": False})(x)
+        self.assertEqual(len(tirc.compiled_graphs()), 1)
+        torch.testing.assert_close(out, m(x), rtol=2e-6, atol=1e-6, equal_nan=True)
+
+    def test_cumsum_stays_in_pytorch(self):
+        # TIR has no scan op: cumsum is left to PyTorch (docs/torch.md)
+        with self.assertLogs("tirc", level="WARNING") as logs, torch.no_grad():
+            x = torch.randn(4, 7, device=DEVICE)
+            out = self.compile(Fn(lambda x: torch.cumsum(torch.exp(x), dim=1) * 2))(x)
+        self.assertLessEqual(rel_err(out, torch.cumsum(torch.exp(x), 1) * 2), 1e-6)
+        self.assertTrue(any("cumsum" in r for r in logs.output), logs.output)
+
+
 class TestAutograd(Base):
     def test_training_gradients_match_eager(self):
         # Forward in tirc, backward in PyTorch: gradients must be eager's.
