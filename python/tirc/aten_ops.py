@@ -92,35 +92,44 @@ def _compute_dtype(dt):
     return torch.float32 if dt in (torch.float16, torch.bfloat16) else dt
 
 
+def _compensated(E, node, what, body):
+    """The frame shared by expm1 and log1p: x in the compute dtype (f32 for
+    f16/bf16), body(x, cty, bty, h) -> (u, r) the compensated formula, then
+    where(u == 1, x, r) (the tiny-x branch) cast back to the result dtype."""
+    out = _tensor_val(node)
+    if not out.dtype.is_floating_point:
+        raise Unsupported(f"{what} of {out.dtype}")
+    cd = _compute_dtype(out.dtype)
+    cty = TIR_DTYPES[cd] + E.shape(out.shape)
+    bty = "bool" + E.shape(out.shape)
+    h = node.name
+    x = E.operand(node.args[0], cd, h + ".x")
+    u, r = body(x, cty, bty, h)
+    one = E.tmp(f"eq({u}, 1.0)", bty, h + ".one")
+    if cd == out.dtype:
+        return E.emit(node, f"where({one}, {x}, {r})")
+    r = E.tmp(f"where({one}, {x}, {r})", cty, h + ".r")
+    return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[out.dtype]})")
+
+
 @handles(aten.expm1)
 def _expm1(E, node):
     # expm1(x) = exp(x) - 1 loses every digit for tiny x; Kahan's compensated
     # form is accurate to a few ulp on the whole domain:
     #   u = exp(x);  u == 1: x;  u - 1 == -1: -1;  u == inf: inf;
     #   else (u - 1) * (x / log(u))      (x / log(u) is near 1: no overflow)
-    # NaN propagates through the last branch.  f16/bf16 compute in f32.
-    out = _tensor_val(node)
-    if not out.dtype.is_floating_point:
-        raise Unsupported(f"expm1 of {out.dtype}")
-    cd = _compute_dtype(out.dtype)
-    cty = TIR_DTYPES[cd] + E.shape(out.shape)
-    bty = "bool" + E.shape(out.shape)
-    h = node.name
-    x = E.operand(node.args[0], cd, h + ".x")
-    u = E.tmp(f"exp({x})", cty, h + ".u")
-    um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
-    lu = E.tmp(f"log({u})", cty, h + ".lu")
-    q = E.tmp(f"div({x}, {lu})", cty, h + ".q")
-    r = E.tmp(f"mul({um1}, {q})", cty, h + ".r")
-    big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
-    r = E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
-    low = E.tmp(f"eq({um1}, -1.0)", bty, h + ".low")
-    r = E.tmp(f"where({low}, -1.0, {r})", cty, h + ".r")
-    one = E.tmp(f"eq({u}, 1.0)", bty, h + ".one")
-    if cd == out.dtype:
-        return E.emit(node, f"where({one}, {x}, {r})")
-    r = E.tmp(f"where({one}, {x}, {r})", cty, h + ".r")
-    return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[out.dtype]})")
+    # NaN propagates through the last branch.
+    def body(x, cty, bty, h):
+        u = E.tmp(f"exp({x})", cty, h + ".u")
+        um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
+        lu = E.tmp(f"log({u})", cty, h + ".lu")
+        q = E.tmp(f"div({x}, {lu})", cty, h + ".q")
+        r = E.tmp(f"mul({um1}, {q})", cty, h + ".r")
+        big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
+        r = E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
+        low = E.tmp(f"eq({um1}, -1.0)", bty, h + ".low")
+        return u, E.tmp(f"where({low}, -1.0, {r})", cty, h + ".r")
+    return _compensated(E, node, "expm1", body)
 
 
 @handles(aten.log1p)
@@ -128,27 +137,16 @@ def _log1p(E, node):
     # log1p(x) = log(1 + x) loses every digit for tiny x; the compensated form
     #   u = 1 + x;  u == 1: x;  u == inf: inf;  else log(u) * (x / (u - 1))
     # is accurate to a few ulp (x / (u - 1) is near 1; u == 0 gives -inf,
-    # u < 0 and NaN give NaN, as log1p does).  f16/bf16 compute in f32.
-    out = _tensor_val(node)
-    if not out.dtype.is_floating_point:
-        raise Unsupported(f"log1p of {out.dtype}")
-    cd = _compute_dtype(out.dtype)
-    cty = TIR_DTYPES[cd] + E.shape(out.shape)
-    bty = "bool" + E.shape(out.shape)
-    h = node.name
-    x = E.operand(node.args[0], cd, h + ".x")
-    u = E.tmp(f"add({x}, 1.0)", cty, h + ".u")
-    um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
-    lu = E.tmp(f"log({u})", cty, h + ".lu")
-    q = E.tmp(f"div({x}, {um1})", cty, h + ".q")
-    r = E.tmp(f"mul({lu}, {q})", cty, h + ".r")
-    big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
-    r = E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
-    one = E.tmp(f"eq({u}, 1.0)", bty, h + ".one")
-    if cd == out.dtype:
-        return E.emit(node, f"where({one}, {x}, {r})")
-    r = E.tmp(f"where({one}, {x}, {r})", cty, h + ".r")
-    return E.emit(node, f"cast({r}, dtype={TIR_DTYPES[out.dtype]})")
+    # u < 0 and NaN give NaN, as log1p does).
+    def body(x, cty, bty, h):
+        u = E.tmp(f"add({x}, 1.0)", cty, h + ".u")
+        um1 = E.tmp(f"sub({u}, 1.0)", cty, h + ".um1")
+        lu = E.tmp(f"log({u})", cty, h + ".lu")
+        q = E.tmp(f"div({x}, {um1})", cty, h + ".q")
+        r = E.tmp(f"mul({lu}, {q})", cty, h + ".r")
+        big = E.tmp(f"eq({u}, inf)", bty, h + ".big")
+        return u, E.tmp(f"where({big}, inf, {r})", cty, h + ".r")
+    return _compensated(E, node, "log1p", body)
 
 
 @handles(aten.gelu)
