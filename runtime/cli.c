@@ -236,17 +236,37 @@ done:
 
 /* The declared shape of argument `v` from the symbols that --dim and the
  * bound inputs gave, for --random-inputs. */
+/* A dim node's value from the --dim symbols (`s+1`, `2*s` too); false when a
+ * symbol is not given, or on overflow or division by zero. */
+static bool eval_dim(const tirrt_program_def_t *d, int32_t i, const int64_t *sym, const bool *bound,
+                     int depth, int64_t *out) {
+  const tirrt_dim_node_t *n = &d->dims[i];
+  int64_t a, b;
+  if (depth > 64) return false;
+  switch (n->op) {
+  case TIRRT_DIM_CONST: return *out = n->value, true;
+  case TIRRT_DIM_SYM: return bound[n->value] ? (*out = sym[n->value], true) : false;
+  default: break;
+  }
+  if (!eval_dim(d, n->a, sym, bound, depth + 1, &a) || !eval_dim(d, n->b, sym, bound, depth + 1, &b)) return false;
+  switch (n->op) {
+  case TIRRT_DIM_ADD: return !__builtin_add_overflow(a, b, out);
+  case TIRRT_DIM_SUB: return !__builtin_sub_overflow(a, b, out);
+  case TIRRT_DIM_MUL: return !__builtin_mul_overflow(a, b, out);
+  case TIRRT_DIM_FLOORDIV:
+    if (b == 0 || (a == INT64_MIN && b == -1)) return false;
+    *out = a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+    return true;
+  default: return false;
+  }
+}
+
 static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, const int64_t *sym, const bool *bound, tirrt_tensor_desc_t *out) {
   const tirrt_value_def_t *vd = &d->values[v];
   out->dtype = (tirrt_dtype_t)vd->dtype;
   out->rank = vd->rank;
   for (int32_t k = 0; k < vd->rank; k++) {
-    const tirrt_dim_node_t *n = &d->dims[vd->dims[k]];
-    if (n->op == TIRRT_DIM_CONST) {
-      out->shape[k] = n->value;
-    } else if (n->op == TIRRT_DIM_SYM && bound[n->value]) {
-      out->shape[k] = sym[n->value];
-    } else {
+    if (!eval_dim(d, vd->dims[k], sym, bound, 0, &out->shape[k])) {
       return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
                                "--random-inputs: give the sizes of %s's dims with --dim NAME=N",
                                vd->name);
