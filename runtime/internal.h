@@ -22,10 +22,6 @@ tirrt_status_t tirrt_errno_status(int err, const char *fmt, ...)
 /* The shared out-of-memory status (freeing it is a no-op). */
 tirrt_status_t tirrt_oom_status(void);
 
-/* Reads the whole file into a malloc'd buffer (one spare NUL byte after the
- * end, not counted in *out_size).  Works for pipes too. */
-tirrt_status_t tirrt_read_file(const char *path, void **out_bytes,
-                               size_t *out_size);
 /* Writes the concatenation of `count` parts to `path`; on failure the file is
  * removed so no half-written output is left behind. */
 tirrt_status_t tirrt_write_file(const char *path, size_t count,

@@ -10,62 +10,13 @@
  * what is live rather than by the program's length.  On a GPU the same walk
  * runs with device buffers: every instruction has a library kernel
  * (cuda_exec.c), and a generated kernel, when the program has one for a run
- * of instructions, replaces that run. */
+ * of instructions, replaces that run.  The buffer pool is pool.c; binding
+ * symbols, shapes and the run's inputs and outputs is bind.c. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "tirrt.h"
-#include "tirrt_cpu.h"
-#ifdef TIRRT_HAVE_CUDA
-#include "cuda_internal.h"
-#endif
-
-typedef struct {
-  void *p;
-  size_t cap;
-  int32_t refs; /* live values viewing it; 0 = free in the pool */
-  bool device;  /* GPU memory (of program->device) */
-  int32_t bin;  /* its capacity's bin */
-  int32_t next; /* while free: the next free buffer of its bin, or -1 */
-} Buffer;
-
-/* The free buffers of one capacity (on one device kind): a stack, and,
- * while not empty, a node of that device's treap of bins (see acquire). */
-typedef struct {
-  size_t cap;
-  bool device;
-  int32_t top;         /* the last buffer freed, or -1 */
-  int32_t left, right; /* children in the treap */
-  uint32_t prio;
-} Bin;
-
-struct tirrt_program_s {
-  const tirrt_program_def_t *def;
-  int32_t *last_use; /* per value: last instruction that reads it; n_insts for results */
-  int32_t *result_base; /* per result: the value made in its caller buffer, or -1 (direct_base) */
-  /* A run's per-value state (Run's view, buf, direct), kept between runs:
-   * allocating and clearing it per run cost as much as running a long
-   * program of small ops.  direct is all NULL between runs. */
-  tirrt_view_t *view;
-  int32_t *vbuf;
-  void **direct;
-  Buffer *bufs;
-  int32_t n_bufs, cap_bufs;
-  Bin *bins;
-  int32_t n_bins, cap_bins;
-  int32_t *bin_slots; /* hash of (device, capacity) -> bin + 1, 0 empty; n_slots a power of 2 */
-  int32_t n_slots;
-  int32_t free_root[2]; /* per device kind (host, GPU): the treap of non-empty bins, or -1 */
-  size_t live_bytes, peak_bytes;
-  /* GPU state, made on the first CUDA run: the device, constants uploaded
-   * once, and the generated kernels' modules. */
-  int32_t device; /* -1 until a CUDA run */
-  void **const_dev;
-  void **modules;
-};
+#include "program_internal.h"
 
 #ifdef TIRRT_HAVE_CUDA
 static void gpu_unprepare(tirrt_program_t *p);
@@ -254,20 +205,9 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
   return NULL;
 }
 
-static void free_buffer(tirrt_program_t *p, Buffer *b) {
-  (void)p;
-#ifdef TIRRT_HAVE_CUDA
-  if (b->device) {
-    tirrt_cuda_release(p->device, b->p);
-    return;
-  }
-#endif
-  free(b->p);
-}
-
 void tirrt_program_free(tirrt_program_t *p) {
   if (!p) return;
-  for (int32_t i = 0; i < p->n_bufs; i++) free_buffer(p, &p->bufs[i]);
+  for (int32_t i = 0; i < p->n_bufs; i++) pool_free_buffer(p, &p->bufs[i]);
 #ifdef TIRRT_HAVE_CUDA
   gpu_unprepare(p);
 #endif
@@ -282,419 +222,7 @@ void tirrt_program_free(tirrt_program_t *p) {
   free(p);
 }
 
-/* ------------------------------------------------------------ buffers */
-
-/* Free buffers are kept by capacity: one bin (a stack) per distinct
- * capacity, and the non-empty bins of each device kind in a treap (a
- * binary search tree on the capacity, heap-ordered on a hash, so expected
- * depth O(log bins)).  Best fit, the smallest capacity that holds a
- * request, is one descent; taking or returning a buffer is a stack
- * operation, plus a treap insert or remove when a bin fills or empties.
- * So a program with many live values does not scan the pool per
- * allocation (it was quadratic), and programs, which use few distinct
- * sizes, mostly touch a small tree.  Among buffers of the best capacity
- * the last one freed is reused (likely still in cache). */
-
-/* Joins two treaps where every capacity of a is below every one of c. */
-static int32_t treap_merge(Bin *b, int32_t a, int32_t c) {
-  if (a < 0) return c;
-  if (c < 0) return a;
-  if (b[a].prio >= b[c].prio) {
-    b[a].right = treap_merge(b, b[a].right, c);
-    return a;
-  }
-  b[c].left = treap_merge(b, a, b[c].left);
-  return c;
-}
-
-static int32_t treap_insert(Bin *b, int32_t t, int32_t id) {
-  if (t < 0) return id;
-  if (b[id].prio > b[t].prio) { /* id becomes this subtree's root: split t around it */
-    int32_t *lo = &b[id].left, *hi = &b[id].right;
-    while (t >= 0) {
-      if (b[t].cap < b[id].cap) {
-        *lo = t;
-        lo = &b[t].right;
-        t = b[t].right;
-      } else {
-        *hi = t;
-        hi = &b[t].left;
-        t = b[t].left;
-      }
-    }
-    *lo = *hi = -1;
-    return id;
-  }
-  if (b[id].cap < b[t].cap) b[t].left = treap_insert(b, b[t].left, id);
-  else b[t].right = treap_insert(b, b[t].right, id);
-  return t;
-}
-
-static int32_t treap_remove(Bin *b, int32_t t, int32_t id) {
-  if (t < 0) return -1; /* not in the tree (cannot happen) */
-  if (t == id) return treap_merge(b, b[t].left, b[t].right);
-  if (b[id].cap < b[t].cap) b[t].left = treap_remove(b, b[t].left, id);
-  else b[t].right = treap_remove(b, b[t].right, id);
-  return t;
-}
-
-static uint32_t slot_hash(size_t cap, bool device) {
-  uint64_t h = ((uint64_t)cap << 1 | device) * 0x9e3779b97f4a7c15ull;
-  return (uint32_t)(h >> 32);
-}
-
-/* The bin of (device, cap), made when new; -1 when out of memory. */
-static int32_t bin_of(tirrt_program_t *p, bool device, size_t cap) {
-  uint32_t mask = (uint32_t)p->n_slots - 1;
-  for (uint32_t i = slot_hash(cap, device) & mask; p->n_slots && p->bin_slots[i]; i = (i + 1) & mask) {
-    const Bin *b = &p->bins[p->bin_slots[i] - 1];
-    if (b->cap == cap && b->device == device) return p->bin_slots[i] - 1;
-  }
-  if (p->n_bins == p->cap_bins) {
-    int32_t nc = p->cap_bins ? 2 * p->cap_bins : 16;
-    Bin *nb = realloc(p->bins, (size_t)nc * sizeof *nb);
-    if (!nb) return -1;
-    p->bins = nb;
-    p->cap_bins = nc;
-  }
-  if (2 * (p->n_bins + 1) > p->n_slots) { /* keep the table at most half full: rehash */
-    int32_t ns = p->n_slots ? 2 * p->n_slots : 64;
-    int32_t *slots = calloc((size_t)ns, sizeof *slots);
-    if (!slots) return -1;
-    for (int32_t k = 0; k < p->n_bins; k++) {
-      uint32_t j = slot_hash(p->bins[k].cap, p->bins[k].device) & (uint32_t)(ns - 1);
-      while (slots[j]) j = (j + 1) & (uint32_t)(ns - 1);
-      slots[j] = k + 1;
-    }
-    free(p->bin_slots);
-    p->bin_slots = slots;
-    p->n_slots = ns;
-    mask = (uint32_t)ns - 1;
-  }
-  uint32_t i = slot_hash(cap, device) & mask;
-  while (p->bin_slots[i]) i = (i + 1) & mask;
-  int32_t id = p->n_bins++;
-  p->bin_slots[i] = id + 1;
-  /* The treap priority: a fixed hash of the id (deterministic runs). */
-  uint32_t h = (uint32_t)id * 2654435761u;
-  p->bins[id] = (Bin){cap, device, -1, -1, -1, (h ^ h >> 15) * 2246822519u};
-  return id;
-}
-
-/* Buffer id goes back to its bin (refs already 0). */
-static void pool_put(tirrt_program_t *p, int32_t id) {
-  Buffer *buf = &p->bufs[id];
-  Bin *bin = &p->bins[buf->bin];
-  if (bin->top < 0) {
-    bin->left = bin->right = -1;
-    p->free_root[bin->device] = treap_insert(p->bins, p->free_root[bin->device], buf->bin);
-  }
-  buf->next = bin->top;
-  bin->top = id;
-}
-
-/* Forgets every buffer's use: all of them are free again (end of a run;
- * most already are). */
-static void pool_reset(tirrt_program_t *p) {
-  for (int32_t i = 0; i < p->n_bufs; i++)
-    if (p->bufs[i].refs != 0) {
-      p->bufs[i].refs = 0;
-      pool_put(p, i);
-    }
-  p->live_bytes = 0;
-}
-
-static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int32_t *out_id) {
-  int32_t best = -1, found = -1; /* the smallest non-empty bin that holds `bytes` */
-  for (int32_t t = p->free_root[device]; t >= 0;) {
-    if (p->bins[t].cap >= bytes) {
-      found = t;
-      t = p->bins[t].left;
-    } else {
-      t = p->bins[t].right;
-    }
-  }
-  if (found >= 0) {
-    Bin *bin = &p->bins[found];
-    best = bin->top;
-    bin->top = p->bufs[best].next;
-    if (bin->top < 0) p->free_root[device] = treap_remove(p->bins, p->free_root[device], found);
-  } else {
-    if (p->n_bufs == p->cap_bufs) {
-      int32_t nc = p->cap_bufs ? 2 * p->cap_bufs : 16;
-      Buffer *nb = realloc(p->bufs, (size_t)nc * sizeof *nb);
-      if (!nb) return tirrt_oom_status();
-      p->bufs = nb;
-      p->cap_bufs = nc;
-    }
-    int32_t bin = bin_of(p, device, bytes);
-    if (bin < 0) return tirrt_oom_status();
-    void *mem = NULL;
-    if (device) {
-#ifdef TIRRT_HAVE_CUDA
-      tirrt_status_t s = tirrt_cuda_malloc(p->device, bytes, &mem);
-      if (s) return s;
-#endif
-    } else if (!(mem = malloc(bytes))) {
-      return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                               "out of memory allocating %zu bytes for an intermediate", bytes);
-    }
-    p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0, device, bin, -1};
-    best = p->n_bufs++;
-  }
-  p->bufs[best].refs = 1;
-  p->live_bytes += p->bufs[best].cap;
-  if (p->live_bytes > p->peak_bytes) p->peak_bytes = p->live_bytes;
-  *out_id = best;
-  return NULL;
-}
-
-static void release(tirrt_program_t *p, int32_t id) {
-  if (id < 0) return;
-  if (--p->bufs[id].refs == 0) {
-    p->live_bytes -= p->bufs[id].cap;
-    pool_put(p, id);
-  }
-}
-
 /* ------------------------------------------------------------ running */
-
-typedef struct {
-  tirrt_program_t *p;
-  int64_t *sym;
-  bool *sym_bound;
-  int64_t *dim;      /* evaluated dim nodes */
-  bool *dim_ok;
-  tirrt_view_t *view; /* per value */
-  int32_t *buf;       /* per value: buffer id or -1 */
-  uint64_t seed;
-  bool gpu;
-  void **direct;      /* per value: the caller's result buffer it is made in, or NULL */
-#ifdef TIRRT_HAVE_CUDA
-  tirrt_cuda_ctx_t *ctx;
-#endif
-} Run;
-
-static int64_t floordiv64(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-  return q;
-}
-
-/* Evaluates every dim node once the symbols are bound; a node that uses an
- * unbound symbol (or divides by zero, or overflows) stays not-ok. */
-static void eval_dims(Run *r) {
-  const tirrt_program_def_t *d = r->p->def;
-  for (int32_t i = 0; i < d->n_dims; i++) {
-    const tirrt_dim_node_t *n = &d->dims[i];
-    int64_t a = 0, b = 0, v = 0;
-    bool ok = true;
-    if (n->op >= TIRRT_DIM_ADD) {
-      ok = r->dim_ok[n->a] && r->dim_ok[n->b];
-      a = r->dim[n->a];
-      b = r->dim[n->b];
-    }
-    switch (n->op) {
-    case TIRRT_DIM_CONST: v = n->value; break;
-    case TIRRT_DIM_SYM: ok = r->sym_bound[n->value]; v = r->sym[n->value]; break;
-    case TIRRT_DIM_ADD: ok = ok && !__builtin_add_overflow(a, b, &v); break;
-    case TIRRT_DIM_SUB: ok = ok && !__builtin_sub_overflow(a, b, &v); break;
-    case TIRRT_DIM_MUL: ok = ok && !__builtin_mul_overflow(a, b, &v); break;
-    case TIRRT_DIM_FLOORDIV:
-      ok = ok && b != 0 && !(a == INT64_MIN && b == -1);
-      if (ok) v = floordiv64(a, b);
-      break;
-    }
-    r->dim[i] = v;
-    r->dim_ok[i] = ok;
-  }
-}
-
-/* Appends dim node n as an expression ("2*s + 1") to buf at *len, in
- * parentheses where its precedence is below `prec` (0 sums, 1 products,
- * 2 operands of a division). */
-static void format_dim(const tirrt_program_def_t *d, int32_t n, int prec, char *buf, size_t size,
-                       size_t *len) {
-  const tirrt_dim_node_t *x = &d->dims[n];
-  int mine = x->op == TIRRT_DIM_ADD || x->op == TIRRT_DIM_SUB ? 0 : x->op >= TIRRT_DIM_MUL ? 1 : 2;
-  static const char *const OPS[] = {"", "", " + ", " - ", "*", "/"};
-#define PUT(...)                                                                       \
-  do {                                                                                 \
-    if (*len < size) {                                                                 \
-      int w = snprintf(buf + *len, size - *len, __VA_ARGS__);                          \
-      *len = w < 0 ? size : *len + (size_t)w < size ? *len + (size_t)w : size - 1;    \
-    }                                                                                  \
-  } while (0)
-  if (mine < prec) PUT("(");
-  if (x->op == TIRRT_DIM_CONST) PUT("%lld", (long long)x->value);
-  else if (x->op == TIRRT_DIM_SYM) PUT("%s", d->syms[x->value]);
-  else if (x->op == TIRRT_DIM_MUL && d->dims[x->b].op == TIRRT_DIM_CONST) { /* "2*s", not "s*2" */
-    format_dim(d, x->b, 1, buf, size, len);
-    PUT("*");
-    format_dim(d, x->a, 1, buf, size, len);
-  } else {
-    format_dim(d, x->a, mine, buf, size, len);
-    PUT("%s", OPS[x->op]);
-    format_dim(d, x->b, mine + (x->op != TIRRT_DIM_ADD && x->op != TIRRT_DIM_MUL), buf, size, len);
-  }
-  if (mine < prec) PUT(")");
-#undef PUT
-}
-
-/* A symbol of dim node n that is not bound yet, or -1. */
-static int32_t unbound_sym(const Run *r, int32_t n) {
-  const tirrt_dim_node_t *x = &r->p->def->dims[n];
-  if (x->op == TIRRT_DIM_SYM) return r->sym_bound[x->value] ? -1 : (int32_t)x->value;
-  if (x->op == TIRRT_DIM_CONST) return -1;
-  int32_t s = unbound_sym(r, x->a);
-  return s >= 0 ? s : unbound_sym(r, x->b);
-}
-
-/* The shape of value v from its dims; fails naming the unbound symbol. */
-static tirrt_status_t value_shape(Run *r, int32_t v, tirrt_tensor_desc_t *desc) {
-  const tirrt_program_def_t *d = r->p->def;
-  const tirrt_value_def_t *vd = &d->values[v];
-  desc->dtype = (tirrt_dtype_t)vd->dtype;
-  desc->rank = vd->rank;
-  for (int32_t k = 0; k < vd->rank; k++) {
-    int32_t n = vd->dims[k];
-    if (!r->dim_ok[n]) {
-      int32_t sym = unbound_sym(r, n);
-      if (sym < 0) /* bound, but the expression overflows or divides by 0 */
-        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                                 "dim %d of %s cannot be evaluated for these inputs", k, vd->name);
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                               "the shape of %s depends on the symbol %s, which the inputs' "
-                               "shapes do not determine", vd->name, d->syms[sym]);
-    }
-    if (r->dim[n] < 0)
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                               "the shape of %s has a negative dim (%lld) for these inputs",
-                               vd->name, (long long)r->dim[n]);
-    desc->shape[k] = r->dim[n];
-  }
-  return tirrt_tensor_desc_check(desc, NULL, NULL);
-}
-
-enum { SOLVE_NONE, SOLVE_BOUND, SOLVE_NOFIT };
-
-/* Solves "dim node n == want" for the one unbound symbol in it when n is
- * an affine chain of known operands around it (s + c, c - s, k*s,
- * (s + c)*k, a*b with a known, ...): peels one known operand per step,
- * inverting it.  SOLVE_BOUND binds the symbol; SOLVE_NONE: nothing to
- * solve now (n is known, has two unknowns, or a floor division);
- * SOLVE_NOFIT: no whole number >= 0 gives `want`. */
-static int solve_dim(Run *r, int32_t n, int64_t want) {
-  const tirrt_program_def_t *d = r->p->def;
-  for (;;) {
-    const tirrt_dim_node_t *x = &d->dims[n];
-    if (r->dim_ok[n]) return SOLVE_NONE; /* known: checked against the input later */
-    bool ka = x->op >= TIRRT_DIM_ADD && r->dim_ok[x->a], kb = x->op >= TIRRT_DIM_ADD && r->dim_ok[x->b];
-    int64_t a = ka ? r->dim[x->a] : 0, b = kb ? r->dim[x->b] : 0, next;
-    switch (x->op) {
-    case TIRRT_DIM_SYM:
-      if (r->sym_bound[x->value]) return SOLVE_NONE;
-      if (want < 0) return SOLVE_NOFIT;
-      r->sym_bound[x->value] = true;
-      r->sym[x->value] = want;
-      return SOLVE_BOUND;
-    case TIRRT_DIM_ADD: /* a + u = want, or u + b = want */
-      if (!ka && !kb) return SOLVE_NONE;
-      if (__builtin_sub_overflow(want, ka ? a : b, &next)) return SOLVE_NOFIT;
-      n = ka ? x->b : x->a;
-      break;
-    case TIRRT_DIM_SUB: /* a - u = want, or u - b = want */
-      if (!ka && !kb) return SOLVE_NONE;
-      if (ka ? __builtin_sub_overflow(a, want, &next) : __builtin_add_overflow(want, b, &next))
-        return SOLVE_NOFIT;
-      n = ka ? x->b : x->a;
-      break;
-    case TIRRT_DIM_MUL: { /* k * u = want */
-      if (!ka && !kb) return SOLVE_NONE;
-      int64_t k = ka ? a : b;
-      if (k == 0) return want == 0 ? SOLVE_NONE : SOLVE_NOFIT; /* any u, or none */
-      if (want % k != 0) return SOLVE_NOFIT;
-      next = want / k;
-      n = ka ? x->b : x->a;
-      break;
-    }
-    default: return SOLVE_NONE; /* a floor division has many solutions */
-    }
-    want = next;
-  }
-}
-
-/* Binds symbols from the arguments, then checks every argument's shape.
- * A dim that is a bare symbol binds it; then dims that are expressions
- * solve their one unknown symbol, repeatedly (one bound symbol can make
- * another dim solvable), and last every dim is checked against its
- * declared expression. */
-static tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs) {
-  const tirrt_program_def_t *d = r->p->def;
-  for (int32_t i = 0; i < d->n_args; i++) {
-    const tirrt_value_def_t *vd = &d->values[d->args[i]];
-    const tirrt_tensor_desc_t *g = &descs[i];
-    char got[160];
-    tirrt_tensor_desc_format(g, got, sizeof got);
-    if ((int32_t)g->dtype != vd->dtype || g->rank != vd->rank)
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                               "input %s: expected %s[rank %d], got %s", vd->name,
-                               tirrt_dtype_name((tirrt_dtype_t)vd->dtype), vd->rank, got);
-    for (int32_t k = 0; k < vd->rank; k++) {
-      const tirrt_dim_node_t *n = &d->dims[vd->dims[k]];
-      if (n->op != TIRRT_DIM_SYM) continue;
-      if (!r->sym_bound[n->value]) {
-        r->sym_bound[n->value] = true;
-        r->sym[n->value] = g->shape[k];
-      } else if (r->sym[n->value] != g->shape[k]) {
-        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                                 "input %s: dim %d is %lld but %s is already %lld", vd->name, k,
-                                 (long long)g->shape[k], d->syms[n->value],
-                                 (long long)r->sym[n->value]);
-      }
-    }
-  }
-  eval_dims(r);
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (int32_t i = 0; i < d->n_args; i++) {
-      const tirrt_value_def_t *vd = &d->values[d->args[i]];
-      for (int32_t k = 0; k < vd->rank; k++) {
-        int res = solve_dim(r, vd->dims[k], descs[i].shape[k]);
-        if (res == SOLVE_BOUND) {
-          eval_dims(r); /* at most once per symbol */
-          progress = true;
-        } else if (res == SOLVE_NOFIT) {
-          char e[160];
-          size_t len = 0;
-          format_dim(d, vd->dims[k], 0, e, sizeof e, &len);
-          int32_t sym = unbound_sym(r, vd->dims[k]);
-          return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                                   "input %s: dim %d is %lld, which the declared %s cannot be "
-                                   "for a whole number %s >= 0", vd->name, k,
-                                   (long long)descs[i].shape[k], e, sym >= 0 ? d->syms[sym] : "");
-        }
-      }
-    }
-  }
-  for (int32_t i = 0; i < d->n_args; i++) {
-    tirrt_tensor_desc_t want;
-    tirrt_status_t s = value_shape(r, d->args[i], &want);
-    if (s) return s;
-    for (int32_t k = 0; k < want.rank; k++)
-      if (want.shape[k] != descs[i].shape[k]) {
-        char w[160], g[160], e[160];
-        size_t len = 0;
-        tirrt_tensor_desc_format(&want, w, sizeof w);
-        tirrt_tensor_desc_format(&descs[i], g, sizeof g);
-        format_dim(d, d->values[d->args[i]].dims[k], 0, e, sizeof e, &len);
-        return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                                 "input %s: shape %s does not fit the declared %s (dim %d is %s)",
-                                 d->values[d->args[i]].name, g, w, k, e);
-      }
-  }
-  return NULL;
-}
 
 static void contiguous_strides(tirrt_view_t *v) {
   int64_t s = 1;
@@ -734,40 +262,6 @@ static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
   return vd == -1;
 }
 
-static tirrt_status_t alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
-  tirrt_tensor_desc_t desc;
-  size_t bytes;
-  tirrt_status_t s = value_shape(r, v, &desc);
-  if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-  if (s) return s;
-  r->buf[v] = -1;
-  if (bytes == 0) { /* no elements: no memory, NULL data (as torch gives such tensors) */
-    *out = tirrt_view_contiguous(&desc, NULL);
-    return NULL;
-  }
-  if (r->direct && r->direct[v]) { /* a result: straight into the caller's buffer */
-    *out = tirrt_view_contiguous(&desc, r->direct[v]);
-    return NULL;
-  }
-  if ((s = acquire(r->p, r->gpu, bytes, &r->buf[v]))) return s;
-  *out = tirrt_view_contiguous(&desc, r->p->bufs[r->buf[v]].p);
-  return NULL;
-}
-
-/* The output shares the input's buffer (a view). */
-static tirrt_status_t alias(Run *r, int32_t in, int32_t v, tirrt_view_t *out) {
-  tirrt_tensor_desc_t desc;
-  tirrt_status_t s = value_shape(r, v, &desc);
-  if (s) return s;
-  out->dtype = desc.dtype;
-  out->rank = desc.rank;
-  memcpy(out->shape, desc.shape, sizeof out->shape);
-  out->data = r->view[in].data;
-  r->buf[v] = r->buf[in];
-  if (r->buf[v] >= 0) r->p->bufs[r->buf[v]].refs++;
-  return NULL;
-}
-
 /* Copies src into dst (converting dtypes) on the run's device. */
 static tirrt_status_t copy_view(Run *r, const tirrt_view_t *src, const tirrt_view_t *dst) {
   (void)r;
@@ -786,11 +280,11 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   tirrt_status_t s = NULL;
   switch (inst->op) {
   case TIRRT_OP_RESHAPE:
-    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
     if (view_strides(IN(0), out)) return NULL;
     /* No view exists: materialize a contiguous copy, then view that. */
-    release(r->p, r->buf[inst->out]);
-    if ((s = alloc_out(r, inst->out, out))) return s;
+    pool_release(r->p, r->buf[inst->out]);
+    if ((s = pool_alloc_out(r, inst->out, out))) return s;
     {
       tirrt_view_t src = *IN(0), dst = *out;
       dst.rank = src.rank;
@@ -799,18 +293,18 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
       return copy_view(r, &src, &dst);
     }
   case TIRRT_OP_PERMUTE:
-    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
     for (int32_t k = 0; k < out->rank; k++) out->strides[k] = IN(0)->strides[inst->i[k]];
     return NULL;
   case TIRRT_OP_EXPAND: {
-    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
     tirrt_view_t b;
     if ((s = tirrt_view_broadcast_to(IN(0), out->rank, out->shape, &b))) return s;
     memcpy(out->strides, b.strides, sizeof out->strides);
     return NULL;
   }
   case TIRRT_OP_SLICE: {
-    if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+    if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
     int32_t dim = (int32_t)inst->i[0];
     int64_t start = r->dim[inst->d[0]], step = r->dim[inst->d[1]], n = out->shape[dim];
     int64_t size = IN(0)->shape[dim];
@@ -832,15 +326,15 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   }
   case TIRRT_OP_COPY:
     if (tirrt_view_is_contiguous(IN(0))) { /* values are immutable: share it */
-      if ((s = alias(r, inst->in[0], inst->out, out))) return s;
+      if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
       memcpy(out->strides, IN(0)->strides, sizeof out->strides);
       return NULL;
     }
-    if ((s = alloc_out(r, inst->out, out))) return s;
+    if ((s = pool_alloc_out(r, inst->out, out))) return s;
     return copy_view(r, IN(0), out);
   default: break;
   }
-  if ((s = alloc_out(r, inst->out, out))) return s;
+  if ((s = pool_alloc_out(r, inst->out, out))) return s;
   const tirrt_view_t *x0 = inst->n_in ? IN(0) : NULL;
   /* A reduction or softmax of a 0-d input runs over shape [1]: dims 0
    * and -1 name torch's one wrapped dim, so the result is the element
@@ -931,22 +425,6 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   }
 }
 
-/* Values whose last reader is instruction i die after it. */
-static void release_after(Run *r, const tirrt_inst_t *inst, int32_t i) {
-  tirrt_program_t *p = r->p;
-  if (p->last_use[inst->out] == i && r->buf[inst->out] >= 0) {
-    release(p, r->buf[inst->out]);
-    r->buf[inst->out] = -1;
-  }
-  for (int32_t k = 0; k < inst->n_in; k++) {
-    int32_t v = inst->in[k];
-    if (p->last_use[v] == i && r->buf[v] >= 0) {
-      release(p, r->buf[v]);
-      r->buf[v] = -1;
-    }
-  }
-}
-
 #ifdef TIRRT_HAVE_CUDA
 /* Uploads the constants (once per program) and loads the generated
  * kernels' modules (once per program; a kernel whose module does not load
@@ -1010,19 +488,19 @@ static tirrt_status_t run_fused(Run *r, int32_t k) {
   int32_t made = 0;
   for (; made < kd->n_out; made++) {
     int32_t v = kd->out[made];
-    if ((s = alloc_out(r, v, &r->view[v]))) break;
+    if ((s = pool_alloc_out(r, v, &r->view[v]))) break;
     outs[made] = &r->view[v];
   }
   tirrt_tensor_desc_t sd;
   tirrt_view_t space;
-  if (!s) s = value_shape(r, kd->space, &sd);
+  if (!s) s = bind_value_shape(r, kd->space, &sd);
   if (!s) {
     space = tirrt_view_contiguous(&sd, NULL);
     s = tirrt_cuda_launch_fused(r->ctx, p->modules[k], kd, ins, outs, &space);
   }
   if (s)
     for (int32_t j = 0; j < made; j++) {
-      release(p, r->buf[kd->out[j]]);
+      pool_release(p, r->buf[kd->out[j]]);
       r->buf[kd->out[j]] = -1;
     }
   return s;
@@ -1052,129 +530,24 @@ static tirrt_status_t gpu_linear_act(Run *r, int32_t i, int32_t *next_kernel, bo
   bool skip_kernel = *next_kernel < d->n_kernels && d->kernels[*next_kernel].first_inst == i + 1;
   if (skip_kernel && d->kernels[*next_kernel].n_insts != 1) return NULL;
   tirrt_view_t *out = &r->view[act->out];
-  tirrt_status_t s = alloc_out(r, act->out, out);
+  tirrt_status_t s = pool_alloc_out(r, act->out, out);
   if (s) return s;
   s = tirrt_cuda_linear_act(r->ctx, &r->view[lin->in[0]], &r->view[lin->in[1]],
                             lin->n_in > 2 ? &r->view[lin->in[2]] : NULL, kind, out);
   if (s && tirrt_status_code(s) == TIRRT_STATUS_UNIMPLEMENTED) {
     tirrt_status_free(s);
-    release(r->p, r->buf[act->out]);
+    pool_release(r->p, r->buf[act->out]);
     r->buf[act->out] = -1;
     return NULL;
   }
   if (s) return s;
-  release_after(r, lin, i);
-  release_after(r, act, i + 1);
+  pool_release_after(r, lin, i);
+  pool_release_after(r, act, i + 1);
   if (skip_kernel) (*next_kernel)++;
   *done = true;
   return NULL;
 }
 #endif
-
-/* Binds the arguments' views: host data as given; on a GPU, device
- * pointers as given or host data uploaded into device buffers. */
-static tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
-                                const tirrt_tensor_desc_t *arg_descs, const void *const *arg_datas,
-                                void **uploads) {
-  const tirrt_program_def_t *d = r->p->def;
-  for (int32_t i = 0; i < d->n_args; i++) {
-    tirrt_tensor_desc_t desc = arg_descs[i];
-    void *data = (void *)arg_datas[i];
-#ifdef TIRRT_HAVE_CUDA
-    if (r->gpu && !o->device_pointers) {
-      size_t bytes;
-      tirrt_status_t s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-      if (!s) s = tirrt_cuda_alloc(r->ctx, bytes, &uploads[i]);
-      if (!s && bytes)
-        s = tirrt_cuda_copy_bytes(o->device_index, uploads[i], data, bytes,
-                                  TIRRT_COPY_HOST_TO_DEVICE);
-      if (s) return s;
-      data = uploads[i];
-    }
-#else
-    (void)o;
-    (void)uploads;
-#endif
-    r->view[d->args[i]] = tirrt_view_contiguous(&desc, data);
-  }
-  for (int32_t v = 0; v < d->n_values; v++) {
-    const tirrt_value_def_t *vd = &d->values[v];
-    if (vd->kind != TIRRT_VALUE_CONST) continue;
-    tirrt_tensor_desc_t desc;
-    size_t bytes;
-    tirrt_status_t s = value_shape(r, v, &desc);
-    if (!s) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-    if (s) return s;
-    if (bytes != vd->nbytes)
-      return tirrt_make_status(TIRRT_STATUS_INTERNAL, "constant %s has %llu bytes, expected %zu",
-                               vd->name, (unsigned long long)vd->nbytes, bytes);
-    void *data = (void *)vd->data;
-#ifdef TIRRT_HAVE_CUDA
-    if (r->gpu) data = r->p->const_dev[v];
-#endif
-    r->view[v] = tirrt_view_contiguous(&desc, data);
-  }
-  return NULL;
-}
-
-typedef struct {
-  uintptr_t lo, hi; /* [lo, hi) */
-  int32_t index;    /* argument i, or result -1 - j */
-} Span;
-
-static int span_cmp(const void *a, const void *b) {
-  const Span *x = a, *y = b;
-  return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* The caller's result buffers: present unless the result has no elements
- * (NULL is then fine), and overlapping no argument and no other result.
- * A result is written while later instructions may still read the
- * arguments, so an overlap would give wrong answers silently.  One sort
- * and a sweep: after sorting by start, a span overlaps an earlier one iff
- * it starts before the largest end seen so far. */
-static tirrt_status_t check_result_buffers(Run *r, const tirrt_tensor_desc_t *arg_descs,
-                                           const void *const *arg_datas,
-                                           void *const *result_buffers) {
-  const tirrt_program_def_t *d = r->p->def;
-  Span *sp = malloc(((size_t)d->n_args + (size_t)d->n_results + 1) * sizeof *sp);
-  if (!sp) return tirrt_oom_status();
-  int32_t n = 0;
-  tirrt_status_t s = NULL;
-  for (int32_t j = 0; j < d->n_results && !s; j++) {
-    tirrt_tensor_desc_t desc;
-    size_t bytes = 0;
-    if (!(s = value_shape(r, d->results[j], &desc))) s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-    if (!s && bytes && !result_buffers[j])
-      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "result buffer %d is NULL", j);
-    if (!s && bytes)
-      sp[n++] = (Span){(uintptr_t)result_buffers[j], (uintptr_t)result_buffers[j] + bytes, -1 - j};
-  }
-  for (int32_t i = 0; i < d->n_args && !s; i++) {
-    size_t bytes = 0;
-    s = tirrt_tensor_desc_check(&arg_descs[i], NULL, &bytes);
-    if (!s && bytes && arg_datas[i])
-      sp[n++] = (Span){(uintptr_t)arg_datas[i], (uintptr_t)arg_datas[i] + bytes, i};
-  }
-  if (!s) qsort(sp, (size_t)n, sizeof *sp, span_cmp);
-  int32_t far_any = -1, far_res = -1; /* the spans reaching furthest: any, results */
-  for (int32_t k = 0; k < n && !s; k++) {
-    int32_t other = sp[k].index < 0 ? far_any : far_res;
-    if (other >= 0 && sp[other].hi > sp[k].lo) {
-      const Span *a = sp[k].index < 0 ? &sp[k] : &sp[other], *b = a == &sp[k] ? &sp[other] : &sp[k];
-      char what[160];
-      if (b->index >= 0) snprintf(what, sizeof what, "input %s", d->values[d->args[b->index]].name);
-      else snprintf(what, sizeof what, "output %d", -1 - b->index);
-      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                            "output %d overlaps %s in memory; outputs must not share memory with "
-                            "the inputs or with each other", -1 - a->index, what);
-    }
-    if (far_any < 0 || sp[k].hi > sp[far_any].hi) far_any = k;
-    if (sp[k].index < 0 && (far_res < 0 || sp[k].hi > sp[far_res].hi)) far_res = k;
-  }
-  free(sp);
-  return s;
-}
 
 tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options_t *o,
                                      const tirrt_tensor_desc_t *arg_descs,
@@ -1216,7 +589,8 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
   p->live_bytes = p->peak_bytes = 0;
   if ((s = bind_args(&r, arg_descs))) goto done;
-  if (result_buffers && (s = check_result_buffers(&r, arg_descs, arg_datas, result_buffers)))
+  if (result_buffers &&
+      (s = bind_check_result_buffers(&r, arg_descs, arg_datas, result_buffers)))
     goto done;
 #ifdef TIRRT_HAVE_CUDA
   if (r.gpu) {
@@ -1269,7 +643,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
       const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
       tirrt_status_t ks = run_fused(&r, next_kernel - 1);
       if (!ks) {
-        for (int32_t j = i; j < i + kd->n_insts; j++) release_after(&r, &d->insts[j], j);
+        for (int32_t j = i; j < i + kd->n_insts; j++) pool_release_after(&r, &d->insts[j], j);
         i += kd->n_insts - 1;
         continue;
       }
@@ -1286,7 +660,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
       s = tirrt_status_annotate(s, "%s", d->values[inst->out].name);
       goto done;
     }
-    release_after(&r, inst, i);
+    pool_release_after(&r, inst, i);
   }
   /* Results: dense copies, into the caller's buffers or malloc'd ones. */
   for (int32_t j = 0; j < d->n_results; j++) {
@@ -1375,26 +749,6 @@ tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *
                                  uint64_t *out_peak) {
   tirrt_run_options_t o = {.device = TIRRT_DEVICE_CPU, .seed = seed};
   return tirrt_program_execute(p, &o, arg_descs, arg_datas, NULL, out_descs, out_datas, out_peak);
-}
-
-tirrt_status_t tirrt_program_result_descs(const tirrt_program_t *p,
-                                          const tirrt_tensor_desc_t *arg_descs,
-                                          tirrt_tensor_desc_t *out_descs) {
-  const tirrt_program_def_t *d = p->def;
-  Run r = {.p = (tirrt_program_t *)p};
-  r.sym = calloc((size_t)d->n_syms + 1, sizeof *r.sym);
-  r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
-  r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
-  r.dim_ok = calloc((size_t)d->n_dims + 1, sizeof *r.dim_ok);
-  tirrt_status_t s = NULL;
-  if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok) s = tirrt_oom_status();
-  if (!s) s = bind_args(&r, arg_descs);
-  for (int32_t j = 0; !s && j < d->n_results; j++) s = value_shape(&r, d->results[j], &out_descs[j]);
-  free(r.sym);
-  free(r.sym_bound);
-  free(r.dim);
-  free(r.dim_ok);
-  return s;
 }
 
 tirrt_status_t tirrt_copy_strided(const tirrt_tensor_desc_t *desc, const void *src,
