@@ -8,6 +8,7 @@
  * an error instead of an endless read. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,6 +116,21 @@ tirrt_status_t tirrt_reader_read_alloc(tirrt_reader_t *r, size_t n,
   buf[got] = '\0';
   *out_buf = buf;
   *out_got = got;
+  return NULL;
+}
+
+tirrt_status_t tirrt_reader_read_header(tirrt_reader_t *r, uint64_t n, void **out_buf) {
+  size_t got = 0;
+  tirrt_status_t s = tirrt_reader_read_alloc(r, (size_t)n, out_buf, &got);
+  if (s) return s;
+  if (got < n) {
+    free(*out_buf);
+    *out_buf = NULL;
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "%s: truncated: header length %" PRIu64
+                             " runs past the end of the file (%" PRIu64 " bytes)",
+                             r->path, n, r->offset);
+  }
   return NULL;
 }
 

@@ -457,16 +457,7 @@ static tirrt_status_t npy_read_file(tirrt_reader_t *r, npy_header_t *h,
   uint64_t hlen = 0;
   if ((s = npy_parse_prefix(head, got, total, path, &prefix, &hlen))) return s;
   void *dict = NULL;
-  size_t dict_got = 0;
-  if ((s = tirrt_reader_read_alloc(r, (size_t)hlen, &dict, &dict_got))) return s;
-  if (dict_got < hlen) {
-    free(dict);
-    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                             "%s: truncated: header length %" PRIu64
-                             " runs past the end of the file (%" PRIu64
-                             " bytes)",
-                             path, hlen, r->offset);
-  }
+  if ((s = tirrt_reader_read_header(r, hlen, &dict))) return s;
   s = npy_parse_header(dict, hlen, prefix, path, h);
   free(dict);
   if (s) return s;

@@ -495,15 +495,7 @@ static tirrt_status_t st_read_file(tirrt_reader_t *r, tirrt_safetensors_t *f) {
   uint64_t n = 0;
   if ((s = st_parse_length(b, got, total, file, &n))) return s;
   void *h = NULL;
-  if ((s = tirrt_reader_read_alloc(r, (size_t)n, &h, &got))) return s;
-  if (got < n) {
-    free(h);
-    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                             "%s: truncated: header length %" PRIu64
-                             " runs past the end of the file (%" PRIu64
-                             " bytes)",
-                             file, n, r->offset);
-  }
+  if ((s = tirrt_reader_read_header(r, n, &h))) return s;
   /* A regular file's size settles the layout before any data is read. */
   f->data_size = total == ST_UNKNOWN_SIZE ? ST_UNKNOWN_SIZE : total - 8 - (size_t)n;
   s = st_parse_header(f, h, (size_t)n, file);

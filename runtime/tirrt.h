@@ -145,6 +145,10 @@ tirrt_status_t tirrt_reader_read(tirrt_reader_t *reader, void *buf, size_t n,
  * n it was asked for. */
 tirrt_status_t tirrt_reader_read_alloc(tirrt_reader_t *reader, size_t n,
                                        void **out_buf, size_t *out_got);
+/* A file format's header of exactly n bytes, into a malloc'd buffer as
+ * above; a file that ends first is "PATH: truncated: header length N runs
+ * past the end of the file". */
+tirrt_status_t tirrt_reader_read_header(tirrt_reader_t *reader, uint64_t n, void **out_buf);
 /* *out_at_end = 1 when the file has no more bytes (reads at most one). */
 tirrt_status_t tirrt_reader_at_end(tirrt_reader_t *reader, int *out_at_end);
 /* NULL is allowed. */
