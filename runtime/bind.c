@@ -16,22 +16,20 @@ static int64_t floordiv64(int64_t a, int64_t b) {
   return q;
 }
 
-/* Evaluates every dim node once the symbols are bound; a node that uses an
- * unbound symbol (or divides by zero, or overflows) stays not-ok. */
-static void eval_dims(Run *r) {
-  const tirrt_program_def_t *d = r->p->def;
+void tirrt_eval_dim_nodes(const tirrt_program_def_t *d, const int64_t *sym, const bool *bound,
+                          int64_t *dim, bool *dim_ok) {
   for (int32_t i = 0; i < d->n_dims; i++) {
     const tirrt_dim_node_t *n = &d->dims[i];
     int64_t a = 0, b = 0, v = 0;
     bool ok = true;
     if (n->op >= TIRRT_DIM_ADD) {
-      ok = r->dim_ok[n->a] && r->dim_ok[n->b];
-      a = r->dim[n->a];
-      b = r->dim[n->b];
+      ok = dim_ok[n->a] && dim_ok[n->b];
+      a = dim[n->a];
+      b = dim[n->b];
     }
     switch (n->op) {
     case TIRRT_DIM_CONST: v = n->value; break;
-    case TIRRT_DIM_SYM: ok = r->sym_bound[n->value]; v = r->sym[n->value]; break;
+    case TIRRT_DIM_SYM: ok = bound[n->value]; v = sym[n->value]; break;
     case TIRRT_DIM_ADD: ok = ok && !__builtin_add_overflow(a, b, &v); break;
     case TIRRT_DIM_SUB: ok = ok && !__builtin_sub_overflow(a, b, &v); break;
     case TIRRT_DIM_MUL: ok = ok && !__builtin_mul_overflow(a, b, &v); break;
@@ -40,10 +38,13 @@ static void eval_dims(Run *r) {
       if (ok) v = floordiv64(a, b);
       break;
     }
-    r->dim[i] = v;
-    r->dim_ok[i] = ok;
+    dim[i] = v;
+    dim_ok[i] = ok;
   }
 }
+
+/* Evaluates every dim node once the symbols are bound. */
+static void eval_dims(Run *r) { tirrt_eval_dim_nodes(r->p->def, r->sym, r->sym_bound, r->dim, r->dim_ok); }
 
 /* Appends dim node n as an expression ("2*s + 1") to buf at *len, in
  * parentheses where its precedence is below `prec` (0 sums, 1 products,

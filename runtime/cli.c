@@ -236,37 +236,16 @@ done:
 
 /* The declared shape of argument `v` from the symbols that --dim and the
  * bound inputs gave, for --random-inputs. */
-/* A dim node's value from the --dim symbols (`s+1`, `2*s` too); false when a
- * symbol is not given, or on overflow or division by zero. */
-static bool eval_dim(const tirrt_program_def_t *d, int32_t i, const int64_t *sym, const bool *bound,
-                     int depth, int64_t *out) {
-  const tirrt_dim_node_t *n = &d->dims[i];
-  int64_t a, b;
-  if (depth > 64) return false;
-  switch (n->op) {
-  case TIRRT_DIM_CONST: return *out = n->value, true;
-  case TIRRT_DIM_SYM: return bound[n->value] ? (*out = sym[n->value], true) : false;
-  default: break;
-  }
-  if (!eval_dim(d, n->a, sym, bound, depth + 1, &a) || !eval_dim(d, n->b, sym, bound, depth + 1, &b)) return false;
-  switch (n->op) {
-  case TIRRT_DIM_ADD: return !__builtin_add_overflow(a, b, out);
-  case TIRRT_DIM_SUB: return !__builtin_sub_overflow(a, b, out);
-  case TIRRT_DIM_MUL: return !__builtin_mul_overflow(a, b, out);
-  case TIRRT_DIM_FLOORDIV:
-    if (b == 0 || (a == INT64_MIN && b == -1)) return false;
-    *out = a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-    return true;
-  default: return false;
-  }
-}
-
-static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, const int64_t *sym, const bool *bound, tirrt_tensor_desc_t *out) {
+/* An input's shape from the evaluated dim nodes (--dim symbols; `s+1` and
+ * `2*s` too). */
+static tirrt_status_t random_shape(const tirrt_program_def_t *d, int32_t v, const int64_t *dim,
+                                   const bool *dim_ok, tirrt_tensor_desc_t *out) {
   const tirrt_value_def_t *vd = &d->values[v];
   out->dtype = (tirrt_dtype_t)vd->dtype;
   out->rank = vd->rank;
   for (int32_t k = 0; k < vd->rank; k++) {
-    if (!eval_dim(d, vd->dims[k], sym, bound, 0, &out->shape[k])) {
+    out->shape[k] = dim[vd->dims[k]];
+    if (!dim_ok[vd->dims[k]]) {
       return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
                                "--random-inputs: give the sizes of %s's dims with --dim NAME=N",
                                vd->name);
@@ -364,24 +343,36 @@ static int bind_files(const char *prog, const tirrt_program_def_t *def, const Cl
 static int bind_random(const char *prog, const tirrt_program_def_t *def, const Cli *c,
                        tirrt_tensor_desc_t *descs, void **datas, const int64_t *sym,
                        const bool *bound) {
-  for (int32_t a = 0; a < def->n_args; a++) {
+  int64_t *dim = calloc((size_t)def->n_dims + 1, sizeof *dim);
+  bool *dim_ok = calloc((size_t)def->n_dims + 1, sizeof *dim_ok);
+  if (!dim || !dim_ok) {
+    free(dim);
+    free(dim_ok);
+    return oom_exit(prog, "the dims");
+  }
+  tirrt_eval_dim_nodes(def, sym, bound, dim, dim_ok);
+  int rc = EXIT_OK;
+  for (int32_t a = 0; a < def->n_args && rc == EXIT_OK; a++) {
     if (datas[a]) continue;
     const tirrt_value_def_t *vd = &def->values[def->args[a]];
     if (!c->random_inputs) {
       fprintf(stderr, "%s: error: input '%s' is not bound (use --in %s=FILE.npy, --params, or "
                       "--random-inputs)\n", prog, vd->name, vd->name);
-      return EXIT_USAGE;
+      rc = EXIT_USAGE;
+      break;
     }
     size_t bytes = 0;
-    tirrt_status_t s = random_shape(def, def->args[a], sym, bound, &descs[a]);
+    tirrt_status_t s = random_shape(def, def->args[a], dim, dim_ok, &descs[a]);
     if (!s) s = tirrt_tensor_desc_check(&descs[a], NULL, &bytes);
     if (!s && !(datas[a] = malloc(bytes ? bytes : 1)))
       s = tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
                             "out of memory for %zu bytes of random input '%s'", bytes, vd->name);
     if (!s) s = fill_random(&descs[a], datas[a], c->seed, (uint64_t)a, vd->name);
-    if (s) return status_exit(prog, s);
+    if (s) rc = status_exit(prog, s);
   }
-  return EXIT_OK;
+  free(dim);
+  free(dim_ok);
+  return rc;
 }
 
 /* Runs (after --bench, if asked) and writes or summarizes the results;

@@ -50,4 +50,11 @@ const char *tirrt_quote(const char *s, size_t len, char buf[TIRRT_QUOTE_MAX]);
  * code points above U+10FFFF). */
 bool tirrt_utf8_valid(const uint8_t *s, size_t len);
 
+/* Evaluates every dim node of d, in order (a node's operands come before
+ * it), from the symbols sym[k] that are bound[k]: dim[i] and dim_ok[i]; a
+ * node that uses an unbound symbol, divides by zero or overflows is not ok.
+ * (bind.c; the programs' CLI uses it to size --random-inputs.) */
+void tirrt_eval_dim_nodes(const tirrt_program_def_t *d, const int64_t *sym, const bool *bound,
+                          int64_t *dim, bool *dim_ok);
+
 #endif /* TIRRT_INTERNAL_H */
