@@ -836,7 +836,11 @@ static TirCausal fail(char *why, size_t n, const char *msg) {
   return TIR_NOT_CAUSAL;
 }
 
-static bool masks(Ival v, TirDType dt) { return v.hi <= -1e30 || v.hi <= tir_dtype_lowest(dt); }
+bool tir_is_masking_value(double v, TirDType t) {
+  return v <= -1e30 || (tir_dtype_is_float(t) && v <= tir_dtype_lowest(t));
+}
+
+static bool masks(Ival v, TirDType dt) { return tir_is_masking_value(v.hi, dt); }
 
 /* Turns the mask's value into the region it keeps, then names the region.
  *

@@ -32,6 +32,10 @@ typedef struct {
   const TirDim *L, *S; /* the scores' last two dims */
 } TirMaskQuery;
 
+/* Spec §5: a value at or below -1e30, or at or below the dtype's lowest
+ * finite value (f16's -65504), masks like -inf. */
+bool tir_is_masking_value(double v, TirDType t);
+
 /* What the mask is over scores of shape [..., L, S].  The mask must
  * broadcast to them (its last two dims L or 1 and S or 1).  When the answer
  * is TIR_NOT_CAUSAL and why is not NULL, a short reason goes into why. */

@@ -46,10 +46,6 @@ typedef struct {
 
 static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
 
-static bool is_masked_value(double v, TirDType t) {
-  return v <= -1e30 || (tir_dtype_is_float(t) && v <= tir_dtype_lowest(t));
-}
-
 static bool scalar_const(TirValue *v, double *c) { return tir_value_const_scalar(v, c); }
 
 /* Does following the score chain from v reach a matmul?  Used to tell the
@@ -237,7 +233,7 @@ static const char *match_up(Match *mt) {
       break;
     }
     case TIR_OP_MASKED_FILL:
-      if (!is_masked_value(tir_op_attr_float(op, "value"), op->result->type.dtype))
+      if (!tir_is_masking_value(tir_op_attr_float(op, "value"), op->result->type.dtype))
         return "masked_fill with a value that does not mask (not -inf or the lowest value)";
       st->kind = STEP_KEEP_MASK;
       st->mask = op->operands[1].value;
@@ -250,7 +246,7 @@ static const char *match_up(Match *mt) {
       bool a = reaches_matmul(op->operands[1].value, 0), b = reaches_matmul(op->operands[2].value, 0);
       if (a == b) return "cannot tell the scores in a where()";
       if (!scalar_const(op->operands[a ? 2 : 1].value, &fill) ||
-          !is_masked_value(fill, op->result->type.dtype))
+          !tir_is_masking_value(fill, op->result->type.dtype))
         return "where() fills with a value that does not mask";
       st->kind = STEP_KEEP_MASK;
       st->mask = op->operands[0].value;
@@ -329,8 +325,7 @@ static const char *fold_steps(Match *mt) {
    * times 1e-30 is -1, which masks nothing. */
   for (int j = 0; j < mt->n_masks; j++) {
     Mask *mk = &mt->masks[j];
-    if (!mk->additive && !is_masked_value(mk->fill * mk->mscale, mt->softmax->operands[0].value->type.dtype) &&
-        !is_masked_value(mk->fill * mk->mscale, TIR_F32))
+    if (!mk->additive && !tir_is_masking_value(mk->fill * mk->mscale, mt->softmax->operands[0].value->type.dtype))
       return "a mask's finite fill value is scaled out of the masking range by a later scale";
   }
   return NULL;
