@@ -18,16 +18,9 @@
 
 #include "codegen.h"
 #include "frontend.h"
+#include "fuzz_common.h"
 #include "passes.h"
 #include "tirrt.h"
-
-static TirStatus no_files(void *ctx, const char *path, const char *key, TirDType *dtype, int *rank,
-                          int64_t dims[TIR_MAX_RANK], void **data, size_t *nbytes, char *err,
-                          size_t errlen) {
-  (void)ctx, (void)key, (void)dtype, (void)rank, (void)dims, (void)data, (void)nbytes;
-  snprintf(err, errlen, "%s: the fuzzer reads no files", path);
-  return TIR_ERR_INPUT;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -116,13 +116,10 @@ static void describe(char *buf, size_t n, TirDType dt, const unsigned char *p) {
     snprintf(buf, n, "%lld", (long long)tir_load_i64(dt, p, 0));
 }
 
-/* Builds `main() { consts; y = op(consts); return y }`, folds op and runs the
- * program, and compares.  Returns false when infer rejects the combination
- * (the op does not take these dtypes) or the folder declines (expected only
- * where `may_decline`). */
-static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *ops, SetAttrs set,
-                        const void *ctx, bool may_decline) {
-  TirModule *m = tir_module_new();
+/* @main holding one constant per operand and op over them, inferred; NULL
+ * when infer rejects the combination (the op does not take these dtypes). */
+static TirOp *build_op(TirModule *m, TirOpKind k, const Operand *ops, int nops, SetAttrs set,
+                       const void *ctx) {
   TirFunc *f = tir_func_new(m, "main", TIR_LOC_UNKNOWN);
   TirValue *vals[3];
   for (int i = 0; i < nops; i++) {
@@ -135,11 +132,23 @@ static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *
   TirOp *op = tir_op_new(m, k, vals, nops, TIR_LOC_UNKNOWN);
   if (set) set(op, ctx);
   tir_op_append(f, op);
-  if (tir_infer_op(m, op, D) != TIR_OK) {
+  return tir_infer_op(m, op, D) == TIR_OK ? op : NULL;
+}
+
+/* Builds `main() { consts; y = op(consts); return y }`, folds op and runs the
+ * program, and compares.  Returns false when infer rejects the combination
+ * (the op does not take these dtypes) or the folder declines (expected only
+ * where `may_decline`). */
+static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *ops, SetAttrs set,
+                        const void *ctx, bool may_decline) {
+  TirModule *m = tir_module_new();
+  TirOp *op = build_op(m, k, ops, nops, set, ctx);
+  if (!op) {
     tir_module_free(m);
     skipped++;
     return false;
   }
+  TirFunc *f = op->func;
   TirValue *y = op->result;
   tir_op_append(f, tir_op_new(m, TIR_OP_RETURN, &y, 1, TIR_LOC_UNKNOWN));
   tir_func_set_results(f, &y->type, 1);
@@ -344,19 +353,8 @@ static void test_cast(void) {
 /* Folds op(consts) and returns element i of the result as int64 / double. */
 static TirOp *fold1(TirModule *m, TirOpKind k, const Operand *ops, int nops, SetAttrs set,
                     const void *ctx) {
-  TirFunc *f = tir_func_new(m, "main", TIR_LOC_UNKNOWN);
-  TirValue *vals[3];
-  for (int i = 0; i < nops; i++) {
-    TirType t = {.dtype = ops[i].dt, .rank = ops[i].rank};
-    for (int d = 0; d < t.rank; d++) t.dims[d] = tir_dim_const(m, ops[i].dims[d]);
-    TirOp *c = tir_const_new(m, &t, ops[i].data, TIR_LOC_UNKNOWN);
-    tir_op_append(f, c);
-    vals[i] = c->result;
-  }
-  TirOp *op = tir_op_new(m, k, vals, nops, TIR_LOC_UNKNOWN);
-  if (set) set(op, ctx);
-  tir_op_append(f, op);
-  if (tir_infer_op(m, op, D) != TIR_OK) return NULL;
+  TirOp *op = build_op(m, k, ops, nops, set, ctx);
+  if (!op) return NULL;
   TirStatus st;
   return tir_fold_op(m, op, &st);
 }
