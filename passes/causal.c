@@ -395,18 +395,16 @@ static Ival restrict_to(Prover *pr, const Av *x, Pred r, bool compl) {
 /* x OP y elementwise for TWO values in the result's coordinates. */
 static Av combine(Prover *pr, TirOpKind k, const Av *x, const Av *y, TirDType dt) {
   Ival r1, r2, r3;
-  const Av *u = x, *w = y;
-  if (is_uniform(x) || is_uniform(y) || p_eq(x->p, y->p)) {
+  /* One operand uniform, or both split by the same predicate (or by a
+   * predicate and its negation): each is one interval on each side of it. */
+  Pred ny;
+  bool negations = p_not(pr, y->p, &ny) && p_eq(x->p, ny);
+  if (is_uniform(x) || is_uniform(y) || p_eq(x->p, y->p) || negations) {
     Pred p = is_uniform(x) ? y->p : x->p;
-    Ival xa = restrict_to(pr, u, p, false), xb = restrict_to(pr, u, p, true);
-    Ival ya = restrict_to(pr, w, p, false), yb = restrict_to(pr, w, p, true);
+    Ival xa = restrict_to(pr, x, p, false), xb = restrict_to(pr, x, p, true);
+    Ival ya = restrict_to(pr, y, p, false), yb = restrict_to(pr, y, p, true);
     if (!iv_op(k, xa, ya, dt, &r1) || !iv_op(k, xb, yb, dt, &r2)) return unknown("an op that may give NaN or leave the dtype");
     return two(p, r1, r2);
-  }
-  Pred ny;
-  if (p_not(pr, y->p, &ny) && p_eq(x->p, ny)) {
-    if (!iv_op(k, x->a, y->b, dt, &r1) || !iv_op(k, x->b, y->a, dt, &r2)) return unknown("an op that may give NaN or leave the dtype");
-    return two(x->p, r1, r2);
   }
   /* Two different triangles: exact on their intersection, anything the
    * other three combinations give elsewhere. */
