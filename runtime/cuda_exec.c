@@ -48,9 +48,7 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
                            const tirrt_view_t *const *ins, const tirrt_view_t *out) {
   tirrt_cuda_ctx_t *c = env->ctx;
   const tirrt_view_t *q = ins[0], *k = ins[1], *v = ins[2];
-  double scale = inst->f[0];
-  int64_t depth = q->shape[q->rank - 1];
-  if (isnan(scale)) scale = depth > 0 ? 1.0 / sqrt((double)depth) : 1.0; /* E = 0: scores are 0 anyway */
+  tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, q->shape[q->rank - 1], env->seed);
   /* No keys: every row attends to nothing and is 0 (as on the CPU); the
    * kernels need not take S = 0. */
   if (k->shape[k->rank - 2] == 0) {
@@ -64,14 +62,14 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
   a.k = tirrt_tirk_view(k);
   a.v = tirrt_tirk_view(v);
   a.out = tirrt_tirk_view(out);
-  a.scale = scale;
-  a.dropout_p = inst->f[1];
-  a.is_causal = inst->i[0] != 0;
-  a.bottom_right = inst->i[1] != 0;
-  a.enable_gqa = inst->i[2] != 0;
-  a.exact_mask = inst->i[5] != 0;
-  a.seed = env->seed;
-  a.stream = (uint64_t)inst->i[3];
+  a.scale = prm.scale;
+  a.dropout_p = prm.dropout_p;
+  a.is_causal = prm.is_causal;
+  a.bottom_right = prm.bottom_right;
+  a.enable_gqa = prm.enable_gqa;
+  a.exact_mask = prm.exact_mask;
+  a.seed = prm.seed;
+  a.stream = prm.stream;
   tirk_view_t mask;
   tirrt_status_t s = NULL;
   if (inst->n_in > 3) {

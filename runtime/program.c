@@ -262,6 +262,23 @@ static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
   return vd == -1;
 }
 
+/* tirrt_cpu.h: one decoding of the sdpa instruction for the CPU and CUDA
+ * executors. */
+tirrt_sdpa_params_t tirrt_sdpa_params_of(const tirrt_inst_t *inst, int64_t e, uint64_t seed) {
+  double scale = inst->f[0];
+  /* E = 0: every score is the empty sum 0 whatever the scale (torch's
+   * 1/sqrt(0) = inf scales an empty q); any finite scale gives that. */
+  if (isnan(scale)) scale = e > 0 ? 1.0 / sqrt((double)e) : 1.0;
+  return (tirrt_sdpa_params_t){.scale = scale,
+                               .dropout_p = inst->f[1],
+                               .is_causal = inst->i[0] != 0,
+                               .bottom_right = inst->i[1] != 0,
+                               .enable_gqa = inst->i[2] != 0,
+                               .exact_mask = inst->i[5] != 0,
+                               .seed = seed,
+                               .stream = (uint64_t)inst->i[3]};
+}
+
 /* Copies src into dst (converting dtypes) on the run's device. */
 static tirrt_status_t copy_view(Run *r, const tirrt_view_t *src, const tirrt_view_t *dst) {
   (void)r;
@@ -405,19 +422,7 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   case TIRRT_OP_DROPOUT:
     return tirrt_cpu_dropout(IN(0), inst->f[0], r->seed, (uint64_t)inst->i[0], out);
   case TIRRT_OP_SDPA: {
-    double scale = inst->f[0];
-    int64_t e = IN(0)->shape[IN(0)->rank - 1];
-    /* E = 0: every score is the empty sum 0 whatever the scale (torch's
-     * 1/sqrt(0) = inf scales an empty q); any finite scale gives that. */
-    if (isnan(scale)) scale = e > 0 ? 1.0 / sqrt((double)e) : 1.0;
-    tirrt_sdpa_params_t prm = {.scale = scale,
-                               .dropout_p = inst->f[1],
-                               .is_causal = inst->i[0] != 0,
-                               .bottom_right = inst->i[1] != 0,
-                               .enable_gqa = inst->i[2] != 0,
-                               .exact_mask = inst->i[5] != 0,
-                               .seed = r->seed,
-                               .stream = (uint64_t)inst->i[3]};
+    tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, IN(0)->shape[IN(0)->rank - 1], r->seed);
     return tirrt_cpu_sdpa(IN(0), IN(1), IN(2), OPT(3), &prm, out, NULL);
   }
   default:

@@ -131,6 +131,9 @@ typedef struct {
                             element index is the row-major index in the
                             [..., Hq, L, S] probability matrix */
 } tirrt_sdpa_params_t;
+/* An sdpa instruction's fields as params, for both executors: the scale
+ * resolved (1/sqrt(E) by default, E the query's last dim), `seed` the run's. */
+tirrt_sdpa_params_t tirrt_sdpa_params_of(const tirrt_inst_t *inst, int64_t e, uint64_t seed);
 /* Scaled dot-product attention (spec §5) without materializing the L x S
  * score matrix: tiled over keys with an online softmax.  q [..., Hq, L, E],
  * k [..., Hk, S, E], v [..., Hk, S, Ev] (batch dims broadcast), mask NULL or
