@@ -163,14 +163,14 @@ void tt_int_range(tirrt_dtype_t dt, long double *lo, long double *hi) {
  * x87 code with 53, so under it int64 values beyond 2^53 are not exact in
  * the references: random int64 data is then kept within +-2^53 (the
  * memory checking, valgrind's purpose, loses nothing). */
-static bool ld64(void) {
+bool tt_ld64(void) {
   volatile long double a = 9007199254740993.0L; /* 2^53 + 1 */
   return a - 9007199254740992.0L == 1;
 }
 
 void tt_rand_range(tirrt_dtype_t dt, long double *lo, long double *hi) {
   tt_int_range(dt, lo, hi);
-  if (dt == TIRRT_DTYPE_I64 && !ld64()) *lo = -0x1p53L, *hi = 0x1p53L;
+  if (dt == TIRRT_DTYPE_I64 && !tt_ld64()) *lo = -0x1p53L, *hi = 0x1p53L;
 }
 
 int64_t tt_wrap_to(tirrt_dtype_t dt, int64_t v) {

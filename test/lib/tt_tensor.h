@@ -51,6 +51,9 @@ void tt_store(tirrt_dtype_t dt, void *p, long double x);
 
 /* The representable range of an integer dtype (bool: 0..1). */
 void tt_int_range(tirrt_dtype_t dt, long double *lo, long double *hi);
+/* Whether long double keeps 64 mantissa bits (false under valgrind, whose
+ * x87 emulation has 53): int64 references beyond 2^53 are exact only then. */
+bool tt_ld64(void);
 /* The range random integers of dt are drawn from: tt_int_range, but
  * int64 within +-2^53 where long double keeps only 53 bits (valgrind's
  * x87 emulation), so references stay exact. */
