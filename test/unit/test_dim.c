@@ -7,7 +7,7 @@
 
 #include "ir.h"
 
-#include "check.h"
+#include "tt.h"
 
 static TirModule *M;
 static const TirDim *C(int64_t v) { return tir_dim_const(M, v); }
@@ -40,7 +40,8 @@ static void count_sym(void *ctx, const TirDim *s) {
   ++*(int *)ctx;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  tt_seed("test_dim", argc, argv, false, 12345);
   M = tir_module_new();
   const TirDim *B = S("B"), *T = S("T"), *L = S("L"), *Sx = S("S");
 
@@ -131,10 +132,9 @@ int main(void) {
   tir_format_float_as(buf, sizeof buf, tir_f16_to_f32(tir_f32_to_f16(0.1f)), TIR_F16);
   CHECK(strcmp(buf, "0.1") == 0);
   /* Random doubles round-trip exactly. */
-  srand(12345);
   int bad = 0;
   for (int i = 0; i < 10000; i++) {
-    double x = ((double)rand() / RAND_MAX - 0.5) * pow(10, rand() % 40 - 20);
+    double x = tt_rng_unif(-0.5, 0.5) * pow(10, (double)tt_rng_int(-20, 19));
     tir_format_double(buf, sizeof buf, x);
     bad += strtod(buf, NULL) != x;
   }
@@ -157,6 +157,5 @@ int main(void) {
   CHECK(f16bad == 0);
 
   tir_module_free(M);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return CHECK_SUMMARY();
 }

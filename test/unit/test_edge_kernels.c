@@ -4,11 +4,12 @@
  * linear, 0 / NaN for sum / mean over an empty dim), and a reduction of a
  * 0-d tensor whose mask names dim 0 (torch's wrapped dim; programs made
  * before the compiler cleared that bit carry it). */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "tt.h"
 #include "tirrt.h"
 #include "tirrt_cpu.h"
 

@@ -9,12 +9,13 @@
  * expressions (f32[s+1], f32[2*s]: solved from the input's size), and
  * outputs whose memory overlaps an input (refused: the run would write an
  * output before reading the input). */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
+#include "tt.h"
 #include "tirc.h"
 
 enum { MAX_T = 6 };
@@ -71,9 +72,9 @@ static void run_case(const Case *c) {
     if (n > 0) { /* random values; an empty tensor gets NULL */
       data[i] = malloc((size_t)n * 8);
       for (int64_t j = 0; j < n; j++) {
-        if (c->in[i].dt == 'f') ((float *)data[i])[j] = 2.0f * (float)rand() / (float)RAND_MAX - 1;
-        else if (c->in[i].dt == 'i') ((int64_t *)data[i])[j] = rand() % 3;
-        else ((uint8_t *)data[i])[j] = (uint8_t)(rand() & 1);
+        if (c->in[i].dt == 'f') ((float *)data[i])[j] = (float)tt_rng_unif(-1, 1);
+        else if (c->in[i].dt == 'i') ((int64_t *)data[i])[j] = tt_rng_int(0, 2);
+        else ((uint8_t *)data[i])[j] = (uint8_t)(tt_rng_u64() & 1);
       }
     }
     in[i] = (tirc_dltensor_t){data[i], {1, 0}, c->in[i].ndim, dl(c->in[i].dt),
@@ -260,7 +261,7 @@ static void test_sdpa_no_features(void) {
   CHECK(tirc_compile_string(t, strlen(t), "e0.tir", NULL, &m, &err) == 0);
   if (!m) return;
   float v[2 * 5 * 3], o[2 * 4 * 3];
-  for (int i = 0; i < 2 * 5 * 3; i++) v[i] = 2.0f * (float)rand() / (float)RAND_MAX - 1;
+  for (int i = 0; i < 2 * 5 * 3; i++) v[i] = (float)tt_rng_unif(-1, 1);
   int64_t qs[3] = {2, 4, 0}, ks[3] = {2, 5, 0}, vs[3] = {2, 5, 3}, os[3] = {2, 4, 3};
   tirc_dltensor_t in[3] = {{NULL, {1, 0}, 3, {2, 32, 1}, qs, NULL, 0},
                            {NULL, {1, 0}, 3, {2, 32, 1}, ks, NULL, 0},
@@ -347,7 +348,7 @@ static void test_symbol_solving(void) {
     return;
   }
   static float y[6], x[16], z[9 * 12], w[3 * 4], o0[16], o1[8], o2[6];
-  for (int i = 0; i < 16; i++) x[i] = 2.0f * (float)rand() / (float)RAND_MAX - 1;
+  for (int i = 0; i < 16; i++) x[i] = (float)tt_rng_unif(-1, 1);
   int64_t ys[1] = {6}, xs[2] = {4, 4}, zs[2] = {9, 12}, ws[2] = {3, 4};
 #define T(p, n, sh) ((tirc_dltensor_t){(p), {1, 0}, (n), {2, 32, 1}, (sh), NULL, 0})
   tirc_dltensor_t in[4] = {T(y, 1, ys), T(x, 2, xs), T(z, 2, zs), T(w, 2, ws)};
@@ -393,10 +394,8 @@ static void test_symbol_solving(void) {
   tirc_module_free(m);
 }
 
-int main(void) {
-  unsigned seed = (unsigned)time(NULL);
-  printf("test_edge_shapes: random seed %u\n", seed);
-  srand(seed);
+int main(int argc, char **argv) {
+  tt_seed("test_edge_shapes", argc, argv, true, 0);
   for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) run_case(&CASES[i]);
   test_0d_softmax_values();
   test_sdpa_no_features();

@@ -21,7 +21,7 @@
 #include "tirrt.h"
 #include "tirrt_cpu.h"
 
-#include "check.h"
+#include "tt.h"
 
 enum { MAXV = 64 };
 
@@ -159,7 +159,7 @@ static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *
   if (!folded) {
     if (!may_decline) {
       fprintf(stderr, "%s: the folder did not fold\n", what);
-      failed++;
+      tt_failed++;
     }
     tir_module_free(m);
     return false;
@@ -175,7 +175,7 @@ static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *
   if (ok) ok = !(s = tirrt_program_run(prog, NULL, NULL, 0, &rd, &rdata, NULL));
   if (!ok) {
     fprintf(stderr, "%s: running failed: %s\n", what, s ? tirrt_status_message(s) : "(lowering)");
-    failed++;
+    tt_failed++;
   } else {
     int64_t n = 1;
     for (int d = 0; d < rd.rank; d++) n *= rd.shape[d];
@@ -210,9 +210,9 @@ static bool fold_vs_run(const char *what, TirOpKind k, int nops, const Operand *
     }
     if (bad) {
       fprintf(stderr, "%s: %d of %lld elements differ\n", what, bad, (long long)n);
-      failed++;
+      tt_failed++;
     } else {
-      passed++;
+      tt_passed++;
     }
     compared++;
   }

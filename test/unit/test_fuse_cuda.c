@@ -29,7 +29,7 @@
 #include "passes.h"
 #include "tirc_internal.h"
 
-#include "check.h"
+#include "tt.h"
 
 #ifdef TIRC_HAVE_CUDA
 static const bool have_cuda = true;

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "ir.h"
+#include "tt.h"
 
-static int passed, failed;
 static TirModule *M;
 static TirFunc *F;
 static TirDiag *D;
@@ -19,21 +19,8 @@ static FILE *dout; /* the diag's stream: a memstream we can read back */
 static char *dbuf;
 static size_t dlen, dseen;
 
-static void report(int line, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void report(int line, bool ok, const char *fmt, ...) {
-  if (ok) {
-    passed++;
-    return;
-  }
-  failed++;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "%s:%d: FAIL: ", __FILE__, line);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-#define CHECK(cond) report(__LINE__, (cond), "%s", #cond)
+/* A check reported at the line of the test case that called the helper. */
+#define report(line, ...) tt_check_at(__FILE__, line, __VA_ARGS__)
 
 /* Diagnostics printed since the last call. */
 static const char *new_diags(void) {
@@ -728,6 +715,5 @@ int main(void) {
   tir_diag_free(D);
   fclose(dout);
   free(dbuf);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return CHECK_SUMMARY();
 }

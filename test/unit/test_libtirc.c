@@ -3,12 +3,13 @@
  * given as DLPack tensors (contiguous and strided, with byte offsets), input
  * validation, NULL arguments and option values (the driver's set), IR dumps,
  * and the fused program against the unfused one on fresh random data. */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
+#include "tt.h"
 #include "tirc.h"
 
 static tirc_dltensor_t f32(float *data, int ndim, int64_t *shape, int64_t *strides) {
@@ -133,13 +134,10 @@ static void test_fused_vs_unfused(void) {
   CHECK(strstr(tirc_module_dump(fused), "// ----- IR after fuse-attention -----") != NULL);
   enum { B = 3, T = 37, N = B * 2 * T * 8 };
   static float q[N], k[N], v[N], o1[N], o2[N];
-  unsigned seed = (unsigned)time(NULL);
-  printf("test_libtirc: random seed %u\n", seed);
-  srand(seed);
   for (int i = 0; i < N; i++) {
-    q[i] = 2.0f * rand() / RAND_MAX - 1;
-    k[i] = 2.0f * rand() / RAND_MAX - 1;
-    v[i] = 2.0f * rand() / RAND_MAX - 1;
+    q[i] = (float)tt_rng_unif(-1, 1);
+    k[i] = (float)tt_rng_unif(-1, 1);
+    v[i] = (float)tt_rng_unif(-1, 1);
   }
   int64_t shape[4] = {B, 2, T, 8};
   tirc_dltensor_t in[3] = {f32(q, 4, shape, NULL), f32(k, 4, shape, NULL), f32(v, 4, shape, NULL)};
@@ -173,9 +171,8 @@ static void test_result_views(void) {
       "func @main(%x: f32[4, 3], %w: f32[2, 3]) -> (f32[2, 4], f32[4, 2]) {\n"
       "  %y = linear(%x, %w)\n  %c = reshape(%y, shape=[2, 4])\n  %e = neg(%y)\n  return %c, %e\n}\n"};
   float x[12], w[6], y[8];
-  srand((unsigned)time(NULL));
-  for (int i = 0; i < 12; i++) x[i] = (float)(rand() % 17) - 8;
-  for (int i = 0; i < 6; i++) w[i] = (float)(rand() % 5) - 2;
+  for (int i = 0; i < 12; i++) x[i] = (float)tt_rng_int(-8, 8);
+  for (int i = 0; i < 6; i++) w[i] = (float)tt_rng_int(-2, 2);
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 2; j++) y[i * 2 + j] = x[i * 3] * w[j * 3] + x[i * 3 + 1] * w[j * 3 + 1] + x[i * 3 + 2] * w[j * 3 + 2];
   for (int k = 0; k < 3; k++) {
@@ -327,7 +324,8 @@ static void test_option_values(void) {
   tirc_free(err);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  tt_seed("test_libtirc", argc, argv, true, 0);
   test_null_arguments();
   test_option_values();
   test_compile_errors();

@@ -11,7 +11,7 @@
 
 #include "passes.h"
 
-#include "check.h"
+#include "tt.h"
 
 /* ------------------------------------------------------------ a tiny builder */
 
@@ -58,7 +58,7 @@ static TirValue *fin(TirOp *op, const char *name) {
   TirStatus st = tir_infer_op(M, op, D);
   if (st != TIR_OK) { /* a broken test, not a pass failure; counted once */
     fprintf(stderr, "  infer failed for %s\n", tir_op_schema(op->kind)->name);
-    failed++;
+    tt_failed++;
   }
   op->result->name = name;
   return op->result;
@@ -539,6 +539,5 @@ int main(void) {
   test_manager();
   test_scale();
   tir_diag_free(D);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  return CHECK_SUMMARY();
 }
