@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "tirrt.h"
+#include "tt.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -29,17 +30,9 @@
 #endif
 #endif
 
-static int n_pass, n_fail;
 static char tmpdir[256];
 
-static void check(int ok, const char *what) {
-  if (ok) {
-    n_pass++;
-  } else {
-    n_fail++;
-    printf("FAIL: %s\n", what);
-  }
-}
+#define check(ok, what) CHECK_MSG(ok, "%s", what)
 
 /* 0 when `s` is an error whose message contains `needle` (NULL: s is OK);
  * consumes s. */
@@ -327,6 +320,5 @@ int main(void) {
   test_st_streams();
   test_regular_files();
   rmdir(tmpdir);
-  printf("%d passed, %d failed\n", n_pass, n_fail);
-  return n_fail ? 1 : 0;
+  return CHECK_SUMMARY();
 }
