@@ -24,17 +24,7 @@
 
 #include "tirk_ops.h"
 #include "tirrt_cpu.h"
-
-/* ------------------------------------------------------------ random numbers */
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 0x2545F4914F6CDD1Dull;
-}
-static double urand(double lo, double hi) { return lo + (hi - lo) * (double)(rnd() >> 11) * 0x1p-53; }
+#include "tt_tensor.h"
 
 /* ------------------------------------------------------------ buffers and views */
 
@@ -102,7 +92,7 @@ static int64_t irange_lo = -100, irange_hi = 100;
 static void fill_one(int dt, void *p, int64_t i, int kind) {
   char *q = (char *)p + (size_t)i * esize(dt);
   if (dt == TIRK_BOOL || kind == FILL_BOOL) {
-    int64_t v = (int64_t)(rnd() >> 63);
+    int64_t v = (int64_t)(tt_rng_u64() >> 63);
     tirrt_store_i64((tirrt_dtype_t)dt, q, 0, 1, &v);
     return;
   }
@@ -112,20 +102,20 @@ static void fill_one(int dt, void *p, int64_t i, int kind) {
       static const double sp[] = {NAN, INFINITY, -INFINITY, 1e10, -1e10, 3e38, -3e38, 70000.0, -70000.0,
                                   2.5, -2.5, 0.5, -0.5, 127.5, 128.0, -128.5, 255.5, 256.0, 32767.9,
                                   -32768.5, 2147483648.0, -2147483649.0, 9.3e18, -9.3e18, 1e-6, -1e-40};
-      uint64_t r = rnd() % 4;
-      v = r == 0 ? sp[rnd() % (sizeof sp / sizeof sp[0])] : urand(-300, 300);
+      uint64_t r = tt_rng_u64() % 4;
+      v = r == 0 ? sp[tt_rng_u64() % (sizeof sp / sizeof sp[0])] : tt_rng_unif(-300, 300);
     } else if (kind == FILL_RANGE) {
-      v = urand(frange_lo, frange_hi);
+      v = tt_rng_unif(frange_lo, frange_hi);
     } else {
-      v = urand(-4, 4);
+      v = tt_rng_unif(-4, 4);
     }
     if (v == 0) v = 0.25;
     tirrt_store_f64((tirrt_dtype_t)dt, q, 0, 1, &v);
     return;
   }
   int64_t v;
-  if (kind == FILL_RANGE) v = irange_lo + (int64_t)(rnd() % (uint64_t)(irange_hi - irange_lo + 1));
-  else v = (int64_t)rnd(); /* wraps to the dtype: the full range */
+  if (kind == FILL_RANGE) v = irange_lo + (int64_t)(tt_rng_u64() % (uint64_t)(irange_hi - irange_lo + 1));
+  else v = (int64_t)tt_rng_u64(); /* wraps to the dtype: the full range */
   if (kind != FILL_RANGE && (v & 0xff) == 0) v |= 1; /* never 0 in any width */
   tirrt_store_i64((tirrt_dtype_t)dt, q, 0, 1, &v);
 }
@@ -221,15 +211,8 @@ static void family_end(void) {
   total_fail += fam.fail;
 }
 
-static double tol_of(int dt) {
-  switch (dt) {
-  case TIRK_F16: return 1e-3;
-  case TIRK_BF16: return 1e-2;
-  case TIRK_F32: return 1e-5;
-  case TIRK_F64: return 1e-12;
-  default: return 0;
-  }
-}
+/* The library's bound (tt_tol), 0 (exact) for integers and bool. */
+static double tol_of(int dt) { return tt_tol((tirrt_dtype_t)dt); }
 
 static double ld(int dt, const unsigned char *p, size_t i) {
   double v;
@@ -730,7 +713,7 @@ static void test_dropout(void) {
       for (int pi = 0; pi < 6; pi++)
         for (int l = 0; l < L_COUNT; l++) {
           const shape_t *sh = &shapes[si];
-          uint64_t seed = rnd(), stream = rnd() % 1000;
+          uint64_t seed = tt_rng_u64(), stream = tt_rng_u64() % 1000;
           ten_t x = make(dt, sh->rank, sh->s, l, bmask_of(sh), FILL_SPECIAL);
           ten_t o = out_new(dt, sh->rank, sh->s, l == L_SLICE);
           tirrt_view_t hx = hv(&x), ho = hv(&o);
@@ -935,6 +918,7 @@ int main(int argc, char **argv) {
     printf("no CUDA device: skipped\n");
     return 77;
   }
+  tt_seed("test_gpu_ops", argc, argv, false, 0x9E3779B97F4A7C15ull);
   bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
   if (argc > 1 && strcmp(argv[1], "bench") == 0) {
     bench();

@@ -20,6 +20,7 @@
 
 #include "tirk_attention.h"
 #include "tirrt_cpu.h"
+#include "tt.h"
 
 #define CK(call)                                                                       \
   do {                                                                                 \
@@ -31,19 +32,7 @@
   } while (0)
 
 /* ------------------------------------------------------------ random data */
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static int cpu_only; /* TIRK_SDPA_CPUONLY=1: check the references only (no GPU needed) */
-static uint64_t next_u64(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
-static double unif(void) { return (double)(next_u64() >> 11) * 0x1p-53; }
-static double normal(void) {
-  double u = unif() + 1e-300, v = unif();
-  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* ------------------------------------------------------------ dtypes */
 static const char *dt_name(int dt) {
@@ -280,7 +269,7 @@ static double now(void) {
 }
 
 static void fill_random(ten_t *t, double mag) {
-  for (int64_t i = 0; i < t->n; i++) t->val[i] = rd(t->dt, normal() * mag);
+  for (int64_t i = 0; i < t->n; i++) t->val[i] = rd(t->dt, tt_rng_normal() * mag);
 }
 
 /* Kernels under test: 0 mem_efficient, 1 math, then the flash kernel
@@ -340,11 +329,11 @@ static void run_case(const case_t *c) {
     else mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = 1, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
     ten_init(&m, mdt, mr, ms, 0);
     for (int64_t i = 0; i < m.n; i++) {
-      if (c->mask == MK_BOOL) m.val[i] = unif() < 0.75;
-      else if (c->mask == MK_FLOAT) m.val[i] = rd(mdt, normal() * 2);
+      if (c->mask == MK_BOOL) m.val[i] = tt_rng_unif(0, 1) < 0.75;
+      else if (c->mask == MK_FLOAT) m.val[i] = rd(mdt, tt_rng_normal() * 2);
       else {
-        double u = unif();
-        m.val[i] = u < 0.15 ? -INFINITY : u < 0.3 ? (mdt == TIRK_F16 ? -65504.0 : -1e30) : rd(mdt, normal() * 2);
+        double u = tt_rng_unif(0, 1);
+        m.val[i] = u < 0.15 ? -INFINITY : u < 0.3 ? (mdt == TIRK_F16 ? -65504.0 : -1e30) : rd(mdt, tt_rng_normal() * 2);
       }
     }
     if (c->fullrows) /* every 5th query row sees no key */
@@ -363,7 +352,7 @@ static void run_case(const case_t *c) {
   ten_upload(&lse);
 
   const double scale = 1.0 / sqrt((double)c->E);
-  const uint64_t seed = next_u64();
+  const uint64_t seed = tt_rng_u64();
   const int64_t no = out.n, nl = lse.n;
   double *ref = malloc(sizeof(double) * (size_t)(no + 1)), *refu = malloc(sizeof(double) * (size_t)(no + 1));
   double *lref = malloc(sizeof(double) * (size_t)(nl + 1));
@@ -573,9 +562,9 @@ int main(int argc, char **argv) {
    * (for compute-sanitizer runs). */
   const char *qe = getenv("TIRK_SDPA_QUICK");
   const int quick = qe && *qe == '1';
-  if (argc > 1) rng ^= strtoull(argv[1], NULL, 0) * 0x2545F4914F6CDD1Dull;
-  else rng ^= (uint64_t)time(NULL) * 0x2545F4914F6CDD1Dull;
-  next_u64();
+  /* argv[1] (or --seed=N, or TIRC_TEST_SEED) picks the seed; else the clock. */
+  tt_seed("test_gpu_sdpa", argc, argv, argc <= 1, argc > 1 ? strtoull(argv[1], NULL, 0) : 0);
+  tt_rng_u64();
   if (!cpu_only) {
     int dev = 0, ma = 0, mi = 0;
     cudaGetDevice(&dev);
