@@ -3,7 +3,7 @@ against PyTorch's scaled_dot_product_attention backends on the same GPU.
 
 Usage: python3 bench/sdpa_bench.py path/to/libtirk_attn.so [--quick]
 The library is kernels/common.cu + kernels/attention.cu built as a shared
-object (see bench/NOTES-attention.md); it is called through ctypes on
+object (see docs/design-log/NOTES-attention.md); it is called through ctypes on
 PyTorch's tensors and current stream.  TFLOP/s = 4*B*H*L*S*D (/2 causal)
 over the median time (triton.testing.do_bench).  Each kernel's output is
 also compared with PyTorch's (max abs difference) so that a fast wrong

@@ -3,7 +3,7 @@
  * table, ownership of extra blocks, and the three stages of CUDA kernel
  * generation — planning the fused runs (fuse_plan.c), writing their CUDA
  * source (fuse_src.c) and compiling it with NVRTC through the on-disk cache
- * (nvrtc.c, with sha256.c for the cache keys). */
+ * (nvrtc.c, with libcrypto's SHA-256 for the cache keys). */
 #ifndef TIR_CODEGEN_INTERNAL_H
 #define TIR_CODEGEN_INTERNAL_H
 
@@ -72,15 +72,15 @@ char *tir_cuda_cache_dir(const char *option);
 
 /* ------------------------------------------------------------ SHA-256 */
 
+/* SHA-256 through OpenSSL's libcrypto (EVP), streamed.  If the context
+ * cannot be allocated, updates are ignored and final writes 32 zero bytes
+ * and returns false (a key no entry has, so the cache just misses). */
 typedef struct {
-  uint32_t h[8];
-  uint64_t len;   /* bytes hashed so far */
-  uint8_t buf[64];
-  size_t nbuf;
+  void *ctx; /* EVP_MD_CTX */
 } TirSha256;
 
 void tir_sha256_init(TirSha256 *s);
 void tir_sha256_update(TirSha256 *s, const void *data, size_t n);
-void tir_sha256_final(TirSha256 *s, uint8_t digest[32]);
+bool tir_sha256_final(TirSha256 *s, uint8_t digest[32]);
 
 #endif

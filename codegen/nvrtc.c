@@ -20,7 +20,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "codegen_internal.h"
+
+/* ------------------------------------------------------------ SHA-256 */
+
+/* libcrypto computes the digests (the keys do not depend on how, so the
+ * cache written by earlier builds stays valid). */
+void tir_sha256_init(TirSha256 *s) {
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(c);
+    c = NULL;
+  }
+  s->ctx = c;
+}
+
+void tir_sha256_update(TirSha256 *s, const void *data, size_t n) {
+  if (s->ctx && n && EVP_DigestUpdate(s->ctx, data, n) != 1) {
+    EVP_MD_CTX_free(s->ctx);
+    s->ctx = NULL;
+  }
+}
+
+bool tir_sha256_final(TirSha256 *s, uint8_t digest[32]) {
+  unsigned int len = 0;
+  bool ok = s->ctx && EVP_DigestFinal_ex(s->ctx, digest, &len) == 1 && len == 32;
+  EVP_MD_CTX_free(s->ctx);
+  s->ctx = NULL;
+  if (!ok) memset(digest, 0, 32);
+  return ok;
+}
 
 #ifdef TIRC_HAVE_NVRTC
 #include <nvrtc.h>
@@ -295,8 +326,8 @@ TirStatus tir_nvrtc_build(const char *name, const char *source, int arch, const 
     tir_sha256_update(&s, head, (size_t)n);
     for (int i = 0; i < N_OPTIONS; i++) tir_sha256_update(&s, OPTIONS[i], strlen(OPTIONS[i]) + 1);
     tir_sha256_update(&s, source, strlen(source));
-    tir_sha256_final(&s, key);
-    if (cache_read(cache_dir, key, out)) return TIR_OK;
+    if (!tir_sha256_final(&s, key)) cache_dir = NULL; /* no key: compile uncached */
+    if (cache_dir && cache_read(cache_dir, key, out)) return TIR_OK;
   }
   TirStatus st = compile(name, source, arch, out, err);
   if (st == TIR_OK && cache_dir) cache_write(cache_dir, key, out);

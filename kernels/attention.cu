@@ -584,7 +584,7 @@ static tirk_err_t launch16(const prob_t &p, cudaStream_t st) {
    * accumulators in registers; smaller D take two 16-row tiles per warp
    * (128-row CTAs) unless L is short. */
   constexpr int BN = D >= 256 ? 32 : 64;
-  /* Measured on an H100 (bench/NOTES-attention.md): 128-row CTAs win for
+  /* Measured on an H100 (docs/design-log/NOTES-attention.md): 128-row CTAs win for
    * D = 128 and for non-causal D = 64; causal D <= 64 prefers 64 rows. */
   int mt = D <= 128 && p.L > 64 && (D > 64 || !p.causal) ? 2 : 1;
   if (g_config == 1) mt = 1;

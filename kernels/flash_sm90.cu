@@ -507,7 +507,7 @@ template <typename T>
 static tirk_err_t dispatch_dp(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
   const int cfg = g_sm90_config;
   switch (dp) {
-    case 64: /* measured: 3 consumers win except causal with L < 8k (bench/NOTES-flash.md) */
+    case 64: /* measured: 3 consumers win except causal with L < 8k (docs/design-log/NOTES-flash.md) */
       if (cfg == 1) return launch_sm90<T, 64, 128, 2, false>(p, maps, st);
       if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true>(p, maps, st);
       return launch_sm90<T, 64, 128, 3, true>(p, maps, st);

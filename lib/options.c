@@ -4,7 +4,7 @@
  * as the `a|b|c` string messages print. */
 #include <string.h>
 
-#include "tirc_internal.h"
+#include "tirc_compile.h"
 
 const char *tirc_option_choices(TircOption opt) {
   return opt == TIRC_OPTION_TARGET ? "cpu|cuda"

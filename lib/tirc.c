@@ -6,10 +6,8 @@
 #include <string.h>
 
 #include "codegen.h"
-#include "frontend.h"
-#include "passes.h"
 #include "tirc.h"
-#include "tirc_internal.h"
+#include "tirc_compile.h"
 #include "tirrt.h"
 
 #ifndef TIRC_VERSION
@@ -97,17 +95,14 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   tirc_module_t *mod = calloc(1, sizeof *mod);
   int rc = 3;
   if (!errs || !diag || !mod || (o->dump_ir && !dump)) goto done;
-  TirParseOptions po = {.loader = tirc_load_const};
-  rc = path ? (int)tir_parse_file(path, diag, &po, &mod->m)
-            : (int)tir_parse(name ? name : "<string>", text, len, diag, &po, &mod->m);
-  if (rc) goto done;
-  TirPassOptions popts = {.diag = diag,
-                          .target = o->target ? o->target : "cpu",
-                          .arch = o->arch ? o->arch : "sm_80",
-                          .sdpa_kernel = o->sdpa_kernel,
-                          .verify_each = true,
-                          .dump = dump};
-  rc = (int)tir_run_pipeline(mod->m, o->passes ? o->passes : tir_default_pipeline(), &popts);
+  /* libtirc's options on the shared defaults (tirc_compile.h): NULL keeps one. */
+  tirc_compile_options_t co = tirc_compile_defaults();
+  if (o->target) co.target = o->target;
+  if (o->arch) co.arch = o->arch;
+  co.passes = o->passes;
+  co.sdpa_kernel = o->sdpa_kernel;
+  co.dump = dump;
+  rc = (int)tirc_compile(path, text, len, name, &co, diag, &mod->m, &mod->cg);
   if (rc) goto done;
   char *irbuf = NULL;
   size_t irlen = 0;
@@ -119,11 +114,6 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   tir_print_module(irs, mod->m);
   fclose(irs);
   mod->ir = irbuf;
-  if ((rc = (int)tir_codegen_lower(mod->m, diag, &mod->cg))) goto done;
-  if (o->target && strcmp(o->target, "cuda") == 0) {
-    TirCudaFuseOptions fo = {.arch = atoi((o->arch ? o->arch : "sm_80") + 3)};
-    if ((rc = (int)tir_codegen_fuse_cuda(mod->cg, &fo, diag))) goto done;
-  }
   tirrt_status_t s = tirrt_program_create(tir_codegen_def(mod->cg), &mod->prog);
   if (s) {
     fprintf(errs, "internal error: the runtime rejected the lowered program: %s\n",

@@ -129,6 +129,8 @@ static tirrt_status_t gemm2d(ctype_t ct, const tirrt_view_t *a, const tirrt_view
         else tirrt_view_gather_f64(b, B);
         bp = B, tb = CblasNoTrans, ldb = (int)N;
       }
+      /* Never inside one of our OpenMP regions: OpenBLAS brings its own
+       * threads (docs/runtime.md, "Threads"). */
       if (ct == CT_F32)
         cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, ap, lda, bp, ldb, (float)beta, cp, ldc);
       else

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_parallel.h"
 #include "internal.h"
 #include "tirrt_cpu.h"
 
@@ -194,25 +195,40 @@ tirrt_status_t tirrt_cpu_reduce(tirrt_redop_t op, const tirrt_view_t *x, uint32_
 
 /* ------------------------------------------------------------ rows */
 
-/* Calls fn for every row position: the views `x` and `out` (same shape) cut
- * to their first `outer` dims are iterated, and fn receives the element
- * pointers there.  Stops at the first error. */
-typedef tirrt_status_t (*row_fn)(void *ctx, const char *px, char *po);
+/* fn computes one row: the element pointers of x and out there, and
+ * `buf`, scratch of its own thread.  Rows never fail (inputs are checked
+ * before), so a row returns nothing. */
+typedef void (*row_fn)(const void *ctx, void *buf, const char *px, char *po);
 
+/* The byte offset of row k (row-major over v's first `outer` dims). */
+static int64_t row_offset(const tirrt_view_t *v, int32_t outer, int64_t k) {
+  int64_t off = 0;
+  for (int32_t d = outer - 1; d >= 0; d--) {
+    off += k % v->shape[d] * v->strides[d];
+    k /= v->shape[d];
+  }
+  return off * (int64_t)tirrt_dtype_size(v->dtype);
+}
+
+/* Calls fn for every row position of `x` and `out` (same shape) over their
+ * first `outer` dims, rows shared out among the OpenMP threads when there
+ * is enough work (`row_len` elements each); each row is computed whole by
+ * one thread, so the result does not depend on the thread count.  Every
+ * thread gets `buf_bytes` of scratch. */
 static tirrt_status_t for_each_row(const tirrt_view_t *x, const tirrt_view_t *out, int32_t outer,
-                                   row_fn fn, void *ctx) {
-  tirrt_view_t xo = *x, oo = *out;
-  xo.rank = oo.rank = outer;
-  const tirrt_view_t *vs[2] = {&xo, &oo};
-  tirrt_iter_t it;
-  tirrt_iter_init(&it, 2, vs);
-  if (it.numel == 0) return NULL;
-  do {
-    for (int64_t i = 0; i < it.n; i++) {
-      tirrt_status_t s = fn(ctx, it.ptr[0] + i * it.step[0], it.ptr[1] + i * it.step[1]);
-      if (s) return s;
-    }
-  } while (tirrt_iter_next(&it));
+                                   row_fn fn, const void *ctx, size_t buf_bytes, int64_t row_len) {
+  int64_t rows = 1;
+  for (int32_t d = 0; d < outer; d++) rows *= x->shape[d];
+  if (rows == 0) return NULL;
+  const bool par = rows > 1 && (double)rows * (double)row_len >= (double)TIRRT_PAR_MIN_WORK;
+  const size_t nt = par ? (size_t)tirrt_max_threads() : 1;
+  char *bufs = malloc(nt * (buf_bytes ? buf_bytes : 1));
+  if (!bufs) return tirrt_oom_status();
+  TIRRT_OMP("omp parallel for schedule(static) if(par)")
+  for (int64_t k = 0; k < rows; k++)
+    fn(ctx, bufs + (size_t)tirrt_thread_num() * buf_bytes,
+       (const char *)x->data + row_offset(x, outer, k), (char *)out->data + row_offset(out, outer, k));
+  free(bufs);
   return NULL;
 }
 
@@ -222,7 +238,6 @@ typedef struct {
   const tirrt_view_t *x, *out;
   int64_t n, xs, os; /* row length and strides in bytes */
   bool log;
-  void *buf;
 } softmax_ctx;
 
 /* exp in the compute type (f32, or f64 for f64); the sum of exps is
@@ -230,9 +245,9 @@ typedef struct {
  * (vocabularies of 50k) accurate.  A row of all -inf gives NaN (-inf - -inf),
  * as torch's softmax does. */
 #define DEFINE_SOFTMAX_ROW(NAME, T, S, LOAD, STORE)                     \
-  static tirrt_status_t NAME(void *vctx, const char *px, char *po) {    \
-    softmax_ctx *c = vctx;                                              \
-    T *r = c->buf;                                                      \
+  static void NAME(const void *vctx, void *buf, const char *px, char *po) { \
+    const softmax_ctx *c = vctx;                                        \
+    T *r = buf;                                                         \
     LOAD(c->x->dtype, px, c->xs, c->n, r);                              \
     T mx = -INFINITY;                                                   \
     for (int64_t i = 0; i < c->n; i++)                                  \
@@ -251,7 +266,6 @@ typedef struct {
       for (int64_t i = 0; i < c->n; i++) r[i] *= inv;                   \
     }                                                                   \
     STORE(c->out->dtype, po, c->os, c->n, r);                           \
-    return NULL;                                                        \
   }
 
 DEFINE_SOFTMAX_ROW(softmax_row_f32, float, f, tirrt_load_f32, tirrt_store_f32)
@@ -276,7 +290,7 @@ tirrt_status_t tirrt_cpu_softmax(const tirrt_view_t *x, int32_t dim, bool log,
   /* A 0-d input is one row of length 1.  Otherwise the row dim is cut out
    * of the iteration by making it size 1 there. */
   tirrt_view_t xo = *x, oo = *out;
-  softmax_ctx c = {x, out, 1, 0, 0, log, NULL};
+  softmax_ctx c = {x, out, 1, 0, 0, log};
   if (x->rank > 0) {
     c.n = x->shape[dim];
     c.xs = x->strides[dim] * (int64_t)tirrt_dtype_size(x->dtype);
@@ -284,11 +298,8 @@ tirrt_status_t tirrt_cpu_softmax(const tirrt_view_t *x, int32_t dim, bool log,
     xo.shape[dim] = oo.shape[dim] = 1;
   }
   bool f64 = x->dtype == TIRRT_DTYPE_F64;
-  c.buf = malloc((size_t)c.n * (f64 ? 8 : 4));
-  if (!c.buf) return tirrt_oom_status();
-  s = for_each_row(&xo, &oo, xo.rank, f64 ? softmax_row_f64 : softmax_row_f32, &c);
-  free(c.buf);
-  return s;
+  return for_each_row(&xo, &oo, xo.rank, f64 ? softmax_row_f64 : softmax_row_f32, &c,
+                      (size_t)c.n * (f64 ? 8 : 4), c.n);
 }
 
 /* ------------------------------------------------------------ layer_norm / rms_norm */
@@ -299,15 +310,15 @@ typedef struct {
   double eps;
   const double *w, *b;   /* dense rows, or NULL */
   bool rms;
-  double *buf;
 } norm_ctx;
 
-static tirrt_status_t norm_row(void *vctx, const char *px, char *po) {
-  norm_ctx *c = vctx;
-  c->xr.data = (void *)px;
-  c->orow.data = po;
-  double *r = c->buf;
-  tirrt_view_gather_f64(&c->xr, r);
+static void norm_row(const void *vctx, void *buf, const char *px, char *po) {
+  const norm_ctx *c = vctx;
+  tirrt_view_t xr = c->xr, orow = c->orow;
+  xr.data = (void *)px;
+  orow.data = po;
+  double *r = buf;
+  tirrt_view_gather_f64(&xr, r);
   double mean = 0, var = 0;
   if (!c->rms) { /* two passes in f64: no cancellation from E[x^2] - E[x]^2 */
     for (int64_t i = 0; i < c->m; i++) mean += r[i];
@@ -322,8 +333,7 @@ static tirrt_status_t norm_row(void *vctx, const char *px, char *po) {
     if (c->b) y += c->b[i];
     r[i] = y;
   }
-  tirrt_view_scatter_f64(r, &c->orow);
-  return NULL;
+  tirrt_view_scatter_f64(r, &orow);
 }
 
 /* The trailing `nd` dims of v as a view (data filled in per row). */
@@ -384,14 +394,8 @@ static tirrt_status_t run_norm(const char *name, const tirrt_view_t *x, const ti
   c.w = w;
   c.b = b;
   if (tirrt_view_numel(x) == 0) goto done;
-  c.buf = malloc((size_t)c.m * sizeof(double));
-  if (!c.buf) {
-    s = tirrt_oom_status();
-    goto done;
-  }
-  s = for_each_row(x, out, x->rank - nd, norm_row, &c);
+  s = for_each_row(x, out, x->rank - nd, norm_row, &c, (size_t)c.m * sizeof(double), c.m);
 done:
-  free(c.buf);
   free(w);
   free(b);
   return s;

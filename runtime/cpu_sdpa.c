@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_parallel.h"
 #include "internal.h"
 #include "tirrt_cpu.h"
 
@@ -94,21 +95,22 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
 }
 
 /* ------------------------------------------------------------ typed kernels */
-/* SDPA_TYPED(T, SFX, EXP, LOG, STORE) defines sdpa_kv_SFX, which runs every
- * query head of the group that reads kv head `g` of one batch element.
- * `off` holds each tensor's element offset for that batch element.
+/* SDPA_TYPED(T, SFX, EXP, LOG, STORE) defines kv_SFX, which converts the K
+ * and V of one kv head of one batch element, and qblock_SFX, which runs one
+ * block of query rows of one query head against them.  `off` holds each
+ * tensor's element offset for that batch element.
  *
- * Scratch (all T, carved from `w`):
- *   kt  [nkb][E][BN]  K transposed per key block, zero-padded past S
- *   vs  [S][Evp]      V, value dim zero-padded to Evp
- *   qs  [BM][E]       the current query block
- *   s   [BM][BN]      scores, then probabilities, of one key block
- *   acc [BM][Evp]     unnormalized output rows
- *   m, l [BM]         running max and sum of exp(s - m)
+ * Scratch (all T):
+ *   kt  [nkb][E][BN]  K transposed per key block, zero-padded past S  } per kv head,
+ *   vs  [S][Evp]      V, value dim zero-padded to Evp                 } shared
+ *   qs  [BM][E]       the current query block                         } per thread
+ *   s   [BM][BN]      scores, then probabilities, of one key block    }
+ *   acc [BM][Evp]     unnormalized output rows                        }
+ *   m, l [BM]         running max and sum of exp(s - m)               }
  * K and V are converted once per kv head and shared by the group's query
  * heads (GQA) and all query blocks. */
 #define SDPA_TYPED(T, SFX, EXP, LOG, STORE)                                                      \
-  static void qk_block_##SFX(const T *restrict qs, const T *restrict kt, int64_t E, int64_t bm,   \
+  static void qk_block_##SFX(const T *restrict qs, const T *restrict kt, int64_t E, int64_t bm,  \
                              T *restrict s) {                                                    \
     /* s[r][j] = sum_e q[r][e] * k[j][e]; rows in pairs so each K load serves two. */            \
     int64_t r = 0;                                                                               \
@@ -137,23 +139,17 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
     }                                                                                            \
   }                                                                                              \
                                                                                                  \
-  /* acc[0..Evp) += p * v[0..Evp); Evp is a multiple of SDPA_VPAD, and the fixed inner trip     \
+  /* acc[0..Evp) += p * v[0..Evp); Evp is a multiple of SDPA_VPAD, and the fixed inner trip      \
    * count lets the compiler vectorize without a remainder loop. */                              \
   static void axpy_##SFX(T p, const T *restrict v, int64_t Evp, T *restrict acc) {               \
     for (int64_t c0 = 0; c0 < Evp; c0 += SDPA_VPAD)                                              \
       for (int t = 0; t < SDPA_VPAD; t++) acc[c0 + t] += p * v[c0 + t];                          \
   }                                                                                              \
                                                                                                  \
-  static void sdpa_kv_##SFX(const sdpa_t *c, uint64_t bflat, const int64_t *off, int64_t g,     \
-                            void *w, uint8_t *keep) {                                            \
-    const int64_t E = c->E, Ev = c->Ev, Evp = c->Evp, S = c->S, L = c->L;                        \
-    T *kt = (T *)w, *vs = kt + c->nkb * E * SDPA_BN, *qs = vs + S * Evp;                         \
-    T *s = qs + SDPA_BM * E, *acc = s + SDPA_BM * SDPA_BN, *m = acc + SDPA_BM * Evp;             \
-    T *l = m + SDPA_BM;                                                                          \
-    const tirrt_view_t *q = c->t[T_Q], *k = c->t[T_K], *v = c->t[T_V];                           \
-    const tirrt_view_t *mask = c->t[T_MASK], *out = c->t[T_OUT], *lse = c->t[T_LSE];             \
-    const T NEG_INF = -(T)INFINITY;                                                              \
-    /* Convert K (transposed per block) and V of this kv head. */                                \
+  /* Converts K (transposed per block) and V of kv head `g` into kt and vs. */                   \
+  static void kv_##SFX(const sdpa_t *c, const int64_t *off, int64_t g, T *kt, T *vs) {           \
+    const int64_t E = c->E, Ev = c->Ev, Evp = c->Evp, S = c->S;                                  \
+    const tirrt_view_t *k = c->t[T_K], *v = c->t[T_V];                                           \
     for (int64_t kb = 0; kb < c->nkb; kb++) {                                                    \
       T *tile = kt + kb * E * SDPA_BN;                                                           \
       for (int64_t jj = 0; jj < SDPA_BN; jj++) {                                                 \
@@ -169,107 +165,115 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
       for (int64_t e = 0; e < Evp; e++)                                                          \
         vs[j * Evp + e] = e < Ev ? (T)load_real(v->data, v->dtype, vo + e * c->cs[T_V]) : (T)0;  \
     }                                                                                            \
+  }                                                                                              \
+                                                                                                 \
+  /* Query rows [i0, i0 + SDPA_BM) of query head h against the converted K/V of its kv head;     \
+   * w is this thread's scratch (qs, s, acc, m, l).  The unit of parallel work. */               \
+  static void qblock_##SFX(const sdpa_t *c, uint64_t bflat, const int64_t *off, int64_t h,       \
+                           int64_t i0, const T *kt, const T *vs, void *w, uint8_t *keep) {       \
+    const int64_t E = c->E, Ev = c->Ev, Evp = c->Evp, S = c->S, L = c->L;                        \
+    T *qs = (T *)w, *s = qs + SDPA_BM * E, *acc = s + SDPA_BM * SDPA_BN;                         \
+    T *m = acc + SDPA_BM * Evp, *l = m + SDPA_BM;                                                \
+    const tirrt_view_t *q = c->t[T_Q], *mask = c->t[T_MASK], *out = c->t[T_OUT];                 \
+    const tirrt_view_t *lse = c->t[T_LSE];                                                       \
+    const T NEG_INF = -(T)INFINITY;                                                              \
     const T scale = (T)c->scale, dscale = (T)c->dscale;                                          \
-    for (int64_t h = g * c->group; h < (g + 1) * c->group; h++) {                                \
-      for (int64_t i0 = 0; i0 < L; i0 += SDPA_BM) {                                              \
-        const int64_t bm = L - i0 < SDPA_BM ? L - i0 : SDPA_BM;                                  \
-        for (int64_t r = 0; r < bm; r++) {                                                       \
-          int64_t qo = off[T_Q] + h * c->hs[T_Q] + (i0 + r) * c->rs[T_Q];                        \
-          for (int64_t e = 0; e < E; e++)                                                        \
-            qs[r * E + e] = (T)load_real(q->data, q->dtype, qo + e * c->cs[T_Q]);                \
-          m[r] = NEG_INF;                                                                        \
-          l[r] = 0;                                                                              \
-        }                                                                                        \
-        memset(acc, 0, sizeof(T) * (size_t)(bm * Evp));                                          \
-        /* Causal: the block's last row sees keys j < i0 + bm + causal_off; later key blocks     \
-         * are entirely above the diagonal and are skipped. */                                   \
-        int64_t kend = S;                                                                        \
-        if (c->causal && i0 + bm + c->causal_off < kend) kend = i0 + bm + c->causal_off;         \
-        for (int64_t j0 = 0; j0 < kend; j0 += SDPA_BN) {                                         \
-          const int64_t nb = kend - j0 < SDPA_BN ? kend - j0 : SDPA_BN;                          \
-          qk_block_##SFX(qs, kt + (j0 / SDPA_BN) * E * SDPA_BN, E, bm, s);                       \
-          for (int64_t r = 0; r < bm; r++) {                                                     \
-            const int64_t i = i0 + r;                                                            \
-            T *sr = s + r * SDPA_BN;                                                             \
-            int64_t lim = nb; /* keys [j0, j0 + lim) pass the causal test */                     \
-            if (c->causal && i + c->causal_off + 1 - j0 < lim) lim = i + c->causal_off + 1 - j0; \
-            if (lim < 0) lim = 0;                                                                \
-            for (int64_t jj = 0; jj < lim; jj++) sr[jj] *= scale;                                \
-            for (int64_t jj = lim; jj < nb; jj++) sr[jj] = NEG_INF;                              \
-            if (c->mask_kind != MASK_NONE && lim > 0) {                                          \
-              const int64_t mo = off[T_MASK] + h * c->hs[T_MASK] + i * c->rs[T_MASK] +           \
-                                 j0 * c->cs[T_MASK];                                             \
-              const int64_t mcs = c->cs[T_MASK];                                                 \
-              if (c->mask_kind == MASK_BOOL) {                                                   \
-                const uint8_t *mb = (const uint8_t *)mask->data + mo;                            \
-                for (int64_t jj = 0; jj < lim; jj++)                                             \
-                  if (!mb[jj * mcs]) sr[jj] = NEG_INF;                                           \
-              } else {                                                                           \
-                for (int64_t jj = 0; jj < lim; jj++) {                                           \
-                  double mv = load_real(mask->data, mask->dtype, mo + jj * mcs);                 \
-                  sr[jj] = mv <= c->mask_thresh ? NEG_INF : sr[jj] + (T)mv;                      \
-                }                                                                                \
-              }                                                                                  \
-            }                                                                                    \
-            /* Online softmax: m is the running max, l the running sum of exp(s - m), and acc   \
-             * is rescaled by exp(m_old - m_new) whenever the max grows.  Masked scores are     \
-             * -inf, so they give exp(-inf) = 0; a row with nothing visible yet keeps            \
-             * m = -inf and is skipped, so no (-inf) - (-inf) = NaN ever forms. */               \
-            T mx = NEG_INF; /* NaN scores win the max, so NaN inputs give NaN, not 0 */          \
+    const int64_t bm = L - i0 < SDPA_BM ? L - i0 : SDPA_BM;                                      \
+    for (int64_t r = 0; r < bm; r++) {                                                           \
+      int64_t qo = off[T_Q] + h * c->hs[T_Q] + (i0 + r) * c->rs[T_Q];                            \
+      for (int64_t e = 0; e < E; e++)                                                            \
+        qs[r * E + e] = (T)load_real(q->data, q->dtype, qo + e * c->cs[T_Q]);                    \
+      m[r] = NEG_INF;                                                                            \
+      l[r] = 0;                                                                                  \
+    }                                                                                            \
+    memset(acc, 0, sizeof(T) * (size_t)(bm * Evp));                                              \
+    /* Causal: the block's last row sees keys j < i0 + bm + causal_off; later key blocks         \
+     * are entirely above the diagonal and are skipped. */                                       \
+    int64_t kend = S;                                                                            \
+    if (c->causal && i0 + bm + c->causal_off < kend) kend = i0 + bm + c->causal_off;             \
+    for (int64_t j0 = 0; j0 < kend; j0 += SDPA_BN) {                                             \
+      const int64_t nb = kend - j0 < SDPA_BN ? kend - j0 : SDPA_BN;                              \
+      qk_block_##SFX(qs, kt + (j0 / SDPA_BN) * E * SDPA_BN, E, bm, s);                           \
+      for (int64_t r = 0; r < bm; r++) {                                                         \
+        const int64_t i = i0 + r;                                                                \
+        T *sr = s + r * SDPA_BN;                                                                 \
+        int64_t lim = nb; /* keys [j0, j0 + lim) pass the causal test */                         \
+        if (c->causal && i + c->causal_off + 1 - j0 < lim) lim = i + c->causal_off + 1 - j0;     \
+        if (lim < 0) lim = 0;                                                                    \
+        for (int64_t jj = 0; jj < lim; jj++) sr[jj] *= scale;                                    \
+        for (int64_t jj = lim; jj < nb; jj++) sr[jj] = NEG_INF;                                  \
+        if (c->mask_kind != MASK_NONE && lim > 0) {                                              \
+          const int64_t mo = off[T_MASK] + h * c->hs[T_MASK] + i * c->rs[T_MASK] +               \
+                             j0 * c->cs[T_MASK];                                                 \
+          const int64_t mcs = c->cs[T_MASK];                                                     \
+          if (c->mask_kind == MASK_BOOL) {                                                       \
+            const uint8_t *mb = (const uint8_t *)mask->data + mo;                                \
             for (int64_t jj = 0; jj < lim; jj++)                                                 \
-              if (sr[jj] > mx || sr[jj] != sr[jj]) mx = sr[jj];                                  \
-            const T mnew = mx > m[r] || mx != mx ? mx : m[r];                                    \
-            if (mnew == NEG_INF) {                                                               \
-              for (int64_t jj = 0; jj < nb; jj++) sr[jj] = 0;                                    \
-              continue;                                                                          \
-            }                                                                                    \
-            const T alpha = EXP(m[r] - mnew); /* 0 when m was -inf */                            \
-            T sum = 0;                                                                           \
+              if (!mb[jj * mcs]) sr[jj] = NEG_INF;                                               \
+          } else {                                                                               \
             for (int64_t jj = 0; jj < lim; jj++) {                                               \
-              T pj = EXP(sr[jj] - mnew);                                                         \
-              sr[jj] = pj;                                                                       \
-              sum += pj;                                                                         \
+              double mv = load_real(mask->data, mask->dtype, mo + jj * mcs);                     \
+              sr[jj] = mv <= c->mask_thresh ? NEG_INF : sr[jj] + (T)mv;                          \
             }                                                                                    \
-            for (int64_t jj = lim; jj < nb; jj++) sr[jj] = 0;                                    \
-            l[r] = l[r] * alpha + sum;                                                           \
-            m[r] = mnew;                                                                         \
-            if (alpha != 1) {                                                                    \
-              T *ar = acc + r * Evp;                                                             \
-              for (int64_t e = 0; e < Evp; e++) ar[e] *= alpha;                                  \
-            }                                                                                    \
-            /* Dropout acts on the normalized probabilities p / l_final; since the output is    \
-             * acc / l_final, dropping or scaling p here is the same, while l keeps the sum of  \
-             * the un-dropped probabilities. */                                                  \
-            if (c->p > 0) {                                                                      \
-              uint64_t base = (((bflat * (uint64_t)c->Hq + (uint64_t)h) * (uint64_t)L +          \
-                                (uint64_t)i) *                                                   \
-                               (uint64_t)S) +                                                    \
-                              (uint64_t)j0;                                                      \
-              dropout_row(c, base, lim, keep);                                                   \
-              for (int64_t jj = 0; jj < lim; jj++) sr[jj] = keep[jj] ? sr[jj] * dscale : 0;      \
-            }                                                                                    \
-          }                                                                                      \
-          /* acc += P V over the block (zero probabilities are skipped). */               \
-          for (int64_t r = 0; r < bm; r++) {                                                     \
-            const T *sr = s + r * SDPA_BN;                                                       \
-            T *ar = acc + r * Evp;                                                               \
-            for (int64_t jj = 0; jj < nb; jj++)                                                  \
-              if (sr[jj] != 0) axpy_##SFX(sr[jj], vs + (j0 + jj) * Evp, Evp, ar);                \
           }                                                                                      \
         }                                                                                        \
-        /* out = acc / l; a row that saw no key (l = 0) gives 0 and lse = -inf. */               \
-        for (int64_t r = 0; r < bm; r++) {                                                       \
-          const int64_t i = i0 + r;                                                              \
-          const int64_t oo = off[T_OUT] + h * c->hs[T_OUT] + i * c->rs[T_OUT];                   \
-          const T *ar = acc + r * Evp;                                                           \
-          for (int64_t e = 0; e < Ev; e++)                                                       \
-            STORE(out->data, out->dtype, oo + e * c->cs[T_OUT], l[r] == 0 ? (T)0 : ar[e] / l[r]); \
-          if (lse) {                                                                             \
-            float lv = l[r] == 0 ? -INFINITY : (float)(m[r] + LOG(l[r]));                        \
-            int64_t lo = off[T_LSE] + h * c->hs[T_LSE] + i * c->rs[T_LSE];                       \
-            memcpy((char *)lse->data + lo * 4, &lv, 4);                                          \
-          }                                                                                      \
+        /* Online softmax: m is the running max, l the running sum of exp(s - m), and acc        \
+         * is rescaled by exp(m_old - m_new) whenever the max grows.  Masked scores are          \
+         * -inf, so they give exp(-inf) = 0; a row with nothing visible yet keeps                \
+         * m = -inf and is skipped, so no (-inf) - (-inf) = NaN ever forms. */                   \
+        T mx = NEG_INF; /* NaN scores win the max, so NaN inputs give NaN, not 0 */              \
+        for (int64_t jj = 0; jj < lim; jj++)                                                     \
+          if (sr[jj] > mx || sr[jj] != sr[jj]) mx = sr[jj];                                      \
+        const T mnew = mx > m[r] || mx != mx ? mx : m[r];                                        \
+        if (mnew == NEG_INF) {                                                                   \
+          for (int64_t jj = 0; jj < nb; jj++) sr[jj] = 0;                                        \
+          continue;                                                                              \
         }                                                                                        \
+        const T alpha = EXP(m[r] - mnew); /* 0 when m was -inf */                                \
+        T sum = 0;                                                                               \
+        for (int64_t jj = 0; jj < lim; jj++) {                                                   \
+          T pj = EXP(sr[jj] - mnew);                                                             \
+          sr[jj] = pj;                                                                           \
+          sum += pj;                                                                             \
+        }                                                                                        \
+        for (int64_t jj = lim; jj < nb; jj++) sr[jj] = 0;                                        \
+        l[r] = l[r] * alpha + sum;                                                               \
+        m[r] = mnew;                                                                             \
+        if (alpha != 1) {                                                                        \
+          T *ar = acc + r * Evp;                                                                 \
+          for (int64_t e = 0; e < Evp; e++) ar[e] *= alpha;                                      \
+        }                                                                                        \
+        /* Dropout acts on the normalized probabilities p / l_final; since the output is         \
+         * acc / l_final, dropping or scaling p here is the same, while l keeps the sum of       \
+         * the un-dropped probabilities. */                                                      \
+        if (c->p > 0) {                                                                          \
+          uint64_t base = (((bflat * (uint64_t)c->Hq + (uint64_t)h) * (uint64_t)L +              \
+                            (uint64_t)i) *                                                       \
+                           (uint64_t)S) +                                                        \
+                          (uint64_t)j0;                                                          \
+          dropout_row(c, base, lim, keep);                                                       \
+          for (int64_t jj = 0; jj < lim; jj++) sr[jj] = keep[jj] ? sr[jj] * dscale : 0;          \
+        }                                                                                        \
+      }                                                                                          \
+      /* acc += P V over the block (zero probabilities are skipped). */                          \
+      for (int64_t r = 0; r < bm; r++) {                                                         \
+        const T *sr = s + r * SDPA_BN;                                                           \
+        T *ar = acc + r * Evp;                                                                   \
+        for (int64_t jj = 0; jj < nb; jj++)                                                      \
+          if (sr[jj] != 0) axpy_##SFX(sr[jj], vs + (j0 + jj) * Evp, Evp, ar);                    \
+      }                                                                                          \
+    }                                                                                            \
+    /* out = acc / l; a row that saw no key (l = 0) gives 0 and lse = -inf. */                   \
+    for (int64_t r = 0; r < bm; r++) {                                                           \
+      const int64_t i = i0 + r;                                                                  \
+      const int64_t oo = off[T_OUT] + h * c->hs[T_OUT] + i * c->rs[T_OUT];                       \
+      const T *ar = acc + r * Evp;                                                               \
+      for (int64_t e = 0; e < Ev; e++)                                                           \
+        STORE(out->data, out->dtype, oo + e * c->cs[T_OUT], l[r] == 0 ? (T)0 : ar[e] / l[r]);    \
+      if (lse) {                                                                                 \
+        float lv = l[r] == 0 ? -INFINITY : (float)(m[r] + LOG(l[r]));                            \
+        int64_t lo = off[T_LSE] + h * c->hs[T_LSE] + i * c->rs[T_LSE];                           \
+        memcpy((char *)lse->data + lo * 4, &lv, 4);                                              \
       }                                                                                          \
     }                                                                                            \
   }
@@ -446,32 +450,60 @@ tirrt_status_t tirrt_cpu_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, cons
   for (int t = 0; t < T_COUNT; t++)
     if (ts[t] && !ts[t]->data && tirrt_view_numel(ts[t]) > 0) return bad("NULL data", ts[t]);
 
-  /* Scratch: see SDPA_TYPED.  Sizes are checked for overflow. */
+  /* Scratch (see SDPA_TYPED): K/V of every kv head of one batch element,
+   * shared by all threads, then a (qs, s, acc, m, l) block per thread.
+   * Sizes are checked for overflow. */
   c.Evp = (c.Ev + SDPA_VPAD - 1) / SDPA_VPAD * SDPA_VPAD;
   c.nkb = (c.S + SDPA_BN - 1) / SDPA_BN;
   size_t tsz = q->dtype == TIRRT_DTYPE_F64 ? sizeof(double) : sizeof(float);
-  int64_t n_kt, n_vs, n_q, n_acc, total;
+  const int nthreads = tirrt_max_threads();
+  int64_t n_kt, n_vs, n_q, n_acc, n_kv, n_all_kv, n_th, n_all_th, total;
   if (!tirrt_mul_nonneg(c.nkb * SDPA_BN, c.E, &n_kt) || !tirrt_mul_nonneg(c.S, c.Evp, &n_vs) ||
       !tirrt_mul_nonneg(SDPA_BM, c.E, &n_q) || !tirrt_mul_nonneg(SDPA_BM, c.Evp, &n_acc) ||
       n_kt > INT64_MAX / 4 || n_vs > INT64_MAX / 4 || n_q > INT64_MAX / 4 ||
-      n_acc > INT64_MAX / 4 ||
-      !tirrt_mul_nonneg(n_kt + n_vs + n_q + n_acc + SDPA_BM * SDPA_BN + 2 * SDPA_BM,
-                        (int64_t)tsz, &total) ||
-      (uint64_t)total > SIZE_MAX)
+      n_acc > INT64_MAX / 4 || !tirrt_mul_nonneg(n_kt + n_vs, c.Hk, &n_all_kv) ||
+      !tirrt_mul_nonneg(n_q + n_acc + SDPA_BM * SDPA_BN + 2 * SDPA_BM, nthreads, &n_all_th) ||
+      n_all_kv > INT64_MAX / 2 || n_all_th > INT64_MAX / 2 ||
+      !tirrt_mul_nonneg(n_all_kv + n_all_th, (int64_t)tsz, &total) || (uint64_t)total > SIZE_MAX)
     return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY, "sdpa: scratch size overflows");
-  void *scratch = malloc((size_t)total);
-  uint8_t keep[SDPA_BN];
+  n_kv = n_kt + n_vs;
+  n_th = n_q + n_acc + SDPA_BM * SDPA_BN + 2 * SDPA_BM;
+  char *scratch = malloc((size_t)total);
   if (!scratch) return tirrt_oom_status();
+  char *thread_scratch = scratch + (size_t)n_all_kv * tsz;
 
   /* Walk the broadcast batch dims with a multi-index, keeping each tensor's
-   * offset; then every kv head (each serving its group of query heads). */
+   * offset.  Per batch element the threads first convert K/V of every kv
+   * head, then share out (query head, query block) units; every unit is
+   * the same computation in the same order as with one thread, so the
+   * result does not depend on the thread count. */
+  const int64_t nqb = (c.L + SDPA_BM - 1) / SDPA_BM, units = c.Hq * nqb;
+  const bool par = units > 1 && (double)units * SDPA_BM * (double)c.S * (double)(c.E + c.Ev) >=
+                                    (double)TIRRT_PAR_MIN_WORK;
   int64_t idx[TIRRT_MAX_RANK] = {0}, off[T_COUNT] = {0};
   for (int64_t b = 0; b < nbatch; b++) {
-    for (int64_t g = 0; g < c.Hk; g++) {
-      if (tsz == sizeof(double))
-        sdpa_kv_f64(&c, (uint64_t)b, off, g, scratch, keep);
-      else
-        sdpa_kv_f32(&c, (uint64_t)b, off, g, scratch, keep);
+    TIRRT_OMP("omp parallel if(par)")
+    {
+      void *tw = thread_scratch + (size_t)tirrt_thread_num() * (size_t)n_th * tsz;
+      uint8_t keep[SDPA_BN];
+      TIRRT_OMP("omp for schedule(static)")
+      for (int64_t g = 0; g < c.Hk; g++) {
+        void *kv = scratch + (size_t)(g * n_kv) * tsz;
+        if (tsz == sizeof(double))
+          kv_f64(&c, off, g, kv, (double *)kv + n_kt);
+        else
+          kv_f32(&c, off, g, kv, (float *)kv + n_kt);
+      }
+      /* (the implicit barrier above: all K/V are converted) */
+      TIRRT_OMP("omp for schedule(dynamic, 1)")
+      for (int64_t u = 0; u < units; u++) {
+        const int64_t h = u / nqb, i0 = u % nqb * SDPA_BM;
+        const void *kv = scratch + (size_t)(h / c.group * n_kv) * tsz;
+        if (tsz == sizeof(double))
+          qblock_f64(&c, (uint64_t)b, off, h, i0, kv, (const double *)kv + n_kt, tw, keep);
+        else
+          qblock_f32(&c, (uint64_t)b, off, h, i0, kv, (const float *)kv + n_kt, tw, keep);
+      }
     }
     for (int32_t d = c.nbd - 1; d >= 0; d--) {
       for (int t = 0; t < T_COUNT; t++) off[t] += c.bstride[t][d];

@@ -2,7 +2,7 @@
 # gpu-pack.sh — packs what a GPU check needs into devpack/ (ignored), for
 # machines that have a GPU but not our build dependencies: the tirc driver,
 # the GPU tests, libtirc, and the shared libraries the binaries need that a
-# stock CUDA image lacks (OpenBLAS, cJSON; compressed).  The lent GPU
+# stock CUDA image lacks (OpenBLAS, cJSON, libgomp; compressed).  The lent GPU
 # machine runs scripts/gpu-check.sh on it.  Build first (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,11 @@ cp "$BUILD/libtirk_attn.so" devpack/bin/
 cp "$BUILD"/lib/libtirc.so devpack/bin/  # for the torch backend (TIRC_LIBRARY=$B/libtirc.so)
 strip devpack/bin/*
 xz -6 -T2 devpack/bin/*  # the transfer to the GPU machine is size-limited
-for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath'); do
+# libgomp (OpenMP in the CPU kernels) may be missing from a runtime image; it
+# needs only glibc 2.34, older than the GPU machine's.  libcrypto.so.3 (the
+# kernel cache keys) is not packed: Ubuntu 24.04 has it (OpenSSL 3.0, the
+# same soname), and a packed copy would shadow the system's.
+for l in $(ldd "$BUILD"/tools/tirc | awk '/=>/ {print $3}' | grep -E 'openblas|cjson|gfortran|quadmath|gomp'); do
   xz -9 -c "$l" > "devpack/lib/$(basename "$l").xz"
 done
 du -sh devpack

@@ -3,8 +3,8 @@
 # Safe to run any number of times: it installs only missing packages.
 set -euo pipefail
 
-DEBS=(build-essential cmake ninja-build pkg-config flex bison libcjson-dev
-      libopenblas-dev llvm-14-tools clang python3 python3-pip)
+DEBS=(build-essential cmake ninja-build pkg-config flex bison libcjson-dev libssl-dev
+      libopenblas-dev libgomp1 llvm-14-tools clang python3 python3-pip)
 
 missing=()
 for p in "${DEBS[@]}"; do

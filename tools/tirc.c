@@ -9,10 +9,9 @@
 #include <sys/wait.h>
 
 #include "codegen.h"
-#include "frontend.h"
 #include "ir.h"
 #include "passes.h"
-#include "tirc_internal.h"
+#include "tirc_compile.h"
 #include "tirrt.h"
 
 #ifndef TIRC_VERSION
@@ -51,9 +50,11 @@ static const char HELP[] =
     "  -O0                  run no optimizing pass;  -O1 (default) the full pipeline\n"
     "  --list-passes        list the passes and exit\n";
 
+/* The driver's own options around the pipeline's (tirc_compile.h). */
 typedef struct {
-  const char *input, *output, *emit, *target, *arch, *passes, *dump_filter, *sdpa_kernel;
-  bool dump, explain, remarks, o0;
+  const char *input, *output, *emit;
+  bool dump;
+  tirc_compile_options_t c;
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -76,24 +77,6 @@ static bool one_of(const char *s, const char *const *list) {
   return false;
 }
 
-static bool gpu_present(void) {
-  int n = 0;
-  tirrt_status_free(tirrt_cuda_device_count(&n));
-  return n > 0;
-}
-
-/* The --arch default: GPU 0's architecture when there is a GPU (newer
- * GPUs than sm_90 take sm_90 code, whose PTX their driver compiles). */
-static const char *default_arch(void) {
-  int v = 0;
-  tirrt_status_t s = tirrt_cuda_compute_capability(0, &v);
-  if (s) {
-    tirrt_status_free(s);
-    return "sm_80";
-  }
-  return v >= 90 ? "sm_90" : v >= 89 ? "sm_89" : v >= 86 ? "sm_86" : "sm_80";
-}
-
 static int parse_args(int argc, char **argv, Options *o) {
   static const char *const EMITS[] = {"exe", "lib", "c", "ir", NULL};
   /* --target, --arch and --sdpa-kernel: the list libtirc checks too. */
@@ -106,33 +89,33 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->emit = a + 7;
       if (!one_of(o->emit, EMITS)) return usage_error("unknown --emit kind '%s'", o->emit);
     } else if (strncmp(a, "--target=", 9) == 0) {
-      o->target = a + 9;
-      if (!tirc_option_valid(TIRC_OPTION_TARGET, o->target))
-        return usage_error("unknown --target '%s'", o->target);
+      o->c.target = a + 9;
+      if (!tirc_option_valid(TIRC_OPTION_TARGET, o->c.target))
+        return usage_error("unknown --target '%s'", o->c.target);
     } else if (strncmp(a, "--arch=", 7) == 0) {
-      o->arch = a + 7;
-      if (!tirc_option_valid(TIRC_OPTION_ARCH, o->arch))
-        return usage_error("unknown --arch '%s'", o->arch);
+      o->c.arch = a + 7;
+      if (!tirc_option_valid(TIRC_OPTION_ARCH, o->c.arch))
+        return usage_error("unknown --arch '%s'", o->c.arch);
     } else if (strncmp(a, "--passes=", 9) == 0) {
-      o->passes = a + 9;
+      o->c.passes = a + 9;
     } else if (strcmp(a, "--dump-ir") == 0) {
       o->dump = true;
-      o->dump_filter = NULL;
+      o->c.dump_filter = NULL;
     } else if (strncmp(a, "--dump-ir=", 10) == 0) {
       o->dump = true;
-      o->dump_filter = a + 10;
+      o->c.dump_filter = a + 10;
     } else if (strncmp(a, "--sdpa-kernel=", 14) == 0) {
-      o->sdpa_kernel = a + 14;
-      if (!tirc_option_valid(TIRC_OPTION_SDPA_KERNEL, o->sdpa_kernel))
-        return usage_error("unknown --sdpa-kernel '%s'", o->sdpa_kernel);
+      o->c.sdpa_kernel = a + 14;
+      if (!tirc_option_valid(TIRC_OPTION_SDPA_KERNEL, o->c.sdpa_kernel))
+        return usage_error("unknown --sdpa-kernel '%s'", o->c.sdpa_kernel);
     } else if (strcmp(a, "--explain-kernels") == 0) {
-      o->explain = true;
+      o->c.explain_kernels = true;
     } else if (strcmp(a, "--remarks") == 0) {
-      o->remarks = true;
+      o->c.remarks = true;
     } else if (strcmp(a, "-O0") == 0) {
-      o->o0 = true;
+      o->c.opt_level = 0;
     } else if (strcmp(a, "-O1") == 0) {
-      o->o0 = false;
+      o->c.opt_level = 1;
     } else if (a[0] == '-' && a[1] != 0) {
       return usage_error("unknown option '%s'", a);
     } else if (o->input) {
@@ -145,31 +128,13 @@ static int parse_args(int argc, char **argv, Options *o) {
   return 0;
 }
 
-/* Parses and runs the pipeline; on success *out holds the module. */
-static int front(const Options *o, TirDiag *diag, TirModule **out) {
-  TirParseOptions po = {.loader = tirc_load_const, .loader_ctx = NULL};
-  TirModule *m = NULL;
-  int rc = (int)tir_parse_file(o->input, diag, &po, &m);
-  if (rc != TIR_OK) return rc;
-  TirPassOptions opts = {
-      .diag = diag,
-      .target = o->target,
-      .arch = o->arch,
-      .sdpa_kernel = o->sdpa_kernel,
-      .explain_kernels = o->explain,
-      .remarks = o->remarks,
-      .verify_each = true,
-      .dump = o->dump ? stderr : NULL,
-      .dump_filter = o->dump_filter,
-  };
-  const char *pipeline = o->passes ? o->passes : o->o0 ? tir_o0_pipeline() : tir_default_pipeline();
-  rc = (int)tir_run_pipeline(m, pipeline, &opts);
-  if (rc != TIR_OK) {
-    tir_module_free(m);
-    return rc;
-  }
-  *out = m;
-  return TIR_OK;
+/* The pipeline (tirc_compile.h) on the input; --emit=ir stops after the
+ * passes, everything else also lowers (and fuses for cuda) into *cg. */
+static int front(const Options *o, TirDiag *diag, bool ir_only, TirModule **m, TirCodegen **cg) {
+  tirc_compile_options_t c = o->c;
+  c.dump = o->dump ? stderr : NULL;
+  c.ir_only = ir_only;
+  return (int)tirc_compile(o->input, NULL, 0, NULL, &c, diag, m, cg);
 }
 
 /* The default output name: the input's base name without `.tir`, as
@@ -228,28 +193,16 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
   return rc;
 }
 
-/* Lowers the module to the program table; for the CUDA target the table
- * also gets the generated kernels (NVRTC, cached on disk). */
-static int lower(const Options *o, TirModule *m, TirDiag *diag, TirCodegen **out) {
-  int rc = (int)tir_codegen_lower(m, diag, out);
-  if (rc != TIR_OK || strcmp(o->target, "cuda") != 0) return rc;
-  TirCudaFuseOptions fo = {.arch = atoi(o->arch + 3)};
-  return (int)tir_codegen_fuse_cuda(*out, &fo, diag);
-}
-
 static int compile(const Options *o) {
   TirDiag *diag = tir_diag_new(stderr, 0);
   if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
-  int rc = front(o, diag, &m);
+  int rc = front(o, diag, strcmp(o->emit, "ir") == 0, &m, &cg);
   if (rc != TIR_OK) goto done;
-  if (strcmp(o->emit, "ir") != 0) {
-    if ((rc = lower(o, m, diag, &cg)) != TIR_OK) goto done;
-    if (strcmp(o->emit, "exe") == 0 || strcmp(o->emit, "lib") == 0) {
-      rc = build_binary(o, cg, strcmp(o->emit, "lib") == 0);
-      goto done;
-    }
+  if (strcmp(o->emit, "exe") == 0 || strcmp(o->emit, "lib") == 0) {
+    rc = build_binary(o, cg, strcmp(o->emit, "lib") == 0);
+    goto done;
   }
   FILE *out = stdout;
   if (o->output && !(out = fopen(o->output, "w"))) {
@@ -293,8 +246,7 @@ static int run(int argc, char **argv, const Options *defaults) {
   if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
-  rc = front(&o, diag, &m);
-  if (rc == TIR_OK) rc = lower(&o, m, diag, &cg);
+  rc = front(&o, diag, false, &m, &cg);
   if (rc == TIR_OK) /* the program sees FILE as its name */
     rc = tirrt_main(tir_codegen_def(cg), argc - file, argv + file);
   tir_codegen_free(cg);
@@ -318,16 +270,8 @@ int main(int argc, char **argv) {
       printf("%-16s %s\n", tir_pass_info(i)->name, tir_pass_info(i)->description);
     return 0;
   }
-  Options o = {.emit = "exe", .arch = "sm_80"};
-#ifdef TIRC_HAVE_CUDA
-  bool gpu = gpu_present();
-  o.target = gpu ? "cuda" : "cpu";
-  if (gpu) o.arch = default_arch();
-#else
-  (void)gpu_present;
-  (void)default_arch;
-  o.target = "cpu";
-#endif
+  Options o = {.emit = "exe", .c = tirc_compile_defaults()};
+  tirc_compile_defaults_for_host(&o.c); /* spec §8: cuda when there is a GPU */
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc, argv, &o);
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
