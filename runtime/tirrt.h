@@ -484,7 +484,9 @@ typedef struct tirrt_program_def_s {
 
 typedef struct tirrt_program_s tirrt_program_t;
 
-/* Checks the tables (indices in range, dims acyclic, opcodes known) and
+/* Checks the tables (indices in range, dims acyclic, opcodes known, each
+ * instruction's input count and every attribute that indexes something:
+ * dims, dim nodes, permutations, masks, operation and kernel numbers) and
  * prepares the liveness plan. */
 tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def,
                                     tirrt_program_t **out_program);
