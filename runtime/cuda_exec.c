@@ -47,9 +47,9 @@ tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
 
 /* ------------------------------------------------------------ attention */
 
-_Static_assert(TIRRT_SDPA_FLASH == TIR_SDPA_SEL_FLASH &&
-                   TIRRT_SDPA_MEM_EFFICIENT == TIR_SDPA_SEL_MEM_EFFICIENT &&
-                   TIRRT_SDPA_MATH == TIR_SDPA_SEL_MATH,
+_Static_assert((int)TIRRT_SDPA_FLASH == (int)TIR_SDPA_SEL_FLASH &&
+                   (int)TIRRT_SDPA_MEM_EFFICIENT == (int)TIR_SDPA_SEL_MEM_EFFICIENT &&
+                   (int)TIRRT_SDPA_MATH == (int)TIR_SDPA_SEL_MATH,
                "the program's kernel numbers are the shared rule's");
 
 /* The kernel for an sdpa that left it open (a program built without
