@@ -108,6 +108,79 @@ static void kernels(FILE *f, const tirrt_program_def_t *d) {
   fputs("};\n", f);
 }
 
+static const char *const OPCODE[TIRRT_OP_COUNT] = {
+    "UNARY", "BINARY", "WHERE", "MASKED_FILL", "CAST", "REDUCE", "SOFTMAX", "LAYER_NORM",
+    "RMS_NORM", "MATMUL", "LINEAR", "RESHAPE", "PERMUTE", "EXPAND", "SLICE", "CONCAT", "COPY",
+    "ARANGE", "FULL", "TRI", "EMBEDDING", "DROPOUT", "SDPA"};
+
+/* One instruction as a designated initializer: the opcode's member of the
+ * attribute union by name (tirrt.h), so the table reads like the program. */
+static void inst(FILE *f, const tirrt_inst_t *in, int32_t i) {
+  const tirrt_inst_attrs_t *a = &in->a;
+  fprintf(f, "  {.op = TIRRT_OP_%s, .out = %d, .n_in = %d, .in = i%d_in", OPCODE[in->op], in->out,
+          in->n_in, i);
+  switch (in->op) {
+  case TIRRT_OP_UNARY: fprintf(f, ", .a.unary = {.fn = %d}", a->unary.fn); break;
+  case TIRRT_OP_BINARY: fprintf(f, ", .a.binary = {.fn = %d}", a->binary.fn); break;
+  case TIRRT_OP_MASKED_FILL: case TIRRT_OP_FULL:
+    fputs(", .a.fill = {.value = ", f);
+    c_double(f, a->fill.value);
+    fputs("}", f);
+    break;
+  case TIRRT_OP_REDUCE:
+    fprintf(f, ", .a.reduce = {.fn = %d, .dims_mask = 0x%xu}", a->reduce.fn, (unsigned)a->reduce.dims_mask);
+    break;
+  case TIRRT_OP_SOFTMAX:
+    fprintf(f, ", .a.softmax = {.dim = %d, .log = %d}", a->softmax.dim, a->softmax.log);
+    break;
+  case TIRRT_OP_LAYER_NORM: case TIRRT_OP_RMS_NORM:
+    fprintf(f, ", .a.norm = {.ndims = %d, .eps = ", a->norm.ndims);
+    c_double(f, a->norm.eps);
+    fputs("}", f);
+    break;
+  case TIRRT_OP_LINEAR:
+    if (a->linear.act == TIRRT_ACT_GELU_TANH) fputs(", .a.linear = {.act = TIRRT_ACT_GELU_TANH}", f);
+    break;
+  case TIRRT_OP_PERMUTE: {
+    int last = TIRRT_MAX_RANK - 1;
+    while (last > 0 && a->permute.perm[last] == 0) last--;
+    fputs(", .a.permute = {.perm = {", f);
+    for (int k = 0; k <= last; k++) fprintf(f, "%s%d", k ? ", " : "", a->permute.perm[k]);
+    fputs("}}", f);
+    break;
+  }
+  case TIRRT_OP_SLICE:
+    fprintf(f, ", .a.slice = {.dim = %d, .start = %d, .step = %d}", a->slice.dim, a->slice.start,
+            a->slice.step);
+    break;
+  case TIRRT_OP_CONCAT: fprintf(f, ", .a.concat = {.dim = %d}", a->concat.dim); break;
+  case TIRRT_OP_ARANGE:
+    fprintf(f, ", .a.arange = {.start = %d, .step = %d}", a->arange.start, a->arange.step);
+    break;
+  case TIRRT_OP_TRI:
+    fprintf(f, ", .a.tri = {.diagonal = INT64_C(%" PRId64 "), .upper = %d}", a->tri.diagonal,
+            a->tri.upper);
+    break;
+  case TIRRT_OP_DROPOUT:
+    fputs(", .a.dropout = {.p = ", f);
+    c_double(f, a->dropout.p);
+    fprintf(f, ", .stream = INT64_C(%" PRId64 ")}", a->dropout.stream);
+    break;
+  case TIRRT_OP_SDPA:
+    fputs(",\n   .a.sdpa = {.scale = ", f);
+    c_double(f, a->sdpa.scale);
+    fputs(", .dropout_p = ", f);
+    c_double(f, a->sdpa.dropout_p);
+    fprintf(f, ", .is_causal = %d, .bottom_right = %d, .enable_gqa = %d, .exact_mask = %d, "
+               ".stream = INT64_C(%" PRId64 "), .kernel = %d}",
+            a->sdpa.is_causal, a->sdpa.bottom_right, a->sdpa.enable_gqa, a->sdpa.exact_mask,
+            a->sdpa.stream, a->sdpa.kernel);
+    break;
+  default: break; /* no attributes */
+  }
+  fputs("},\n", f);
+}
+
 static const char *const DTYPE[] = {
     "TIRRT_DTYPE_BOOL", "TIRRT_DTYPE_I8",   "TIRRT_DTYPE_I16",  "TIRRT_DTYPE_I32",
     "TIRRT_DTYPE_I64",  "TIRRT_DTYPE_U8",   "TIRRT_DTYPE_F16",  "TIRRT_DTYPE_BF16",
@@ -167,19 +240,8 @@ TirStatus tir_codegen_emit_c(const TirCodegen *cg, const char *source_name, bool
     int_array(f, name, d->insts[i].in, d->insts[i].n_in);
   }
   fputs("static const tirrt_inst_t insts[] = {\n", f);
-  for (int32_t i = 0; i < d->n_insts; i++) {
-    const tirrt_inst_t *in = &d->insts[i];
-    fprintf(f, "  {%d, %d, %d, i%d_in, {", in->op, in->out, in->n_in, i);
-    int last = TIRRT_MAX_RANK - 1;
-    while (last > 0 && in->i[last] == 0) last--;
-    for (int k = 0; k <= last; k++) fprintf(f, "%sINT64_C(%" PRId64 ")", k ? ", " : "", in->i[k]);
-    fputs("}, {", f);
-    c_double(f, in->f[0]);
-    fputs(", ", f);
-    c_double(f, in->f[1]);
-    fprintf(f, "}, {%d, %d}},\n", in->d[0], in->d[1]);
-  }
-  if (d->n_insts == 0) fputs("  {0, 0, 0, 0, {0}, {0, 0}, {0, 0}}\n", f);
+  for (int32_t i = 0; i < d->n_insts; i++) inst(f, &d->insts[i], i);
+  if (d->n_insts == 0) fputs("  {.op = 0}\n", f);
   fputs("};\n", f);
   int_array(f, "args", d->args, d->n_args);
   int_array(f, "results", d->results, d->n_results);

@@ -84,18 +84,20 @@ static bool elementwise_ok(const Ctx *c, const tirrt_inst_t *in) {
   int32_t d2 = in->n_in > 2 ? val(c, in->in[2])->dtype : -1;
   switch (in->op) {
   case TIRRT_OP_UNARY: {
-    if (in->n_in != 1 || in->i[0] < 0 || in->i[0] > TIRRT_UN_LOGICAL_NOT) return false;
-    if (in->i[0] == TIRRT_UN_LOGICAL_NOT) return od == TIRRT_DTYPE_BOOL;
-    bool int_ok = in->i[0] == TIRRT_UN_NEG || in->i[0] == TIRRT_UN_ABS || in->i[0] == TIRRT_UN_RELU;
+    int32_t fn = in->a.unary.fn;
+    if (in->n_in != 1 || fn < 0 || fn > TIRRT_UN_LOGICAL_NOT) return false;
+    if (fn == TIRRT_UN_LOGICAL_NOT) return od == TIRRT_DTYPE_BOOL;
+    bool int_ok = fn == TIRRT_UN_NEG || fn == TIRRT_UN_ABS || fn == TIRRT_UN_RELU;
     return d0 == od && (is_float(d0) || (int_ok && d0 != TIRRT_DTYPE_BOOL));
   }
   case TIRRT_OP_BINARY: {
-    if (in->n_in != 2 || in->i[0] < 0 || in->i[0] > TIRRT_BIN_LOGICAL_OR || d0 != d1) return false;
-    bool pred = in->i[0] >= TIRRT_BIN_EQ;
+    int32_t fn = in->a.binary.fn;
+    if (in->n_in != 2 || fn < 0 || fn > TIRRT_BIN_LOGICAL_OR || d0 != d1) return false;
+    bool pred = fn >= TIRRT_BIN_EQ;
     if (pred ? od != TIRRT_DTYPE_BOOL : od != d0) return false;
-    if (d0 == TIRRT_DTYPE_BOOL && in->i[0] <= TIRRT_BIN_POW) return false;
+    if (d0 == TIRRT_DTYPE_BOOL && fn <= TIRRT_BIN_POW) return false;
     /* Integer division by zero and negative integer powers are errors. */
-    if (!is_float(d0) && (in->i[0] == TIRRT_BIN_DIV || in->i[0] == TIRRT_BIN_POW)) return false;
+    if (!is_float(d0) && (fn == TIRRT_BIN_DIV || fn == TIRRT_BIN_POW)) return false;
     return true;
   }
   case TIRRT_OP_WHERE:
@@ -107,8 +109,8 @@ static bool elementwise_ok(const Ctx *c, const tirrt_inst_t *in) {
   case TIRRT_OP_ARANGE: {
     int64_t a, b;
     /* Symbolic bounds live in the executor's dim table, out of the kernel's reach. */
-    return in->n_in == 0 && val(c, in->out)->rank == 1 && const_dim(c, in->d[0], &a) &&
-           const_dim(c, in->d[1], &b);
+    return in->n_in == 0 && val(c, in->out)->rank == 1 && const_dim(c, in->a.arange.start, &a) &&
+           const_dim(c, in->a.arange.step, &b);
   }
   default: return false;
   }
@@ -121,12 +123,12 @@ static bool row_ok(const Ctx *c, const tirrt_inst_t *in) {
   if (xr < 1 || xr > TIRRT_FUSED_MAX_RANK) return false;
   switch (in->op) {
   case TIRRT_OP_SOFTMAX:
-    return in->n_in == 1 && in->i[0] == xr - 1 && is_float(xd) && is_float(od) &&
+    return in->n_in == 1 && in->a.softmax.dim == xr - 1 && is_float(xd) && is_float(od) &&
            same_shape(c, x, in->out);
   case TIRRT_OP_LAYER_NORM:
   case TIRRT_OP_RMS_NORM: {
     bool ln = in->op == TIRRT_OP_LAYER_NORM;
-    if (in->n_in > (ln ? 3 : 2) || (ln && in->i[0] != 1)) return false;
+    if (in->n_in > (ln ? 3 : 2) || (ln && in->a.norm.ndims != 1)) return false;
     if (!is_float(xd) || !is_float(od) || !same_shape(c, x, in->out)) return false;
     for (int32_t k = 1; k < in->n_in; k++) {
       const tirrt_value_def_t *p = val(c, in->in[k]);
@@ -136,13 +138,13 @@ static bool row_ok(const Ctx *c, const tirrt_inst_t *in) {
     return true;
   }
   case TIRRT_OP_REDUCE:
-    if (in->n_in != 1 || in->i[0] < TIRRT_RED_SUM || in->i[0] > TIRRT_RED_AMIN) return false;
-    if (in->i[1] != ((int64_t)1 << (xr - 1))) return false;
+    if (in->n_in != 1 || in->a.reduce.fn < TIRRT_RED_SUM || in->a.reduce.fn > TIRRT_RED_AMIN) return false;
+    if (in->a.reduce.dims_mask != (uint32_t)1 << (xr - 1)) return false;
     /* keepdim only: the executor views a kernel output through the space
      * with stride 0 on the last dim, which a rank-reduced output is not. */
     if (!is_row_shape(c, in->out, x)) return false;
-    if ((in->i[0] == TIRRT_RED_AMAX || in->i[0] == TIRRT_RED_AMIN) && od != xd) return false;
-    if (in->i[0] == TIRRT_RED_MEAN && !is_float(od)) return false;
+    if ((in->a.reduce.fn == TIRRT_RED_AMAX || in->a.reduce.fn == TIRRT_RED_AMIN) && od != xd) return false;
+    if (in->a.reduce.fn == TIRRT_RED_MEAN && !is_float(od)) return false;
     return true;
   default: return false;
   }

@@ -315,7 +315,7 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
   Buf e = {0}, r = {0};
   switch (in->op) {
   case TIRRT_OP_UNARY: {
-    int op = (int)in->i[0];
+    int op = (int)in->a.unary.fn;
     if (op == TIRRT_UN_LOGICAL_NOT) {
       put(&r, "(long long)(%s == 0)", a[0]);
     } else if (is_float(xd)) {
@@ -330,7 +330,7 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
     break;
   }
   case TIRRT_OP_BINARY: {
-    int op = (int)in->i[0];
+    int op = (int)in->a.binary.fn;
     bool fl = is_float(xd);
     const char *s = xd == TIRRT_DTYPE_F64 ? "" : "f";
     if (op >= TIRRT_BIN_EQ && op <= TIRRT_BIN_GE) {
@@ -362,7 +362,7 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
   }
   case TIRRT_OP_WHERE: put(&r, "(%s != 0 ? %s : %s)", a[0], a[1], a[2]); break;
   case TIRRT_OP_MASKED_FILL:
-    dbl(&e, in->f[0]);
+    dbl(&e, in->a.fill.value);
     put(&r, "(%s != 0 ? ", a[1]);
     if (!e.oom) cast(&r, TIRRT_DTYPE_F64, od, e.p);
     put(&r, " : %s)", a[0]);
@@ -370,12 +370,12 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
   case TIRRT_OP_CAST: cast(&r, xd, od, a[0]); break;
   case TIRRT_OP_COPY: put(&r, "%s", a[0]); break;
   case TIRRT_OP_FULL:
-    dbl(&e, in->f[0]);
+    dbl(&e, in->a.fill.value);
     if (!e.oom) cast(&r, TIRRT_DTYPE_F64, od, e.p);
     break;
   case TIRRT_OP_ARANGE:
     put(&e, "tk_wadd(%" PRId64 "ll, tk_wmul((long long)lin, %" PRId64 "ll))",
-        g->def->dims[in->d[0]].value, g->def->dims[in->d[1]].value);
+        g->def->dims[in->a.arange.start].value, g->def->dims[in->a.arange.step].value);
     if (!e.oom) cast(&r, TIRRT_DTYPE_I64, od, e.p);
     break;
   default: put(&r, "0 /* not fusable */"); break;
@@ -487,8 +487,8 @@ static void body(Gen *g, const Row *w, int pass, bool cached) {
     default: { /* REDUCE */
       int32_t ad = ctype_dtype(DT(g, w->x));
       const char *A = ctype(ad);
-      if (R->i[0] == TIRRT_RED_AMAX || R->i[0] == TIRRT_RED_AMIN)
-        put(&g->b, "%sa0 = %s::f(a0, (%s)%s);\n", g->ind, R->i[0] == TIRRT_RED_AMAX ? "TkMax" : "TkMin", A, xr);
+      if (R->a.reduce.fn == TIRRT_RED_AMAX || R->a.reduce.fn == TIRRT_RED_AMIN)
+        put(&g->b, "%sa0 = %s::f(a0, (%s)%s);\n", g->ind, R->a.reduce.fn == TIRRT_RED_AMAX ? "TkMax" : "TkMin", A, xr);
       else if (ad == TIRRT_DTYPE_I64) put(&g->b, "%sa0 = tk_wadd(a0, %s);\n", g->ind, xr);
       else put(&g->b, "%sa0 += (%s)%s;\n", g->ind, A, xr);
     }
@@ -509,7 +509,7 @@ static void body(Gen *g, const Row *w, int pass, bool cached) {
     if (R->op != TIRRT_OP_REDUCE) {
       Buf e = {0};
       if (R->op == TIRRT_OP_SOFTMAX) {
-        if (R->i[1]) put(&e, "(%s)%s - lse", T, xr);
+        if (R->a.softmax.log) put(&e, "(%s)%s - lse", T, xr);
         else put(&e, "exp%s((%s)%s - mx) * inv", s, T, xr);
       } else {
         char wr[32], br[32];
@@ -675,13 +675,13 @@ static void row_kernel(Gen *g) {
     put(&g->b, "    const %s mx = tk_block_reduce<%s, TkMax>(a0);\n", T, T);
     loops(g, &w, PASS2);
     put(&g->b, "    const %s sum = tk_block_reduce<%s, TkSum>(a1);\n", T, T);
-    if (w.R->i[1]) put(&g->b, "    const %s lse = mx + log%s(sum);\n", T, s);
+    if (w.R->a.softmax.log) put(&g->b, "    const %s lse = mx + log%s(sum);\n", T, s);
     else put(&g->b, "    const %s inv = (%s)1 / sum;\n", T, T);
     break;
   case TIRRT_OP_LAYER_NORM:
   case TIRRT_OP_RMS_NORM: {
     bool ln = w.R->op == TIRRT_OP_LAYER_NORM;
-    double eps = w.R->f[0] < 0 && !ln ? dtype_eps(xd) : w.R->f[0];
+    double eps = w.R->a.norm.eps < 0 && !ln ? dtype_eps(xd) : w.R->a.norm.eps;
     put(&g->b, "    %s a0 = 0, a1 = 0;\n", T);
     loops(g, &w, PASS1);
     if (ln) {
@@ -699,7 +699,7 @@ static void row_kernel(Gen *g) {
   default: {
     int32_t ad = ctype_dtype(xd);
     const char *A = ctype(ad);
-    int64_t op = w.R->i[0];
+    int64_t op = w.R->a.reduce.fn;
     const char *init = "0";
     if (op == TIRRT_RED_AMAX)
       init = ad == TIRRT_DTYPE_I64 ? "(-9223372036854775807ll - 1)" : ad == TIRRT_DTYPE_F64 ? "-(double)TK_INF" : "-TK_INF";
@@ -872,7 +872,9 @@ char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, c
     const tirrt_inst_t *in = &def->insts[i];
     put(b, "//   v%d = %s", in->out, in->op >= 0 && in->op < TIRRT_OP_COUNT ? OPNAME[in->op] : "?");
     if (in->op == TIRRT_OP_UNARY || in->op == TIRRT_OP_BINARY || in->op == TIRRT_OP_REDUCE)
-      put(b, "#%" PRId64, in->i[0]);
+      put(b, "#%d", in->op == TIRRT_OP_UNARY    ? in->a.unary.fn
+                    : in->op == TIRRT_OP_BINARY ? in->a.binary.fn
+                                                : in->a.reduce.fn);
     for (int32_t k = 0; k < in->n_in; k++) put(b, "%sv%d", k ? ", " : "(", in->in[k]);
     put(b, "%s  [%s]\n", in->n_in ? ")" : "()", def->values[in->out].name);
   }

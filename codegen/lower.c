@@ -2,7 +2,8 @@
  *
  * Values are numbered arguments first, then each op's result in program
  * order.  Dims become a node list (shared nodes for equal dims, since dims
- * are interned).  Each op becomes one instruction; shape ops become view
+ * are interned).  Each op becomes one instruction (a linear and the
+ * gelu(tanh) that alone reads it become one); shape ops become view
  * instructions the runtime executes without copying when it can. */
 #include <assert.h>
 #include <math.h>
@@ -217,21 +218,21 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
   int u, b;
   if ((u = unop(k, op)) >= 0) {
     in->op = TIRRT_OP_UNARY;
-    in->i[0] = u;
+    in->a.unary.fn = u;
   } else if ((b = binop(k)) >= 0) {
     in->op = TIRRT_OP_BINARY;
-    in->i[0] = b;
+    in->a.binary.fn = b;
   } else {
     switch (k) {
     case TIR_OP_WHERE: in->op = TIRRT_OP_WHERE; break;
     case TIR_OP_MASKED_FILL:
       in->op = TIRRT_OP_MASKED_FILL;
-      in->f[0] = tir_op_attr_float(op, "value");
+      in->a.fill.value = tir_op_attr_float(op, "value");
       break;
     case TIR_OP_CAST: in->op = TIRRT_OP_CAST; break;
     case TIR_OP_SUM: case TIR_OP_MEAN: case TIR_OP_AMAX: case TIR_OP_AMIN: {
       in->op = TIRRT_OP_REDUCE;
-      in->i[0] = k == TIR_OP_SUM ? TIRRT_RED_SUM : k == TIR_OP_MEAN ? TIRRT_RED_MEAN
+      in->a.reduce.fn = k == TIR_OP_SUM ? TIRRT_RED_SUM : k == TIR_OP_MEAN ? TIRRT_RED_MEAN
                : k == TIR_OP_AMAX ? TIRRT_RED_AMAX : TIRRT_RED_AMIN;
       /* A 0-d input reduces nothing (its one element is the result,
        * whatever dims say): an empty mask. */
@@ -243,25 +244,25 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
         for (int i = 0; i < d->ints.n; i++) mask |= 1u << norm_dim(d->ints.v[i], x->rank);
       else
         mask = (uint32_t)((1ull << x->rank) - 1);
-      in->i[1] = mask;
+      in->a.reduce.dims_mask = mask;
       break;
     }
     case TIR_OP_SOFTMAX: case TIR_OP_LOG_SOFTMAX:
       in->op = TIRRT_OP_SOFTMAX;
-      in->i[0] = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
-      in->i[1] = k == TIR_OP_LOG_SOFTMAX;
+      in->a.softmax.dim = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
+      in->a.softmax.log = k == TIR_OP_LOG_SOFTMAX;
       break;
     case TIR_OP_LAYER_NORM:
       in->op = TIRRT_OP_LAYER_NORM;
-      in->i[0] = tir_op_attr_int(op, "dims");
-      in->f[0] = tir_op_attr_float(op, "eps");
+      in->a.norm.ndims = (int32_t)tir_op_attr_int(op, "dims");
+      in->a.norm.eps = tir_op_attr_float(op, "eps");
       break;
     case TIR_OP_RMS_NORM:
       in->op = TIRRT_OP_RMS_NORM;
-      in->f[0] = tir_op_has_attr(op, "eps") ? tir_op_attr_float(op, "eps") : -1;
+      in->a.norm.eps = tir_op_has_attr(op, "eps") ? tir_op_attr_float(op, "eps") : -1;
       break;
     case TIR_OP_MATMUL: in->op = TIRRT_OP_MATMUL; break;
-    case TIR_OP_LINEAR: in->op = TIRRT_OP_LINEAR; break;
+    case TIR_OP_LINEAR: in->op = TIRRT_OP_LINEAR; break; /* the activation: lower_linear_act */
     case TIR_OP_RESHAPE: case TIR_OP_UNSQUEEZE: case TIR_OP_SQUEEZE: in->op = TIRRT_OP_RESHAPE; break;
     case TIR_OP_PERMUTE: case TIR_OP_TRANSPOSE: {
       int64_t perm[TIR_MAX_RANK];
@@ -269,59 +270,62 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       assert(ok); /* the verifier checked the attributes */
       (void)ok;
       in->op = TIRRT_OP_PERMUTE;
-      for (int i = 0; i < x->rank; i++) in->i[i] = perm[i];
+      for (int i = 0; i < x->rank; i++) in->a.permute.perm[i] = (int32_t)perm[i];
       break;
     }
     case TIR_OP_EXPAND: in->op = TIRRT_OP_EXPAND; break;
     case TIR_OP_SLICE: {
       int dim = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
       in->op = TIRRT_OP_SLICE;
-      in->i[0] = dim;
-      in->d[0] = slice_start(cg, op, dim);
-      in->d[1] = dim_node(cg, tir_op_attr_dim(op, "step"));
+      in->a.slice.dim = dim;
+      in->a.slice.start = slice_start(cg, op, dim);
+      in->a.slice.step = dim_node(cg, tir_op_attr_dim(op, "step"));
       break;
     }
     case TIR_OP_CONCAT:
       in->op = TIRRT_OP_CONCAT;
-      in->i[0] = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
+      in->a.concat.dim = norm_dim(tir_op_attr_int(op, "dim"), x->rank);
       break;
     case TIR_OP_CONTIGUOUS: case TIR_OP_CLONE: in->op = TIRRT_OP_COPY; break;
     case TIR_OP_ARANGE:
       in->op = TIRRT_OP_ARANGE;
-      in->d[0] = dim_node(cg, tir_op_attr_dim(op, "start"));
-      in->d[1] = dim_node(cg, tir_op_attr_dim(op, "step"));
+      in->a.arange.start = dim_node(cg, tir_op_attr_dim(op, "start"));
+      in->a.arange.step = dim_node(cg, tir_op_attr_dim(op, "step"));
       break;
     case TIR_OP_FULL:
       in->op = TIRRT_OP_FULL;
-      in->f[0] = tir_op_attr_float(op, "value");
+      in->a.fill.value = tir_op_attr_float(op, "value");
       break;
     case TIR_OP_TRIL: case TIR_OP_TRIU:
       in->op = TIRRT_OP_TRI;
-      in->i[0] = tir_op_attr_int(op, "diagonal");
-      in->i[1] = k == TIR_OP_TRIU;
+      in->a.tri.diagonal = tir_op_attr_int(op, "diagonal");
+      in->a.tri.upper = k == TIR_OP_TRIU;
       break;
     case TIR_OP_EMBEDDING: in->op = TIRRT_OP_EMBEDDING; break;
     case TIR_OP_DROPOUT:
       if (tir_op_attr_bool(op, "training") && tir_op_attr_float(op, "p") > 0) {
         in->op = TIRRT_OP_DROPOUT;
-        in->f[0] = tir_op_attr_float(op, "p");
-        in->i[0] = cg->stream++;
+        in->a.dropout.p = tir_op_attr_float(op, "p");
+        in->a.dropout.stream = cg->stream++;
       } else {
         in->op = TIRRT_OP_COPY; /* inference: identity */
       }
       break;
     case TIR_OP_SDPA:
       in->op = TIRRT_OP_SDPA;
-      in->f[0] = tir_op_has_attr(op, "scale") ? tir_op_attr_float(op, "scale") : NAN;
-      in->f[1] = tir_op_attr_float(op, "dropout_p");
-      in->i[0] = tir_op_attr_bool(op, "is_causal");
-      in->i[1] = strcmp(tir_op_attr_str(op, "causal_align"), "bottom_right") == 0;
-      in->i[2] = tir_op_attr_bool(op, "enable_gqa");
-      in->i[3] = cg->stream++;
-      in->i[5] = tir_op_has_attr(op, "exact_mask") && tir_op_attr_bool(op, "exact_mask");
+      in->a.sdpa.scale = tir_op_has_attr(op, "scale") ? tir_op_attr_float(op, "scale") : NAN;
+      in->a.sdpa.dropout_p = tir_op_attr_float(op, "dropout_p");
+      in->a.sdpa.is_causal = tir_op_attr_bool(op, "is_causal");
+      in->a.sdpa.bottom_right = strcmp(tir_op_attr_str(op, "causal_align"), "bottom_right") == 0;
+      in->a.sdpa.enable_gqa = tir_op_attr_bool(op, "enable_gqa");
+      in->a.sdpa.stream = cg->stream++;
+      in->a.sdpa.exact_mask = tir_op_has_attr(op, "exact_mask") && tir_op_attr_bool(op, "exact_mask");
+      in->a.sdpa.kernel = TIRRT_SDPA_ANY; /* no choice recorded: the GPU runtime applies the rule */
       if (tir_op_has_attr(op, "kernel")) { /* select-kernel's choice, for the GPU */
         const char *k = tir_op_attr_str(op, "kernel");
-        in->i[4] = strcmp(k, "flash") == 0 ? 1 : strcmp(k, "mem_efficient") == 0 ? 2 : 3;
+        in->a.sdpa.kernel = strcmp(k, "flash") == 0 ? TIRRT_SDPA_FLASH
+                            : strcmp(k, "mem_efficient") == 0 ? TIRRT_SDPA_MEM_EFFICIENT
+                                                              : TIRRT_SDPA_MATH;
       }
       break;
     default:
@@ -330,6 +334,21 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
     }
   }
   return true;
+}
+
+/* The gelu(tanh) that is the only reader of linear op's result, or NULL:
+ * the two become one LINEAR instruction with the activation, which saves
+ * the intermediate and lets a GPU apply it in the GEMM's epilogue.  The
+ * instruction sits at the linear's place and makes the gelu's value; only
+ * the gelu read the linear's result, so nothing in between can tell. */
+static TirOp *fused_activation(const TirOp *op) {
+  const TirOperand *use = op->result ? op->result->first_use : NULL;
+  if (op->kind != TIR_OP_LINEAR || !use || use->next_use) return NULL;
+  TirOp *g = use->owner;
+  if (g->kind != TIR_OP_GELU || g->n_operands != 1 ||
+      strcmp(tir_op_attr_str(g, "approximate"), "tanh") != 0)
+    return NULL;
+  return g;
 }
 
 static void cg_free_parts(TirCodegen *cg) {
@@ -394,6 +413,7 @@ TirStatus tir_codegen_lower(TirModule *m, TirDiag *diag, TirCodegen **out) {
     tir_codegen_free(cg);
     return TIR_ERR_INTERNAL;
   }
+  for (uint32_t i = 0; i <= m->next_id; i++) cg->value_of[i] = -1;
   TirStatus st = TIR_OK;
   for (int i = 0; i < f->n_args; i++) {
     int32_t *a = vec_push(&cg->args);
@@ -413,17 +433,20 @@ TirStatus tir_codegen_lower(TirModule *m, TirDiag *diag, TirCodegen **out) {
       add_value(cg, op->result, TIRRT_VALUE_CONST);
       continue;
     }
+    if (op->result && cg->value_of[op->result->id] >= 0) continue; /* folded into a linear */
     tirrt_inst_t in = {0};
     if (!lower_op(cg, op, &in)) {
       st = TIR_ERR_INPUT;
       continue;
     }
+    TirOp *act = fused_activation(op);
+    if (act) in.a.linear.act = TIRRT_ACT_GELU_TANH;
     int32_t *ins = int_list(cg, op->n_operands);
     if (!ins) break;
     for (int i = 0; i < op->n_operands; i++) ins[i] = cg->value_of[op->operands[i].value->id];
     in.n_in = op->n_operands;
     in.in = ins;
-    in.out = add_value(cg, op->result, TIRRT_VALUE_TEMP);
+    in.out = add_value(cg, act ? act->result : op->result, TIRRT_VALUE_TEMP);
     tirrt_inst_t *slot = vec_push(&cg->insts);
     if (!slot) cg->oom = true;
     else *slot = in;

@@ -2,11 +2,15 @@
  * the dispatch rules of spec §7 (flash, then mem_efficient, then math),
  * honours --sdpa-kernel and kernels set by hand (an error when the kernel
  * cannot run the node), and explains rejections with --explain-kernels.
- * The CPU target records the choice the CUDA target would make for --arch. */
+ * The CPU target records the choice the CUDA target would make for --arch.
+ * The rule itself is common/sdpa_select.h, shared with the GPU runtime. */
 #include <string.h>
 
 #include "passes.h"
+#include "sdpa_select.h"
 
+/* The kernels in the order of preference; indices are the shared rule's
+ * kernel numbers minus 1. */
 typedef enum { K_FLASH, K_MEM_EFFICIENT, K_MATH, K_COUNT } Kernel;
 static const char *const KERNEL_NAME[K_COUNT] = {"flash", "mem_efficient", "math"};
 
@@ -18,41 +22,24 @@ static int arch_number(const char *arch) {
   return v ? v : 80;
 }
 
-/* Why kernel k cannot run op; NULL when it can.  why must hold 160 bytes. */
-static const char *reject(const TirOp *op, Kernel k, const char *arch, char *why) {
+/* The sdpa as the shared rule (common/sdpa_select.h) sees it. */
+static tir_sdpa_problem_t problem(const TirOp *op, const char *arch) {
   const TirType *q = &op->operands[0].value->type, *v = &op->operands[2].value->type;
   TirDType dt = q->dtype;
   int64_t e = -1, ev = -1;
-  bool e_known = tir_dim_is_const(q->dims[q->rank - 1], &e) & tir_dim_is_const(v->dims[v->rank - 1], &ev);
-  bool half = dt == TIR_F16 || dt == TIR_BF16;
-  switch (k) {
-  case K_FLASH:
-    if (!half) return snprintf(why, 160, "flash needs f16 or bf16, not %s", tir_dtype_name(dt)), why;
-    if (!e_known) return "flash needs a constant head dim";
-    if (e % 8 || ev % 8 || e > 256 || ev > 256)
-      return snprintf(why, 160, "flash needs head dims that are multiples of 8 and at most 256 "
-                      "(q/k: %lld, v: %lld)", (long long)e, (long long)ev), why;
-    if (arch_number(arch) < 80) return snprintf(why, 160, "flash needs sm_80 or newer (%s)", arch), why;
-    if (op->n_operands > 3) return "flash takes no mask other than causal (this sdpa has an explicit mask)";
-    return NULL;
-  case K_MEM_EFFICIENT:
-    if (!half && dt != TIR_F32)
-      return snprintf(why, 160, "mem_efficient needs f16, bf16 or f32, not %s", tir_dtype_name(dt)), why;
-    if (!e_known) return "mem_efficient needs a constant head dim";
-    {
-      int mult = half ? 8 : 4;
-      if (e % mult || ev % mult)
-        return snprintf(why, 160, "mem_efficient needs %s head dims that are multiples of %d "
-                        "(q/k: %lld, v: %lld)", tir_dtype_name(dt), mult, (long long)e, (long long)ev), why;
-      /* Our kernel keeps a row of q and of the output in registers. */
-      if (e > 256 || ev > 256)
-        return snprintf(why, 160, "mem_efficient needs head dims of at most 256 (q/k: %lld, v: %lld)",
-                        (long long)e, (long long)ev), why;
-    }
-    return NULL;
-  case K_MATH:
-  default: return NULL;
-  }
+  if (!tir_dim_is_const(q->dims[q->rank - 1], &e) || !tir_dim_is_const(v->dims[v->rank - 1], &ev))
+    e = ev = -1;
+  return (tir_sdpa_problem_t){
+      .dt_class = dt == TIR_F16 || dt == TIR_BF16 ? TIR_SDPA_DT_HALF
+                  : dt == TIR_F32                 ? TIR_SDPA_DT_F32
+                                                  : TIR_SDPA_DT_OTHER,
+      .dtype_name = tir_dtype_name(dt),
+      .e = e,
+      .ev = ev,
+      .has_mask = op->n_operands > 3,
+      .dropout_p = tir_op_attr_float(op, "dropout_p"),
+      .enable_gqa = tir_op_attr_bool(op, "enable_gqa"),
+      .cc = arch_number(arch)};
 }
 
 static Kernel kernel_from_name(const char *s) {
@@ -66,9 +53,10 @@ TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
   for (TirFunc *f = m->first_func; f; f = f->next)
     for (TirOp *op = f->first; op; op = op->next) {
       if (op->kind != TIR_OP_SDPA) continue;
-      char why[K_COUNT][160];
+      char why[K_COUNT][TIR_SDPA_WHY_MAX];
       const char *reason[K_COUNT];
-      for (int k = 0; k < K_COUNT; k++) reason[k] = reject(op, (Kernel)k, opts->arch, why[k]);
+      tir_sdpa_problem_t prob = problem(op, opts->arch);
+      for (int k = 0; k < K_COUNT; k++) reason[k] = tir_sdpa_reject(&prob, k + 1, why[k]);
       /* A kernel forced on the command line beats one written by hand. */
       const char *forced = opts->sdpa_kernel;
       bool by_hand = false;
@@ -92,8 +80,7 @@ TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
           continue;
         }
       } else {
-        for (int k = 0; k < K_COUNT && pick == K_COUNT; k++)
-          if (!reason[k]) pick = (Kernel)k;
+        pick = (Kernel)(tir_sdpa_select(&prob, NULL, NULL) - 1);
       }
       tir_op_set_str(op, "kernel", KERNEL_NAME[pick]);
       if (opts->explain_kernels) {

@@ -232,8 +232,8 @@ tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs) {
   return NULL;
 }
 
-/* Binds the arguments' views: host data as given; on a GPU, device
- * pointers as given or host data uploaded into device buffers. */
+/* Binds the arguments' views: host data as given; on a device backend,
+ * device pointers as given or host data uploaded into device buffers. */
 tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
                          const tirrt_tensor_desc_t *arg_descs, const void *const *arg_datas,
                          void **uploads) {
@@ -241,21 +241,14 @@ tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
   for (int32_t i = 0; i < d->n_args; i++) {
     tirrt_tensor_desc_t desc = arg_descs[i];
     void *data = (void *)arg_datas[i];
-#ifdef TIRRT_HAVE_CUDA
-    if (r->gpu && !o->device_pointers) {
+    if (r->dev && !o->device_pointers) {
       size_t bytes;
       tirrt_status_t s = tirrt_tensor_desc_check(&desc, NULL, &bytes);
-      if (!s) s = tirrt_cuda_alloc(r->ctx, bytes, &uploads[i]);
-      if (!s && bytes)
-        s = tirrt_cuda_copy_bytes(o->device_index, uploads[i], data, bytes,
-                                  TIRRT_COPY_HOST_TO_DEVICE);
+      if (!s) s = r->be->alloc(r->bs, bytes, &uploads[i]);
+      if (!s && bytes) s = r->be->upload(r->bs, uploads[i], data, bytes);
       if (s) return s;
       data = uploads[i];
     }
-#else
-    (void)o;
-    (void)uploads;
-#endif
     r->view[d->args[i]] = tirrt_view_contiguous(&desc, data);
   }
   for (int32_t v = 0; v < d->n_values; v++) {
@@ -270,9 +263,7 @@ tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
       return tirrt_make_status(TIRRT_STATUS_INTERNAL, "constant %s has %llu bytes, expected %zu",
                                vd->name, (unsigned long long)vd->nbytes, bytes);
     void *data = (void *)vd->data;
-#ifdef TIRRT_HAVE_CUDA
-    if (r->gpu) data = r->p->const_dev[v];
-#endif
+    if (r->be->const_data) data = r->be->const_data(r->p->prep, v);
     r->view[v] = tirrt_view_contiguous(&desc, data);
   }
   return NULL;

@@ -3,12 +3,15 @@
  * GEMMs), and the loading and launching of the generated kernels that
  * replace runs of instructions (the launch contract is in tirrt.h).
  * Inputs are broadcast to the output's shape here (stride 0), so the
- * kernels see views of one shape. */
+ * kernels see views of one shape.  The attention kernel is the one the
+ * program records (the compiler's choice); only a program that left it
+ * open gets the same rule applied here (common/sdpa_select.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda_internal.h"
+#include "sdpa_select.h"
 #include "tirk_attention.h"
 #include "tirk_ops.h"
 
@@ -44,9 +47,34 @@ tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
 
 /* ------------------------------------------------------------ attention */
 
-static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
-                           const tirrt_view_t *const *ins, const tirrt_view_t *out) {
-  tirrt_cuda_ctx_t *c = env->ctx;
+_Static_assert((int)TIRRT_SDPA_FLASH == (int)TIR_SDPA_SEL_FLASH &&
+                   (int)TIRRT_SDPA_MEM_EFFICIENT == (int)TIR_SDPA_SEL_MEM_EFFICIENT &&
+                   (int)TIRRT_SDPA_MATH == (int)TIR_SDPA_SEL_MATH,
+               "the program's kernel numbers are the shared rule's");
+
+/* The kernel for an sdpa that left it open (a program built without
+ * select-kernel): the compiler's rule (common/sdpa_select.h), for this
+ * GPU and these operands. */
+static int open_choice(const tirrt_cuda_ctx_t *c, const tirrt_view_t *q, const tirrt_view_t *v,
+                       bool has_mask, const tirrt_sdpa_params_t *prm) {
+  tirrt_dtype_t dt = q->dtype;
+  tir_sdpa_problem_t p = {
+      .dt_class = dt == TIRRT_DTYPE_F16 || dt == TIRRT_DTYPE_BF16 ? TIR_SDPA_DT_HALF
+                  : dt == TIRRT_DTYPE_F32                        ? TIR_SDPA_DT_F32
+                                                                 : TIR_SDPA_DT_OTHER,
+      .dtype_name = tirrt_dtype_name(dt),
+      .e = q->shape[q->rank - 1],
+      .ev = v->shape[v->rank - 1],
+      .has_mask = has_mask,
+      .dropout_p = prm->dropout_p,
+      .enable_gqa = prm->enable_gqa,
+      .cc = c->cc};
+  return tir_sdpa_select(&p, NULL, NULL);
+}
+
+static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
+                           const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
+                           const tirrt_view_t *out) {
   const tirrt_view_t *q = ins[0], *k = ins[1], *v = ins[2];
   tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, q->shape[q->rank - 1], env->seed);
   /* No keys: every row attends to nothing and is 0 (as on the CPU); the
@@ -79,24 +107,23 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
     if ((s = bcast(ins[3], &shape, &mask))) return s;
     a.mask = &mask;
   }
-  int64_t kernel = inst->i[4]; /* 0 any, 1 flash, 2 mem_efficient, 3 math */
-  void *mem[3] = {NULL, NULL, NULL};
-  /* The chosen kernel first, then the next slower one: flash -> mem_efficient
-   * -> math (flash refuses masks and f32, and a layout it cannot tile goes
-   * to its mma.sync path itself).  A kernel that refuses a layout (a
-   * pre-transposed k, say) gets dense copies once. */
-  int which = kernel == 3 ? 3 : kernel == 2 ? 2 : 1;
-  bool dense_done = false;
+  int which = inst->a.sdpa.kernel;
+  if (which < TIRRT_SDPA_FLASH || which > TIRRT_SDPA_MATH)
+    which = open_choice(c, q, v, inst->n_in > 3, &prm);
   static const char *const NAME[4] = {"", "sdpa (flash)", "sdpa (mem_efficient)", "sdpa (math)"};
-  for (int attempt = 0; attempt < 8; attempt++) {
+  void *mem[3] = {NULL, NULL, NULL};
+  /* The chosen kernel, and once more on dense copies of q, k and v when it
+   * refuses their layout (a pre-transposed k, say): data movement, not a
+   * second choice of kernel. */
+  for (int attempt = 0; attempt < 2; attempt++) {
     tirk_err_t e;
-    if (which == 1) {
+    if (which == TIRRT_SDPA_FLASH) {
       size_t ws = tirk_sdpa_flash_workspace(&a);
       void *w = NULL;
       if (ws && (s = tirrt_cuda_alloc(c, ws, &w))) goto done;
       e = tirk_sdpa_flash(&a, w, c->stream);
       tirrt_cuda_free(c, w);
-    } else if (which == 2) {
+    } else if (which == TIRRT_SDPA_MEM_EFFICIENT) {
       e = tirk_sdpa_mem_efficient(&a, c->stream);
     } else {
       size_t ws = tirk_sdpa_math_workspace(&a);
@@ -106,31 +133,18 @@ static tirrt_status_t sdpa(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t 
       tirrt_cuda_free(c, w);
     }
     if (e == TIRK_OK) goto done;
-    if (e != TIRK_ERR_UNSUPPORTED) {
+    if (e != TIRK_ERR_UNSUPPORTED || attempt == 1) {
       s = tirrt_tirk_status(e, NAME[which]);
       goto done;
     }
-    if (which == 1) { /* flash does not take this node (mask, dtype): mem_efficient */
-      which = 2;
-      continue;
-    }
-    if (!dense_done) { /* retry this kernel on dense copies of q, k, v */
-      tirrt_view_t dq, dk, dv;
-      if ((s = tirrt_cuda_dense_copy(c, q, &dq, &mem[0])) ||
-          (s = tirrt_cuda_dense_copy(c, k, &dk, &mem[1])) ||
-          (s = tirrt_cuda_dense_copy(c, v, &dv, &mem[2])))
-        goto done;
-      a.q = tirrt_tirk_view(&dq);
-      a.k = tirrt_tirk_view(&dk);
-      a.v = tirrt_tirk_view(&dv);
-      dense_done = true;
-      continue;
-    }
-    if (which == 3 || kernel == 2) {
-      s = tirrt_tirk_status(e, NAME[which]);
+    tirrt_view_t dq, dk, dv;
+    if ((s = tirrt_cuda_dense_copy(c, q, &dq, &mem[0])) ||
+        (s = tirrt_cuda_dense_copy(c, k, &dk, &mem[1])) ||
+        (s = tirrt_cuda_dense_copy(c, v, &dv, &mem[2])))
       goto done;
-    }
-    which = 3;
+    a.q = tirrt_tirk_view(&dq);
+    a.k = tirrt_tirk_view(&dk);
+    a.v = tirrt_tirk_view(&dv);
   }
 done:
   for (int i = 0; i < 3; i++) tirrt_cuda_free(c, mem[i]);
@@ -139,9 +153,19 @@ done:
 
 /* ------------------------------------------------------------ one instruction */
 
-tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
-                               const tirrt_view_t *const *ins, const tirrt_view_t *out) {
-  tirrt_cuda_ctx_t *c = env->ctx;
+/* A linear's activation applied to its finished output in place (the
+ * elementwise kernel reads each element before writing it). */
+static tirrt_status_t linear_act_after(int32_t act, const tirrt_view_t *out, cudaStream_t st) {
+  if (act != TIRRT_ACT_GELU_TANH) return NULL;
+  tirk_view_t to = tirrt_tirk_view(out);
+  TIRRT_TIRK_CHECK(tirk_unary(TIRRT_UN_GELU_TANH, &to, &to, st), "linear activation");
+  return NULL;
+}
+
+tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
+                               const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
+                               const tirrt_view_t *out) {
+  const tirrt_inst_attrs_t *at = &inst->a;
   cudaStream_t st = c->stream;
   tirk_view_t to = tirrt_tirk_view(out), t0, t1, t2;
   tirrt_status_t s = NULL;
@@ -153,18 +177,20 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
    * k = 0); linear then gives its bias.  As the CPU kernels do. */
   if ((inst->op == TIRRT_OP_MATMUL || inst->op == TIRRT_OP_LINEAR) &&
       ins[0]->shape[ins[0]->rank - 1] == 0) {
-    if (inst->op == TIRRT_OP_LINEAR && inst->n_in > 2) return tirrt_cuda_copy(c, ins[2], out);
-    TIRRT_TIRK_CHECK(tirk_fill(0.0, &to, st), "matmul");
-    return NULL;
+    tirk_err_t e = TIRK_OK;
+    if (inst->op == TIRRT_OP_LINEAR && inst->n_in > 2) s = tirrt_cuda_copy(c, ins[2], out);
+    else if ((e = tirk_fill(0.0, &to, st)) != TIRK_OK) s = tirrt_tirk_status(e, "matmul");
+    if (s || inst->op != TIRRT_OP_LINEAR) return s;
+    return linear_act_after(at->linear.act, out, st);
   }
   switch (inst->op) {
   case TIRRT_OP_UNARY:
     if ((s = bcast(ins[0], out, &t0))) return s;
-    TIRRT_TIRK_CHECK(tirk_unary((int)inst->i[0], &t0, &to, st), "unary");
+    TIRRT_TIRK_CHECK(tirk_unary((int)at->unary.fn, &t0, &to, st), "unary");
     return NULL;
   case TIRRT_OP_BINARY:
     if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1))) return s;
-    TIRRT_TIRK_CHECK(tirk_binary((int)inst->i[0], &t0, &t1, &to, st), "binary");
+    TIRRT_TIRK_CHECK(tirk_binary((int)at->binary.fn, &t0, &t1, &to, st), "binary");
     return NULL;
   case TIRRT_OP_WHERE:
     if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1)) ||
@@ -174,38 +200,49 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
     return NULL;
   case TIRRT_OP_MASKED_FILL:
     if ((s = bcast(ins[0], out, &t0)) || (s = bcast(ins[1], out, &t1))) return s;
-    TIRRT_TIRK_CHECK(tirk_masked_fill(&t0, &t1, inst->f[0], &to, st), "masked_fill");
+    TIRRT_TIRK_CHECK(tirk_masked_fill(&t0, &t1, at->fill.value, &to, st), "masked_fill");
     return NULL;
   case TIRRT_OP_CAST:
     return tirrt_cuda_copy(c, ins[0], out);
   case TIRRT_OP_REDUCE: /* out is already the keepdim view (program.c) */
     t0 = tirrt_tirk_view(ins[0]);
-    TIRRT_TIRK_CHECK(tirk_reduce((int)inst->i[0], &t0, (uint32_t)inst->i[1], &to, st), "reduce");
+    TIRRT_TIRK_CHECK(tirk_reduce((int)at->reduce.fn, &t0, at->reduce.dims_mask, &to, st), "reduce");
     return NULL;
   case TIRRT_OP_SOFTMAX:
     t0 = tirrt_tirk_view(ins[0]);
-    TIRRT_TIRK_CHECK(tirk_softmax(&t0, (int32_t)inst->i[0], inst->i[1] != 0, &to, st), "softmax");
+    TIRRT_TIRK_CHECK(tirk_softmax(&t0, at->softmax.dim, at->softmax.log != 0, &to, st), "softmax");
     return NULL;
   case TIRRT_OP_LAYER_NORM: {
     t0 = tirrt_tirk_view(ins[0]);
     if (inst->n_in > 1) t1 = tirrt_tirk_view(ins[1]);
     if (inst->n_in > 2) t2 = tirrt_tirk_view(ins[2]);
     TIRRT_TIRK_CHECK(tirk_layer_norm(&t0, inst->n_in > 1 ? &t1 : NULL, inst->n_in > 2 ? &t2 : NULL,
-                                     (int32_t)inst->i[0], inst->f[0], &to, st),
+                                     at->norm.ndims, at->norm.eps, &to, st),
                      "layer_norm");
     return NULL;
   }
   case TIRRT_OP_RMS_NORM:
     t0 = tirrt_tirk_view(ins[0]);
     if (inst->n_in > 1) t1 = tirrt_tirk_view(ins[1]);
-    TIRRT_TIRK_CHECK(tirk_rms_norm(&t0, inst->n_in > 1 ? &t1 : NULL, inst->f[0], &to, st),
+    TIRRT_TIRK_CHECK(tirk_rms_norm(&t0, inst->n_in > 1 ? &t1 : NULL, at->norm.eps, &to, st),
                      "rms_norm");
     return NULL;
   case TIRRT_OP_MATMUL: return tirrt_cuda_matmul(c, ins[0], ins[1], out);
-  case TIRRT_OP_LINEAR: return tirrt_cuda_linear(c, ins[0], ins[1], inst->n_in > 2 ? ins[2] : NULL, out);
+  case TIRRT_OP_LINEAR: {
+    const tirrt_view_t *bias = inst->n_in > 2 ? ins[2] : NULL;
+    if (at->linear.act != TIRRT_ACT_NONE) {
+      /* The activation in cuBLASLt's epilogue when it has one for these
+       * operands, else the plain linear and the activation in place. */
+      if ((s = tirrt_cuda_linear_act(c, ins[0], ins[1], bias, at->linear.act, out)) == NULL) return NULL;
+      if (tirrt_status_code(s) != TIRRT_STATUS_UNIMPLEMENTED) return s;
+      tirrt_status_free(s);
+    }
+    if ((s = tirrt_cuda_linear(c, ins[0], ins[1], bias, out))) return s;
+    return linear_act_after(at->linear.act, out, st);
+  }
   case TIRRT_OP_CONCAT: {
     /* Each input copied into its slice of the output. */
-    int32_t dim = (int32_t)inst->i[0];
+    int32_t dim = at->concat.dim;
     int64_t off = 0;
     size_t es = tirrt_dtype_size(out->dtype);
     for (int32_t k = 0; k < inst->n_in; k++) {
@@ -219,14 +256,14 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
     return NULL;
   }
   case TIRRT_OP_ARANGE:
-    TIRRT_TIRK_CHECK(tirk_arange(env->dim[inst->d[0]], env->dim[inst->d[1]], &to, st), "arange");
+    TIRRT_TIRK_CHECK(tirk_arange(env->dim[at->arange.start], env->dim[at->arange.step], &to, st), "arange");
     return NULL;
   case TIRRT_OP_FULL:
-    TIRRT_TIRK_CHECK(tirk_fill(inst->f[0], &to, st), "full");
+    TIRRT_TIRK_CHECK(tirk_fill(at->fill.value, &to, st), "full");
     return NULL;
   case TIRRT_OP_TRI:
     if ((s = bcast(ins[0], out, &t0))) return s;
-    TIRRT_TIRK_CHECK(tirk_tri(&t0, inst->i[0], inst->i[1] != 0, &to, st), "tri");
+    TIRRT_TIRK_CHECK(tirk_tri(&t0, at->tri.diagonal, at->tri.upper != 0, &to, st), "tri");
     return NULL;
   case TIRRT_OP_EMBEDDING: {
     t0 = tirrt_tirk_view(ins[0]);
@@ -252,10 +289,10 @@ tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_ins
   }
   case TIRRT_OP_DROPOUT:
     if ((s = bcast(ins[0], out, &t0))) return s;
-    TIRRT_TIRK_CHECK(tirk_dropout(&t0, inst->f[0], env->seed, (uint64_t)inst->i[0], &to, st),
+    TIRRT_TIRK_CHECK(tirk_dropout(&t0, at->dropout.p, env->seed, (uint64_t)at->dropout.stream, &to, st),
                      "dropout");
     return NULL;
-  case TIRRT_OP_SDPA: return sdpa(env, inst, ins, out);
+  case TIRRT_OP_SDPA: return sdpa(c, env, inst, ins, out);
   default:
     return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d has no GPU kernel", inst->op);
   }

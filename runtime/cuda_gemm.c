@@ -118,7 +118,7 @@ typedef struct {
   int64_t batch, sa, sb, sd;
   const void *pa, *pb, *bias;
   void *pd;
-  int act; /* tirrt_cuda_act_t, applied by the epilogue after the bias */
+  int act; /* tirrt_act_t, applied by the epilogue after the bias */
 } Problem;
 
 static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
@@ -146,10 +146,11 @@ static tirrt_status_t lt_run(tirrt_cuda_ctx_t *c, const Problem *p) {
   TRYB(cublasLtMatmulDescCreate(&l.op, ct, st));
   TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSA, &p->A.op, sizeof p->A.op));
   TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_TRANSB, &p->B.op, sizeof p->B.op));
-  static const cublasLtEpilogue_t EPI[3][2] = {
+  /* Per tirrt_act_t.  No relu: Lt's relu epilogue need not keep NaN as
+   * the CPU does. */
+  static const cublasLtEpilogue_t EPI[TIRRT_ACT_COUNT][2] = {
       {CUBLASLT_EPILOGUE_DEFAULT, CUBLASLT_EPILOGUE_BIAS},
-      {CUBLASLT_EPILOGUE_GELU, CUBLASLT_EPILOGUE_GELU_BIAS},
-      {CUBLASLT_EPILOGUE_RELU, CUBLASLT_EPILOGUE_RELU_BIAS}};
+      {CUBLASLT_EPILOGUE_GELU, CUBLASLT_EPILOGUE_GELU_BIAS}};
   cublasLtEpilogue_t epi = EPI[p->act][p->bias != NULL];
   if (epi != CUBLASLT_EPILOGUE_DEFAULT)
     TRYB(cublasLtMatmulDescSetAttribute(l.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));

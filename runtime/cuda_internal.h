@@ -2,8 +2,8 @@
  * one context per process and device (stream, cuBLAS/cuBLASLt handles,
  * GEMM workspace, caching allocator), the check macros that turn every
  * CUDA runtime and cuBLAS error into a tirrt status, cuBLASLt GEMMs, and
- * the per-instruction GPU executor that program.c calls.  Compiled only
- * when the CUDA toolkit is present (TIRRT_HAVE_CUDA).  Only the runtime API
+ * the per-instruction GPU executor behind the CUDA backend
+ * (cuda_backend.c).  Compiled only when the CUDA toolkit is present.  Only the runtime API
  * is used (cudart linked statically loads the driver at run time), so
  * binaries start on machines without a driver and say so cleanly. */
 #ifndef TIRRT_CUDA_INTERNAL_H
@@ -16,6 +16,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include "backend.h"
 #include "internal.h"
 #include "tirk.h"
 #include "tirrt.h"
@@ -88,26 +89,19 @@ tirrt_status_t tirrt_cuda_matmul(tirrt_cuda_ctx_t *c, const tirrt_view_t *a, con
                                  const tirrt_view_t *out);
 tirrt_status_t tirrt_cuda_linear(tirrt_cuda_ctx_t *c, const tirrt_view_t *x, const tirrt_view_t *w,
                                  const tirrt_view_t *bias, const tirrt_view_t *out);
-/* Activations cuBLASLt applies in its epilogue (after the bias). */
-typedef enum { TIRRT_ACT_NONE = 0, TIRRT_ACT_GELU_TANH = 1, TIRRT_ACT_RELU = 2 } tirrt_cuda_act_t;
-/* out = act(x @ w^T + bias) in one cuBLASLt call; UNIMPLEMENTED (nothing
- * launched) when Lt has no such epilogue for these operands. */
+/* out = act(x @ w^T + bias) in one cuBLASLt call (act: tirrt_act_t, Lt's
+ * epilogue after the bias); UNIMPLEMENTED (nothing launched) when Lt has no
+ * such epilogue for these operands. */
 tirrt_status_t tirrt_cuda_linear_act(tirrt_cuda_ctx_t *c, const tirrt_view_t *x,
                                      const tirrt_view_t *w, const tirrt_view_t *bias, int act,
                                      const tirrt_view_t *out);
 
 /* ------------------------------------------------------------ the executor (cuda_exec.c) */
-/* Everything an instruction needs besides its views. */
-typedef struct {
-  tirrt_cuda_ctx_t *ctx;
-  const int64_t *dim; /* evaluated dim nodes */
-  uint64_t seed;
-} tirrt_cuda_exec_env_t;
-
-/* Runs one non-view instruction on the GPU: ins are its inputs, out its
- * (allocated, contiguous) output. */
-tirrt_status_t tirrt_cuda_exec(const tirrt_cuda_exec_env_t *env, const tirrt_inst_t *inst,
-                               const tirrt_view_t *const *ins, const tirrt_view_t *out);
+/* Runs one non-view instruction on the GPU (the CUDA backend's run):
+ * ins are its inputs, out its (allocated, contiguous) output. */
+tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
+                               const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
+                               const tirrt_view_t *out);
 /* A dense device copy of v in new memory (*mem, the caller frees it with
  * tirrt_cuda_free), for kernels that cannot take v's layout. */
 tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,

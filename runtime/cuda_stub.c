@@ -1,5 +1,7 @@
 /* cuda_stub.c — the device functions of tirrt.h in a build without the
- * CUDA toolkit: no GPUs, and every GPU request is a clear UNAVAILABLE. */
+ * CUDA toolkit: no GPUs, no CUDA backend, and every GPU request is a
+ * clear UNAVAILABLE. */
+#include "backend.h"
 #include "internal.h"
 #include "tirrt.h"
 
@@ -47,3 +49,6 @@ tirrt_status_t tirrt_cuda_copy_bytes(int device, void *dst, const void *src, siz
   (void)direction;
   return no_cuda();
 }
+
+/* backend.h: there is no CUDA backend; a CUDA run reports UNAVAILABLE. */
+const tirrt_backend_t *tirrt_backend_cuda(void) { return NULL; }

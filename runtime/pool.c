@@ -1,7 +1,8 @@
 /* pool.c — the program executor's buffer pool: intermediates' buffers by
  * capacity, best fit on acquire, reuse once the last value viewing a buffer
  * is dead; and how a run's values take, share and return those buffers.
- * Host buffers are malloc'd; GPU ones come from the CUDA caching allocator. */
+ * Buffers come from the run's backend (backend.h): malloc on the host, the
+ * CUDA caching allocator on a GPU. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,7 +130,9 @@ void pool_reset(tirrt_program_t *p) {
   p->live_bytes = 0;
 }
 
-static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int32_t *out_id) {
+static tirrt_status_t acquire(Run *r, size_t bytes, int32_t *out_id) {
+  tirrt_program_t *p = r->p;
+  bool device = r->dev;
   int32_t best = -1, found = -1; /* the smallest non-empty bin that holds `bytes` */
   for (int32_t t = p->free_root[device]; t >= 0;) {
     if (p->bins[t].cap >= bytes) {
@@ -155,15 +158,8 @@ static tirrt_status_t acquire(tirrt_program_t *p, bool device, size_t bytes, int
     int32_t bin = bin_of(p, device, bytes);
     if (bin < 0) return tirrt_oom_status();
     void *mem = NULL;
-    if (device) {
-#ifdef TIRRT_HAVE_CUDA
-      tirrt_status_t s = tirrt_cuda_malloc(p->device, bytes, &mem);
-      if (s) return s;
-#endif
-    } else if (!(mem = malloc(bytes))) {
-      return tirrt_make_status(TIRRT_STATUS_OUT_OF_MEMORY,
-                               "out of memory allocating %zu bytes for an intermediate", bytes);
-    }
+    tirrt_status_t s = r->be->alloc(r->bs, bytes, &mem);
+    if (s) return s;
     p->bufs[p->n_bufs] = (Buffer){mem, bytes, 0, device, bin, -1};
     best = p->n_bufs++;
   }
@@ -183,14 +179,8 @@ void pool_release(tirrt_program_t *p, int32_t id) {
 }
 
 void pool_free_buffer(tirrt_program_t *p, Buffer *b) {
-  (void)p;
-#ifdef TIRRT_HAVE_CUDA
-  if (b->device) {
-    tirrt_cuda_release(p->device, b->p);
-    return;
-  }
-#endif
-  free(b->p);
+  const tirrt_backend_t *be = b->device ? p->dev_backend : tirrt_backend_cpu();
+  be->release(p->device, b->p);
 }
 
 /* ------------------------------------------------------------ values' buffers */
@@ -210,7 +200,7 @@ tirrt_status_t pool_alloc_out(Run *r, int32_t v, tirrt_view_t *out) {
     *out = tirrt_view_contiguous(&desc, r->direct[v]);
     return NULL;
   }
-  if ((s = acquire(r->p, r->gpu, bytes, &r->buf[v]))) return s;
+  if ((s = acquire(r, bytes, &r->buf[v]))) return s;
   *out = tirrt_view_contiguous(&desc, r->p->bufs[r->buf[v]].p);
   return NULL;
 }

@@ -7,20 +7,18 @@
  * strides allow, so they move no data.  Intermediate buffers come from a
  * pool: a buffer returns to the pool when the last value viewing it is dead,
  * and a later instruction reuses it (best fit), which bounds peak memory by
- * what is live rather than by the program's length.  On a GPU the same walk
- * runs with device buffers: every instruction has a library kernel
- * (cuda_exec.c), and a generated kernel, when the program has one for a run
- * of instructions, replaces that run.  The buffer pool is pool.c; binding
- * symbols, shapes and the run's inputs and outputs is bind.c. */
+ * what is live rather than by the program's length.  The walk knows no
+ * device: a backend (backend.h; cpu_backend.c, and cuda_backend.c in CUDA
+ * builds) gives it memory and copies and runs each non-view instruction,
+ * and a generated kernel, when the program has one for a run of
+ * instructions and the backend can launch it, replaces that run.  The
+ * buffer pool is pool.c; binding symbols, shapes and the run's inputs and
+ * outputs is bind.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "program_internal.h"
-
-#ifdef TIRRT_HAVE_CUDA
-static void gpu_unprepare(tirrt_program_t *p);
-#endif
 
 /* ------------------------------------------------------------ creation */
 
@@ -58,6 +56,74 @@ static tirrt_status_t bad_def(const tirrt_program_def_t *def, const char *what, 
                            def->name ? def->name : "program", what, i);
 }
 
+/* The inputs each opcode takes: at least, at most. */
+static const int32_t N_IN[TIRRT_OP_COUNT][2] = {
+    [TIRRT_OP_UNARY] = {1, 1},      [TIRRT_OP_BINARY] = {2, 2},   [TIRRT_OP_WHERE] = {3, 3},
+    [TIRRT_OP_MASKED_FILL] = {2, 2}, [TIRRT_OP_CAST] = {1, 1},    [TIRRT_OP_REDUCE] = {1, 1},
+    [TIRRT_OP_SOFTMAX] = {1, 1},    [TIRRT_OP_LAYER_NORM] = {1, 3}, [TIRRT_OP_RMS_NORM] = {1, 2},
+    [TIRRT_OP_MATMUL] = {2, 2},     [TIRRT_OP_LINEAR] = {2, 3},   [TIRRT_OP_RESHAPE] = {1, 1},
+    [TIRRT_OP_PERMUTE] = {1, 1},    [TIRRT_OP_EXPAND] = {1, 1},   [TIRRT_OP_SLICE] = {1, 1},
+    [TIRRT_OP_CONCAT] = {1, INT32_MAX}, [TIRRT_OP_COPY] = {1, 1}, [TIRRT_OP_ARANGE] = {0, 0},
+    [TIRRT_OP_FULL] = {0, 0},       [TIRRT_OP_TRI] = {1, 1},      [TIRRT_OP_EMBEDDING] = {2, 2},
+    [TIRRT_OP_DROPOUT] = {1, 1},    [TIRRT_OP_SDPA] = {3, 4},
+};
+
+/* What is wrong with instruction in's input count or attributes (every
+ * field that indexes something: dims, dim nodes, permutation entries,
+ * masks, operation and kernel numbers), or NULL.  Inputs and output are
+ * already in range. */
+static const char *check_attrs(const tirrt_program_def_t *d, const tirrt_inst_t *in) {
+  if (in->n_in < N_IN[in->op][0] || in->n_in > N_IN[in->op][1]) return "number of inputs";
+  const tirrt_inst_attrs_t *a = &in->a;
+  int32_t xr = in->n_in ? d->values[in->in[0]].rank : 0, orank = d->values[in->out].rank;
+  int32_t xr1 = xr ? xr : 1; /* 0-d inputs run as shape [1] (exec) */
+  switch (in->op) {
+  case TIRRT_OP_UNARY:
+    return a->unary.fn < 0 || a->unary.fn > TIRRT_UN_LOGICAL_NOT ? "unary op" : NULL;
+  case TIRRT_OP_BINARY:
+    return a->binary.fn < 0 || a->binary.fn > TIRRT_BIN_LOGICAL_OR ? "binary op" : NULL;
+  case TIRRT_OP_REDUCE:
+    if (a->reduce.fn < TIRRT_RED_SUM || a->reduce.fn > TIRRT_RED_AMIN) return "reduce op";
+    return xr < 32 && a->reduce.dims_mask >> xr ? "reduce dims mask" : NULL;
+  case TIRRT_OP_SOFTMAX:
+    return a->softmax.dim < 0 || a->softmax.dim >= xr1 ? "softmax dim" : NULL;
+  case TIRRT_OP_LAYER_NORM:
+    return a->norm.ndims < 0 || a->norm.ndims > xr ? "layer_norm dims" : NULL;
+  case TIRRT_OP_LINEAR:
+    return a->linear.act < 0 || a->linear.act >= TIRRT_ACT_COUNT ? "linear activation" : NULL;
+  case TIRRT_OP_PERMUTE: {
+    if (orank != xr) return "permute rank";
+    uint32_t seen = 0;
+    for (int32_t k = 0; k < xr; k++) {
+      int32_t e = a->permute.perm[k];
+      if (e < 0 || e >= xr || (seen >> e & 1)) return "permutation";
+      seen |= 1u << e;
+    }
+    return NULL;
+  }
+  case TIRRT_OP_SLICE:
+    if (a->slice.dim < 0 || a->slice.dim >= xr || orank != xr) return "slice dim";
+    return a->slice.start < 0 || a->slice.start >= d->n_dims || a->slice.step < 0 ||
+                   a->slice.step >= d->n_dims
+               ? "slice bound (dim node)"
+               : NULL;
+  case TIRRT_OP_CONCAT:
+    return a->concat.dim < 0 || a->concat.dim >= xr1 ? "concat dim" : NULL;
+  case TIRRT_OP_ARANGE:
+    return a->arange.start < 0 || a->arange.start >= d->n_dims || a->arange.step < 0 ||
+                   a->arange.step >= d->n_dims
+               ? "arange bound (dim node)"
+               : NULL;
+  case TIRRT_OP_SDPA:
+    if (xr < 2 || d->values[in->in[1]].rank < 2 || d->values[in->in[2]].rank < 2)
+      return "sdpa operand rank";
+    return a->sdpa.kernel < TIRRT_SDPA_ANY || a->sdpa.kernel >= TIRRT_SDPA_KERNEL_COUNT
+               ? "sdpa kernel"
+               : NULL;
+  default: return NULL;
+  }
+}
+
 static tirrt_status_t check_def(const tirrt_program_def_t *def) {
   if (def->abi != TIRRT_PROGRAM_ABI) return bad_def(def, "ABI version", def->abi);
   for (int32_t i = 0; i < def->n_dims; i++) {
@@ -79,8 +145,11 @@ static tirrt_status_t check_def(const tirrt_program_def_t *def) {
     const tirrt_inst_t *in = &def->insts[i];
     if (in->op < 0 || in->op >= TIRRT_OP_COUNT) return bad_def(def, "opcode", i);
     if (in->out < 0 || in->out >= def->n_values) return bad_def(def, "output", i);
+    if (in->n_in < 0 || (in->n_in > 0 && !in->in)) return bad_def(def, "input list", i);
     for (int32_t k = 0; k < in->n_in; k++)
       if (in->in[k] < 0 || in->in[k] >= def->n_values) return bad_def(def, "input", i);
+    const char *bad = check_attrs(def, in);
+    if (bad) return bad_def(def, bad, i);
   }
   for (int32_t i = 0; i < def->n_args; i++)
     if (def->args[i] < 0 || def->args[i] >= def->n_values) return bad_def(def, "argument", i);
@@ -208,9 +277,8 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
 void tirrt_program_free(tirrt_program_t *p) {
   if (!p) return;
   for (int32_t i = 0; i < p->n_bufs; i++) pool_free_buffer(p, &p->bufs[i]);
-#ifdef TIRRT_HAVE_CUDA
-  gpu_unprepare(p);
-#endif
+  if (p->dev_backend && p->dev_backend->unprepare)
+    p->dev_backend->unprepare(p->def, p->device, p->prep);
   free(p->bufs);
   free(p->view);
   free(p->vbuf);
@@ -262,35 +330,9 @@ static bool view_strides(const tirrt_view_t *in, tirrt_view_t *out) {
   return vd == -1;
 }
 
-/* tirrt_cpu.h: one decoding of the sdpa instruction for the CPU and CUDA
- * executors. */
-tirrt_sdpa_params_t tirrt_sdpa_params_of(const tirrt_inst_t *inst, int64_t e, uint64_t seed) {
-  double scale = inst->f[0];
-  /* E = 0: every score is the empty sum 0 whatever the scale (torch's
-   * 1/sqrt(0) = inf scales an empty q); any finite scale gives that. */
-  if (isnan(scale)) scale = e > 0 ? 1.0 / sqrt((double)e) : 1.0;
-  return (tirrt_sdpa_params_t){.scale = scale,
-                               .dropout_p = inst->f[1],
-                               .is_causal = inst->i[0] != 0,
-                               .bottom_right = inst->i[1] != 0,
-                               .enable_gqa = inst->i[2] != 0,
-                               .exact_mask = inst->i[5] != 0,
-                               .seed = seed,
-                               .stream = (uint64_t)inst->i[3]};
-}
-
-/* Copies src into dst (converting dtypes) on the run's device. */
-static tirrt_status_t copy_view(Run *r, const tirrt_view_t *src, const tirrt_view_t *dst) {
-  (void)r;
-#ifdef TIRRT_HAVE_CUDA
-  if (r->gpu) return tirrt_cuda_copy(r->ctx, src, dst);
-#endif
-  return tirrt_cpu_copy(src, dst);
-}
-
 #define IN(k) (&r->view[inst->in[k]])
-#define OPT(k) (inst->n_in > (k) ? IN(k) : NULL)
 
+/* Runs one instruction: views here, everything else on the run's backend. */
 static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   const tirrt_program_def_t *d = r->p->def;
   tirrt_view_t *out = &r->view[inst->out];
@@ -307,11 +349,11 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
       dst.rank = src.rank;
       memcpy(dst.shape, src.shape, sizeof dst.shape);
       contiguous_strides(&dst);
-      return copy_view(r, &src, &dst);
+      return r->be->copy(r->bs, &src, &dst);
     }
   case TIRRT_OP_PERMUTE:
     if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
-    for (int32_t k = 0; k < out->rank; k++) out->strides[k] = IN(0)->strides[inst->i[k]];
+    for (int32_t k = 0; k < out->rank; k++) out->strides[k] = IN(0)->strides[inst->a.permute.perm[k]];
     return NULL;
   case TIRRT_OP_EXPAND: {
     if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
@@ -322,12 +364,12 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
   }
   case TIRRT_OP_SLICE: {
     if ((s = pool_alias(r, inst->in[0], inst->out, out))) return s;
-    int32_t dim = (int32_t)inst->i[0];
-    int64_t start = r->dim[inst->d[0]], step = r->dim[inst->d[1]], n = out->shape[dim];
+    int32_t dim = inst->a.slice.dim, ds = inst->a.slice.start, dt = inst->a.slice.step;
+    int64_t start = r->dim[ds], step = r->dim[dt], n = out->shape[dim];
     int64_t size = IN(0)->shape[dim];
     /* Symbolic bounds were taken as in range at compile time: check here. */
     int64_t last = 0;
-    if (!r->dim_ok[inst->d[0]] || !r->dim_ok[inst->d[1]] || step < 1 || start < 0 ||
+    if (!r->dim_ok[ds] || !r->dim_ok[dt] || step < 1 || start < 0 ||
         (n > 0 && (__builtin_mul_overflow(n - 1, step, &last) ||
                    __builtin_add_overflow(start, last, &last) || last >= size)))
       return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
@@ -348,20 +390,23 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
       return NULL;
     }
     if ((s = pool_alloc_out(r, inst->out, out))) return s;
-    return copy_view(r, IN(0), out);
+    return r->be->copy(r->bs, IN(0), out);
   default: break;
   }
+  if (!r->be->supports(inst))
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "the %s backend has no kernel for opcode %d",
+                             r->be->name, inst->op);
   if ((s = pool_alloc_out(r, inst->out, out))) return s;
   const tirrt_view_t *x0 = inst->n_in ? IN(0) : NULL;
   /* A reduction or softmax of a 0-d input runs over shape [1]: dims 0
    * and -1 name torch's one wrapped dim, so the result is the element
-   * (1 or 0 for softmax, log_softmax).  The same form on both devices. */
+   * (1 or 0 for softmax, log_softmax).  The same form on every backend. */
   tirrt_inst_t one;
   tirrt_view_t x1, o1;
   if ((inst->op == TIRRT_OP_REDUCE || inst->op == TIRRT_OP_SOFTMAX) && x0->rank == 0) {
     one = *inst;
-    if (inst->op == TIRRT_OP_REDUCE) one.i[1] = 1;
-    else one.i[0] = 0;
+    if (inst->op == TIRRT_OP_REDUCE) one.a.reduce.dims_mask = 1;
+    else one.a.softmax.dim = 0;
     x1 = *x0;
     o1 = *out;
     x1.rank = o1.rank = 1;
@@ -371,122 +416,30 @@ static tirrt_status_t exec(Run *r, const tirrt_inst_t *inst) {
     out = &o1;
     inst = &one;
   }
-  /* Reductions write the keepdim form on both devices; view the output
+  /* Reductions write the keepdim form on every backend; view the output
    * buffer so. */
   tirrt_view_t keepdim;
   if (inst->op == TIRRT_OP_REDUCE) {
     keepdim = *out;
     keepdim.rank = x0->rank;
     for (int32_t k = 0; k < keepdim.rank; k++)
-      keepdim.shape[k] = (inst->i[1] >> k) & 1 ? 1 : x0->shape[k];
+      keepdim.shape[k] = (inst->a.reduce.dims_mask >> k) & 1 ? 1 : x0->shape[k];
     contiguous_strides(&keepdim);
     out = &keepdim;
   }
-#ifdef TIRRT_HAVE_CUDA
-  if (r->gpu) {
-    const tirrt_view_t *ins[TIRRT_MAX_RANK * 4];
-    if (inst->n_in > (int32_t)(sizeof ins / sizeof *ins))
-      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "an instruction with %d inputs",
-                               inst->n_in);
-    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = k ? IN(k) : x0;
-    tirrt_cuda_exec_env_t env = {.ctx = r->ctx, .dim = r->dim, .seed = r->seed};
-    return tirrt_cuda_exec(&env, inst, ins, out);
-  }
-#endif
-  switch (inst->op) {
-  case TIRRT_OP_UNARY: return tirrt_cpu_unary((tirrt_unop_t)inst->i[0], IN(0), out);
-  case TIRRT_OP_BINARY: return tirrt_cpu_binary((tirrt_binop_t)inst->i[0], IN(0), IN(1), out);
-  case TIRRT_OP_WHERE: return tirrt_cpu_where(IN(0), IN(1), IN(2), out);
-  case TIRRT_OP_MASKED_FILL: return tirrt_cpu_masked_fill(IN(0), IN(1), inst->f[0], out);
-  case TIRRT_OP_CAST: return tirrt_cpu_copy(IN(0), out);
-  case TIRRT_OP_REDUCE:
-    return tirrt_cpu_reduce((tirrt_redop_t)inst->i[0], x0, (uint32_t)inst->i[1], out);
-  case TIRRT_OP_SOFTMAX: return tirrt_cpu_softmax(x0, (int32_t)inst->i[0], inst->i[1] != 0, out);
-  case TIRRT_OP_LAYER_NORM:
-    return tirrt_cpu_layer_norm(IN(0), OPT(1), OPT(2), (int32_t)inst->i[0], inst->f[0], out);
-  case TIRRT_OP_RMS_NORM: return tirrt_cpu_rms_norm(IN(0), OPT(1), inst->f[0], out);
-  case TIRRT_OP_MATMUL: return tirrt_cpu_matmul(IN(0), IN(1), out);
-  case TIRRT_OP_LINEAR: return tirrt_cpu_linear(IN(0), IN(1), OPT(2), out);
-  case TIRRT_OP_CONCAT: {
-    tirrt_view_t ins[64];
-    if (inst->n_in > 64)
-      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "concat of more than 64 inputs");
-    for (int32_t k = 0; k < inst->n_in; k++) ins[k] = *IN(k);
-    return tirrt_cpu_concat(inst->n_in, ins, (int32_t)inst->i[0], out);
-  }
-  case TIRRT_OP_ARANGE:
-    return tirrt_cpu_arange(r->dim[inst->d[0]], r->dim[inst->d[1]], out);
-  case TIRRT_OP_FULL: return tirrt_cpu_fill(inst->f[0], out);
-  case TIRRT_OP_TRI: return tirrt_cpu_tri(IN(0), inst->i[0], inst->i[1] != 0, out);
-  case TIRRT_OP_EMBEDDING: return tirrt_cpu_embedding(IN(0), IN(1), out);
-  case TIRRT_OP_DROPOUT:
-    return tirrt_cpu_dropout(IN(0), inst->f[0], r->seed, (uint64_t)inst->i[0], out);
-  case TIRRT_OP_SDPA: {
-    tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, IN(0)->shape[IN(0)->rank - 1], r->seed);
-    return tirrt_cpu_sdpa(IN(0), IN(1), IN(2), OPT(3), &prm, out, NULL);
-  }
-  default:
-    return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d not handled", inst->op);
-  }
-}
-
-#ifdef TIRRT_HAVE_CUDA
-/* Uploads the constants (once per program) and loads the generated
- * kernels' modules (once per program; a kernel whose module does not load
- * on this GPU is left NULL and its instructions run one by one). */
-static void gpu_unprepare(tirrt_program_t *p) {
-  if (p->const_dev)
-    for (int32_t v = 0; v < p->def->n_values; v++) tirrt_cuda_release(p->device, p->const_dev[v]);
-  if (p->modules)
-    for (int32_t k = 0; k < p->def->n_kernels; k++) tirrt_cuda_module_free(p->modules[k]);
-  free(p->const_dev);
-  free(p->modules);
-  p->const_dev = NULL;
-  p->modules = NULL;
-  p->device = -1;
-}
-
-static tirrt_status_t gpu_prepare(Run *r, int32_t device) {
-  tirrt_program_t *p = r->p;
-  const tirrt_program_def_t *d = p->def;
-  if (p->device >= 0 && p->device != device)
-    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
-                             "%s: this program object already ran on GPU %d; create another "
-                             "to run on GPU %d", d->name ? d->name : "program", p->device, device);
-  if (p->device == device) return NULL;
-  /* All or nothing: a failure (say, out of memory for the weights) leaves
-   * the program unprepared, so a later run starts over. */
-  p->device = device;
-  p->const_dev = calloc((size_t)d->n_values + 1, sizeof *p->const_dev);
-  p->modules = calloc((size_t)d->n_kernels + 1, sizeof *p->modules);
-  tirrt_status_t s = !p->const_dev || !p->modules ? tirrt_oom_status() : NULL;
-  for (int32_t v = 0; v < d->n_values && !s; v++) {
-    const tirrt_value_def_t *vd = &d->values[v];
-    if (vd->kind != TIRRT_VALUE_CONST) continue;
-    s = tirrt_cuda_alloc(r->ctx, vd->nbytes, &p->const_dev[v]);
-    if (!s) s = tirrt_cuda_copy_bytes(device, p->const_dev[v], vd->data, vd->nbytes,
-                                      TIRRT_COPY_HOST_TO_DEVICE);
-  }
-  for (int32_t k = 0; k < d->n_kernels && !s; k++) {
-    tirrt_cuda_module_t *m = NULL;
-    tirrt_status_t ms = tirrt_cuda_module_load(r->ctx, &d->kernels[k], &m);
-    if (ms) { /* e.g. a cubin for another GPU and no PTX: fall back */
-      tirrt_status_free(ms);
-      m = NULL;
-    }
-    p->modules[k] = m;
-  }
-  if (s) gpu_unprepare(p);
-  return s;
+  const tirrt_view_t *ins[TIRRT_MAX_RANK * 4];
+  if (inst->n_in > (int32_t)(sizeof ins / sizeof *ins))
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "an instruction with %d inputs", inst->n_in);
+  for (int32_t k = 0; k < inst->n_in; k++) ins[k] = k ? IN(k) : x0;
+  tirrt_exec_env_t env = {.dim = r->dim, .seed = r->seed};
+  return r->be->run(r->bs, &env, inst, ins, out);
 }
 
 /* Runs generated kernel k in place of its instructions; UNIMPLEMENTED when
- * it cannot (the caller then runs the instructions). */
-static tirrt_status_t run_fused(Run *r, int32_t k) {
+ * the backend cannot (the caller then runs the instructions). */
+static tirrt_status_t run_generated(Run *r, int32_t k) {
   tirrt_program_t *p = r->p;
   const tirrt_kernel_def_t *kd = &p->def->kernels[k];
-  if (!p->modules[k])
-    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "kernel %s is not loaded", kd->name);
   const tirrt_view_t *ins[TIRRT_FUSED_MAX_OPERANDS], *outs[TIRRT_FUSED_MAX_OPERANDS];
   for (int32_t j = 0; j < kd->n_in; j++) ins[j] = &r->view[kd->in[j]];
   tirrt_status_t s = NULL;
@@ -501,7 +454,7 @@ static tirrt_status_t run_fused(Run *r, int32_t k) {
   if (!s) s = bind_value_shape(r, kd->space, &sd);
   if (!s) {
     space = tirrt_view_contiguous(&sd, NULL);
-    s = tirrt_cuda_launch_fused(r->ctx, p->modules[k], kd, ins, outs, &space);
+    s = r->be->run_kernel(r->bs, p->prep, k, kd, ins, outs, &space);
   }
   if (s)
     for (int32_t j = 0; j < made; j++) {
@@ -510,49 +463,42 @@ static tirrt_status_t run_fused(Run *r, int32_t k) {
     }
   return s;
 }
-#endif
 
-#ifdef TIRRT_HAVE_CUDA
-/* linear followed by gelu(tanh) of its result, which nothing else reads:
- * one cuBLASLt call with the bias and the activation in its epilogue.
- * *done says whether it ran; when not, the caller runs the instructions. */
-static tirrt_status_t gpu_linear_act(Run *r, int32_t i, int32_t *next_kernel, bool *done) {
-  const tirrt_program_def_t *d = r->p->def;
-  const tirrt_inst_t *lin = &d->insts[i];
-  *done = false;
-  if (lin->op != TIRRT_OP_LINEAR || i + 1 >= d->n_insts) return NULL;
-  const tirrt_inst_t *act = &d->insts[i + 1];
-  if (act->op != TIRRT_OP_UNARY || act->n_in != 1 || act->in[0] != lin->out ||
-      r->p->last_use[lin->out] != i + 1)
-    return NULL;
-  /* Not relu: Lt's relu epilogue need not keep NaN as the CPU does. */
-  int kind = act->i[0] == TIRRT_UN_GELU_TANH ? TIRRT_ACT_GELU_TANH : TIRRT_ACT_NONE;
-  if (kind == TIRRT_ACT_NONE) return NULL;
-  /* Empty operands (K = 0, no rows) take the instructions' own path. */
-  if (tirrt_view_numel(&r->view[lin->in[0]]) == 0 || tirrt_view_numel(&r->view[lin->in[1]]) == 0)
-    return NULL;
-  /* A generated kernel that starts at the activation must be only it. */
-  bool skip_kernel = *next_kernel < d->n_kernels && d->kernels[*next_kernel].first_inst == i + 1;
-  if (skip_kernel && d->kernels[*next_kernel].n_insts != 1) return NULL;
-  tirrt_view_t *out = &r->view[act->out];
-  tirrt_status_t s = pool_alloc_out(r, act->out, out);
+/* The device state of a device backend for this program (made once per
+ * program: one device per program object). */
+static tirrt_status_t prepare(Run *r, int32_t device) {
+  tirrt_program_t *p = r->p;
+  if (!r->be->prepare) return NULL;
+  if (p->dev_backend && p->device != device)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
+                             "%s: this program object already ran on GPU %d; create another "
+                             "to run on GPU %d", p->def->name ? p->def->name : "program",
+                             p->device, device);
+  if (p->dev_backend) return NULL;
+  tirrt_status_t s = r->be->prepare(r->bs, p->def, device, &p->prep);
   if (s) return s;
-  s = tirrt_cuda_linear_act(r->ctx, &r->view[lin->in[0]], &r->view[lin->in[1]],
-                            lin->n_in > 2 ? &r->view[lin->in[2]] : NULL, kind, out);
-  if (s && tirrt_status_code(s) == TIRRT_STATUS_UNIMPLEMENTED) {
-    tirrt_status_free(s);
-    pool_release(r->p, r->buf[act->out]);
-    r->buf[act->out] = -1;
-    return NULL;
-  }
-  if (s) return s;
-  pool_release_after(r, lin, i);
-  pool_release_after(r, act, i + 1);
-  if (skip_kernel) (*next_kernel)++;
-  *done = true;
+  p->dev_backend = r->be;
+  p->device = device;
   return NULL;
 }
-#endif
+
+/* Result j's value v as a dense copy in dst (host memory, or the device's
+ * with device_pointers). */
+static tirrt_status_t copy_result(Run *r, const tirrt_run_options_t *o, const tirrt_view_t *v,
+                                  const tirrt_tensor_desc_t *desc, size_t bytes, void *dst) {
+  if (!r->dev || o->device_pointers) { /* straight into dst, where the run computes */
+    tirrt_view_t dv = tirrt_view_contiguous(desc, dst);
+    return r->be->copy(r->bs, v, &dv);
+  }
+  void *tmp = NULL; /* gather on the device, then one transfer */
+  tirrt_status_t s = r->be->alloc(r->bs, bytes, &tmp);
+  if (s) return s;
+  tirrt_view_t dv = tirrt_view_contiguous(desc, tmp);
+  s = r->be->copy(r->bs, v, &dv);
+  if (!s) s = r->be->download(r->bs, dst, tmp, bytes);
+  r->be->free(r->bs, tmp);
+  return s;
+}
 
 tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options_t *o,
                                      const tirrt_tensor_desc_t *arg_descs,
@@ -567,12 +513,11 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   if (o->device_pointers && (o->device != TIRRT_DEVICE_CUDA || !result_buffers))
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
                              "device pointers need the CUDA device and caller result buffers");
-#ifndef TIRRT_HAVE_CUDA
-  if (o->device == TIRRT_DEVICE_CUDA)
+  const tirrt_backend_t *be = o->device == TIRRT_DEVICE_CUDA ? tirrt_backend_cuda() : tirrt_backend_cpu();
+  if (!be)
     return tirrt_make_status(TIRRT_STATUS_UNAVAILABLE,
                              "this runtime was built without CUDA; run with --device=cpu");
-#endif
-  Run r = {.p = p, .seed = o->seed, .gpu = o->device == TIRRT_DEVICE_CUDA};
+  Run r = {.p = p, .seed = o->seed, .be = be, .dev = be->device_memory};
   r.sym = calloc((size_t)d->n_syms + 1, sizeof *r.sym);
   r.sym_bound = calloc((size_t)d->n_syms + 1, sizeof *r.sym_bound);
   r.dim = calloc((size_t)d->n_dims + 1, sizeof *r.dim);
@@ -582,11 +527,7 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   void **results = calloc((size_t)d->n_results + 1, sizeof *results);
   void **uploads = calloc((size_t)d->n_args + 1, sizeof *uploads);
   tirrt_status_t s = NULL;
-#ifdef TIRRT_HAVE_CUDA
-  cudaStream_t saved_stream = NULL;
-  bool saved_tf32 = false, locked = false;
-  int saved_device = -1;
-#endif
+  bool begun = false;
   if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results || !uploads) {
     s = tirrt_oom_status();
     goto done;
@@ -597,34 +538,16 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   if (result_buffers &&
       (s = bind_check_result_buffers(&r, arg_descs, arg_datas, result_buffers)))
     goto done;
-#ifdef TIRRT_HAVE_CUDA
-  if (r.gpu) {
-    cudaGetDevice(&saved_device);
-    if ((s = tirrt_cuda_ctx_get(o->device_index, &r.ctx))) goto done;
-    /* One run at a time per GPU: the context's stream, TF32 mode, cuBLAS
-     * handle and caching allocator are shared by every program on it. */
-    tirrt_cuda_run_lock(r.ctx);
-    locked = true;
-    saved_stream = r.ctx->stream;
-    saved_tf32 = r.ctx->allow_tf32;
-    /* Caller's memory with no stream named: run on the legacy default
-     * stream, which orders after the caller's default-stream work. */
-    cudaStream_t st = o->cuda_stream ? (cudaStream_t)o->cuda_stream
-                      : o->device_pointers ? cudaStreamLegacy
-                                           : r.ctx->stream;
-    if (st != r.ctx->stream) {
-      r.ctx->stream = st;
-      if ((s = tirrt_cuda_set_blas_stream(r.ctx))) goto done;
-    }
-    r.ctx->allow_tf32 = o->allow_tf32 != 0;
-    if ((s = gpu_prepare(&r, o->device_index))) goto done;
+  if (be->begin) {
+    if ((s = be->begin(o, &r.bs))) goto done;
+    begun = true;
   }
-#endif
+  if ((s = prepare(&r, o->device_index))) goto done;
   if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
   /* A result made by an instruction is made in the caller's buffer, when
    * the caller gave buffers where the run computes (saves a copy); a value
    * returned twice keeps the copies. */
-  if (result_buffers && (r.gpu == (o->device_pointers != 0))) {
+  if (result_buffers && (r.dev == (o->device_pointers != 0))) {
     r.direct = p->direct;
     for (int32_t j = 0; j < d->n_results; j++)
       if (r.p->result_base[j] >= 0) r.direct[r.p->result_base[j]] = result_buffers[j];
@@ -632,21 +555,9 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   int32_t next_kernel = 0;
   for (int32_t i = 0; i < d->n_insts; i++) {
     const tirrt_inst_t *inst = &d->insts[i];
-#ifdef TIRRT_HAVE_CUDA
-    if (r.gpu && inst->op == TIRRT_OP_LINEAR) {
-      bool fused = false;
-      if ((s = gpu_linear_act(&r, i, &next_kernel, &fused))) {
-        s = tirrt_status_annotate(s, "%s", d->values[d->insts[i + 1].out].name);
-        goto done;
-      }
-      if (fused) {
-        i++;
-        continue;
-      }
-    }
-    if (r.gpu && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
+    if (be->run_kernel && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
       const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
-      tirrt_status_t ks = run_fused(&r, next_kernel - 1);
+      tirrt_status_t ks = run_generated(&r, next_kernel - 1);
       if (!ks) {
         for (int32_t j = i; j < i + kd->n_insts; j++) pool_release_after(&r, &d->insts[j], j);
         i += kd->n_insts - 1;
@@ -658,9 +569,6 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
       }
       tirrt_status_free(ks); /* run the instructions one by one */
     }
-#else
-    (void)next_kernel;
-#endif
     if ((s = exec(&r, inst))) {
       s = tirrt_status_annotate(s, "%s", d->values[inst->out].name);
       goto done;
@@ -685,55 +593,21 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     }
     out_descs[j] = desc;
     if (v->data == dst && tirrt_view_is_contiguous(v)) continue; /* made in place */
-    if (!r.gpu) {
-      tirrt_view_t dv = tirrt_view_contiguous(&desc, dst);
-      if ((s = tirrt_cpu_copy(v, &dv))) goto done;
-      continue;
-    }
-#ifdef TIRRT_HAVE_CUDA
-    if (o->device_pointers) { /* straight into the caller's device buffer */
-      tirrt_view_t dv = tirrt_view_contiguous(&desc, dst);
-      if ((s = tirrt_cuda_copy(r.ctx, v, &dv))) goto done;
-      continue;
-    }
-    void *tmp = NULL; /* gather on the device, then one transfer */
-    if ((s = tirrt_cuda_alloc(r.ctx, bytes, &tmp))) goto done;
-    tirrt_view_t dv = tirrt_view_contiguous(&desc, tmp);
-    s = tirrt_cuda_copy(r.ctx, v, &dv);
-    if (!s) s = tirrt_cuda_copy_bytes(o->device_index, dst, tmp, bytes, TIRRT_COPY_DEVICE_TO_HOST);
-    tirrt_cuda_free(r.ctx, tmp);
-    if (s) goto done;
-#endif
+    if ((s = copy_result(&r, o, v, &desc, bytes, dst))) goto done;
   }
-#ifdef TIRRT_HAVE_CUDA
-  if (r.gpu) {
-    cudaError_t e = cudaStreamSynchronize(r.ctx->stream);
-    if (e != cudaSuccess) {
-      s = tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
-      goto done;
-    }
-  }
-#endif
+  if (be->sync && (s = be->sync(r.bs))) goto done;
   if (out_datas)
     for (int32_t j = 0; j < d->n_results; j++) out_datas[j] = result_buffers ? result_buffers[j] : results[j];
   if (out_peak) *out_peak = p->peak_bytes;
 done:
   if (s)
     for (int32_t j = 0; j < d->n_results; j++) free(results[j]);
-#ifdef TIRRT_HAVE_CUDA
-  if (r.gpu && r.ctx) {
-    if (s) cudaStreamSynchronize(r.ctx->stream); /* nothing may still use the buffers */
+  if (begun) {
+    if (s && be->sync) tirrt_status_free(be->sync(r.bs)); /* nothing may still use the buffers */
     if (uploads)
-      for (int32_t i = 0; i < d->n_args; i++) tirrt_cuda_free(r.ctx, uploads[i]);
-    if (r.ctx->stream != saved_stream) {
-      r.ctx->stream = saved_stream;
-      tirrt_status_free(tirrt_cuda_set_blas_stream(r.ctx));
-    }
-    r.ctx->allow_tf32 = saved_tf32;
-    if (locked) tirrt_cuda_run_unlock(r.ctx);
+      for (int32_t i = 0; i < d->n_args; i++) be->free(r.bs, uploads[i]);
+    be->end(r.bs);
   }
-  if (r.gpu && saved_device >= 0) cudaSetDevice(saved_device); /* the caller's current GPU */
-#endif
   /* Everything still held goes back to the pool for the next run. */
   pool_reset(p);
   if (r.direct) /* all NULL again for the next run */

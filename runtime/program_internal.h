@@ -10,18 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "internal.h"
 #include "tirrt.h"
 #include "tirrt_cpu.h"
-#ifdef TIRRT_HAVE_CUDA
-#include "cuda_internal.h"
-#endif
 
 typedef struct {
   void *p;
   size_t cap;
   int32_t refs; /* live values viewing it; 0 = free in the pool */
-  bool device;  /* GPU memory (of program->device) */
+  bool device;  /* device memory (of program->dev_backend on program->device) */
   int32_t bin;  /* its capacity's bin */
   int32_t next; /* while free: the next free buffer of its bin, or -1 */
 } Buffer;
@@ -37,7 +35,7 @@ typedef struct {
 } Bin;
 
 /* A program: its definition, what creation derived from it, the pool and
- * the per-value state kept between runs, and its GPU state. */
+ * the per-value state kept between runs, and its device state. */
 struct tirrt_program_s {
   const tirrt_program_def_t *def;
   int32_t *last_use; /* per value: last instruction that reads it; n_insts for results */
@@ -54,13 +52,13 @@ struct tirrt_program_s {
   int32_t n_bins, cap_bins;
   int32_t *bin_slots; /* hash of (device, capacity) -> bin + 1, 0 empty; n_slots a power of 2 */
   int32_t n_slots;
-  int32_t free_root[2]; /* per device kind (host, GPU): the treap of non-empty bins, or -1 */
+  int32_t free_root[2]; /* per memory kind (host, device): the treap of non-empty bins, or -1 */
   size_t live_bytes, peak_bytes;
-  /* GPU state, made on the first CUDA run: the device, constants uploaded
-   * once, and the generated kernels' modules. */
-  int32_t device; /* -1 until a CUDA run */
-  void **const_dev;
-  void **modules;
+  /* Device state, made by the first run on a device backend (its
+   * prepare: constants uploaded, generated kernels loaded). */
+  const tirrt_backend_t *dev_backend; /* NULL until then */
+  int32_t device;                     /* its device ordinal; -1 until then */
+  void *prep;
 };
 
 /* One run (or one shape query): the bound symbols, the evaluated dims, and
@@ -74,11 +72,10 @@ typedef struct {
   tirrt_view_t *view; /* per value */
   int32_t *buf;       /* per value: buffer id or -1 */
   uint64_t seed;
-  bool gpu;
+  const tirrt_backend_t *be; /* where the run computes */
+  void *bs;                  /* be's run state (begin) */
+  bool dev;                  /* be->device_memory */
   void **direct;      /* per value: the caller's result buffer it is made in, or NULL */
-#ifdef TIRRT_HAVE_CUDA
-  tirrt_cuda_ctx_t *ctx;
-#endif
 } Run;
 
 /* pool.c: the buffer pool. */
@@ -103,8 +100,8 @@ void pool_release_after(Run *r, const tirrt_inst_t *inst, int32_t i);
 tirrt_status_t bind_value_shape(Run *r, int32_t v, tirrt_tensor_desc_t *desc);
 /* Binds the symbols from the arguments' shapes, then checks every shape. */
 tirrt_status_t bind_args(Run *r, const tirrt_tensor_desc_t *descs);
-/* Binds the arguments' and constants' views (uploading host data on a
- * GPU into uploads[i]). */
+/* Binds the arguments' and constants' views (uploading host data to a
+ * device backend into uploads[i]). */
 tirrt_status_t bind_data(Run *r, const tirrt_run_options_t *o,
                          const tirrt_tensor_desc_t *arg_descs, const void *const *arg_datas,
                          void **uploads);

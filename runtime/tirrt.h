@@ -271,7 +271,7 @@ tirrt_status_t tirrt_safetensors_write_memory(size_t count,
 /* the lifetime of a tirrt_program_t.                                         */
 /* ------------------------------------------------------------------------ */
 
-#define TIRRT_PROGRAM_ABI 2
+#define TIRRT_PROGRAM_ABI 3
 
 /* Operation numbers of the UNARY, BINARY and REDUCE instructions. */
 typedef enum {
@@ -289,6 +289,19 @@ typedef enum {
 } tirrt_binop_t;
 
 typedef enum { TIRRT_RED_SUM, TIRRT_RED_MEAN, TIRRT_RED_AMAX, TIRRT_RED_AMIN } tirrt_redop_t;
+
+/* The activation a LINEAR instruction applies to its result (the compiler
+ * folds linear + gelu(tanh) of a result nothing else reads into one
+ * instruction; the result equals running the two). */
+typedef enum { TIRRT_ACT_NONE = 0, TIRRT_ACT_GELU_TANH = 1, TIRRT_ACT_COUNT } tirrt_act_t;
+
+/* The attention kernel of an SDPA instruction: the compiler's choice
+ * (common/sdpa_select.h), or ANY when the program left it open and the GPU
+ * runtime applies the same rule. */
+typedef enum {
+  TIRRT_SDPA_ANY = 0, TIRRT_SDPA_FLASH = 1, TIRRT_SDPA_MEM_EFFICIENT = 2, TIRRT_SDPA_MATH = 3,
+  TIRRT_SDPA_KERNEL_COUNT
+} tirrt_sdpa_kernel_t;
 
 /* Dim expression nodes; a node refers only to earlier nodes. */
 typedef enum {
@@ -322,47 +335,71 @@ typedef struct tirrt_value_def_s {
   uint64_t nbytes;      /* CONST: size of data */
 } tirrt_value_def_t;
 
-/* Instruction opcodes.  Attributes live in i[], f[] and d[] (dim nodes), as
- * documented per opcode. */
+/* Instruction opcodes, with their inputs and the member of the attribute
+ * union tirrt_inst_t.a they use ("-": none). */
 typedef enum {
-  TIRRT_OP_UNARY,       /* in x; i0 = tirrt_unop_t */
-  TIRRT_OP_BINARY,      /* in a, b; i0 = tirrt_binop_t */
-  TIRRT_OP_WHERE,       /* in cond, a, b */
-  TIRRT_OP_MASKED_FILL, /* in x, mask; f0 = value */
-  TIRRT_OP_CAST,        /* in x (dtype from the output) */
-  TIRRT_OP_REDUCE,      /* in x; i0 = tirrt_redop_t, i1 = dims bitmask */
-  TIRRT_OP_SOFTMAX,     /* in x; i0 = dim (normalized), i1 = log */
-  TIRRT_OP_LAYER_NORM,  /* in x [, w [, b]]; i0 = ndims; f0 = eps */
-  TIRRT_OP_RMS_NORM,    /* in x [, w]; f0 = eps (< 0: dtype epsilon) */
-  TIRRT_OP_MATMUL,      /* in a, b */
-  TIRRT_OP_LINEAR,      /* in x, w [, b] */
+  TIRRT_OP_UNARY,       /* in x; a.unary */
+  TIRRT_OP_BINARY,      /* in a, b; a.binary */
+  TIRRT_OP_WHERE,       /* in cond, a, b; - */
+  TIRRT_OP_MASKED_FILL, /* in x, mask; a.fill */
+  TIRRT_OP_CAST,        /* in x (dtype from the output); - */
+  TIRRT_OP_REDUCE,      /* in x; a.reduce */
+  TIRRT_OP_SOFTMAX,     /* in x; a.softmax */
+  TIRRT_OP_LAYER_NORM,  /* in x [, w [, b]]; a.norm */
+  TIRRT_OP_RMS_NORM,    /* in x [, w]; a.norm (ndims unused) */
+  TIRRT_OP_MATMUL,      /* in a, b; - */
+  TIRRT_OP_LINEAR,      /* in x, w [, b]; a.linear */
   TIRRT_OP_RESHAPE,     /* in x: a view when strides allow, else a copy
-                           (also squeeze and unsqueeze) */
-  TIRRT_OP_PERMUTE,     /* in x; i[0..rank) = output dim -> input dim */
-  TIRRT_OP_EXPAND,      /* in x (broadcast to the output shape) */
-  TIRRT_OP_SLICE,       /* in x; i0 = dim, d0 = start, d1 = step */
-  TIRRT_OP_CONCAT,      /* in x1..xn; i0 = dim */
-  TIRRT_OP_COPY,        /* in x: a contiguous copy when x is not contiguous */
-  TIRRT_OP_ARANGE,      /* d0 = start, d1 = step */
-  TIRRT_OP_FULL,        /* f0 = value */
-  TIRRT_OP_TRI,         /* in x; i0 = diagonal, i1 = upper */
-  TIRRT_OP_EMBEDDING,   /* in weight, indices */
-  TIRRT_OP_DROPOUT,     /* in x; f0 = p; i0 = stream */
-  TIRRT_OP_SDPA,        /* in q, k, v [, mask]; f0 = scale (NaN: 1/sqrt(E)),
-                           f1 = dropout_p; i0 = is_causal, i1 = bottom_right,
-                           i2 = enable_gqa, i3 = stream, i4 = kernel
-                           (0 any, 1 flash, 2 mem_efficient, 3 math) */
+                           (also squeeze and unsqueeze); - */
+  TIRRT_OP_PERMUTE,     /* in x; a.permute */
+  TIRRT_OP_EXPAND,      /* in x (broadcast to the output shape); - */
+  TIRRT_OP_SLICE,       /* in x; a.slice */
+  TIRRT_OP_CONCAT,      /* in x1..xn; a.concat */
+  TIRRT_OP_COPY,        /* in x: a contiguous copy when x is not contiguous; - */
+  TIRRT_OP_ARANGE,      /* a.arange */
+  TIRRT_OP_FULL,        /* a.fill */
+  TIRRT_OP_TRI,         /* in x; a.tri */
+  TIRRT_OP_EMBEDDING,   /* in weight, indices; - */
+  TIRRT_OP_DROPOUT,     /* in x; a.dropout */
+  TIRRT_OP_SDPA,        /* in q, k, v [, mask]; a.sdpa */
   TIRRT_OP_COUNT
 } tirrt_opcode_t;
+
+/* The attributes of one instruction, one struct per opcode family.  Dims
+ * (dim, perm[], dims_mask) are already normalized to [0, rank); start and
+ * step fields are dim-node indices, evaluated per run.  Members an opcode
+ * does not use are zero. */
+typedef union tirrt_inst_attrs_u {
+  struct { int32_t fn; } unary;                  /* tirrt_unop_t */
+  struct { int32_t fn; } binary;                 /* tirrt_binop_t */
+  struct { double value; } fill;                 /* MASKED_FILL, FULL */
+  struct { int32_t fn; uint32_t dims_mask; } reduce; /* tirrt_redop_t; bit k: reduce dim k */
+  struct { int32_t dim; int32_t log; } softmax;  /* log: log_softmax */
+  struct { int32_t ndims; double eps; } norm;    /* ndims: trailing dims normalized (layer_norm);
+                                                    eps < 0: the dtype's epsilon (rms_norm) */
+  struct { int32_t act; } linear;                /* tirrt_act_t, applied after the bias */
+  struct { int32_t perm[TIRRT_MAX_RANK]; } permute; /* output dim k is input dim perm[k] */
+  struct { int32_t dim, start, step; } slice;    /* start, step: dim nodes */
+  struct { int32_t dim; } concat;
+  struct { int32_t start, step; } arange;        /* dim nodes */
+  struct { int64_t diagonal; int32_t upper; } tri; /* upper: triu, else tril */
+  struct { double p; int64_t stream; } dropout;  /* stream: the op's random stream */
+  struct {
+    double scale;       /* NaN: 1/sqrt(E) */
+    double dropout_p;
+    int32_t is_causal, bottom_right, enable_gqa;
+    int32_t exact_mask; /* a float mask is added as written (docs/language.md) */
+    int64_t stream;     /* dropout's random stream */
+    int32_t kernel;     /* tirrt_sdpa_kernel_t */
+  } sdpa;
+} tirrt_inst_attrs_t;
 
 typedef struct tirrt_inst_s {
   int32_t op;         /* tirrt_opcode_t */
   int32_t out;        /* value index */
   int32_t n_in;
   const int32_t *in;  /* value indices */
-  int64_t i[TIRRT_MAX_RANK];
-  double f[2];
-  int32_t d[2];
+  tirrt_inst_attrs_t a;
 } tirrt_inst_t;
 
 /* Generated CUDA kernels (the CUDA target).  tirc fuses runs of
@@ -447,7 +484,9 @@ typedef struct tirrt_program_def_s {
 
 typedef struct tirrt_program_s tirrt_program_t;
 
-/* Checks the tables (indices in range, dims acyclic, opcodes known) and
+/* Checks the tables (indices in range, dims acyclic, opcodes known, each
+ * instruction's input count and every attribute that indexes something:
+ * dims, dim nodes, permutations, masks, operation and kernel numbers) and
  * prepares the liveness plan. */
 tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def,
                                     tirrt_program_t **out_program);

@@ -3,7 +3,8 @@
  * empty get the identity: zeros for a matmul with K = 0, the bias for
  * linear, 0 / NaN for sum / mean over an empty dim), and a reduction of a
  * 0-d tensor whose mask names dim 0 (torch's wrapped dim; programs made
- * before the compiler cleared that bit carry it). */
+ * before the compiler cleared that bit carry it); and the program checks
+ * of hand-built instruction fields. */
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -75,8 +76,71 @@ static void test_0d_reduce_mask(void) {
   tirrt_status_free(s);
 }
 
+/* tirrt_program_create rejects every attribute that would index out of
+ * range (a hand-built table, as an embedder might write one), and accepts
+ * the same instruction with the field in range. */
+static bool creates(const tirrt_inst_t *inst) {
+  static const tirrt_dim_node_t dims[] = {{TIRRT_DIM_CONST, 0, 0, 4}, {TIRRT_DIM_CONST, 0, 0, 1},
+                                          {TIRRT_DIM_CONST, 0, 0, 2}};
+  static const int32_t d2[] = {0, 0}, d1[] = {2, 0}, args[] = {0}, res[] = {1};
+  static const tirrt_value_def_t values[] = {{"x", TIRRT_DTYPE_F32, 2, d2, TIRRT_VALUE_ARG, 0, 0},
+                                             {"y", TIRRT_DTYPE_F32, 2, d1, TIRRT_VALUE_TEMP, 0, 0}};
+  tirrt_program_def_t def = {.abi = TIRRT_PROGRAM_ABI, .name = "hand", .n_dims = 3, .dims = dims,
+                             .n_values = 2, .values = values, .n_args = 1, .args = args,
+                             .n_insts = 1, .insts = inst, .n_results = 1, .results = res};
+  tirrt_program_t *p = NULL;
+  tirrt_status_t s = tirrt_program_create(&def, &p);
+  bool good = s == NULL;
+  if (s) CHECK(tirrt_status_code(s) == TIRRT_STATUS_INVALID_ARGUMENT);
+  tirrt_status_free(s);
+  tirrt_program_free(p);
+  return good;
+}
+
+static void test_checked_fields(void) {
+  static const int32_t in1[] = {0}, in2[] = {0, 0};
+  tirrt_inst_t slice = {.op = TIRRT_OP_SLICE, .out = 1, .n_in = 1, .in = in1,
+                        .a.slice = {.dim = 0, .start = 1, .step = 1}};
+  CHECK(creates(&slice));
+  tirrt_inst_t t = slice;
+  t.a.slice.start = 3; /* no such dim node */
+  CHECK(!creates(&t));
+  t = slice;
+  t.a.slice.step = -1;
+  CHECK(!creates(&t));
+  t = slice;
+  t.a.slice.dim = 2;
+  CHECK(!creates(&t));
+  t = slice;
+  t.n_in = 2;
+  t.in = in2;
+  CHECK(!creates(&t));
+  tirrt_inst_t perm = {.op = TIRRT_OP_PERMUTE, .out = 1, .n_in = 1, .in = in1,
+                       .a.permute = {.perm = {1, 0}}};
+  CHECK(creates(&perm));
+  perm.a.permute.perm[1] = 1; /* not a permutation */
+  CHECK(!creates(&perm));
+  tirrt_inst_t red = {.op = TIRRT_OP_REDUCE, .out = 1, .n_in = 1, .in = in1,
+                      .a.reduce = {.fn = TIRRT_RED_SUM, .dims_mask = 1}};
+  CHECK(creates(&red));
+  red.a.reduce.dims_mask = 4; /* dim 2 of a rank-2 input */
+  CHECK(!creates(&red));
+  tirrt_inst_t un = {.op = TIRRT_OP_UNARY, .out = 1, .n_in = 1, .in = in1, .a.unary = {.fn = 99}};
+  CHECK(!creates(&un));
+  tirrt_inst_t lin = {.op = TIRRT_OP_LINEAR, .out = 1, .n_in = 2, .in = in2,
+                      .a.linear = {.act = TIRRT_ACT_COUNT}};
+  CHECK(!creates(&lin));
+  static const int32_t in3[] = {0, 0, 0};
+  tirrt_inst_t att = {.op = TIRRT_OP_SDPA, .out = 1, .n_in = 3, .in = in3,
+                      .a.sdpa = {.scale = 1, .kernel = TIRRT_SDPA_MATH}};
+  CHECK(creates(&att));
+  att.a.sdpa.kernel = TIRRT_SDPA_KERNEL_COUNT;
+  CHECK(!creates(&att));
+}
+
 int main(void) {
   test_empty_operands();
   test_0d_reduce_mask();
+  test_checked_fields();
   return CHECK_SUMMARY();
 }
