@@ -1,8 +1,9 @@
 # embed.cmake — writes OUT, a C file defining tir_common_src (the text of
-# the files IN, in order, as string pieces of at most 2000 characters:
+# the files IN (separated by |), in order, as string pieces of at most 2000 characters:
 # ISO C promises literals of 4095) and tir_common_src_count.  Run with
 # cmake -P.  Pieces are cut from the raw text, then escaped.
 set(body "")
+string(REPLACE "|" ";" IN "${IN}") # the file names, |-separated
 foreach(f IN LISTS IN)
   get_filename_component(name "${f}" NAME)
   file(READ "${f}" text)
