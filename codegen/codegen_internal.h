@@ -49,6 +49,10 @@ TirStatus tir_fuse_plan(const tirrt_program_def_t *def, TirFusePlan **out, int32
 char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, const char *name);
 /* The device helpers every generated source starts with (fuse_preamble.c),
  * after its TK_* macros and parameter struct: pieces to concatenate. */
+/* The text of common/'s headers for the generated sources (made by
+ * common/embed.cmake). */
+extern const char *const tir_common_src[];
+extern const size_t tir_common_src_count;
 extern const char *const tir_fuse_preamble[];
 extern const size_t tir_fuse_preamble_count;
 

@@ -1,8 +1,9 @@
 /* fuse_preamble.c — the device helpers at the top of every generated
- * kernel source (see fuse_src.c): bf16/f16 conversions and roundings the
- * CPU's match, wrapping integer arithmetic (division and pow defined as on
- * the CPU), saturating casts, reductions,
- * operand offsets and the TkVec vector accesses of the flat kernels. */
+ * kernel source (see fuse_src.c), after the text of common/'s headers
+ * (the op formulas and the f64 -> f16/bf16 rounding come from there):
+ * hardware f16/bf16 conversions and roundings the CPU's match, wrapping
+ * integer add/mul, saturating casts, reductions, operand offsets and the
+ * TkVec vector accesses of the flat kernels. */
 #include "codegen_internal.h"
 
 /* Device helpers shared by every kernel (after TK_BS/TK_NOPS are defined),
@@ -27,26 +28,8 @@ const char *const tir_fuse_preamble[] = {
     "__device__ __forceinline__ unsigned short tk_bfbits(float f) { return (unsigned short)(__float_as_uint(f) >> 16); }\n"
     "__device__ __forceinline__ float tk_rh(float x) { return tk_h2f(tk_f2h(x)); }\n"
     "__device__ __forceinline__ float tk_rbf(float x) { return tk_bf2f(tk_f2bf(x)); }\n"
-    "/* f64 -> a narrow float format (eb exponent bits, mb mantissa bits) with a\n"
-    "   single rounding to nearest even, from the double's bits. */\n"
-    "__device__ unsigned tk_d2n(double d, int eb, int mb) {\n"
-    "  const unsigned long long u = (unsigned long long)__double_as_longlong(d);\n"
-    "  const unsigned sign = (unsigned)(u >> 63) << (eb + mb);\n"
-    "  const unsigned top = ((1u << eb) - 1u) << mb; /* the inf exponent field */\n"
-    "  const int e = (int)((u >> 52) & 0x7ff);\n"
-    "  const unsigned long long frac = u & 0xfffffffffffffull;\n"
-    "  if (e == 0x7ff) return sign | top | (frac ? 1u << (mb - 1) : 0u);\n"
-    "  if (e == 0) return sign; /* f64 subnormals are far below the narrow range */\n"
-    "  const int ne = e - 1023 + (1 << (eb - 1)) - 1;\n"
-    "  int drop = 52 - mb + (ne < 1 ? 1 - ne : 0);\n"
-    "  if (drop > 53) return sign;\n"
-    "  const unsigned long long sig = frac | (1ull << 52);\n"
-    "  unsigned long long q = sig >> drop;\n"
-    "  const unsigned long long rest = sig & ((1ull << drop) - 1), half = 1ull << (drop - 1);\n"
-    "  if (rest > half || (rest == half && (q & 1))) q++;\n"
-    "  if (ne < 1) return sign | (unsigned)q; /* subnormal, or rounded up to the smallest normal */\n"
-    "  const unsigned long long bits = ((unsigned long long)ne << mb) + (q - (1ull << mb));\n"
-    "  return bits >= top ? sign | top : sign | (unsigned)bits;\n}\n",
+    "/* f64 -> f16/bf16 with one rounding is common/tir_dtype.h's\n"
+    "   tir_cv_f64_to_f16 / tir_cv_f64_to_bf16 (in front of this text). */\n",
     "/* int64 -> f32 rounded to odd: exact below 2^24, else the dropped bits\n"
     "   stick to the last one, so a later rounding to f16/bf16 is correct. */\n"
     "__device__ float tk_i2f_odd(long long v) {\n"
@@ -67,34 +50,13 @@ const char *const tir_fuse_preamble[] = {
     "  return t >= hi1 ? hii : t < lo ? loi : (long long)t;\n}\n"
     "/* Two's complement wrapping, through unsigned arithmetic. */\n"
     "__device__ __forceinline__ long long tk_wadd(long long a, long long b) { return (long long)((unsigned long long)a + (unsigned long long)b); }\n"
-    "__device__ __forceinline__ long long tk_wsub(long long a, long long b) { return (long long)((unsigned long long)a - (unsigned long long)b); }\n"
     "__device__ __forceinline__ long long tk_wmul(long long a, long long b) { return (long long)((unsigned long long)a * (unsigned long long)b); }\n"
-    "__device__ __forceinline__ long long tk_wneg(long long a) { return (long long)(0ull - (unsigned long long)a); }\n"
     "__device__ __forceinline__ long long tk_w8(long long v) { return (long long)(((unsigned long long)v & 0xffull) ^ 0x80ull) - 0x80; }\n"
     "__device__ __forceinline__ long long tk_w16(long long v) { return (long long)(((unsigned long long)v & 0xffffull) ^ 0x8000ull) - 0x8000; }\n"
     "__device__ __forceinline__ long long tk_w32(long long v) { return (long long)(((unsigned long long)v & 0xffffffffull) ^ 0x80000000ull) - 0x80000000ll; }\n"
     "__device__ __forceinline__ long long tk_wu8(long long v) { return (long long)((unsigned long long)v & 0xffull); }\n"
-    "/* sigmoid with exp of a non-positive argument only (as the CPU). */\n"
-    "__device__ __forceinline__ float tk_sigf(float x) {\n"
-    "  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));\n"
-    "  const float e = expf(x); return e / (1.0f + e);\n}\n",
-    "/* Integer division and pow as every target and the folder define them\n"
-    "   (runtime/cpu_elementwise.c): truncating, x / 0 is 0, INT64_MIN / -1\n"
-    "   wraps; a negative exponent gives the integer part of the power. */\n"
-    "__device__ __forceinline__ long long tk_wdiv(long long a, long long b) {\n"
-    "  return b == 0 ? 0 : b == -1 ? tk_wneg(a) : a / b;\n}\n"
-    "__device__ long long tk_wpow(long long a, long long e) {\n"
-    "  if (e < 0) return a == 1 ? 1 : a == -1 ? ((e & 1) ? -1 : 1) : 0;\n"
-    "  unsigned long long r = 1, b = (unsigned long long)a;\n"
-    "  while (e > 0) {\n"
-    "    if (e & 1) r *= b;\n"
-    "    b *= b;\n"
-    "    e >>= 1;\n"
-    "  }\n"
-    "  return (long long)r;\n}\n",
-    "__device__ __forceinline__ double tk_sigd(double x) {\n"
-    "  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));\n"
-    "  const double e = exp(x); return e / (1.0 + e);\n}\n"
+    "/* The op formulas (sigmoid, integer division and pow, ...) are the\n"
+    "   common table's tir_ew* functions, in front of this text. */\n",
     "/* Reduction operators; max/min propagate NaN like the CPU. */\n"
     "struct TkSum { template <class T> __device__ static T f(T a, T b) { return a + b; } };\n"
     "struct TkWSum { __device__ static long long f(long long a, long long b) { return tk_wadd(a, b); } };\n"

@@ -18,6 +18,9 @@
  * fixed-order block reduction, so they match the CPU up to rounding.
  *
  * The source includes no header (NVRTC provides the math functions); the
+ * text of common/tir_dtype.h, tir_ew_table.h and tir_ew.h comes first
+ * (embedded at build time), so the op formulas are the very lines the CPU,
+ * the library kernels and the constant folder compile.  The
  * parameter struct is declared from the host's field list and checked with
  * static_asserts against the host layout, so a drift fails the compile. */
 #include <assert.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 
 #include "codegen_internal.h"
+#include "tir_ew.h"
 
 /* ------------------------------------------------------------ text buffer */
 
@@ -190,7 +194,7 @@ static void cast(Buf *b, int32_t from, int32_t to, const char *e) {
   case TIRRT_DTYPE_F16:
   case TIRRT_DTYPE_BF16: {
     bool h = to == TIRRT_DTYPE_F16;
-    if (f64) put(b, "%s((unsigned short)tk_d2n((%s), %s))", h ? "tk_h2f" : "tk_bf2f", e, h ? "5, 10" : "8, 7");
+    if (f64) put(b, "%s(tir_cv_f64_to_%s(%s))", h ? "tk_h2f" : "tk_bf2f", h ? "f16" : "bf16", e);
     else if (ff) put(b, "%s((float)(%s))", h ? "tk_rh" : "tk_rbf", e);
     else put(b, "%s(tk_i2f_odd(%s))", h ? "tk_rh" : "tk_rbf", e);
     return;
@@ -275,35 +279,14 @@ static void store(Gen *g, int32_t v, const char *e) {
   }
 }
 
-static const char *const UNARY_F[] = {
-    [TIRRT_UN_ABS] = "fabs", [TIRRT_UN_EXP] = "exp",   [TIRRT_UN_LOG] = "log",
-    [TIRRT_UN_SQRT] = "sqrt", [TIRRT_UN_TANH] = "tanh", [TIRRT_UN_ERF] = "erf",
-    [TIRRT_UN_SIN] = "sin",  [TIRRT_UN_COS] = "cos"};
-static const char *const BINARY_OP[] = {
-    [TIRRT_BIN_ADD] = "+", [TIRRT_BIN_SUB] = "-", [TIRRT_BIN_MUL] = "*", [TIRRT_BIN_DIV] = "/",
-    [TIRRT_BIN_EQ] = "==", [TIRRT_BIN_NE] = "!=", [TIRRT_BIN_LT] = "<",  [TIRRT_BIN_LE] = "<=",
-    [TIRRT_BIN_GT] = ">",  [TIRRT_BIN_GE] = ">="};
-
-/* The unrounded float result of a unary op in T ("float" or "double"). */
-static void unary_float(Buf *e, int op, bool f64, const char *a) {
-  const char *T = f64 ? "double" : "float", *s = f64 ? "" : "f", *sig = f64 ? "tk_sigd" : "tk_sigf";
-  switch (op) {
-  case TIRRT_UN_NEG: put(e, "-%s", a); break;
-  case TIRRT_UN_RSQRT: put(e, "(%s)1 / sqrt%s(%s)", T, s, a); break;
-  case TIRRT_UN_RECIPROCAL: put(e, "(%s)1 / %s", T, a); break;
-  case TIRRT_UN_SIGMOID: put(e, "%s(%s)", sig, a); break;
-  case TIRRT_UN_RELU: put(e, "(%s < (%s)0 ? (%s)0 : %s)", a, T, T, a); break;
-  case TIRRT_UN_SILU: put(e, "%s * %s(%s)", a, sig, a); break;
-  /* 0.5x erfc(-x/sqrt2) and x sigmoid(2u): the CPU's cancellation-free forms. */
-  case TIRRT_UN_GELU:
-    put(e, "(%s)0.5 * %s * erfc%s(-%s * (%s)0.70710678118654752440)", T, a, s, a, T);
-    break;
-  case TIRRT_UN_GELU_TANH:
-    put(e, "%s * %s((%s)2 * (%s)0.79788456080286535588 * (%s + (%s)0.044715 * %s * %s * %s))", a, sig,
-        T, T, a, T, a, a, a);
-    break;
-  default: put(e, "%s%s(%s)", UNARY_F[op], s, a); break;
-  }
+/* A call of the common op table's scalar function for a value of dtype
+ * dt (common/tir_ew.h, embedded in front of every source): tir_ewf_* for
+ * f32 compute, tir_ewd_* for f64, tir_ewi_* for integers — the functions
+ * the CPU, the library kernels and the folder call. */
+static void ew_call(Buf *e, int arity, int op, int32_t dt, const char *a, const char *b) {
+  const char *pfx = dt == TIRRT_DTYPE_F64 ? "tir_ewd_" : is_float(dt) ? "tir_ewf_" : "tir_ewi_";
+  if (arity == 1) put(e, "%s%s(%s)", pfx, tir_ew_row(1, op)->name, a);
+  else put(e, "%s%s(%s, %s)", pfx, tir_ew_row(2, op)->name, a, b);
 }
 
 /* Emits `const CT vN = ...;` for instruction i (and its store when asked). */
@@ -314,50 +297,15 @@ static void emit_inst(Gen *g, int32_t i, bool do_store) {
   int32_t od = DT(g, in->out), xd = in->n_in ? DT(g, in->in[0]) : od;
   Buf e = {0}, r = {0};
   switch (in->op) {
-  case TIRRT_OP_UNARY: {
-    int op = (int)in->a.unary.fn;
-    if (op == TIRRT_UN_LOGICAL_NOT) {
-      put(&r, "(long long)(%s == 0)", a[0]);
-    } else if (is_float(xd)) {
-      unary_float(&e, op, xd == TIRRT_DTYPE_F64, a[0]);
-      if (!e.oom) rounded(&r, od, e.p);
-    } else {
-      if (op == TIRRT_UN_NEG) put(&e, "tk_wneg(%s)", a[0]);
-      else if (op == TIRRT_UN_ABS) put(&e, "(%s < 0 ? tk_wneg(%s) : %s)", a[0], a[0], a[0]);
-      else put(&e, "(%s < 0 ? 0ll : %s)", a[0], a[0]);
-      if (!e.oom) rounded(&r, od, e.p);
-    }
-    break;
-  }
+  case TIRRT_OP_UNARY:
   case TIRRT_OP_BINARY: {
-    int op = (int)in->a.binary.fn;
-    bool fl = is_float(xd);
-    const char *s = xd == TIRRT_DTYPE_F64 ? "" : "f";
-    if (op >= TIRRT_BIN_EQ && op <= TIRRT_BIN_GE) {
-      put(&r, "(long long)(%s %s %s)", a[0], BINARY_OP[op], a[1]);
-      break;
-    }
-    if (op == TIRRT_BIN_LOGICAL_AND || op == TIRRT_BIN_LOGICAL_OR) {
-      put(&r, "(long long)((%s != 0) %s (%s != 0))", a[0], op == TIRRT_BIN_LOGICAL_AND ? "&" : "|", a[1]);
-      break;
-    }
-    if (op == TIRRT_BIN_MAXIMUM || op == TIRRT_BIN_MINIMUM) {
-      /* NaN propagates: the first operand wins when it is NaN. */
-      const char *cmp = op == TIRRT_BIN_MAXIMUM ? ">" : "<";
-      if (fl) put(&r, "((%s %s %s || %s != %s) ? %s : %s)", a[0], cmp, a[1], a[0], a[0], a[0], a[1]);
-      else put(&r, "(%s %s %s ? %s : %s)", a[0], cmp, a[1], a[0], a[1]);
-      break;
-    }
-    if (fl) {
-      if (op == TIRRT_BIN_POW) put(&e, "pow%s(%s, %s)", s, a[0], a[1]);
-      else put(&e, "%s %s %s", a[0], BINARY_OP[op], a[1]);
-    } else {
-      static const char *const WRAP[] = {[TIRRT_BIN_ADD] = "tk_wadd", [TIRRT_BIN_SUB] = "tk_wsub",
-                                         [TIRRT_BIN_MUL] = "tk_wmul", [TIRRT_BIN_DIV] = "tk_wdiv",
-                                         [TIRRT_BIN_POW] = "tk_wpow"};
-      put(&e, "%s(%s, %s)", WRAP[op], a[0], a[1]);
-    }
-    if (!e.oom) rounded(&r, od, e.p);
+    int arity = in->op == TIRRT_OP_UNARY ? 1 : 2;
+    int op = (int)(arity == 1 ? in->a.unary.fn : in->a.binary.fn);
+    ew_call(&e, arity, op, xd, a[0], a[1]);
+    if (e.oom) break;
+    /* Predicates give 0 or 1; the rest is rounded to its dtype. */
+    if (tir_ew_row(arity, op)->result == TIR_EW_RES_BOOL) put(&r, "(long long)%s", e.p);
+    else rounded(&r, od, e.p);
     break;
   }
   case TIRRT_OP_WHERE: put(&r, "(%s != 0 ? %s : %s)", a[0], a[1], a[2]); break;
@@ -885,6 +833,7 @@ char *tir_fuse_source(const tirrt_program_def_t *def, const TirFusePlan *plan, c
   put(b, ".\n#define TK_BS %d\n#define TK_VPT %d\n#define TK_VEC %d\n#define TK_NOPS %d\n", plan->block_size,
       TIR_FUSE_VPT, TIRRT_FUSED_VEC, plan->n_in + plan->n_out);
   struct_decl(b);
+  for (size_t i = 0; i < tir_common_src_count; i++) put(b, "%s", tir_common_src[i]);
   for (size_t i = 0; i < tir_fuse_preamble_count; i++) put(b, "%s", tir_fuse_preamble[i]);
   bool row = plan->kind == TIRRT_KERNEL_ROWWISE;
   if (row) {

@@ -13,129 +13,36 @@
  * straight-line code. */
 #include "ops_common.cuh"
 
-/* ------------------------------------------------------------ float math
- * One overload set per precision so the same op code serves f32 (f16/bf16
- * compute) and f64 without promoting f32 to double. */
-#define OPS_MATH1(NAME, FN)                                               \
-  __device__ __forceinline__ float NAME(float x) { return FN##f(x); }     \
-  __device__ __forceinline__ double NAME(double x) { return FN(x); }
-OPS_MATH1(m_exp, exp)
-OPS_MATH1(m_log, log)
-OPS_MATH1(m_sqrt, sqrt)
-OPS_MATH1(m_tanh, tanh)
-OPS_MATH1(m_erf, erf)
-OPS_MATH1(m_erfc, erfc)
-OPS_MATH1(m_sin, sin)
-OPS_MATH1(m_cos, cos)
-OPS_MATH1(m_fabs, fabs)
-__device__ __forceinline__ float m_pow(float a, float b) { return powf(a, b); }
-__device__ __forceinline__ double m_pow(double a, double b) { return pow(a, b); }
+/* ------------------------------------------------------------ the op table
+ * Op op on a value of compute type C: the common table's scalar function
+ * (tir_ew.h: tir_ewf_* for f32 compute, tir_ewd_* for f64, tir_ewi_* for
+ * int64) — the formulas the CPU, the folder and the fused kernels use.
+ * Predicates give 0 or 1 in C.  Integers take the rows defined on them
+ * (validated by the caller); the others give x. */
+#define OPS_UNF(E, name, ...) case TIRK_UN_##E: return (float)tir_ewf_##name(x);
+#define OPS_UND(E, name, ...) case TIRK_UN_##E: return (double)tir_ewd_##name(x);
+#define OPS_UNI(E, name, DOM, ...) TIR_EW_INT_##DOM(case TIRK_UN_##E: return (int64_t)tir_ewi_##name(x);)
+#define OPS_BINF(E, name, ...) case TIRK_BIN_##E: return (float)tir_ewf_##name(a, b);
+#define OPS_BIND(E, name, ...) case TIRK_BIN_##E: return (double)tir_ewd_##name(a, b);
+#define OPS_BINI(E, name, DOM, ...) TIR_EW_INT_##DOM(case TIRK_BIN_##E: return (int64_t)tir_ewi_##name(a, b);)
 
-/* Only exp of a non-positive argument, as the CPU: neither side overflows. */
-template <typename T> __device__ __forceinline__ T m_sigmoid(T x) {
-  if (x >= 0) return (T)1 / ((T)1 + m_exp(-x));
-  T e = m_exp(x);
-  return e / ((T)1 + e);
+__device__ __forceinline__ float un_apply(int op, float x) {
+  switch (op) { TIR_EW_UNARY_ROWS(OPS_UNF) default: return x; }
 }
-
-template <typename T> __device__ __forceinline__ T un_float(int op, T x) {
-  const T rsqrt2 = (T)0.70710678118654752440, k = (T)0.79788456080286535588; /* sqrt(2/pi) */
-  switch (op) {
-  case TIRK_UN_NEG: return -x;
-  case TIRK_UN_ABS: return m_fabs(x);
-  case TIRK_UN_EXP: return m_exp(x);
-  case TIRK_UN_LOG: return m_log(x);
-  case TIRK_UN_SQRT: return m_sqrt(x);
-  case TIRK_UN_RSQRT: return (T)1 / m_sqrt(x); /* not rsqrt(): the CPU rounds twice too */
-  case TIRK_UN_RECIPROCAL: return (T)1 / x;
-  case TIRK_UN_TANH: return m_tanh(x);
-  case TIRK_UN_SIGMOID: return m_sigmoid(x);
-  case TIRK_UN_RELU: return x < 0 ? (T)0 : x; /* NaN stays NaN */
-  case TIRK_UN_SILU: return x * m_sigmoid(x);
-  case TIRK_UN_ERF: return m_erf(x);
-  case TIRK_UN_SIN: return m_sin(x);
-  case TIRK_UN_COS: return m_cos(x);
-  /* 0.5x erfc(-x/sqrt2) = 0.5x(1 + erf(x/sqrt2)) without the cancellation
-   * of 1 + erf for negative x. */
-  case TIRK_UN_GELU: return (T)0.5 * x * m_erfc(-x * rsqrt2);
-  /* 0.5x(1 + tanh(u)) = x sigmoid(2u), again without cancellation. */
-  case TIRK_UN_GELU_TANH: return x * m_sigmoid((T)2 * k * (x + (T)0.044715 * x * x * x));
-  default: return x;
-  }
+__device__ __forceinline__ double un_apply(int op, double x) {
+  switch (op) { TIR_EW_UNARY_ROWS(OPS_UND) default: return x; }
 }
-
-__device__ __forceinline__ float un_apply(int op, float x) { return un_float(op, x); }
-__device__ __forceinline__ double un_apply(int op, double x) { return un_float(op, x); }
-/* Integers take neg, abs and relu (validated by the caller); they wrap. */
 __device__ __forceinline__ int64_t un_apply(int op, int64_t x) {
-  switch (op) {
-  case TIRK_UN_NEG: return ops_wrap64(0u - (uint64_t)x);
-  case TIRK_UN_ABS: return x < 0 ? ops_wrap64(0u - (uint64_t)x) : x;
-  case TIRK_UN_RELU: return x < 0 ? 0 : x;
-  default: return x;
-  }
+  switch (op) { TIR_EW_UNARY_ROWS(OPS_UNI) default: return x; }
 }
-
-/* ------------------------------------------------------------ binary math */
-
-template <typename T> __device__ __forceinline__ T bin_float(int op, T a, T b) {
-  switch (op) {
-  case TIRK_BIN_ADD: return a + b;
-  case TIRK_BIN_SUB: return a - b;
-  case TIRK_BIN_MUL: return a * b;
-  case TIRK_BIN_DIV: return a / b;
-  case TIRK_BIN_POW: return m_pow(a, b);
-  /* NaN propagates like torch: a wins when it is larger or NaN. */
-  case TIRK_BIN_MAXIMUM: return (a > b || a != a) ? a : b;
-  case TIRK_BIN_MINIMUM: return (a < b || a != a) ? a : b;
-  default: return a;
-  }
+__device__ __forceinline__ float bin_apply(int op, float a, float b) {
+  switch (op) { TIR_EW_BINARY_ROWS(OPS_BINF) default: return a; }
 }
-
-__device__ __forceinline__ float bin_apply(int op, float a, float b) { return bin_float(op, a, b); }
-__device__ __forceinline__ double bin_apply(int op, double a, double b) { return bin_float(op, a, b); }
-
-/* base^e wrapping like repeated multiplication; for e < 0 the integer part
- * of the true power: 1 for base 1, +-1 for base -1, else 0 (the CPU's ipow
- * in runtime/cpu_elementwise.c and the folder's, the same formula). */
-__device__ __forceinline__ int64_t ipow(int64_t base, int64_t e) {
-  if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
-  uint64_t r = 1, b = (uint64_t)base;
-  while (e > 0) {
-    if (e & 1) r *= b;
-    b *= b;
-    e >>= 1;
-  }
-  return ops_wrap64(r);
+__device__ __forceinline__ double bin_apply(int op, double a, double b) {
+  switch (op) { TIR_EW_BINARY_ROWS(OPS_BIND) default: return a; }
 }
-
-/* int64, wrapping.  Division truncates, x / 0 is 0 and INT64_MIN / -1
- * wraps, on every target and in the folder (docs/language.md): the CPU's
- * binary_i64 writes the same expression. */
 __device__ __forceinline__ int64_t bin_apply(int op, int64_t a, int64_t b) {
-  switch (op) {
-  case TIRK_BIN_ADD: return ops_wrap64((uint64_t)a + (uint64_t)b);
-  case TIRK_BIN_SUB: return ops_wrap64((uint64_t)a - (uint64_t)b);
-  case TIRK_BIN_MUL: return ops_wrap64((uint64_t)a * (uint64_t)b);
-  case TIRK_BIN_DIV: return b == 0 ? 0 : b == -1 ? ops_wrap64(0u - (uint64_t)a) : a / b;
-  case TIRK_BIN_POW: return ipow(a, b);
-  case TIRK_BIN_MAXIMUM: return a > b ? a : b;
-  case TIRK_BIN_MINIMUM: return a < b ? a : b;
-  default: return a;
-  }
-}
-
-template <typename C> __device__ __forceinline__ uint8_t bin_pred(int op, C a, C b) {
-  switch (op) {
-  case TIRK_BIN_EQ: return a == b;
-  case TIRK_BIN_NE: return a != b;
-  case TIRK_BIN_LT: return a < b;
-  case TIRK_BIN_LE: return a <= b;
-  case TIRK_BIN_GT: return a > b;
-  case TIRK_BIN_GE: return a >= b;
-  case TIRK_BIN_LOGICAL_AND: return (a != 0) & (b != 0);
-  default: return (a != 0) | (b != 0); /* logical_or */
-  }
+  switch (op) { TIR_EW_BINARY_ROWS(OPS_BINI) default: return a; }
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -181,19 +88,18 @@ __global__ void not_kernel(ops_index_t ix, I n, uint8_t *out, const void *x) {
   OPS_GRID_LOOP(I, i, n) {
     int64_t off[2];
     ops_offsets<2, I>(ix, i, off);
-    out[off[0]] = ops_ld<C>(DT, x, off[1]) == (C)0;
+    out[off[0]] = un_apply(TIRK_UN_LOGICAL_NOT, ops_ld<C>(DT, x, off[1])) != (C)0;
   }
 }
 
 template <int DT, typename I>
-__global__ void binary_kernel(ops_index_t ix, I n, int op, void *out, const void *a, const void *b) {
+__global__ void binary_kernel(ops_index_t ix, I n, int op, bool pred, void *out, const void *a, const void *b) {
   typedef typename ops_ct<DT>::type C;
-  bool pred = op >= TIRK_BIN_EQ;
   OPS_GRID_LOOP(I, i, n) {
     int64_t off[3];
     ops_offsets<3, I>(ix, i, off);
     C x = ops_ld<C>(DT, a, off[1]), y = ops_ld<C>(DT, b, off[2]);
-    if (pred) ((uint8_t *)out)[off[0]] = bin_pred(op, x, y);
+    if (pred) ((uint8_t *)out)[off[0]] = bin_apply(op, x, y) != (C)0;
     else ops_st(DT, out, off[0], bin_apply(op, x, y));
   }
 }
@@ -415,18 +321,17 @@ extern "C" tirk_err_t tirk_unary(int op, const tirk_view_t *x, const tirk_view_t
   const tirk_view_t *v[2] = {out, x};
   tirk_err_t e = check_views("unary", 2, v);
   if (e) return e;
-  if (op == TIRK_UN_LOGICAL_NOT) {
-    if (out->dtype != TIRK_BOOL) return tirk_fail(TIRK_ERR_ARGS, "logical_not: the output must be bool");
-  } else {
-    bool int_ok = op == TIRK_UN_NEG || op == TIRK_UN_ABS || op == TIRK_UN_RELU;
-    if (x->dtype != out->dtype || (!ops_is_float(x->dtype) && !(int_ok && ops_is_int(x->dtype))))
-      return tirk_fail(TIRK_ERR_ARGS, "unary op %d: dtypes %d -> %d not taken", op, x->dtype, out->dtype);
+  const tir_ew_row_t *row = tir_ew_row(1, op);
+  if (row->result == TIR_EW_RES_BOOL) {
+    if (out->dtype != TIRK_BOOL) return tirk_fail(TIRK_ERR_ARGS, "%s: the output must be bool", row->name);
+  } else if (x->dtype != out->dtype || !tir_ew_takes(row, ops_dtype_kind(x->dtype))) {
+    return tirk_fail(TIRK_ERR_ARGS, "unary op %d: dtypes %d -> %d not taken", op, x->dtype, out->dtype);
   }
   ops_index_t ix;
   int64_t n = ops_index_views(&ix, 2, v);
   if (n == 0) return TIRK_OK;
   unsigned g = ops_blocks(n, OPS_THREADS);
-  if (op == TIRK_UN_LOGICAL_NOT) {
+  if (row->result == TIR_EW_RES_BOOL) { /* logical_not: any dtype in */
     OPS_ALL_DTYPES(x->dtype, OPS_BY_INDEX(n, not_kernel<DT, I><<<g, OPS_THREADS, 0, stream>>>(
                                                  ix, (I)n, (uint8_t *)out->data, x->data)));
   } else if (ops_is_float(x->dtype)) {
@@ -445,9 +350,10 @@ extern "C" tirk_err_t tirk_binary(int op, const tirk_view_t *a, const tirk_view_
   const tirk_view_t *v[3] = {out, a, b};
   tirk_err_t e = check_views("binary", 3, v);
   if (e) return e;
-  bool pred = op >= TIRK_BIN_EQ;
+  const tir_ew_row_t *row = tir_ew_row(2, op);
+  bool pred = row->result == TIR_EW_RES_BOOL;
   if (a->dtype != b->dtype || (pred ? out->dtype != TIRK_BOOL : out->dtype != a->dtype) ||
-      (a->dtype == TIRK_BOOL && op <= TIRK_BIN_POW))
+      !tir_ew_takes(row, ops_dtype_kind(a->dtype)))
     return tirk_fail(TIRK_ERR_ARGS, "binary op %d: dtypes %d, %d -> %d not taken", op, a->dtype, b->dtype,
                      out->dtype);
   ops_index_t ix;
@@ -455,7 +361,7 @@ extern "C" tirk_err_t tirk_binary(int op, const tirk_view_t *a, const tirk_view_
   if (n == 0) return TIRK_OK;
   unsigned g = ops_blocks(n, OPS_THREADS);
   OPS_ALL_DTYPES(a->dtype, OPS_BY_INDEX(n, binary_kernel<DT, I><<<g, OPS_THREADS, 0, stream>>>(
-                                               ix, (I)n, op, out->data, a->data, b->data)));
+                                               ix, (I)n, op, pred, out->data, a->data, b->data)));
   return tirk_check_launch();
 }
 

@@ -3,118 +3,55 @@
  * functions, element loads/stores by runtime dtype, and the collapsed
  * N-d index spaces the kernels walk.  Internal to kernels/.
  *
- * The conversions are re-derived here rather than called because the GPU
- * must produce the same bits as the CPU: float -> integer truncates and
- * saturates (NaN gives 0), integers wrap, to bool is != 0, narrowing to
- * f16/bf16 rounds once to nearest even straight from the double's bits. */
+ * The conversions are common/tir_dtype.h's host+device functions, the
+ * CPU's own, so the GPU produces the same bits: float -> integer truncates
+ * and saturates (NaN gives 0), integers wrap, to bool is != 0, narrowing
+ * to f16/bf16 rounds once to nearest even straight from the double's bits. */
 #ifndef TIRK_OPS_COMMON_CUH
 #define TIRK_OPS_COMMON_CUH
 
 #include <stdint.h>
 #include <string.h>
 
+#include "tir_dtype.h"
+#include "tir_ew.h"
 #include "tirk.h"
 #include "tirk_internal.h"
 #include "tirk_ops.h"
 
 #define HD __host__ __device__ __forceinline__
 
-/* ------------------------------------------------------------ bit casts */
+/* The kernels' dtype numbers are the common table's (tir_dtype.h). */
+#define OPS_CHECK_DT(E, sp, n, k) static_assert((int)TIRK_##E == TIR_DT_##E, "TIRK dtype differs from tir_dtype.h");
+TIR_DTYPE_ROWS(OPS_CHECK_DT)
+#undef OPS_CHECK_DT
+static_assert((int)TIRK_DTYPE_COUNT == TIR_DT_COUNT, "TIRK dtypes differ from tir_dtype.h");
 
-HD float ops_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-HD uint32_t ops_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-HD uint64_t ops_f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+/* ------------------------------------------------------------ conversions
+ * common/tir_dtype.h's, under the names the kernels use. */
 
-/* ------------------------------------------------------------ f16 / bf16 */
-
-HD float ops_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0) { /* zero or subnormal: m * 2^-24 is exact in f32 */
-    float f = (float)m * 0x1p-24f;
-    return sign ? -f : f;
-  }
-  /* inf/NaN keep their payload, like the CPU's conversion. */
-  return ops_bits_f32(e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13));
-}
-
-HD float ops_bf16_to_float(uint16_t b) { return ops_bits_f32((uint32_t)b << 16); }
-
-/* A double rounded to 1 sign, `ebits` exponent and `mbits` mantissa bits
- * (f16 5/10, bf16 8/7) to nearest even in one step; subnormal results just
- * drop more significand bits. */
-HD uint32_t ops_double_to_narrow(double d, int ebits, int mbits) {
-  uint64_t u = ops_f64_bits(d);
-  uint32_t sign = (uint32_t)(u >> 63) << (ebits + mbits);
-  uint32_t inf = ((1u << ebits) - 1u) << mbits;
-  int e = (int)((u >> 52) & 0x7ff);
-  uint64_t m = u & ((1ull << 52) - 1);
-  if (e == 0x7ff) return sign | inf | (m ? 1u << (mbits - 1) : 0u); /* inf, or a quiet NaN */
-  if (e == 0) return sign; /* f64 subnormals round to a signed zero */
-  int bias = (1 << (ebits - 1)) - 1;
-  int te = e - 1023 + bias;
-  uint64_t sig = m | (1ull << 52);
-  int shift = 52 - mbits + (te >= 1 ? 0 : 1 - te);
-  if (shift > 63) return sign;
-  uint64_t r = sig >> shift, rem = sig & ((1ull << shift) - 1), half = 1ull << (shift - 1);
-  if (rem > half || (rem == half && (r & 1))) r++;
-  if (te < 1) return sign | (uint32_t)r; /* subnormal (a carry lands on the smallest normal) */
-  if (te >= (1 << ebits) - 1) return sign | inf;
-  uint64_t bits = ((uint64_t)te << mbits) + (r - (1ull << mbits));
-  return bits >= inf ? sign | inf : sign | (uint32_t)bits;
-}
-
-HD uint16_t ops_double_to_half(double d) { return (uint16_t)ops_double_to_narrow(d, 5, 10); }
-HD uint16_t ops_double_to_bf16(double d) { return (uint16_t)ops_double_to_narrow(d, 8, 7); }
-
-/* f32 -> bf16 the way the CPU's f32 stores do it (the bit trick; its NaN
- * keeps the payload's top bits, unlike the f64 path). */
-HD uint16_t ops_float_to_bf16(float f) {
-  uint32_t u = ops_f32_bits(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-
-/* int64 -> double rounding to odd, so that a second rounding to f16/bf16 is
- * the correct rounding of the integer. */
-HD double ops_i64_to_f64_odd(int64_t v) {
-  uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  int sh = 0;
-  while (sh < 11 && (a >> (53 + sh)) != 0) sh++;
-  if (sh > 0) {
-    uint64_t low = a & ((1ull << sh) - 1);
-    a = (a >> sh << sh) | (low ? 1ull << sh : 0);
-  }
-  double d = (double)a;
-  return v < 0 ? -d : d;
-}
-
-/* int64 from the low 64 bits of u (two's complement wrap, no UB). */
-HD int64_t ops_wrap64(uint64_t u) { return (int64_t)u; }
-
+HD float ops_half_to_float(uint16_t h) { return tir_cv_f16_to_f32(h); }
+HD float ops_bf16_to_float(uint16_t b) { return tir_cv_bf16_to_f32(b); }
+HD uint16_t ops_double_to_half(double d) { return tir_cv_f64_to_f16(d); }
+HD uint16_t ops_double_to_bf16(double d) { return tir_cv_f64_to_bf16(d); }
+HD uint16_t ops_float_to_bf16(float f) { return tir_cv_f32_to_bf16(f); }
+HD double ops_i64_to_f64_odd(int64_t v) { return tir_cv_i64_to_f64_odd(v); }
+HD int64_t ops_wrap64(uint64_t u) { return tir_cv_wrap64(u); }
 /* Truncation toward zero, saturated to dtype dt's range; NaN gives 0. */
-HD int64_t ops_sat_trunc(double d, int dt) {
-  double lo, hi1;
-  int64_t lo_i, hi_i;
-  switch (dt) {
-  case TIRK_I8: lo = -128.0, hi1 = 128.0, lo_i = INT8_MIN, hi_i = INT8_MAX; break;
-  case TIRK_I16: lo = -32768.0, hi1 = 32768.0, lo_i = INT16_MIN, hi_i = INT16_MAX; break;
-  case TIRK_I32: lo = -2147483648.0, hi1 = 2147483648.0, lo_i = INT32_MIN, hi_i = INT32_MAX; break;
-  case TIRK_U8: lo = 0.0, hi1 = 256.0, lo_i = 0, hi_i = UINT8_MAX; break;
-  default: lo = -0x1p63, hi1 = 0x1p63, lo_i = INT64_MIN, hi_i = INT64_MAX; break;
-  }
-  if (d != d) return 0;
-  double t = trunc(d);
-  if (t >= hi1) return hi_i;
-  if (t < lo) return lo_i;
-  return (int64_t)t;
-}
+HD int64_t ops_sat_trunc(double d, int dt) { return tir_cv_sat_trunc(d, tir_cv_sat_range(dt)); }
 
 HD bool ops_is_float(int dt) { return dt == TIRK_F16 || dt == TIRK_BF16 || dt == TIRK_F32 || dt == TIRK_F64; }
 HD bool ops_is_int(int dt) { return dt == TIRK_I8 || dt == TIRK_I16 || dt == TIRK_I32 || dt == TIRK_I64 || dt == TIRK_U8; }
 
+/* The TIR_DK_* kind of a dtype (the op table's domains are in kinds). */
+static inline int ops_dtype_kind(int dt) {
+  return dt == TIRK_BOOL ? TIR_DK_BOOL : ops_is_float(dt) ? TIR_DK_FLOAT : TIR_DK_INT;
+}
+
 static inline int ops_dtype_size(int dt) {
-  static const int sizes[TIRK_DTYPE_COUNT] = {1, 1, 2, 4, 8, 1, 2, 2, 4, 8};
+#define OPS_SIZE(E, sp, n, k) n,
+  static const int sizes[TIRK_DTYPE_COUNT] = {TIR_DTYPE_ROWS(OPS_SIZE)};
+#undef OPS_SIZE
   return dt >= 0 && dt < TIRK_DTYPE_COUNT ? sizes[dt] : 0;
 }
 

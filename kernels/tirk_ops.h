@@ -24,27 +24,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tir_ew_table.h"
 #include "tirk.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Op numbers: the same as tirrt_unop_t / tirrt_binop_t / tirrt_redop_t
- * (runtime/tirrt.h), so the runtime passes its numbers through. */
+/* Op numbers: the rows of the common op table (common/tir_ew_table.h), as
+ * tirrt_unop_t / tirrt_binop_t / tirrt_redop_t (runtime/tirrt.h) are, so
+ * the runtime passes its numbers through. */
 enum {
-  TIRK_UN_NEG, TIRK_UN_ABS, TIRK_UN_EXP, TIRK_UN_LOG, TIRK_UN_SQRT, TIRK_UN_RSQRT,
-  TIRK_UN_RECIPROCAL, TIRK_UN_TANH, TIRK_UN_SIGMOID, TIRK_UN_RELU, TIRK_UN_SILU,
-  TIRK_UN_ERF, TIRK_UN_SIN, TIRK_UN_COS, TIRK_UN_GELU, TIRK_UN_GELU_TANH,
-  TIRK_UN_LOGICAL_NOT, TIRK_UN_COUNT
+#define TIRK_UN_ROW_(E, ...) TIRK_UN_##E,
+  TIR_EW_UNARY_ROWS(TIRK_UN_ROW_)
+#undef TIRK_UN_ROW_
+  TIRK_UN_COUNT
 };
 enum {
-  TIRK_BIN_ADD, TIRK_BIN_SUB, TIRK_BIN_MUL, TIRK_BIN_DIV, TIRK_BIN_POW,
-  TIRK_BIN_MAXIMUM, TIRK_BIN_MINIMUM,
-  TIRK_BIN_EQ, TIRK_BIN_NE, TIRK_BIN_LT, TIRK_BIN_LE, TIRK_BIN_GT, TIRK_BIN_GE,
-  TIRK_BIN_LOGICAL_AND, TIRK_BIN_LOGICAL_OR, TIRK_BIN_COUNT
+#define TIRK_BIN_ROW_(E, ...) TIRK_BIN_##E,
+  TIR_EW_BINARY_ROWS(TIRK_BIN_ROW_)
+#undef TIRK_BIN_ROW_
+  TIRK_BIN_COUNT
 };
-enum { TIRK_RED_SUM, TIRK_RED_MEAN, TIRK_RED_AMAX, TIRK_RED_AMIN, TIRK_RED_COUNT };
+enum {
+#define TIRK_RED_ROW_(E, name) TIRK_RED_##E,
+  TIR_EW_REDUCE_ROWS(TIRK_RED_ROW_)
+#undef TIRK_RED_ROW_
+  TIRK_RED_COUNT
+};
 
 /* ------------------------------------------------------------ copy / cast */
 /* dst = src converted to dst's dtype (tirrt_cpu_copy's rules: floats to

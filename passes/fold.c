@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fold.h"
+#include "tir_ew.h"
 
 /* ------------------------------------------------------------ shapes */
 
@@ -78,130 +79,29 @@ static void next_index(int64_t *idx, const int64_t *dims, int rank) {
 
 /* ------------------------------------------------------------ scalar kernels
  *
- * Folding must give exactly what running gives, so these are the runtime's
- * formulas (runtime/cpu_elementwise.c), written as the same expressions and
- * computed in the same type: f32 for f16/bf16/f32 (the result then rounded
- * to the dtype once, as the runtime stores it), f64 for f64, int64 for
- * integers.  Computing an f32 op in double would be more accurate and
- * different from running.  Until the op table carries each formula once
- * (issue 15), a formula changed here must change identically in
- * runtime/cpu_elementwise.c, kernels/ops.cu and codegen/fuse_src.c;
- * test/unit/test_fold_vs_run.c compares the folder with the CPU runtime. */
+ * Folding must give exactly what running gives, so the formulas are the
+ * common op table's (common/tir_ew_table.h), which the CPU kernels, the
+ * CUDA kernels and the generated fused kernels compute too, in the same
+ * type: f32 for f16/bf16/f32 (the result then rounded to the dtype once,
+ * as the runtime stores it), f64 for f64, int64 for integers and bool.
+ * Computing an f32 op in double would be more accurate and different from
+ * running.  test/unit/test_fold_vs_run.c compares the folder with the CPU. */
 
-/* T is float (S = f: expf, ...) or double (S empty). */
-#define DEFINE_FOLD_FLOAT(NAME, T, S)                                                    \
-  /* exp of a non-positive argument only: neither side overflows, and the tiny side    \
-   * keeps its digits. */                                                               \
-  static T NAME##_sigmoid(T x) {                                                        \
-    if (x >= 0) return (T)1 / ((T)1 + exp##S(-x));                                      \
-    T e = exp##S(x);                                                                    \
-    return e / ((T)1 + e);                                                              \
-  }                                                                                     \
-  static T NAME##_unary(TirOpKind k, bool gelu_tanh, T x) {                             \
-    const T rsqrt2 = (T)0.70710678118654752440, kt = (T)0.79788456080286535588; /* sqrt(2/pi) */ \
-    switch (k) {                                                                        \
-    case TIR_OP_NEG: return -x;                                                         \
-    case TIR_OP_ABS: return fabs##S(x);                                                 \
-    case TIR_OP_EXP: return exp##S(x);                                                  \
-    case TIR_OP_LOG: return log##S(x);                                                  \
-    case TIR_OP_SQRT: return sqrt##S(x);                                                \
-    case TIR_OP_RSQRT: return (T)1 / sqrt##S(x);                                        \
-    case TIR_OP_RECIPROCAL: return (T)1 / x;                                            \
-    case TIR_OP_TANH: return tanh##S(x);                                                \
-    case TIR_OP_SIGMOID: return NAME##_sigmoid(x);                                      \
-    case TIR_OP_RELU: return x < 0 ? (T)0 : x; /* nan stays nan, -0 stays -0 */         \
-    case TIR_OP_SILU: return x * NAME##_sigmoid(x);                                     \
-    case TIR_OP_ERF: return erf##S(x);                                                  \
-    case TIR_OP_SIN: return sin##S(x);                                                  \
-    case TIR_OP_COS: return cos##S(x);                                                  \
-    case TIR_OP_GELU:                                                                   \
-      /* 0.5x(1 + tanh(u)) as x sigmoid(2u), and 0.5x(1 + erf(x/sqrt2)) as               \
-       * 0.5x erfc(-x/sqrt2): 1 + tanh and 1 + erf cancel for negative x. */             \
-      if (gelu_tanh) return x * NAME##_sigmoid((T)2 * kt * (x + (T)0.044715 * x * x * x)); \
-      return (T)0.5 * x * erfc##S(-x * rsqrt2);                                         \
-    default: return (T)NAN;                                                             \
-    }                                                                                   \
-  }                                                                                     \
-  /* maximum/minimum propagate nan like torch: a wins when it wins or is nan. */         \
-  static T NAME##_binary(TirOpKind k, T a, T b) {                                       \
-    switch (k) {                                                                        \
-    case TIR_OP_ADD: return a + b;                                                      \
-    case TIR_OP_SUB: return a - b;                                                      \
-    case TIR_OP_MUL: return a * b;                                                      \
-    case TIR_OP_DIV: return a / b;                                                      \
-    case TIR_OP_POW: return pow##S(a, b);                                               \
-    case TIR_OP_MAXIMUM: return (a > b || isnan(a)) ? a : b;                            \
-    case TIR_OP_MINIMUM: return (a < b || isnan(a)) ? a : b;                            \
-    default: return (T)NAN;                                                             \
-    }                                                                                   \
-  }
-
-DEFINE_FOLD_FLOAT(f32, float, f)
-DEFINE_FOLD_FLOAT(f64, double, )
-
-/* Integer versions of the unary ops the runtime also defines on integers
- * (infer takes floats only today). */
-static bool unary_i(TirOpKind k, int64_t x, int64_t *out) {
+/* The common table's number of an IR elementwise op; -1 for none. */
+static int ew_op(TirOpKind k, bool gelu_tanh) {
+  if (k == TIR_OP_GELU && gelu_tanh) return TIR_EW_UN_GELU_TANH;
   switch (k) {
-  case TIR_OP_NEG: *out = (int64_t)(0 - (uint64_t)x); return true;
-  case TIR_OP_ABS: *out = x < 0 ? (int64_t)(0 - (uint64_t)x) : x; return true;
-  case TIR_OP_RELU: *out = x < 0 ? 0 : x; return true;
-  default: return false;
-  }
-}
-
-/* base^e wrapping like repeated multiplication; for e < 0 the integer part
- * of the true power (1 for base 1, +-1 for base -1, else 0: torch's rule for
- * integer tensors, and the same answer for base 0 as a division by zero). */
-static int64_t ipow(int64_t base, int64_t e) {
-  if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
-  uint64_t r = 1, b = (uint64_t)base;
-  while (e > 0) {
-    if (e & 1) r *= b;
-    b *= b;
-    e >>= 1;
-  }
-  return (int64_t)r;
-}
-
-/* Integer arithmetic wraps like torch's integer tensors (computed in uint64
- * so overflow is defined; the store truncates to the dtype).  Division
- * truncates; x / 0 is 0 and INT64_MIN / -1 wraps (docs/language.md: a GPU
- * kernel cannot raise, so every target defines the value instead). */
-static bool binary_i(TirOpKind k, int64_t a, int64_t b, int64_t *out) {
-  switch (k) {
-  case TIR_OP_ADD: *out = (int64_t)((uint64_t)a + (uint64_t)b); return true;
-  case TIR_OP_SUB: *out = (int64_t)((uint64_t)a - (uint64_t)b); return true;
-  case TIR_OP_MUL: *out = (int64_t)((uint64_t)a * (uint64_t)b); return true;
-  case TIR_OP_DIV: *out = b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b; return true;
-  case TIR_OP_POW: *out = ipow(a, b); return true;
-  case TIR_OP_MAXIMUM: *out = a > b ? a : b; return true;
-  case TIR_OP_MINIMUM: *out = a < b ? a : b; return true;
-  default: return false;
-  }
-}
-
-static bool compare_f(TirOpKind k, double a, double b) {
-  switch (k) {
-  case TIR_OP_EQ: return a == b;
-  case TIR_OP_NE: return a != b; /* true for nan, as in IEEE and torch */
-  case TIR_OP_LT: return a < b;
-  case TIR_OP_LE: return a <= b;
-  case TIR_OP_GT: return a > b;
-  case TIR_OP_GE: return a >= b;
-  default: return false;
-  }
-}
-
-static bool compare_i(TirOpKind k, int64_t a, int64_t b) {
-  switch (k) {
-  case TIR_OP_EQ: return a == b;
-  case TIR_OP_NE: return a != b;
-  case TIR_OP_LT: return a < b;
-  case TIR_OP_LE: return a <= b;
-  case TIR_OP_GT: return a > b;
-  case TIR_OP_GE: return a >= b;
-  default: return false;
+#define CASE_OP(E, P) case TIR_OP_##E: return TIR_EW_##P##_##E;
+#define CASE_NOOP(E, P)
+#define UN_ROW(E, name, DOM, RES, IR, ...) CASE_##IR(E, UN)
+#define BIN_ROW(E, name, DOM, RES, IR, ...) CASE_##IR(E, BIN)
+    TIR_EW_UNARY_ROWS(UN_ROW)
+    TIR_EW_BINARY_ROWS(BIN_ROW)
+#undef CASE_OP
+#undef CASE_NOOP
+#undef UN_ROW
+#undef BIN_ROW
+  default: return -1;
   }
 }
 
@@ -255,34 +155,23 @@ static bool fold_elementwise(Fold *f) {
 
   /* Decide once per op which arithmetic applies (the runtime's compute type:
    * int64, f64 for f64, else f32); refuse what we do not model. */
-  bool use_int = false, use_f64 = in == TIR_F64;
+  bool use_int = is_intlike(in), use_f64 = in == TIR_F64;
   bool gelu_tanh = false;
-  if ((flags & TIR_OPF_UNARY_FLOAT) == TIR_OPF_UNARY_FLOAT) {
-    if (in != f->dt) return false;
-    if (is_intlike(in)) {
-      int64_t dummy;
-      if (in == TIR_BOOL || !unary_i(k, 0, &dummy)) return false;
-      use_int = true;
-    }
-    if (k == TIR_OP_GELU) {
-      const char *ap = tir_op_attr_str(op, "approximate");
-      gelu_tanh = ap && strcmp(ap, "tanh") == 0;
-    }
-  } else if ((flags & TIR_OPF_BINARY) == TIR_OPF_BINARY) {
-    if (in != f->dt || b->dt != f->dt) return false;
-    if (is_intlike(in)) {
-      int64_t dummy;
-      /* bool takes maximum/minimum only (arithmetic on bool is rejected) */
-      if (!binary_i(k, 0, 0, &dummy)) return false;
-      if (in == TIR_BOOL && k != TIR_OP_MAXIMUM && k != TIR_OP_MINIMUM) return false;
-      use_int = true;
-    }
-  } else if ((flags & TIR_OPF_COMPARE) == TIR_OPF_COMPARE) {
-    if (f->dt != TIR_BOOL || b->dt != in) return false;
-    use_int = is_intlike(in);
-  } else if ((flags & TIR_OPF_LOGICAL) == TIR_OPF_LOGICAL || k == TIR_OP_LOGICAL_NOT) {
-    if (f->dt != TIR_BOOL || in != TIR_BOOL) return false;
-    if (op->n_operands == 2 && b->dt != TIR_BOOL) return false;
+  if (k == TIR_OP_GELU) {
+    const char *ap = tir_op_attr_str(op, "approximate");
+    gelu_tanh = ap && strcmp(ap, "tanh") == 0;
+  }
+  int ew = ew_op(k, gelu_tanh);
+  const tir_ew_row_t *row = ew < 0 ? NULL : tir_ew_row(op->n_operands, ew);
+  if (row) {
+    /* Operands of one dtype the row takes; the result is theirs or bool. */
+    if (op->n_operands == 2 && b->dt != in) return false;
+    if (f->dt != (row->result == TIR_EW_RES_BOOL ? TIR_BOOL : in)) return false;
+    int kind = in == TIR_BOOL ? TIR_DK_BOOL : use_int ? TIR_DK_INT : TIR_DK_FLOAT;
+    if (!tir_ew_takes(row, kind)) return false;
+    /* The IR's logical ops take bool only (the runtime takes any dtype). */
+    if (((flags & TIR_OPF_LOGICAL) == TIR_OPF_LOGICAL || k == TIR_OP_LOGICAL_NOT) && in != TIR_BOOL)
+      return false;
   } else if (k == TIR_OP_WHERE) {
     if (in != TIR_BOOL || b->dt != f->dt || c->dt != f->dt) return false;
   } else if (k == TIR_OP_MASKED_FILL) {
@@ -311,15 +200,6 @@ static bool fold_elementwise(Fold *f) {
       else
         tir_store_f64(f->dt, f->out, i, tir_load_f64(in, a->data, oa));
       break;
-    case TIR_OP_LOGICAL_NOT:
-      tir_store_i64(TIR_BOOL, f->out, i, !tir_load_i64(in, a->data, oa));
-      break;
-    case TIR_OP_LOGICAL_AND:
-    case TIR_OP_LOGICAL_OR: {
-      bool x = tir_load_i64(in, a->data, oa) != 0, y = tir_load_i64(in, b->data, ob) != 0;
-      tir_store_i64(TIR_BOOL, f->out, i, k == TIR_OP_LOGICAL_AND ? (x && y) : (x || y));
-      break;
-    }
     case TIR_OP_WHERE: {
       /* Same dtype on both sides: copy the bytes, no conversion at all. */
       bool cond = tir_load_i64(TIR_BOOL, a->data, oa) != 0;
@@ -334,33 +214,29 @@ static bool fold_elementwise(Fold *f) {
       else
         memcpy(f->out + i * f->esize, (const unsigned char *)a->data + oa * f->esize, f->esize);
       break;
-    default:
-      if ((flags & TIR_OPF_COMPARE) == TIR_OPF_COMPARE) {
-        bool r = use_int ? compare_i(k, tir_load_i64(in, a->data, oa), tir_load_i64(in, b->data, ob))
-                         : compare_f(k, tir_load_f64(in, a->data, oa), tir_load_f64(in, b->data, ob));
-        tir_store_i64(TIR_BOOL, f->out, i, r);
-      } else if (op->n_operands == 1) {
+    default: /* a row of the common table: predicates give 0 or 1 */
+      if (op->n_operands == 1) {
         if (use_int) {
           int64_t r = 0;
-          unary_i(k, tir_load_i64(in, a->data, oa), &r);
+          tir_ew_unary_i64(ew, tir_load_i64(in, a->data, oa), &r);
           tir_store_i64(f->dt, f->out, i, r);
         } else if (use_f64) {
-          tir_store_f64(f->dt, f->out, i, f64_unary(k, gelu_tanh, tir_load_f64(in, a->data, oa)));
+          tir_store_f64(f->dt, f->out, i, tir_ew_unary_f64(ew, tir_load_f64(in, a->data, oa)));
         } else { /* f16/bf16/f32 load exactly into f32 */
           float x = (float)tir_load_f64(in, a->data, oa);
-          tir_store_f32(f->dt, f->out, i, f32_unary(k, gelu_tanh, x));
+          tir_store_f32(f->dt, f->out, i, tir_ew_unary_f32(ew, x));
         }
       } else {
         if (use_int) {
           int64_t r = 0;
-          binary_i(k, tir_load_i64(in, a->data, oa), tir_load_i64(in, b->data, ob), &r);
+          tir_ew_binary_i64(ew, tir_load_i64(in, a->data, oa), tir_load_i64(in, b->data, ob), &r);
           tir_store_i64(f->dt, f->out, i, r);
         } else if (use_f64) {
           tir_store_f64(f->dt, f->out, i,
-                        f64_binary(k, tir_load_f64(in, a->data, oa), tir_load_f64(in, b->data, ob)));
+                        tir_ew_binary_f64(ew, tir_load_f64(in, a->data, oa), tir_load_f64(in, b->data, ob)));
         } else {
           float x = (float)tir_load_f64(in, a->data, oa), y = (float)tir_load_f64(in, b->data, ob);
-          tir_store_f32(f->dt, f->out, i, f32_binary(k, x, y));
+          tir_store_f32(f->dt, f->out, i, tir_ew_binary_f32(ew, x, y));
         }
       }
       break;

@@ -13,7 +13,21 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tir_ew.h"
 #include "tirrt_cpu.h"
+
+/* The runtime's op numbers (public, in tirrt.h) are the common table's. */
+#define CHECK_UN(E, ...) _Static_assert((int)TIRRT_UN_##E == TIR_EW_UN_##E, "tirrt_unop_t differs from the op table");
+#define CHECK_BIN(E, ...) _Static_assert((int)TIRRT_BIN_##E == TIR_EW_BIN_##E, "tirrt_binop_t differs from the op table");
+#define CHECK_RED(E, name) _Static_assert((int)TIRRT_RED_##E == TIR_EW_RED_##E, "tirrt_redop_t differs from the op table");
+TIR_EW_UNARY_ROWS(CHECK_UN)
+TIR_EW_BINARY_ROWS(CHECK_BIN)
+TIR_EW_REDUCE_ROWS(CHECK_RED)
+_Static_assert((int)TIRRT_UN_LOGICAL_NOT + 1 == TIR_EW_UN_COUNT, "tirrt_unop_t has more ops than the table");
+_Static_assert((int)TIRRT_BIN_LOGICAL_OR + 1 == TIR_EW_BIN_COUNT, "tirrt_binop_t has more ops than the table");
+#undef CHECK_UN
+#undef CHECK_BIN
+#undef CHECK_RED
 
 enum { BLOCK = 512 };
 
@@ -81,17 +95,14 @@ static void store_bool(char *p, int64_t stride, int64_t m, const uint8_t *res) {
   for (int64_t i = 0; i < m; i++) p[i * stride] = (char)res[i];
 }
 
-/* int64 from the low 64 bits of u, without implementation-defined casts. */
-static inline int64_t wrap64(uint64_t u) {
-  return u <= (uint64_t)INT64_MAX ? (int64_t)u : (int64_t)(u - (uint64_t)INT64_MAX - 1u) + INT64_MIN;
+/* An op's name for messages (gelu's tanh form as the IR writes it). */
+static const char *op_name(int arity, int op) {
+  return arity == 1 && op == TIR_EW_UN_GELU_TANH ? "gelu(tanh)" : tir_ew_row(arity, op)->name;
 }
 
-static const char *const unop_names[] = {
-    "neg", "abs", "exp", "log", "sqrt", "rsqrt", "reciprocal", "tanh", "sigmoid",
-    "relu", "silu", "erf", "sin", "cos", "gelu", "gelu(tanh)", "logical_not"};
-static const char *const binop_names[] = {
-    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
-    "logical_and", "logical_or"};
+static int dtype_kind(tirrt_dtype_t dt) {
+  return dt == TIRRT_DTYPE_BOOL ? TIR_DK_BOOL : is_float(dt) ? TIR_DK_FLOAT : TIR_DK_INT;
+}
 
 static tirrt_status_t shape_error(const char *op, const tirrt_view_t *in, const char *what,
                                   const tirrt_view_t *out) {
@@ -110,97 +121,53 @@ static tirrt_status_t dtype_error(const char *op, const char *what, tirrt_dtype_
 
 /* ------------------------------------------------------------ unary */
 
-/* The float math, written once for float (S = f: expf, ...) and double
- * (S empty: exp, ...).  Constants are cast to T so f32 stays in f32.  The
- * constant folder (passes/fold.c), kernels/ops.cu and codegen/fuse_src.c
- * write the same expressions: a folded constant must be bit for bit what
- * this computes (test/unit/test_fold_vs_run.c), so change them together. */
-#define DEFINE_UNARY_FLOAT(NAME, T, S)                                                   \
-  static inline T NAME##_sigmoid(T x) {                                                  \
-    /* exp of a negative argument only, so large |x| neither overflows nor loses the     \
-     * tiny side: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below. */                           \
-    if (x >= 0) return (T)1 / ((T)1 + exp##S(-x));                                       \
-    T e = exp##S(x);                                                                     \
-    return e / ((T)1 + e);                                                               \
-  }                                                                                      \
-  static void NAME(tirrt_unop_t op, const T *x, T *y, int64_t n) {                       \
-    const T rsqrt2 = (T)0.70710678118654752440, k = (T)0.79788456080286535588; /* sqrt(2/pi) */ \
-    switch (op) {                                                                        \
-    case TIRRT_UN_NEG: for (int64_t i = 0; i < n; i++) y[i] = -x[i]; break;              \
-    case TIRRT_UN_ABS: for (int64_t i = 0; i < n; i++) y[i] = fabs##S(x[i]); break;      \
-    case TIRRT_UN_EXP: for (int64_t i = 0; i < n; i++) y[i] = exp##S(x[i]); break;       \
-    case TIRRT_UN_LOG: for (int64_t i = 0; i < n; i++) y[i] = log##S(x[i]); break;       \
-    case TIRRT_UN_SQRT: for (int64_t i = 0; i < n; i++) y[i] = sqrt##S(x[i]); break;     \
-    case TIRRT_UN_RSQRT: for (int64_t i = 0; i < n; i++) y[i] = (T)1 / sqrt##S(x[i]); break; \
-    case TIRRT_UN_RECIPROCAL: for (int64_t i = 0; i < n; i++) y[i] = (T)1 / x[i]; break; \
-    case TIRRT_UN_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanh##S(x[i]); break;     \
-    case TIRRT_UN_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = NAME##_sigmoid(x[i]); break; \
-    /* x < 0 ? 0 : x keeps NaN NaN, as torch.relu does. */                               \
-    case TIRRT_UN_RELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? (T)0 : x[i]; break; \
-    case TIRRT_UN_SILU: for (int64_t i = 0; i < n; i++) y[i] = x[i] * NAME##_sigmoid(x[i]); break; \
-    case TIRRT_UN_ERF: for (int64_t i = 0; i < n; i++) y[i] = erf##S(x[i]); break;       \
-    case TIRRT_UN_SIN: for (int64_t i = 0; i < n; i++) y[i] = sin##S(x[i]); break;       \
-    case TIRRT_UN_COS: for (int64_t i = 0; i < n; i++) y[i] = cos##S(x[i]); break;       \
-    /* gelu = 0.5x(1 + erf(x/sqrt2)), written 0.5x erfc(-x/sqrt2): for negative x,        \
-     * 1 + erf cancels (erf -> -1) and loses most digits in f32; erfc does not. */         \
-    case TIRRT_UN_GELU:                                                                  \
-      for (int64_t i = 0; i < n; i++) y[i] = (T)0.5 * x[i] * erfc##S(-x[i] * rsqrt2);   \
-      break;                                                                             \
-    /* 0.5x(1 + tanh(u)) = x sigmoid(2u), the same function without the cancellation      \
-     * of 1 + tanh(u) for negative u. */                                                 \
-    case TIRRT_UN_GELU_TANH:                                                             \
-      for (int64_t i = 0; i < n; i++) {                                                  \
-        T v = x[i];                                                                      \
-        y[i] = v * NAME##_sigmoid((T)2 * k * (v + (T)0.044715 * v * v * v));             \
-      }                                                                                  \
-      break;                                                                             \
-    case TIRRT_UN_LOGICAL_NOT: break; /* handled by the caller */                        \
-    }                                                                                    \
-  }
+/* One tight loop per op over a block (so the loops vectorize), calling the
+ * common table's scalar function of the op (tir_ewf_*, tir_ewd_*, tir_ewi_*:
+ * the formulas the folder and the GPU compute too).  Predicates write bool
+ * bytes; everything else writes the compute type. */
+#define UN_CASE(PFX, RT, E, name)                                           \
+  case TIRRT_UN_##E: {                                                      \
+    RT *o = out;                                                            \
+    for (int64_t i = 0; i < n; i++) o[i] = (RT)PFX##name(x[i]);             \
+  } break;
+#define UN_RT_SAME(CT) CT
+#define UN_RT_BOOL(CT) uint8_t
+#define UN_F32(E, name, DOM, RES, ...) UN_CASE(tir_ewf_, UN_RT_##RES(float), E, name)
+#define UN_F64(E, name, DOM, RES, ...) UN_CASE(tir_ewd_, UN_RT_##RES(double), E, name)
+#define UN_I64_FLOAT(E, name, RES)
+#define UN_I64_NUM(E, name, RES) UN_CASE(tir_ewi_, UN_RT_##RES(int64_t), E, name)
+#define UN_I64_ALL(E, name, RES) UN_CASE(tir_ewi_, UN_RT_##RES(int64_t), E, name)
+#define UN_I64(E, name, DOM, RES, ...) UN_I64_##DOM(E, name, RES)
 
-DEFINE_UNARY_FLOAT(unary_f32, float, f)
-DEFINE_UNARY_FLOAT(unary_f64, double, )
-
-static void unary_i64(tirrt_unop_t op, const int64_t *x, int64_t *y, int64_t n) {
-  switch (op) {
-  case TIRRT_UN_NEG: for (int64_t i = 0; i < n; i++) y[i] = wrap64(0u - (uint64_t)x[i]); break;
-  case TIRRT_UN_ABS:
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? wrap64(0u - (uint64_t)x[i]) : x[i];
-    break;
-  case TIRRT_UN_RELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i]; break;
-  default: break; /* rejected before */
-  }
+static void unary_f32(tirrt_unop_t op, const float *x, void *out, int64_t n) {
+  switch (op) { TIR_EW_UNARY_ROWS(UN_F32) }
 }
-
-static void logical_not(ctype_t ct, const void *x, uint8_t *y, int64_t n) {
-  const float *f = x;
-  const double *d = x;
-  const int64_t *k = x;
-  switch (ct) {
-  case CT_F32: for (int64_t i = 0; i < n; i++) y[i] = f[i] == 0; break;
-  case CT_F64: for (int64_t i = 0; i < n; i++) y[i] = d[i] == 0; break;
-  case CT_I64: for (int64_t i = 0; i < n; i++) y[i] = k[i] == 0; break;
+static void unary_f64(tirrt_unop_t op, const double *x, void *out, int64_t n) {
+  switch (op) { TIR_EW_UNARY_ROWS(UN_F64) }
+}
+static void unary_i64(tirrt_unop_t op, const int64_t *x, void *out, int64_t n) {
+  switch (op) {
+    TIR_EW_UNARY_ROWS(UN_I64)
+  default: break; /* float-only ops: rejected before */
   }
 }
 
 tirrt_status_t tirrt_cpu_unary(tirrt_unop_t op, const tirrt_view_t *x, const tirrt_view_t *out) {
-  if ((unsigned)op > (unsigned)TIRRT_UN_LOGICAL_NOT)
-    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "unary: unknown op %d", (int)op);
-  const char *name = unop_names[op];
+  const tir_ew_row_t *row = tir_ew_row(1, (int)op);
+  if (!row) return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "unary: unknown op %d", (int)op);
+  const char *name = op_name(1, (int)op);
+  bool pred = row->result == TIR_EW_RES_BOOL;
   tirrt_status_t s;
   if ((s = tirrt_view_check(x, name, "the input")) || (s = tirrt_view_check(out, name, "the output")))
     return s;
-  if (op == TIRRT_UN_LOGICAL_NOT) {
-    /* Any input dtype (nonzero is true); the output is bool. */
+  if (pred) {
+    /* logical_not: the output is bool. */
     if (out->dtype != TIRRT_DTYPE_BOOL) return dtype_error(name, "the output", out->dtype);
-  } else {
-    if (x->dtype != out->dtype)
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: the input is %s but the output is %s",
-                               name, tirrt_dtype_name(x->dtype), tirrt_dtype_name(out->dtype));
-    bool int_ok = op == TIRRT_UN_NEG || op == TIRRT_UN_ABS || op == TIRRT_UN_RELU;
-    if (!is_float(x->dtype) && (!int_ok || x->dtype == TIRRT_DTYPE_BOOL))
-      return dtype_error(name, "the input", x->dtype);
+  } else if (x->dtype != out->dtype) {
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: the input is %s but the output is %s",
+                             name, tirrt_dtype_name(x->dtype), tirrt_dtype_name(out->dtype));
   }
+  if (!tir_ew_takes(row, dtype_kind(x->dtype))) return dtype_error(name, "the input", x->dtype);
   tirrt_view_t xb;
   if ((s = tirrt_view_broadcast_to(x, out->rank, out->shape, &xb))) {
     tirrt_status_free(s);
@@ -212,25 +179,20 @@ tirrt_status_t tirrt_cpu_unary(tirrt_unop_t op, const tirrt_view_t *x, const tir
   tirrt_iter_init(&it, 2, vs);
   ctype_t ct = ctype_of(x->dtype);
   buf_t bx, by;
-  uint8_t bb[BLOCK];
   do {
     for (int64_t j = 0; j < it.n; j += BLOCK) {
       int64_t m = it.n - j < BLOCK ? it.n - j : BLOCK;
       char *po = it.ptr[0] + j * it.step[0];
       const void *px = load_in(ct, x->dtype, it.ptr[1] + j * it.step[1], it.step[1], m, &bx);
-      if (op == TIRRT_UN_LOGICAL_NOT) {
-        uint8_t *o = it.step[0] == 1 ? (uint8_t *)po : bb;
-        logical_not(ct, px, o, m);
-        store_bool(po, it.step[0], m, o);
-        continue;
-      }
-      void *o = out_dst(ct, out->dtype, po, it.step[0], &by);
+      void *o = pred ? (it.step[0] == 1 ? (void *)po : (void *)&by)
+                     : out_dst(ct, out->dtype, po, it.step[0], &by);
       switch (ct) {
       case CT_F32: unary_f32(op, px, o, m); break;
       case CT_F64: unary_f64(op, px, o, m); break;
       case CT_I64: unary_i64(op, px, o, m); break;
       }
-      store_out(ct, out->dtype, po, it.step[0], m, o);
+      if (pred) store_bool(po, it.step[0], m, o);
+      else store_out(ct, out->dtype, po, it.step[0], m, o);
     }
   } while (tirrt_iter_next(&it));
   return NULL;
@@ -238,94 +200,32 @@ tirrt_status_t tirrt_cpu_unary(tirrt_unop_t op, const tirrt_view_t *x, const tir
 
 /* ------------------------------------------------------------ binary */
 
-static bool is_predicate(tirrt_binop_t op) { return op >= TIRRT_BIN_EQ; }
+#define BIN_CASE(PFX, RT, E, name)                                          \
+  case TIRRT_BIN_##E: {                                                     \
+    RT *o = out;                                                            \
+    for (int64_t i = 0; i < n; i++) o[i] = (RT)PFX##name(a[i], b[i]);       \
+  } break;
+#define BIN_F32(E, name, DOM, RES, ...) BIN_CASE(tir_ewf_, UN_RT_##RES(float), E, name)
+#define BIN_F64(E, name, DOM, RES, ...) BIN_CASE(tir_ewd_, UN_RT_##RES(double), E, name)
+#define BIN_I64_NUM(E, name, RES) BIN_CASE(tir_ewi_, UN_RT_##RES(int64_t), E, name)
+#define BIN_I64_ALL(E, name, RES) BIN_CASE(tir_ewi_, UN_RT_##RES(int64_t), E, name)
+#define BIN_I64(E, name, DOM, RES, ...) BIN_I64_##DOM(E, name, RES)
 
-/* Arithmetic writes T; comparisons and logical ops write bool bytes.
- * maximum/minimum propagate NaN like torch: the first test picks a when it
- * wins or is NaN, and b otherwise (NaN included). */
-#define DEFINE_BINARY_FLOAT(NAME, T, S)                                                     \
-  static void NAME(tirrt_binop_t op, const T *a, const T *b, void *out, int64_t n) {        \
-    T *y = out;                                                                             \
-    uint8_t *c = out;                                                                       \
-    switch (op) {                                                                           \
-    case TIRRT_BIN_ADD: for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;          \
-    case TIRRT_BIN_SUB: for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;          \
-    case TIRRT_BIN_MUL: for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i]; break;          \
-    case TIRRT_BIN_DIV: for (int64_t i = 0; i < n; i++) y[i] = a[i] / b[i]; break;          \
-    case TIRRT_BIN_POW: for (int64_t i = 0; i < n; i++) y[i] = pow##S(a[i], b[i]); break;   \
-    case TIRRT_BIN_MAXIMUM:                                                                 \
-      for (int64_t i = 0; i < n; i++) y[i] = (a[i] > b[i] || isnan(a[i])) ? a[i] : b[i];    \
-      break;                                                                                \
-    case TIRRT_BIN_MINIMUM:                                                                 \
-      for (int64_t i = 0; i < n; i++) y[i] = (a[i] < b[i] || isnan(a[i])) ? a[i] : b[i];    \
-      break;                                                                                \
-    case TIRRT_BIN_EQ: for (int64_t i = 0; i < n; i++) c[i] = a[i] == b[i]; break;          \
-    case TIRRT_BIN_NE: for (int64_t i = 0; i < n; i++) c[i] = a[i] != b[i]; break;          \
-    case TIRRT_BIN_LT: for (int64_t i = 0; i < n; i++) c[i] = a[i] < b[i]; break;           \
-    case TIRRT_BIN_LE: for (int64_t i = 0; i < n; i++) c[i] = a[i] <= b[i]; break;          \
-    case TIRRT_BIN_GT: for (int64_t i = 0; i < n; i++) c[i] = a[i] > b[i]; break;           \
-    case TIRRT_BIN_GE: for (int64_t i = 0; i < n; i++) c[i] = a[i] >= b[i]; break;          \
-    case TIRRT_BIN_LOGICAL_AND:                                                             \
-      for (int64_t i = 0; i < n; i++) c[i] = (a[i] != 0) & (b[i] != 0);                     \
-      break;                                                                                \
-    case TIRRT_BIN_LOGICAL_OR:                                                              \
-      for (int64_t i = 0; i < n; i++) c[i] = (a[i] != 0) | (b[i] != 0);                     \
-      break;                                                                                \
-    }                                                                                       \
-  }
-
-DEFINE_BINARY_FLOAT(binary_f32, float, f)
-DEFINE_BINARY_FLOAT(binary_f64, double, )
-
-/* base^e wrapping like repeated multiplication; for e < 0 the integer part
- * of the true power: 1 for base 1, +-1 for base -1, else 0 (torch's rule
- * for integer tensors; base 0 gives 0 like a division by zero).  The
- * folder (passes/fold.c) and the GPU (kernels/ops.cu) use this formula. */
-static int64_t ipow(int64_t base, int64_t e) {
-  if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
-  uint64_t r = 1, b = (uint64_t)base;
-  while (e > 0) {
-    if (e & 1) r *= b;
-    b *= b;
-    e >>= 1;
-  }
-  return wrap64(r);
+static void binary_f32(tirrt_binop_t op, const float *a, const float *b, void *out, int64_t n) {
+  switch (op) { TIR_EW_BINARY_ROWS(BIN_F32) }
 }
-
-/* Integer ops in int64, wrapping (unsigned arithmetic, so overflow is
- * defined).  Division truncates; x / 0 is 0 and INT64_MIN / -1 wraps to
- * INT64_MIN: a GPU kernel cannot raise, so every target (and the constant
- * folder) defines these values instead of failing (docs/language.md). */
+static void binary_f64(tirrt_binop_t op, const double *a, const double *b, void *out, int64_t n) {
+  switch (op) { TIR_EW_BINARY_ROWS(BIN_F64) }
+}
 static void binary_i64(tirrt_binop_t op, const int64_t *a, const int64_t *b, void *out, int64_t n) {
-  int64_t *y = out;
-  uint8_t *c = out;
-  switch (op) {
-  case TIRRT_BIN_ADD: for (int64_t i = 0; i < n; i++) y[i] = wrap64((uint64_t)a[i] + (uint64_t)b[i]); break;
-  case TIRRT_BIN_SUB: for (int64_t i = 0; i < n; i++) y[i] = wrap64((uint64_t)a[i] - (uint64_t)b[i]); break;
-  case TIRRT_BIN_MUL: for (int64_t i = 0; i < n; i++) y[i] = wrap64((uint64_t)a[i] * (uint64_t)b[i]); break;
-  case TIRRT_BIN_DIV:
-    for (int64_t i = 0; i < n; i++)
-      y[i] = b[i] == 0 ? 0 : b[i] == -1 ? wrap64(0u - (uint64_t)a[i]) : a[i] / b[i];
-    break;
-  case TIRRT_BIN_POW: for (int64_t i = 0; i < n; i++) y[i] = ipow(a[i], b[i]); break;
-  case TIRRT_BIN_MAXIMUM: for (int64_t i = 0; i < n; i++) y[i] = a[i] > b[i] ? a[i] : b[i]; break;
-  case TIRRT_BIN_MINIMUM: for (int64_t i = 0; i < n; i++) y[i] = a[i] < b[i] ? a[i] : b[i]; break;
-  case TIRRT_BIN_EQ: for (int64_t i = 0; i < n; i++) c[i] = a[i] == b[i]; break;
-  case TIRRT_BIN_NE: for (int64_t i = 0; i < n; i++) c[i] = a[i] != b[i]; break;
-  case TIRRT_BIN_LT: for (int64_t i = 0; i < n; i++) c[i] = a[i] < b[i]; break;
-  case TIRRT_BIN_LE: for (int64_t i = 0; i < n; i++) c[i] = a[i] <= b[i]; break;
-  case TIRRT_BIN_GT: for (int64_t i = 0; i < n; i++) c[i] = a[i] > b[i]; break;
-  case TIRRT_BIN_GE: for (int64_t i = 0; i < n; i++) c[i] = a[i] >= b[i]; break;
-  case TIRRT_BIN_LOGICAL_AND: for (int64_t i = 0; i < n; i++) c[i] = (a[i] != 0) & (b[i] != 0); break;
-  case TIRRT_BIN_LOGICAL_OR: for (int64_t i = 0; i < n; i++) c[i] = (a[i] != 0) | (b[i] != 0); break;
-  }
+  switch (op) { TIR_EW_BINARY_ROWS(BIN_I64) }
 }
 
 tirrt_status_t tirrt_cpu_binary(tirrt_binop_t op, const tirrt_view_t *a, const tirrt_view_t *b,
                                 const tirrt_view_t *out) {
-  if ((unsigned)op > (unsigned)TIRRT_BIN_LOGICAL_OR)
-    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "binary: unknown op %d", (int)op);
-  const char *name = binop_names[op];
+  const tir_ew_row_t *row = tir_ew_row(2, (int)op);
+  if (!row) return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "binary: unknown op %d", (int)op);
+  const char *name = op_name(2, (int)op);
   tirrt_status_t s;
   if ((s = tirrt_view_check(a, name, "the first operand")) ||
       (s = tirrt_view_check(b, name, "the second operand")) ||
@@ -334,11 +234,11 @@ tirrt_status_t tirrt_cpu_binary(tirrt_binop_t op, const tirrt_view_t *a, const t
   if (a->dtype != b->dtype)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "%s: operands of different dtypes %s and %s",
                              name, tirrt_dtype_name(a->dtype), tirrt_dtype_name(b->dtype));
-  bool pred = is_predicate(op);
+  bool pred = row->result == TIR_EW_RES_BOOL;
   if (pred ? out->dtype != TIRRT_DTYPE_BOOL : out->dtype != a->dtype)
     return dtype_error(name, "the output", out->dtype);
   /* Bool takes the predicates and maximum/minimum (or/and), no arithmetic. */
-  if (a->dtype == TIRRT_DTYPE_BOOL && op <= TIRRT_BIN_POW) return dtype_error(name, "the input", a->dtype);
+  if (!tir_ew_takes(row, dtype_kind(a->dtype))) return dtype_error(name, "the input", a->dtype);
   tirrt_view_t ab, bb;
   if ((s = tirrt_view_broadcast_to(a, out->rank, out->shape, &ab))) {
     tirrt_status_free(s);

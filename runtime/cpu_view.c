@@ -16,110 +16,24 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tir_dtype.h"
 #include "tirrt_cpu.h"
 
-/* ------------------------------------------------------------ f16 / bf16 */
+/* ------------------------------------------------------------ f16 / bf16 and saturation
+ * The conversions are common/tir_dtype.h's, which the constant folder and
+ * the CUDA kernels use too; these are the runtime's public names for them. */
 
-float tirrt_half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  float f;
-  if (e == 0) { /* zero or subnormal: m * 2^-24, exact in f32 */
-    f = (float)m * 0x1p-24f;
-    return sign ? -f : f;
-  }
-  /* inf/NaN keep their payload (the quiet bit lands on f32's quiet bit). */
-  uint32_t bits = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
-  memcpy(&f, &bits, 4);
-  return f;
-}
+float tirrt_half_to_float(uint16_t h) { return tir_cv_f16_to_f32(h); }
+float tirrt_bf16_to_float(uint16_t b) { return tir_cv_bf16_to_f32(b); }
+uint16_t tirrt_double_to_half(double d) { return tir_cv_f64_to_f16(d); }
+uint16_t tirrt_double_to_bf16(double d) { return tir_cv_f64_to_bf16(d); }
+uint16_t tirrt_float_to_half(float f) { return tir_cv_f32_to_f16(f); }
+uint16_t tirrt_float_to_bf16(float f) { return tir_cv_f32_to_bf16(f); }
 
-float tirrt_bf16_to_float(uint16_t b) {
-  uint32_t bits = (uint32_t)b << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-/* Rounds a double to a binary format with 1 sign bit, `ebits` exponent bits
- * and `mbits` stored mantissa bits (f16: 5/10, bf16: 8/7), to nearest even,
- * straight from the double's bits so there is a single rounding.  The
- * subnormal and normal ranges share one path: the number of significand bits
- * dropped just grows below the smallest normal exponent. */
-static uint32_t double_to_narrow(double d, int ebits, int mbits) {
-  uint64_t u;
-  memcpy(&u, &d, 8);
-  uint32_t sign = (uint32_t)(u >> 63) << (ebits + mbits);
-  uint32_t inf = ((1u << ebits) - 1u) << mbits;
-  int e = (int)((u >> 52) & 0x7ff);
-  uint64_t m = u & ((UINT64_C(1) << 52) - 1);
-  if (e == 0x7ff) return sign | inf | (m ? 1u << (mbits - 1) : 0u); /* inf, or a quiet NaN */
-  if (e == 0) return sign; /* f64 subnormals are far below half the narrow format's smallest */
-  int bias = (1 << (ebits - 1)) - 1;
-  int te = e - 1023 + bias; /* the biased exponent in the narrow format */
-  uint64_t sig = m | (UINT64_C(1) << 52);
-  int shift = 52 - mbits + (te >= 1 ? 0 : 1 - te);
-  if (shift > 63) return sign; /* below half the smallest subnormal */
-  uint64_t r = sig >> shift, rem = sig & ((UINT64_C(1) << shift) - 1), half = UINT64_C(1) << (shift - 1);
-  if (rem > half || (rem == half && (r & 1))) r++;
-  if (te < 1) return sign | (uint32_t)r; /* subnormal; r == 2^mbits is the smallest normal */
-  if (te >= (1 << ebits) - 1) return sign | inf;
-  /* r is in [2^mbits, 2^(mbits+1)]; a carry out of the mantissa bumps the
-   * exponent, and a carry into the all-ones exponent is inf. */
-  uint64_t bits = ((uint64_t)te << mbits) + (r - (UINT64_C(1) << mbits));
-  return bits >= inf ? sign | inf : sign | (uint32_t)bits;
-}
-
-uint16_t tirrt_double_to_half(double d) { return (uint16_t)double_to_narrow(d, 5, 10); }
-uint16_t tirrt_double_to_bf16(double d) { return (uint16_t)double_to_narrow(d, 8, 7); }
-uint16_t tirrt_float_to_half(float f) { return tirrt_double_to_half((double)f); /* exact widening */ }
-
-uint16_t tirrt_float_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-  u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest even on the dropped 16 bits */
-  return (uint16_t)(u >> 16);
-}
-
-/* int64 -> double rounding to odd: keeps 53 significant bits and ORs any
- * dropped bits into the last one, so a second rounding to f16/bf16 (<= 11
- * bits) gives the correctly rounded result for every int64. */
-static double i64_to_f64_odd(int64_t v) {
-  uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  int sh = 0;
-  while (sh < 11 && (a >> (53 + sh)) != 0) sh++;
-  if (sh > 0) {
-    uint64_t low = a & ((UINT64_C(1) << sh) - 1);
-    a = (a >> sh << sh) | (low ? UINT64_C(1) << sh : 0);
-  }
-  double d = (double)a; /* exact: at most 53 significant bits */
-  return v < 0 ? -d : d;
-}
-
-/* ------------------------------------------------------------ saturating float -> int */
-
-typedef struct {
-  double lo, hi1; /* the smallest value, and the largest plus one (both exact doubles) */
-  int64_t lo_i, hi_i;
-} sat_range_t;
-
-static sat_range_t sat_range(tirrt_dtype_t dt) {
-  switch (dt) {
-  case TIRRT_DTYPE_I8: return (sat_range_t){-128.0, 128.0, INT8_MIN, INT8_MAX};
-  case TIRRT_DTYPE_I16: return (sat_range_t){-32768.0, 32768.0, INT16_MIN, INT16_MAX};
-  case TIRRT_DTYPE_I32: return (sat_range_t){-2147483648.0, 2147483648.0, INT32_MIN, INT32_MAX};
-  case TIRRT_DTYPE_U8: return (sat_range_t){0.0, 256.0, 0, UINT8_MAX};
-  default: return (sat_range_t){-0x1p63, 0x1p63, INT64_MIN, INT64_MAX};
-  }
-}
-
-static inline int64_t sat_trunc(double d, sat_range_t r) {
-  if (isnan(d)) return 0;
-  double t = trunc(d);
-  if (t >= r.hi1) return r.hi_i;
-  if (t < r.lo) return r.lo_i;
-  return (int64_t)t;
-}
+#define i64_to_f64_odd tir_cv_i64_to_f64_odd
+typedef tir_cv_sat_t sat_range_t;
+static inline sat_range_t sat_range(tirrt_dtype_t dt) { return tir_cv_sat_range((int)dt); }
+static inline int64_t sat_trunc(double d, sat_range_t r) { return tir_cv_sat_trunc(d, r); }
 
 /* ------------------------------------------------------------ block loads and stores */
 

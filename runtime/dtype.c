@@ -5,16 +5,22 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tir_dtype.h"
+
+/* The runtime's dtype numbers (public, in tirrt.h) are the common table's. */
+#define CHECK_ROW(E, sp, n, k) \
+  _Static_assert((int)TIRRT_DTYPE_##E == TIR_DT_##E, "tirrt_dtype_t differs from tir_dtype.h");
+TIR_DTYPE_ROWS(CHECK_ROW)
+#undef CHECK_ROW
+_Static_assert((int)TIRRT_DTYPE_COUNT == TIR_DT_COUNT, "tirrt_dtype_t differs from tir_dtype.h");
 
 static const struct {
   const char *name;
   size_t size;
 } dtype_info[TIRRT_DTYPE_COUNT] = {
-    [TIRRT_DTYPE_BOOL] = {"bool", 1}, [TIRRT_DTYPE_I8] = {"i8", 1},
-    [TIRRT_DTYPE_I16] = {"i16", 2},   [TIRRT_DTYPE_I32] = {"i32", 4},
-    [TIRRT_DTYPE_I64] = {"i64", 8},   [TIRRT_DTYPE_U8] = {"u8", 1},
-    [TIRRT_DTYPE_F16] = {"f16", 2},   [TIRRT_DTYPE_BF16] = {"bf16", 2},
-    [TIRRT_DTYPE_F32] = {"f32", 4},   [TIRRT_DTYPE_F64] = {"f64", 8},
+#define ROW(E, sp, n, k) [TIRRT_DTYPE_##E] = {#sp, n},
+    TIR_DTYPE_ROWS(ROW)
+#undef ROW
 };
 
 static int dtype_ok(tirrt_dtype_t t) {
