@@ -12,22 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fe_internal.h"
-
-#define ERR(loc, ...) tir_diag_error(P->diag, (loc), __VA_ARGS__)
-/* Names in messages are cut to a readable length. */
-#define NL(n) ((int)((n)->len > 64 ? 64 : (n)->len)), (n)->text
+#include "build_internal.h"
 
 typedef struct {
   TirValue *v; /* NULL: poisoned (its definition had an error) */
   TirLoc loc;
 } FeValue;
-
-static void *scratch(FeParser *P, size_t n) {
-  void *p = tir_arena_alloc(P->scratch, n ? n : 1);
-  if (!p) fe_fatal(P, "out of memory");
-  return p;
-}
 
 static const char *mcopy(FeParser *P, const char *s, size_t n) {
   char *c = tir_arena_strndup(P->m->arena, s, n);
@@ -37,23 +27,6 @@ static const char *mcopy(FeParser *P, const char *s, size_t n) {
 
 static void check_oom(FeParser *P, const void *p) {
   if (!p) fe_fatal(P, "out of memory");
-}
-
-/* Type as text, for messages. */
-typedef struct { char s[160]; } TypeStr;
-static TypeStr type_str(const TirType *t) {
-  TypeStr r = {"?"};
-  char *buf = NULL;
-  size_t n = 0;
-  FILE *f = open_memstream(&buf, &n);
-  if (!f) return r;
-  tir_type_print(f, t);
-  if (fclose(f) == 0 && buf) {
-    if (n < sizeof r.s) memcpy(r.s, buf, n + 1);
-    else snprintf(r.s, sizeof r.s, "%.*s...", (int)sizeof r.s - 4, buf);
-  }
-  free(buf);
-  return r;
 }
 
 /* ------------------------------------------------------------ literals */
@@ -72,7 +45,7 @@ static bool int_value(FeParser *P, const FeNode *n, bool neg, TirLoc loc, int64_
 
 /* Reads a number or bool literal, possibly negated.  Returns 1 when read,
  * 0 when n is not such a literal (nothing reported), -1 after an error. */
-static int get_scalar(FeParser *P, const FeNode *n, TirScalar *out) {
+int fe_get_scalar(FeParser *P, const FeNode *n, TirScalar *out) {
   bool neg = false;
   TirLoc loc = n->loc;
   if (n->kind == N_NEG && (n->lhs->kind == N_INT || n->lhs->kind == N_FLOAT)) {
@@ -138,7 +111,7 @@ static bool is_bound(FeParser *P, const char *s, size_t n) {
 
 /* A dim expression.  `bound`: every symbol must be bound by an argument
  * (attributes, result and declared types).  NULL after reporting. */
-static const TirDim *to_dim(FeParser *P, const FeNode *n, bool bound) {
+const TirDim *fe_to_dim(FeParser *P, const FeNode *n, bool bound) {
   const char *err = NULL;
   const TirDim *r = NULL, *a, *b;
   TirDType dt;
@@ -154,7 +127,7 @@ static const TirDim *to_dim(FeParser *P, const FeNode *n, bool bound) {
       r = tir_dim_const(P->m, v);
       break;
     }
-    if (!(a = to_dim(P, n->lhs, bound))) return NULL;
+    if (!(a = fe_to_dim(P, n->lhs, bound))) return NULL;
     b = tir_dim_const(P->m, 0);
     check_oom(P, b);
     r = tir_dim_sub(P->m, b, a, &err);
@@ -175,7 +148,7 @@ static const TirDim *to_dim(FeParser *P, const FeNode *n, bool bound) {
     r = tir_dim_sym(P->m, n->text, n->len);
     break;
   case N_BIN:
-    if (!(a = to_dim(P, n->lhs, bound)) || !(b = to_dim(P, n->rhs, bound))) return NULL;
+    if (!(a = fe_to_dim(P, n->lhs, bound)) || !(b = fe_to_dim(P, n->rhs, bound))) return NULL;
     switch (n->op) {
     case '+': r = tir_dim_add(P->m, a, b, &err); break;
     case '-': r = tir_dim_sub(P->m, a, b, &err); break;
@@ -211,7 +184,7 @@ static bool to_type(FeParser *P, const FeNode *t, bool bound, TirType *out) {
   bool ok = true, all_const = true;
   int i = 0;
   for (const FeNode *d = dims ? dims->head : NULL; d; d = d->next, i++) {
-    const TirDim *x = to_dim(P, d, bound);
+    const TirDim *x = fe_to_dim(P, d, bound);
     int64_t v;
     if (!x) {
       ok = false;
@@ -380,184 +353,8 @@ void fe_finish(FeParser *P) {
     ERR(P->first_func_loc, "no entry function: several functions and none is @main");
 }
 
-/* ------------------------------------------------------------ items and attributes */
-
-typedef struct {
-  const TirOpSchema *s;
-  FeNode **pos; /* positional items */
-  int npos;
-  FeNode *kv[TIR_MAX_ATTRS]; /* by schema slot */
-} Items;
-
-/* Splits `items` into operands and attributes, checking attribute names. */
-static bool split_items(FeParser *P, const TirOpSchema *s, const FeNode *items, Items *it) {
-  memset(it, 0, sizeof *it);
-  it->s = s;
-  it->pos = scratch(P, (items ? items->count : 0) * sizeof *it->pos);
-  bool ok = true, seen_kv = false;
-  for (FeNode *n = items ? items->head : NULL; n; n = n->next) {
-    if (n->kind != N_KV) {
-      /* Kept as an operand all the same, so the operand count is right. */
-      if (seen_kv) {
-        ERR(n->loc, "operand after attributes of '%s'", s->name);
-        ok = false;
-      }
-      if (it->npos == INT_MAX) {
-        ERR(n->loc, "too many operands");
-        ok = false;
-      } else {
-        it->pos[it->npos++] = n;
-      }
-      continue;
-    }
-    seen_kv = true;
-    int k = tir_schema_attr_index(s, n->text, n->len);
-    if (k < 0) {
-      char names[256] = "";
-      size_t len = 0;
-      for (int i = 0; i < s->nattrs && len < sizeof names; i++)
-        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
-                                s->attrs[i].name);
-      if (s->nattrs)
-        ERR(n->loc, "unknown attribute '%.*s' of '%s' (it has: %s)", NL(n), s->name, names);
-      else
-        ERR(n->loc, "unknown attribute '%.*s': '%s' has no attributes", NL(n), s->name);
-      ok = false;
-    } else if (it->kv[k]) {
-      ERR(n->loc, "duplicate attribute '%s'", s->attrs[k].name);
-      ok = false;
-    } else {
-      it->kv[k] = n;
-    }
-  }
-  return ok;
-}
-
-static const char *kind_text(TirAttrKind k) {
-  switch (k) {
-  case TIR_ATTR_INT: return "an integer";
-  case TIR_ATTR_FLOAT: return "a number";
-  case TIR_ATTR_BOOL: return "true or false";
-  case TIR_ATTR_STR: return "a string";
-  case TIR_ATTR_DTYPE: return "a dtype";
-  case TIR_ATTR_INTS: return "a list of integers";
-  case TIR_ATTR_DIM: return "a dimension";
-  case TIR_ATTR_DIMS: return "a list of dimensions";
-  case TIR_ATTR_SCALAR: return "a number or true/false";
-  default: return "a value";
-  }
-}
-
-static bool is_dim_syntax(const FeNode *n) {
-  return n->kind == N_INT || n->kind == N_IDENT || n->kind == N_BIN || n->kind == N_NEG;
-}
-
-/* Converts the value of attribute slot k into *a.  False after reporting. */
-static bool convert_attr(FeParser *P, const Items *it, int k, TirAttr *a) {
-  const TirAttrSchema *as = &it->s->attrs[k];
-  const FeNode *v = it->kv[k]->lhs;
-  TirScalar sc;
-  int r = 0;
-  memset(a, 0, sizeof *a);
-  a->kind = as->kind;
-  switch (as->kind) {
-  case TIR_ATTR_INT:
-  case TIR_ATTR_FLOAT:
-  case TIR_ATTR_SCALAR:
-    if ((r = get_scalar(P, v, &sc)) < 0) return false;
-    if (r == 0 || (as->kind == TIR_ATTR_INT && sc.kind != TIR_SCALAR_INT) ||
-        (as->kind == TIR_ATTR_FLOAT && sc.kind == TIR_SCALAR_BOOL))
-      break;
-    if (as->kind == TIR_ATTR_INT) a->i = sc.i;
-    else if (as->kind == TIR_ATTR_FLOAT) a->f = sc.f;
-    else a->scalar = sc;
-    return true;
-  case TIR_ATTR_BOOL:
-    if (v->kind != N_TRUE && v->kind != N_FALSE) break;
-    a->b = v->kind == N_TRUE;
-    return true;
-  case TIR_ATTR_STR:
-    if (v->kind != N_STR) break;
-    a->s = v->text; /* NUL-free: the lexer refuses NUL bytes */
-    return true;
-  case TIR_ATTR_DTYPE:
-    if (v->kind != N_IDENT || !tir_dtype_from_name(v->text, v->len, &a->dtype)) break;
-    return true;
-  case TIR_ATTR_INTS: {
-    if (v->kind != N_LIST || v->count > INT_MAX) break;
-    int64_t *xs = scratch(P, v->count * sizeof *xs);
-    int n = 0;
-    for (const FeNode *e = v->head; e; e = e->next) {
-      if ((r = get_scalar(P, e, &sc)) < 0) return false;
-      if (r == 0 || sc.kind != TIR_SCALAR_INT) {
-        ERR(e->loc, "attribute '%s' of '%s' expects %s", as->name, it->s->name, kind_text(as->kind));
-        return false;
-      }
-      xs[n++] = sc.i;
-    }
-    a->ints.n = n;
-    a->ints.v = xs;
-    return true;
-  }
-  case TIR_ATTR_DIM:
-    if (!is_dim_syntax(v)) break;
-    return (a->dim = to_dim(P, v, true)) != NULL;
-  case TIR_ATTR_DIMS: {
-    if (v->kind != N_LIST || v->count > INT_MAX) break;
-    const TirDim **ds = scratch(P, v->count * sizeof *ds);
-    int n = 0;
-    bool ok = true;
-    for (const FeNode *e = v->head; e; e = e->next) {
-      if (!is_dim_syntax(e)) {
-        ERR(e->loc, "attribute '%s' of '%s' expects %s", as->name, it->s->name, kind_text(as->kind));
-        return false;
-      }
-      if (!(ds[n++] = to_dim(P, e, true))) ok = false;
-    }
-    a->dims.n = n;
-    a->dims.v = ds;
-    return ok;
-  }
-  default: break;
-  }
-  ERR(v->loc, "attribute '%s' of '%s' expects %s", as->name, it->s->name, kind_text(as->kind));
-  return false;
-}
-
-static void apply_attr(TirOp *op, const char *name, const TirAttr *a) {
-  switch (a->kind) {
-  case TIR_ATTR_INT: tir_op_set_int(op, name, a->i); break;
-  case TIR_ATTR_FLOAT: tir_op_set_float(op, name, a->f); break;
-  case TIR_ATTR_BOOL: tir_op_set_bool(op, name, a->b); break;
-  case TIR_ATTR_STR: tir_op_set_str(op, name, a->s); break;
-  case TIR_ATTR_DTYPE: tir_op_set_dtype(op, name, a->dtype); break;
-  case TIR_ATTR_INTS: tir_op_set_ints(op, name, a->ints.v, a->ints.n); break;
-  case TIR_ATTR_DIM: tir_op_set_dim(op, name, a->dim); break;
-  case TIR_ATTR_DIMS: tir_op_set_dims(op, name, a->dims.v, a->dims.n); break;
-  case TIR_ATTR_SCALAR: tir_op_set_scalar(op, name, a->scalar); break;
-  default: break;
-  }
-}
-
-/* Converts the given attributes and checks required ones are present. */
-static bool convert_attrs(FeParser *P, const Items *it, const FeNode *opname, TirAttr *out) {
-  bool ok = true;
-  for (int k = 0; k < it->s->nattrs; k++) {
-    out[k].kind = TIR_ATTR_NONE;
-    if (it->kv[k]) {
-      if (!convert_attr(P, it, k, &out[k])) ok = false;
-    } else if (!it->s->attrs[k].optional) {
-      ERR(opname->loc, "missing attribute '%s' of '%s'", it->s->attrs[k].name, it->s->name);
-      ok = false;
-    }
-  }
-  return ok;
-}
-
-static void apply_attrs(const Items *it, TirOp *op, const TirAttr *a) {
-  for (int k = 0; k < it->s->nattrs; k++)
-    if (a[k].kind != TIR_ATTR_NONE) apply_attr(op, it->s->attrs[k].name, &a[k]);
-}
+/* ------------------------------------------------------------ appending an op
+ * (an op's items and attributes are read in build_attrs.c) */
 
 /* Infers the op's type and checks it against a declared one. */
 static TirValue *finish_op(FeParser *P, TirOp *op, const FeNode *res, const TirType *decl) {
@@ -661,7 +458,7 @@ static bool check_literal(FeParser *P, const FeNode *n, int level, LitShape *ls)
     return true;
   }
   TirScalar s;
-  int r = get_scalar(P, n, &s);
+  int r = fe_get_scalar(P, n, &s);
   if (r == 0) ERR(n->loc, n->kind == N_LIST ? "ragged literal: expected a number, got a list"
                                             : "expected a number or true/false in a literal");
   if (r <= 0) return false;
@@ -677,7 +474,7 @@ static bool store_literal(FeParser *P, const FeNode *n, TirDType dt, void *buf, 
     return true;
   }
   TirScalar s;
-  get_scalar(P, n, &s); /* checked before */
+  fe_get_scalar(P, n, &s); /* checked before */
   if (!scalar_fits(P, &s, dt, n->loc)) return false;
   store_scalar(dt, buf, (*i)++, &s);
   return true;
@@ -730,8 +527,8 @@ static TirValue *build_const(FeParser *P, const FeNode *res, const FeNode *name,
   Items it;
   TirAttr a[TIR_MAX_ATTRS];
   TirType decl;
-  bool ok = split_items(P, tir_op_schema(TIR_OP_CONST), items, &it);
-  ok = convert_attrs(P, &it, name, a) && ok;
+  bool ok = fe_split_items(P, tir_op_schema(TIR_OP_CONST), items, &it);
+  ok = fe_convert_attrs(P, &it, name, a) && ok;
   bool have_decl = declnode && to_type(P, declnode, true, &decl);
   if (declnode && !have_decl) ok = false;
   const int FILE_ = tir_schema_attr_index(it.s, "file", 4), KEY = tir_schema_attr_index(it.s, "key", 3);
@@ -795,7 +592,7 @@ static TirValue *build_op(FeParser *P, TirOpKind k, const FeNode *res, const FeN
   const TirOpSchema *s = tir_op_schema(k);
   Items it;
   TirAttr a[TIR_MAX_ATTRS];
-  bool ok = split_items(P, s, items, &it);
+  bool ok = fe_split_items(P, s, items, &it);
   if (it.npos < s->min_operands || (s->max_operands >= 0 && it.npos > s->max_operands)) {
     int lo = s->min_operands, hi = s->max_operands;
     if (hi == 0)
@@ -828,11 +625,11 @@ static TirValue *build_op(FeParser *P, TirOpKind k, const FeNode *res, const FeN
       }
       continue;
     }
-    int r = get_scalar(P, n, &lits[i]);
+    int r = fe_get_scalar(P, n, &lits[i]);
     if (r == 0) ERR(n->loc, "operand %d of '%s' must be a value or a scalar literal", i, s->name);
     if (r <= 0) ok = false;
   }
-  ok = convert_attrs(P, &it, name, a) && ok;
+  ok = fe_convert_attrs(P, &it, name, a) && ok;
   TirType decl;
   if (declnode && !to_type(P, declnode, true, &decl)) ok = false;
   if (!ok || poisoned) return NULL;
@@ -858,7 +655,7 @@ static TirValue *build_op(FeParser *P, TirOpKind k, const FeNode *res, const FeN
   }
   TirOp *op = tir_op_new(P->m, k, vals, it.npos, res->loc);
   check_oom(P, op);
-  apply_attrs(&it, op, a);
+  fe_apply_attrs(&it, op, a);
   return finish_op(P, op, res, declnode ? &decl : NULL);
 }
 

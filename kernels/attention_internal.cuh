@@ -1,5 +1,5 @@
 /* attention_internal.cuh — what the attention kernel files share
- * (attention.cu: mem_efficient and math; flash.cu: the flash dispatcher and
+ * (attention.cu (math fallback, prep) and attention_mem_efficient.cu (mem_efficient); flash.cu: the flash dispatcher and
  * split-KV decoding; flash_sm90.cu: the Hopper wgmma kernel): the problem
  * description every kernel takes by value, its validation, and the device
  * helpers (Philox dropout, masks, 16-bit packing, mma.sync, cp.async). */

@@ -27,477 +27,20 @@
  *
  * Sizes: a symbol is the length of an axis of an input tensor.  Index bounds
  * assume every symbol is below 2^40 (no memory holds such an axis of a tensor
- * the program reads element by element); see dim_bound. */
+ * the program reads element by element); see dim_bound.
+ *
+ * The domain's operations are in causal_domain.c (types and the small
+ * constructors in causal_internal.h); the transfer functions and the claim
+ * are here. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "causal.h"
-
-typedef enum { PK_ALL, PK_NONE, PK_LE, PK_GE } PredKind;
-typedef struct {
-  PredKind k;
-  const TirDim *d;
-} Pred;
-
-typedef struct {
-  double lo, hi;
-} Ival;
-
-typedef enum { AV_UNKNOWN, AV_INDEX, AV_TWO } AvKind;
-typedef struct {
-  AvKind kind;
-  int64_t ai, aj;  /* INDEX */
-  const TirDim *c; /* INDEX */
-  Pred p;          /* TWO */
-  Ival a, b;       /* TWO: values where p holds / elsewhere */
-  bool pinned;     /* TWO: the tensor has one row (i = 0) and p is read there
-                      (j - i <= d is j <= d); see freeze_i */
-  const char *why; /* UNKNOWN */
-} Av;
-
-typedef struct {
-  TirModule *m;
-  Av *memo;
-  bool *done;
-  uint32_t n;
-  int depth;
-} Prover;
+#include "causal_internal.h"
 
 enum { MAX_DEPTH = 64 };
-static const int64_t DATA_LIMIT = (int64_t)1 << 26; /* constant elements read one by one */
-static const double SYM_BOUND = 1099511627776.0;    /* 2^40, see the top */
-
-static Av unknown(const char *why) { return (Av){.kind = AV_UNKNOWN, .why = why}; }
-static Ival pt(double v) { return (Ival){v, v}; }
-static bool iv_is(Ival x, double v) { return x.lo == v && x.hi == v; }
-static Ival hull(Ival x, Ival y) {
-  return (Ival){x.lo < y.lo ? x.lo : y.lo, x.hi > y.hi ? x.hi : y.hi};
-}
-
-/* TWO in normal form: ALL keeps only A, NONE becomes ALL over B. */
-static Av two(Pred p, Ival a, Ival b) {
-  if (p.k == PK_NONE) p.k = PK_ALL, a = b;
-  if (p.k == PK_ALL) b = a;
-  return (Av){.kind = AV_TWO, .p = p, .a = a, .b = b};
-}
-static Av uniform(Ival a) { return two((Pred){PK_ALL, NULL}, a, a); }
-static bool is_uniform(const Av *x) { return x->kind == AV_TWO && x->p.k == PK_ALL; }
-static bool uniform_point(const Av *x, double *v) {
-  if (!is_uniform(x) || x->a.lo != x->a.hi) return false;
-  *v = x->a.lo;
-  return true;
-}
-
-/* ------------------------------------------------------------ dims */
-
-static const TirDim *D(Prover *pr, int64_t v) { return tir_dim_const(pr->m, v); }
-static bool is_one(const TirDim *d) {
-  int64_t v;
-  return tir_dim_is_const(d, &v) && v == 1;
-}
-static const TirDim *dadd(Prover *pr, const TirDim *a, const TirDim *b) {
-  return a && b ? tir_dim_add(pr->m, a, b, NULL) : NULL;
-}
-static const TirDim *dsub(Prover *pr, const TirDim *a, const TirDim *b) {
-  return a && b ? tir_dim_sub(pr->m, a, b, NULL) : NULL;
-}
-
-/* a <= b for every value of the symbols (false when not known). */
-static bool known_le(Prover *pr, const TirDim *a, const TirDim *b) {
-  if (!a || !b) return false;
-  if (a == b) return true;
-  const TirDim *diff = tir_dim_sub(pr->m, a, b, NULL);
-  int64_t x;
-  return diff && tir_dim_is_const(diff, &x) && x <= 0;
-}
-
-/* d >= 0 for every value of the symbols: symbols are sizes (>= 0), and the
- * normal form is a constant plus monomials with coefficients. */
-static bool dim_nonneg(const TirDim *d) {
-  switch (d->kind) {
-  case TIR_DIM_CONST: return d->value >= 0;
-  case TIR_DIM_SYM: return true;
-  case TIR_DIM_ADD:
-    if (d->value < 0) return false;
-    for (int i = 0; i < d->nargs; i++)
-      if (!dim_nonneg(d->args[i])) return false;
-    return true;
-  case TIR_DIM_MUL:
-    if (d->value < 0) return false;
-    for (int i = 0; i < d->nargs; i++)
-      if (!dim_nonneg(d->args[i])) return false;
-    return true;
-  case TIR_DIM_FLOORDIV: return dim_nonneg(d->args[0]) && dim_nonneg(d->args[1]);
-  }
-  return false;
-}
-
-/* An upper bound of |d| over every symbol value below SYM_BOUND. */
-static double dim_bound(const TirDim *d) {
-  double b;
-  switch (d->kind) {
-  case TIR_DIM_CONST: return fabs((double)d->value);
-  case TIR_DIM_SYM: return SYM_BOUND;
-  case TIR_DIM_ADD:
-    b = fabs((double)d->value);
-    for (int i = 0; i < d->nargs; i++) b += dim_bound(d->args[i]);
-    return b;
-  case TIR_DIM_MUL:
-    b = fabs((double)d->value);
-    for (int i = 0; i < d->nargs; i++) b *= dim_bound(d->args[i]);
-    return b;
-  case TIR_DIM_FLOORDIV: return dim_bound(d->args[0]) + 1;
-  }
-  return INFINITY;
-}
-
-/* ------------------------------------------------------------ predicates */
-
-static bool p_not(Prover *pr, Pred p, Pred *out) {
-  switch (p.k) {
-  case PK_ALL: *out = (Pred){PK_NONE, NULL}; return true;
-  case PK_NONE: *out = (Pred){PK_ALL, NULL}; return true;
-  case PK_LE: /* not (j - i <= d)  =  j - i >= d + 1 */
-    *out = (Pred){PK_GE, dadd(pr, p.d, D(pr, 1))};
-    return out->d != NULL;
-  case PK_GE:
-    *out = (Pred){PK_LE, dsub(pr, p.d, D(pr, 1))};
-    return out->d != NULL;
-  }
-  return false;
-}
-
-static bool p_eq(Pred a, Pred b) { return a.k == b.k && (a.k == PK_ALL || a.k == PK_NONE || a.d == b.d); }
-
-/* The intersection, when it is again one predicate. */
-static bool p_and(Prover *pr, Pred a, Pred b, Pred *out) {
-  if (a.k == PK_ALL) return *out = b, true;
-  if (b.k == PK_ALL) return *out = a, true;
-  if (a.k == PK_NONE || b.k == PK_NONE) return *out = (Pred){PK_NONE, NULL}, true;
-  if (a.k != b.k) return false; /* a band (sliding window) */
-  bool a_first = a.k == PK_LE ? known_le(pr, a.d, b.d) : known_le(pr, b.d, a.d);
-  bool b_first = a.k == PK_LE ? known_le(pr, b.d, a.d) : known_le(pr, a.d, b.d);
-  if (a_first) return *out = a, true;
-  if (b_first) return *out = b, true;
-  return false;
-}
-
-/* The predicate seen through a shift of the indices: the value at (i, j) is
- * the operand's value at (i + di, j + dj). */
-static bool p_shift(Prover *pr, Pred p, const TirDim *di, const TirDim *dj, Pred *out) {
-  *out = p;
-  if (p.k != PK_LE && p.k != PK_GE) return true;
-  /* (j + dj) - (i + di) <= d   <=>   j - i <= d + di - dj  (same for >=) */
-  out->d = dsub(pr, dadd(pr, p.d, di), dj);
-  return out->d != NULL;
-}
-
-/* i and j swapped: j - i <= d  becomes  i - j <= d, i.e. j - i >= -d. */
-static bool p_swap(Prover *pr, Pred p, Pred *out) {
-  *out = p;
-  if (p.k != PK_LE && p.k != PK_GE) return true;
-  *out = (Pred){p.k == PK_LE ? PK_GE : PK_LE, dsub(pr, D(pr, 0), p.d)};
-  return out->d != NULL;
-}
-
-/* ------------------------------------------------------------ settling */
-
-static bool dep_i(const Av *x) {
-  return (x->kind == AV_INDEX && x->ai != 0) ||
-         (x->kind == AV_TWO && !x->pinned && (x->p.k == PK_LE || x->p.k == PK_GE));
-}
-static bool dep_j(const Av *x) {
-  return (x->kind == AV_INDEX && x->aj != 0) ||
-         (x->kind == AV_TWO && (x->p.k == PK_LE || x->p.k == PK_GE));
-}
-
-/* The value read at i = 0 only, j in [0, C).  j - i <= d becomes j <= d:
- * true for every such j when C - 1 <= d, for none when d <= -1; in between it
- * depends on j alone, which no predicate here describes.  j - i >= d becomes
- * j >= d: every j when d <= 0, none when d >= C. */
-static Av freeze_i(Prover *pr, Av x, const TirDim *C) {
-  if (x.kind == AV_INDEX) {
-    x.ai = 0;
-    return x;
-  }
-  if (x.kind != AV_TWO || x.p.k == PK_ALL) return x;
-  const TirDim *d = x.p.d;
-  if (x.p.k == PK_LE) {
-    if (known_le(pr, dsub(pr, C, D(pr, 1)), d)) return uniform(x.a);
-    if (known_le(pr, d, D(pr, -1))) return uniform(x.b);
-  } else {
-    if (known_le(pr, d, D(pr, 0))) return uniform(x.a);
-    if (known_le(pr, C, d)) return uniform(x.b);
-  }
-  /* A predicate of j alone: kept as j - i <= d read at i = 0 ("pinned").
-   * It may only reach ops whose result also has one row (pinned_ok), and a
-   * claim only when the scores have one row too (decoding, L = 1). */
-  x.pinned = true;
-  return x;
-}
-
-/* The value read at j = 0 only, i in [0, R).  j - i <= d becomes i >= -d:
- * every i when d >= 0, none when R - 1 < -d (R + d <= 0).  j - i >= d becomes
- * i <= -d: every i when R - 1 <= -d (R + d <= 1), none when d >= 1. */
-static Av freeze_j(Prover *pr, Av x, const TirDim *R) {
-  if (x.kind == AV_INDEX) {
-    x.aj = 0;
-    return x;
-  }
-  if (x.kind != AV_TWO || x.p.k == PK_ALL) return x;
-  const TirDim *d = x.p.d, *rd = dadd(pr, R, d);
-  if (x.p.k == PK_LE) {
-    if (known_le(pr, D(pr, 0), d)) return uniform(x.a);
-    if (known_le(pr, rd, D(pr, 0))) return uniform(x.b);
-  } else {
-    if (known_le(pr, rd, D(pr, 1))) return uniform(x.a);
-    if (known_le(pr, D(pr, 1), d)) return uniform(x.b);
-  }
-  return unknown("a triangle on an axis of size 1 (broadcast) depends on one index alone");
-}
-
-/* Specialises x to the axes of t that have size 1 or do not exist. */
-static Av settle(Prover *pr, Av x, const TirType *t) {
-  int r = t->rank;
-  const TirDim *one = D(pr, 1);
-  const TirDim *R = r >= 2 ? t->dims[r - 2] : one, *C = r >= 1 ? t->dims[r - 1] : one;
-  if (x.kind != AV_UNKNOWN && (r < 1 || is_one(C))) x = freeze_j(pr, x, R);
-  if (x.kind != AV_UNKNOWN && (r < 2 || is_one(R))) x = freeze_i(pr, x, C);
-  return x;
-}
-
-/* ------------------------------------------------------------ exactness */
-
-/* Is every value of INDEX x over type t an integer that dtype dt holds
- * exactly?  |ai*i + aj*j + c| <= |c| + |ai|*R + |aj|*C. */
-static bool index_fits(const Av *x, const TirType *t, TirDType dt) {
-  int r = t->rank;
-  double R = r >= 2 ? dim_bound(t->dims[r - 2]) : 1, C = r >= 1 ? dim_bound(t->dims[r - 1]) : 1;
-  double B = dim_bound(x->c) + fabs((double)x->ai) * R + fabs((double)x->aj) * C;
-  switch (dt) {
-  case TIR_F64: return B <= 9007199254740992.0; /* 2^53 */
-  case TIR_F32: return B <= 16777216.0;         /* 2^24 */
-  case TIR_F16: return B <= 2048.0;             /* 2^11 */
-  case TIR_BF16: return B <= 256.0;             /* 2^8 */
-  case TIR_I64: return B <= 4611686018427387904.0; /* 2^62 */
-  case TIR_I32: return B <= 2147483647.0;
-  case TIR_I16: return B <= 32767.0;
-  case TIR_I8: return B <= 127.0;
-  case TIR_U8: {
-    int64_t c;
-    return B <= 255.0 && tir_dim_is_const(x->c, &c) && c >= 0 && x->ai >= 0 && x->aj >= 0;
-  }
-  default: return false;
-  }
-}
-
-/* v rounded to dtype dt the way a store does.  Round-to-nearest is monotone,
- * so rounding the ends of an interval bounds every rounded member.  The
- * runtimes and this may differ on a tie's last bit, so a value that did not
- * survive rounding unchanged is widened by 2^-7 of itself (more than a bf16
- * ulp); exactly representable values (0, 1, +-inf) stay exact. */
-static double round_to(TirDType dt, double v, int dir) {
-  unsigned char buf[8];
-  tir_store_f64(dt, buf, 0, v);
-  double r = tir_load_f64(dt, buf, 0);
-  if (r == v || !isfinite(r)) return r;
-  return r + dir * fabs(r) * 0.0078125;
-}
-
-/* [lo, hi] as values of dt after the op that made them; false when they do
- * not fit (integers never wrap or round here). */
-static bool fit_iv(TirDType dt, double lo, double hi, Ival *out) {
-  if (isnan(lo) || isnan(hi)) return false;
-  if (tir_dtype_is_float(dt)) {
-    *out = (Ival){round_to(dt, lo, -1), round_to(dt, hi, 1)};
-    return true;
-  }
-  double mn, mx;
-  if (!tir_dtype_int_range(dt, &mn, &mx)) return false;
-  if (lo < mn || hi > mx || lo != floor(lo) || hi != floor(hi) || fabs(lo) > 9e15 || fabs(hi) > 9e15)
-    return false;
-  *out = (Ival){lo, hi};
-  return true;
-}
-
-static bool has0(Ival x) { return x.lo <= 0 && x.hi >= 0; }
-static bool has_inf(Ival x) { return isinf(x.lo) || isinf(x.hi); }
-
-/* x OP y over every member, in dtype dt; false if some pair gives NaN. */
-static bool iv_op(TirOpKind k, Ival x, Ival y, TirDType dt, Ival *out) {
-  double lo, hi;
-  switch (k) {
-  case TIR_OP_ADD:
-    if ((x.lo == -INFINITY && y.hi == INFINITY) || (x.hi == INFINITY && y.lo == -INFINITY)) return false;
-    lo = x.lo + y.lo, hi = x.hi + y.hi;
-    break;
-  case TIR_OP_SUB:
-    if ((x.hi == INFINITY && y.hi == INFINITY) || (x.lo == -INFINITY && y.lo == -INFINITY)) return false;
-    lo = x.lo - y.hi, hi = x.hi - y.lo;
-    break;
-  case TIR_OP_MUL:
-  case TIR_OP_DIV: {
-    if (k == TIR_OP_MUL && ((has0(x) && has_inf(y)) || (has0(y) && has_inf(x)))) return false;
-    if (k == TIR_OP_DIV && (has0(y) || (has_inf(x) && has_inf(y)) || !tir_dtype_is_float(dt))) return false;
-    double c[4] = {x.lo, x.lo, x.hi, x.hi}, e[4] = {y.lo, y.hi, y.lo, y.hi};
-    lo = INFINITY, hi = -INFINITY;
-    for (int n = 0; n < 4; n++) {
-      double v = k == TIR_OP_MUL ? c[n] * e[n] : c[n] / e[n];
-      if (isnan(v)) return false;
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-    }
-    break;
-  }
-  case TIR_OP_MAXIMUM: lo = fmax(x.lo, y.lo), hi = fmax(x.hi, y.hi); break;
-  case TIR_OP_MINIMUM: lo = fmin(x.lo, y.lo), hi = fmin(x.hi, y.hi); break;
-  case TIR_OP_LOGICAL_AND: lo = fmin(x.lo, y.lo), hi = fmin(x.hi, y.hi); break;
-  case TIR_OP_LOGICAL_OR: lo = fmax(x.lo, y.lo), hi = fmax(x.hi, y.hi); break;
-  /* Comparisons: [1,1] when true for every pair, [0,0] when for none. */
-  case TIR_OP_LT: lo = x.hi < y.lo, hi = !(x.lo >= y.hi); break;
-  case TIR_OP_LE: lo = x.hi <= y.lo, hi = !(x.lo > y.hi); break;
-  case TIR_OP_GT: lo = x.lo > y.hi, hi = !(x.hi <= y.lo); break;
-  case TIR_OP_GE: lo = x.lo >= y.hi, hi = !(x.hi < y.lo); break;
-  case TIR_OP_EQ:
-    lo = x.lo == x.hi && y.lo == y.hi && x.lo == y.lo;
-    hi = !(x.hi < y.lo || y.hi < x.lo);
-    break;
-  case TIR_OP_NE:
-    lo = x.hi < y.lo || y.hi < x.lo;
-    hi = !(x.lo == x.hi && y.lo == y.hi && x.lo == y.lo);
-    break;
-  default: return false;
-  }
-  if (dt == TIR_BOOL) return *out = (Ival){lo, hi}, !isnan(lo) && !isnan(hi);
-  return fit_iv(dt, lo, hi, out);
-}
-
-/* The values of x on region r (or on its complement when compl). */
-static Ival restrict_to(Prover *pr, const Av *x, Pred r, bool compl) {
-  if (is_uniform(x)) return x->a;
-  Pred nr, nq, t;
-  if (compl) {
-    if (!p_not(pr, r, &nr)) return hull(x->a, x->b);
-    r = nr;
-  }
-  if (p_eq(r, x->p)) return x->a;
-  bool has_nq = p_not(pr, x->p, &nq);
-  if (has_nq && p_eq(r, nq)) return x->b;
-  if (r.k == PK_NONE) return x->a; /* an empty region: any value will do */
-  if (p_and(pr, r, x->p, &t) && p_eq(t, r)) return x->a;           /* r inside p */
-  if (has_nq && p_and(pr, r, nq, &t) && p_eq(t, r)) return x->b;   /* r outside p */
-  return hull(x->a, x->b);
-}
-
-/* x OP y elementwise for TWO values in the result's coordinates. */
-static Av combine(Prover *pr, TirOpKind k, const Av *x, const Av *y, TirDType dt) {
-  Ival r1, r2, r3;
-  /* One operand uniform, or both split by the same predicate (or by a
-   * predicate and its negation): each is one interval on each side of it. */
-  Pred ny;
-  bool negations = p_not(pr, y->p, &ny) && p_eq(x->p, ny);
-  if (is_uniform(x) || is_uniform(y) || p_eq(x->p, y->p) || negations) {
-    Pred p = is_uniform(x) ? y->p : x->p;
-    Ival xa = restrict_to(pr, x, p, false), xb = restrict_to(pr, x, p, true);
-    Ival ya = restrict_to(pr, y, p, false), yb = restrict_to(pr, y, p, true);
-    if (!iv_op(k, xa, ya, dt, &r1) || !iv_op(k, xb, yb, dt, &r2)) return unknown("an op that may give NaN or leave the dtype");
-    return two(p, r1, r2);
-  }
-  /* Two different triangles: exact on their intersection, anything the
-   * other three combinations give elsewhere. */
-  Pred r;
-  if (!p_and(pr, x->p, y->p, &r)) return unknown("two triangles that meet in a band");
-  Ival o;
-  if (!iv_op(k, x->a, y->a, dt, &r1) || !iv_op(k, x->a, y->b, dt, &r2) || !iv_op(k, x->b, y->a, dt, &r3) ||
-      !iv_op(k, x->b, y->b, dt, &o))
-    return unknown("an op that may give NaN or leave the dtype");
-  return two(r, r1, hull(hull(r2, r3), o));
-}
-
-/* where(c, x, y) for TWO values. */
-static Av select3(Prover *pr, const Av *c, const Av *x, const Av *y) {
-  if (is_uniform(c)) {
-    if (iv_is(c->a, 1)) return *x;
-    if (iv_is(c->a, 0)) return *y;
-    return unknown("where() condition not exact");
-  }
-  Pred p = c->p;
-  if (iv_is(c->a, 0) && iv_is(c->b, 1)) {
-    if (!p_not(pr, c->p, &p)) return unknown("overflow");
-  } else if (!(iv_is(c->a, 1) && iv_is(c->b, 0))) {
-    return unknown("where() condition not exact");
-  }
-  return two(p, restrict_to(pr, x, p, false), restrict_to(pr, y, p, true));
-}
-
-/* ------------------------------------------------------------ constants from data */
-
-/* A constant: uniform, or a triangle of nonzeros that holds in every
- * leading slice, each part's values gathered into an interval. */
-static Av from_data(Prover *pr, const TirOp *op) {
-  const TirType *t = &op->result->type;
-  int64_t n;
-  if (!op->data || !tir_type_numel(t, &n)) return unknown("constant without data");
-  if (n == 0) return unknown("empty constant");
-  if (n > DATA_LIMIT) return unknown("constant too large to check");
-  TirDType dt = t->dtype;
-  Ival nz = {INFINITY, -INFINITY};
-  bool any_nz = false, any_z = false;
-  for (int64_t k = 0; k < n; k++) {
-    double x = tir_load_f64(dt, op->data, (size_t)k);
-    if (isnan(x)) return unknown("a constant holding NaN");
-    if (x != 0) {
-      nz = hull(nz, pt(x));
-      any_nz = true;
-    } else {
-      any_z = true;
-    }
-  }
-  if (!any_nz) return uniform(pt(0));
-  if (!any_z) return uniform(nz);
-  if (t->rank < 2) return unknown("a constant of rank < 2 with zeros and nonzeros");
-  int64_t R, C;
-  tir_dim_is_const(t->dims[t->rank - 2], &R);
-  tir_dim_is_const(t->dims[t->rank - 1], &C);
-#define NZ(s, i, j) (tir_load_f64(dt, op->data, (size_t)((s) * R * C + (i) * C + (j))) != 0)
-  /* The candidate from the first slice's rows. */
-  Pred p;
-  if (NZ(0, 0, 0)) {
-    /* LE d: row i is nonzero for j <= i + d; d from the first row not full. */
-    int64_t row = -1, cnt = 0;
-    for (int64_t i = 0; i < R && row < 0; i++) {
-      int64_t c = 0;
-      while (c < C && NZ(0, i, c)) c++;
-      if (c < C) row = i, cnt = c;
-    }
-    if (row < 0) p = (Pred){PK_ALL, NULL};
-    else p = (Pred){PK_LE, D(pr, cnt - 1 - row)};
-  } else {
-    /* GE d: row i is nonzero for j >= i + d; d from the first row with one. */
-    int64_t row = -1, f = 0;
-    for (int64_t i = 0; i < R && row < 0; i++)
-      for (int64_t c = 0; c < C; c++)
-        if (NZ(0, i, c)) {
-          row = i, f = c;
-          break;
-        }
-    if (row < 0) p = (Pred){PK_NONE, NULL};
-    else p = (Pred){PK_GE, D(pr, f - row)};
-  }
-  int64_t d = 0;
-  if (p.k == PK_LE || p.k == PK_GE) tir_dim_is_const(p.d, &d);
-  for (int64_t s = 0; s < n / (R * C); s++)
-    for (int64_t i = 0; i < R; i++)
-      for (int64_t j = 0; j < C; j++) {
-        bool want = p.k == PK_ALL ? true : p.k == PK_NONE ? false : p.k == PK_LE ? j - i <= d : j - i >= d;
-        if (NZ(s, i, j) != want) return unknown("constant is not triangular");
-      }
-#undef NZ
-  return two(p, nz, pt(0));
-}
 
 /* ------------------------------------------------------------ transfer functions */
 
@@ -553,7 +96,7 @@ static Av eval_compare(Prover *pr, TirOp *op) {
     if (!as_index(pr, &x, &xi) || !as_index(pr, &y, &yi)) return unknown("an index compared with a non-integer");
     return compare_index(pr, op->kind, xi, yi, &op->result->type);
   }
-  return combine(pr, op->kind, &x, &y, TIR_BOOL);
+  return causal_combine(pr, op->kind, &x, &y, TIR_BOOL);
 }
 
 static Av eval_arith(Prover *pr, TirOp *op) {
@@ -578,10 +121,10 @@ static Av eval_arith(Prover *pr, TirOp *op) {
       return unknown("index arithmetic other than +, - and * by a constant");
     }
     if (!r.c || llabs(r.ai) > (1 << 20) || llabs(r.aj) > (1 << 20)) return unknown("overflow");
-    if (!index_fits(&r, &op->result->type, dt)) return unknown("index arithmetic may round or wrap in its dtype");
+    if (!causal_index_fits(&r, &op->result->type, dt)) return unknown("index arithmetic may round or wrap in its dtype");
     return r;
   }
-  return combine(pr, k, &x, &y, dt);
+  return causal_combine(pr, k, &x, &y, dt);
 }
 
 static Av eval_where(Prover *pr, TirOp *op) {
@@ -589,7 +132,7 @@ static Av eval_where(Prover *pr, TirOp *op) {
      y = eval(pr, op->operands[2].value);
   if (c.kind != AV_TWO) return unknown(c.why ? c.why : "where() condition not understood");
   if (x.kind != AV_TWO || y.kind != AV_TWO) return unknown("where() arms not understood");
-  return select3(pr, &c, &x, &y);
+  return causal_select3(pr, &c, &x, &y);
 }
 
 static Av eval_cast(Prover *pr, TirOp *op) {
@@ -597,7 +140,7 @@ static Av eval_cast(Prover *pr, TirOp *op) {
   TirDType from = op->operands[0].value->type.dtype, to = op->result->type.dtype;
   if (x.kind == AV_INDEX) {
     if (to == TIR_BOOL) return unknown("index cast to bool");
-    return index_fits(&x, &op->result->type, to) ? x : unknown("an index cast to a dtype that cannot hold it");
+    return causal_index_fits(&x, &op->result->type, to) ? x : unknown("an index cast to a dtype that cannot hold it");
   }
   if (x.kind != AV_TWO) return x;
   Ival iv[2] = {x.a, x.b};
@@ -606,12 +149,12 @@ static Av eval_cast(Prover *pr, TirOp *op) {
     if (to == TIR_BOOL) {
       iv[n] = iv_is(v, 0) ? pt(0) : !has0(v) ? pt(1) : (Ival){0, 1};
     } else if (tir_dtype_is_float(to)) {
-      if (!fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast");
+      if (!causal_fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast");
     } else {
       /* To an integer: floats truncate toward zero (monotone); out of range,
        * inf or NaN has no exact meaning here. */
       if (tir_dtype_is_float(from)) v = (Ival){trunc(v.lo), trunc(v.hi)};
-      if (!fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast to an integer that may not hold the values");
+      if (!causal_fit_iv(to, v.lo, v.hi, &iv[n])) return unknown("cast to an integer that may not hold the values");
     }
   }
   return two(x.p, iv[0], iv[1]);
@@ -643,7 +186,7 @@ static Av remap(Prover *pr, Av x, const TirType *in, const TirType *out, const i
     return unknown("a one-row mask's key axis moves");
   if (di && dj && pi == tj) { /* the two axes swapped */
     Pred p;
-    if (!p_swap(pr, x.p, &p)) return unknown("overflow");
+    if (!causal_p_swap(pr, x.p, &p)) return unknown("overflow");
     x.p = p;
   }
   return x;
@@ -715,7 +258,7 @@ static Av eval_slice(Prover *pr, TirOp *op) {
   }
   Pred p;
   const TirDim *zero = D(pr, 0);
-  if (!p_shift(pr, x.p, fr == 1 ? start : zero, fr == 0 ? start : zero, &p)) return unknown("overflow");
+  if (!causal_p_shift(pr, x.p, fr == 1 ? start : zero, fr == 0 ? start : zero, &p)) return unknown("overflow");
   x.p = p;
   return x;
 }
@@ -723,18 +266,18 @@ static Av eval_slice(Prover *pr, TirOp *op) {
 static Av eval_op(Prover *pr, TirOp *op) {
   TirDType dt = op->result->type.dtype;
   switch (op->kind) {
-  case TIR_OP_CONST: return from_data(pr, op);
+  case TIR_OP_CONST: return causal_from_data(pr, op);
   case TIR_OP_FULL: {
     const TirAttr *v = tir_op_attr_c(op, "value");
     Ival r;
     if (dt == TIR_BOOL) return uniform(pt(v->scalar.f != 0));
-    return fit_iv(dt, v->scalar.f, v->scalar.f, &r) ? uniform(r) : unknown("full() value out of range");
+    return causal_fit_iv(dt, v->scalar.f, v->scalar.f, &r) ? uniform(r) : unknown("full() value out of range");
   }
   case TIR_OP_ARANGE: {
     int64_t step = 0;
     if (!tir_dim_is_const(tir_op_attr_dim(op, "step"), &step) || step != 1) return unknown("arange with a step");
     Av a = {.kind = AV_INDEX, .aj = 1, .c = tir_op_attr_dim(op, "start")};
-    return index_fits(&a, &op->result->type, dt) ? a : unknown("arange values its dtype cannot hold exactly");
+    return causal_index_fits(&a, &op->result->type, dt) ? a : unknown("arange values its dtype cannot hold exactly");
   }
   case TIR_OP_LT: case TIR_OP_LE: case TIR_OP_GT: case TIR_OP_GE: case TIR_OP_EQ: case TIR_OP_NE:
     return eval_compare(pr, op);
@@ -742,14 +285,14 @@ static Av eval_op(Prover *pr, TirOp *op) {
     Av x = eval(pr, op->operands[0].value);
     if (x.kind != AV_TWO) return unknown("logical_not of an unknown mask");
     Ival one = pt(1), r1, r2;
-    iv_op(TIR_OP_NE, x.a, one, TIR_BOOL, &r1);
-    iv_op(TIR_OP_NE, x.b, one, TIR_BOOL, &r2);
+    causal_iv_op(TIR_OP_NE, x.a, one, TIR_BOOL, &r1);
+    causal_iv_op(TIR_OP_NE, x.b, one, TIR_BOOL, &r2);
     return two(x.p, r1, r2);
   }
   case TIR_OP_LOGICAL_AND: case TIR_OP_LOGICAL_OR: case TIR_OP_MAXIMUM: case TIR_OP_MINIMUM: {
     Av x = eval(pr, op->operands[0].value), y = eval(pr, op->operands[1].value);
     if (x.kind != AV_TWO || y.kind != AV_TWO) return unknown("logical op of an unknown mask");
-    return combine(pr, op->kind, &x, &y, dt);
+    return causal_combine(pr, op->kind, &x, &y, dt);
   }
   case TIR_OP_NEG: {
     Av x = eval(pr, op->operands[0].value);
@@ -765,9 +308,9 @@ static Av eval_op(Prover *pr, TirOp *op) {
     if (mk.kind != AV_TWO) return unknown(mk.why ? mk.why : "masked_fill of an unknown mask");
     if (x.kind != AV_TWO) return unknown(x.why ? x.why : "masked_fill of an unknown tensor");
     if (dt == TIR_BOOL) fv = pt(v != 0);
-    else if (!fit_iv(dt, v, v, &fv)) return unknown("masked_fill value out of range");
+    else if (!causal_fit_iv(dt, v, v, &fv)) return unknown("masked_fill value out of range");
     Av f = uniform(fv);
-    return select3(pr, &mk, &f, &x);
+    return causal_select3(pr, &mk, &f, &x);
   }
   case TIR_OP_TRIL: case TIR_OP_TRIU: {
     /* tril keeps j - i <= diagonal, triu keeps j - i >= diagonal; 0 elsewhere. */
@@ -775,7 +318,7 @@ static Av eval_op(Prover *pr, TirOp *op) {
     if (x.kind != AV_TWO) return unknown("tril/triu of an unknown tensor");
     Pred kept = {op->kind == TIR_OP_TRIL ? PK_LE : PK_GE, D(pr, tir_op_attr_int(op, "diagonal"))};
     Av c = two(kept, pt(1), pt(0)), zero = uniform(pt(0));
-    return select3(pr, &c, &x, &zero);
+    return causal_select3(pr, &c, &x, &zero);
   }
   case TIR_OP_ADD: case TIR_OP_SUB: case TIR_OP_MUL: case TIR_OP_DIV: return eval_arith(pr, op);
   case TIR_OP_CAST: return eval_cast(pr, op);
@@ -812,7 +355,7 @@ static Av eval(Prover *pr, TirValue *v) {
   if (v->id < pr->n && pr->done[v->id]) return pr->memo[v->id];
   if (pr->depth >= MAX_DEPTH) return unknown("mask expression too deep");
   pr->depth++;
-  Av a = settle(pr, eval_op(pr, v->def), &v->type);
+  Av a = causal_settle(pr, eval_op(pr, v->def), &v->type);
   for (int k = 0; k < v->def->n_operands && a.kind != AV_UNKNOWN; k++) {
     TirValue *o = v->def->operands[k].value;
     if (o->id < pr->n && pr->done[o->id] && pr->memo[o->id].kind == AV_TWO && pr->memo[o->id].pinned &&
@@ -888,7 +431,7 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
   } else {
     TirDType dt = q->mask->type.dtype;
     Ival sc = pt(q->mscale), ka, kb;
-    if (q->negated || !(q->mscale > 0) || !iv_op(TIR_OP_MUL, a.a, sc, dt, &ka) || !iv_op(TIR_OP_MUL, a.b, sc, dt, &kb)) {
+    if (q->negated || !(q->mscale > 0) || !causal_iv_op(TIR_OP_MUL, a.a, sc, dt, &ka) || !causal_iv_op(TIR_OP_MUL, a.b, sc, dt, &kb)) {
       fail(why, n, "the mask's scale is not a positive number");
       goto out;
     }
@@ -900,7 +443,7 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
       goto out;
     }
   }
-  if (flip && !p_not(&pr, keep, &keep)) {
+  if (flip && !causal_p_not(&pr, keep, &keep)) {
     fail(why, n, "overflow");
     goto out;
   }
@@ -911,9 +454,9 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
   case PK_LE: {
     int64_t d;
     const TirDim *sl = dsub(&pr, S, L);
-    if (known_le(&pr, dsub(&pr, S, one), keep.d)) res = TIR_MASK_KEEPS_ALL; /* j - i <= S - 1 <= d */
+    if (causal_known_le(&pr, dsub(&pr, S, one), keep.d)) res = TIR_MASK_KEEPS_ALL; /* j - i <= S - 1 <= d */
     else if (tir_dim_is_const(keep.d, &d) && d == 0) res = TIR_CAUSAL_TOP_LEFT;
-    else if (sl && keep.d == sl && dim_nonneg(sl)) res = TIR_CAUSAL_BOTTOM_RIGHT;
+    else if (sl && keep.d == sl && causal_dim_nonneg(sl)) res = TIR_CAUSAL_BOTTOM_RIGHT;
     else if (sl && keep.d == sl)
       fail(why, n, "bottom-right causal, but L may exceed S: rows i < L - S would keep no key");
     else
@@ -922,7 +465,7 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
   }
   case PK_GE:
     /* j - i >= d holds everywhere when d <= -(L - 1). */
-    if (known_le(&pr, dadd(&pr, keep.d, dsub(&pr, L, one)), D(&pr, 0))) res = TIR_MASK_KEEPS_ALL;
+    if (causal_known_le(&pr, dadd(&pr, keep.d, dsub(&pr, L, one)), D(&pr, 0))) res = TIR_MASK_KEEPS_ALL;
     else fail(why, n, "an upper triangle (attends to later keys)");
     break;
   }
