@@ -38,7 +38,7 @@ enum {
   TIR_EW_RED_COUNT
 };
 
-enum { TIR_EW_DOM_FLOAT, TIR_EW_DOM_NUM, TIR_EW_DOM_ALL };
+enum { TIR_EW_DOM_FLOAT, TIR_EW_DOM_NUM, TIR_EW_DOM_ALL, TIR_EW_DOM_BOOL };
 enum { TIR_EW_RES_SAME, TIR_EW_RES_BOOL };
 
 /* ------------------------------------------------------------ generic math
@@ -117,7 +117,7 @@ TIR_HD TIR_INLINE int64_t tir_ew_ipow(int64_t base, int64_t e) {
 #define TIR_EW_INT_NUM(...) __VA_ARGS__
 #define TIR_EW_INT_ALL(...) __VA_ARGS__
 
-#define TIR_EW_DEF_UNARY_(E, name, DOM, RES, IR, IRF, FF, IF)                                    \
+#define TIR_EW_DEF_UNARY_(E, name, DOM, RES, IR, IRF, LANG, FF, IF)                                    \
   TIR_HD TIR_INLINE TIR_EW_RT_##RES(float) tir_ewf_##name(float x) {                         \
     typedef float T;                                                                            \
     (void)(T)0;                                                                                 \
@@ -131,7 +131,7 @@ TIR_HD TIR_INLINE int64_t tir_ew_ipow(int64_t base, int64_t e) {
   TIR_EW_INT_##DOM(TIR_HD TIR_INLINE TIR_EW_RT_##RES(int64_t) tir_ewi_##name(int64_t x) {   \
     return IF;                                                                                  \
   })
-#define TIR_EW_DEF_BINARY_(E, name, DOM, RES, IR, IRF, FF, IF)                                   \
+#define TIR_EW_DEF_BINARY_(E, name, DOM, RES, IR, IRF, LANG, FF, IF)                                   \
   TIR_HD TIR_INLINE TIR_EW_RT_##RES(float) tir_ewf_##name(float a, float b) {                \
     typedef float T;                                                                            \
     (void)(T)0;                                                                                 \
@@ -157,14 +157,15 @@ TIR_EW_BINARY_ROWS(TIR_EW_DEF_BINARY_)
 typedef struct {
   const char *name; /* the runtime's spelling (gelu's tanh form is gelu_tanh) */
   int arity;        /* 1 or 2 */
-  int domain;       /* TIR_EW_DOM_* */
+  int domain;       /* TIR_EW_DOM_*: what the kernels take */
   int result;       /* TIR_EW_RES_* */
+  int lang;         /* TIR_EW_DOM_*: what TIR accepts (infer) */
 } tir_ew_row_t;
 
 /* Row op of the unary (arity 1) or binary (2) table; NULL outside them. */
 static inline const tir_ew_row_t *tir_ew_row(int arity, int op) {
-#define TIR_EW_DATA1_(E, name, DOM, RES, IR, IRF, FF, IF) {#name, 1, TIR_EW_DOM_##DOM, TIR_EW_RES_##RES},
-#define TIR_EW_DATA2_(E, name, DOM, RES, IR, IRF, FF, IF) {#name, 2, TIR_EW_DOM_##DOM, TIR_EW_RES_##RES},
+#define TIR_EW_DATA1_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) {#name, 1, TIR_EW_DOM_##DOM, TIR_EW_RES_##RES, TIR_EW_DOM_##LANG},
+#define TIR_EW_DATA2_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) {#name, 2, TIR_EW_DOM_##DOM, TIR_EW_RES_##RES, TIR_EW_DOM_##LANG},
   static const tir_ew_row_t un[] = {TIR_EW_UNARY_ROWS(TIR_EW_DATA1_)};
   static const tir_ew_row_t bin[] = {TIR_EW_BINARY_ROWS(TIR_EW_DATA2_)};
 #undef TIR_EW_DATA1_
@@ -174,22 +175,43 @@ static inline const tir_ew_row_t *tir_ew_row(int arity, int op) {
   return 0;
 }
 
-/* Whether a row takes operands of dtype kind TIR_DK_* (tir_dtype.h). */
-static inline bool tir_ew_takes(const tir_ew_row_t *r, int kind) {
-  return kind == TIR_DK_FLOAT || (kind == TIR_DK_INT && r->domain != TIR_EW_DOM_FLOAT) ||
-         (kind == TIR_DK_BOOL && r->domain == TIR_EW_DOM_ALL);
+/* Whether domain dom (TIR_EW_DOM_*) holds dtype kind TIR_DK_* (tir_dtype.h). */
+static inline bool tir_ew_dom_takes(int dom, int kind) {
+  if (dom == TIR_EW_DOM_BOOL) return kind == TIR_DK_BOOL;
+  return kind == TIR_DK_FLOAT || (kind == TIR_DK_INT && dom != TIR_EW_DOM_FLOAT) ||
+         (kind == TIR_DK_BOOL && dom == TIR_EW_DOM_ALL);
+}
+/* Whether a row's kernels take operands of dtype kind TIR_DK_*. */
+static inline bool tir_ew_takes(const tir_ew_row_t *r, int kind) { return tir_ew_dom_takes(r->domain, kind); }
+/* Whether TIR accepts the row's op on operands of dtype kind TIR_DK_*. */
+static inline bool tir_ew_lang_takes(const tir_ew_row_t *r, int kind) { return tir_ew_dom_takes(r->lang, kind); }
+
+/* The row spelled `name` (*arity and *op set), or NULL. */
+static inline const tir_ew_row_t *tir_ew_row_named(const char *name, int *arity, int *op) {
+  for (int a = 1; a <= 2; a++)
+    for (int k = 0; k < (a == 1 ? TIR_EW_UN_COUNT : TIR_EW_BIN_COUNT); k++) {
+      const tir_ew_row_t *r = tir_ew_row(a, k);
+      const char *p = r->name, *q = name;
+      while (*p && *p == *q) p++, q++;
+      if (*p == *q) {
+        if (arity) *arity = a;
+        if (op) *op = k;
+        return r;
+      }
+    }
+  return 0;
 }
 
 /* ------------------------------------------------------------ evaluation by op number
  * Any row in f32 or f64 (a predicate gives 0 or 1), or in int64 (false
  * when the row is float-only).  An unknown op gives NaN / false. */
-#define TIR_EW_CASE1_(E, name, DOM, RES, IR, IRF, FF, IF) \
+#define TIR_EW_CASE1_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) \
   case TIR_EW_UN_##E: return TIR_EW_PFX_(name)(x);
-#define TIR_EW_CASE2_(E, name, DOM, RES, IR, IRF, FF, IF) \
+#define TIR_EW_CASE2_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) \
   case TIR_EW_BIN_##E: return TIR_EW_PFX_(name)(a, b);
-#define TIR_EW_ICASE1_(E, name, DOM, RES, IR, IRF, FF, IF) \
+#define TIR_EW_ICASE1_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) \
   TIR_EW_INT_##DOM(case TIR_EW_UN_##E: *out = tir_ewi_##name(x); return true;)
-#define TIR_EW_ICASE2_(E, name, DOM, RES, IR, IRF, FF, IF) \
+#define TIR_EW_ICASE2_(E, name, DOM, RES, IR, IRF, LANG, FF, IF) \
   TIR_EW_INT_##DOM(case TIR_EW_BIN_##E: *out = tir_ewi_##name(a, b); return true;)
 
 #define TIR_EW_PFX_(name) tir_ewf_##name

@@ -8,6 +8,7 @@
  * equality; anything that cannot be proven (e.g. a symbol against a constant)
  * is an error rather than a run-time check. */
 #include "infer_internal.h"
+#include "tir_ew.h"
 
 static const char *const ATTR_KIND_WORDS[] = {
     [TIR_ATTR_NONE] = "absent",
@@ -61,12 +62,21 @@ bool tir_broadcast_shapes(const TirType *a, const TirType *b, TirType *out) {
 
 /* ---------------------------------------------------------------- elementwise */
 
+/* The dtype kind (TIR_DK_*) of t, for the op table's domains. */
+static int dkind(const TirType *t) {
+  return tir_dtype_is_float(t->dtype) ? TIR_DK_FLOAT : t->dtype == TIR_BOOL ? TIR_DK_BOOL : TIR_DK_INT;
+}
+
+/* The dtypes an elementwise op accepts are its op-table row's LANG column
+ * (common/tir_ew_table.h); the messages below only say it in words. */
 static TirStatus infer_unary(Ctx *c) {
   TirType *x = ot(c, 0);
-  if (c->op->kind == TIR_OP_LOGICAL_NOT) {
-    if (x->dtype != TIR_BOOL) return fail(c, "operand must be bool, got %s", tstr(x).s);
-  } else {
+  const tir_ew_row_t *row = tir_ew_row_named(c->s->name, NULL, NULL);
+  assert(row && row->arity == 1);
+  if (!tir_ew_lang_takes(row, dkind(x))) {
+    if (row->lang == TIR_EW_DOM_BOOL) return fail(c, "operand must be bool, got %s", tstr(x).s);
     TRY(need_float(c, x, "operand"));
+    return fail(c, "operand dtype %s is not supported", tstr(x).s);
   }
   if (c->op->kind == TIR_OP_GELU) {
     static const char *const approx[] = {"none", "tanh"};
@@ -80,24 +90,26 @@ static TirStatus infer_binary(Ctx *c) {
   unsigned fl = c->s->flags;
   bool logical = (fl & TIR_OPF_LOGICAL) == TIR_OPF_LOGICAL;
   bool compare = (fl & TIR_OPF_COMPARE) == TIR_OPF_COMPARE;
+  const tir_ew_row_t *row = tir_ew_row_named(c->s->name, NULL, NULL);
+  assert(row && row->arity == 2);
   if (logical) {
     if (a->dtype != TIR_BOOL || b->dtype != TIR_BOOL)
       return fail(c, "operands must be bool, got %s and %s", tstr(a).s, tstr(b).s);
   } else if (a->dtype != b->dtype) {
     return fail(c, "operand dtypes differ: %s and %s", tstr(a).s, tstr(b).s);
-  } else if (!compare) {
-    TirOpKind k = c->op->kind;
+  } else if (!tir_ew_lang_takes(row, dkind(a))) {
     /* torch rejects arithmetic on bool (except max/min); integer `div` is
      * true division in torch (int -> float), which a same-dtype IR cannot
      * express, so it is rejected with a hint instead of silently truncating. */
-    if (a->dtype == TIR_BOOL && k != TIR_OP_MAXIMUM && k != TIR_OP_MINIMUM)
+    if (a->dtype == TIR_BOOL)
       return fail(c, "arithmetic on bool tensors is not supported: %s and %s", tstr(a).s,
                   tstr(b).s);
-    if (k == TIR_OP_DIV && tir_dtype_is_int(a->dtype))
+    if (c->op->kind == TIR_OP_DIV)
       return fail(c,
                   "integer division is not supported (torch divides as float); cast to a float "
                   "dtype: %s and %s",
                   tstr(a).s, tstr(b).s);
+    return fail(c, "operand dtypes %s and %s are not supported", tstr(a).s, tstr(b).s);
   }
   TirType r;
   if (!tir_broadcast_shapes(a, b, &r))
