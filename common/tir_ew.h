@@ -189,7 +189,7 @@ static inline bool tir_ew_lang_takes(const tir_ew_row_t *r, int kind) { return t
 /* The row spelled `name` (*arity and *op set), or NULL. */
 static inline const tir_ew_row_t *tir_ew_row_named(const char *name, int *arity, int *op) {
   for (int a = 1; a <= 2; a++)
-    for (int k = 0; k < (a == 1 ? TIR_EW_UN_COUNT : TIR_EW_BIN_COUNT); k++) {
+    for (int k = 0; k < (a == 1 ? (int)TIR_EW_UN_COUNT : (int)TIR_EW_BIN_COUNT); k++) {
       const tir_ew_row_t *r = tir_ew_row(a, k);
       const char *p = r->name, *q = name;
       while (*p && *p == *q) p++, q++;

@@ -105,7 +105,7 @@ static void fold_i64(tirrt_redop_t op, char *acc, int64_t astep, const int64_t *
 
 tirrt_status_t tirrt_cpu_reduce(tirrt_redop_t op, const tirrt_view_t *x, uint32_t dims_mask,
                                 const tirrt_view_t *out) {
-  if ((unsigned)op > (unsigned)TIRRT_RED_AMIN)
+  if ((unsigned)op >= (unsigned)TIRRT_RED_COUNT)
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "reduce: unknown op %d", (int)op);
   const char *name = redop_names[op];
   tirrt_status_t s;

@@ -79,11 +79,11 @@ static const char *check_attrs(const tirrt_program_def_t *d, const tirrt_inst_t 
   int32_t xr1 = xr ? xr : 1; /* 0-d inputs run as shape [1] (exec) */
   switch (in->op) {
   case TIRRT_OP_UNARY:
-    return a->unary.fn < 0 || a->unary.fn > TIRRT_UN_LOGICAL_NOT ? "unary op" : NULL;
+    return a->unary.fn < 0 || a->unary.fn >= TIRRT_UN_COUNT ? "unary op" : NULL;
   case TIRRT_OP_BINARY:
-    return a->binary.fn < 0 || a->binary.fn > TIRRT_BIN_LOGICAL_OR ? "binary op" : NULL;
+    return a->binary.fn < 0 || a->binary.fn >= TIRRT_BIN_COUNT ? "binary op" : NULL;
   case TIRRT_OP_REDUCE:
-    if (a->reduce.fn < TIRRT_RED_SUM || a->reduce.fn > TIRRT_RED_AMIN) return "reduce op";
+    if (a->reduce.fn < TIRRT_RED_SUM || a->reduce.fn >= TIRRT_RED_COUNT) return "reduce op";
     return xr < 32 && a->reduce.dims_mask >> xr ? "reduce dims mask" : NULL;
   case TIRRT_OP_SOFTMAX:
     return a->softmax.dim < 0 || a->softmax.dim >= xr1 ? "softmax dim" : NULL;

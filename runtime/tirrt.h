@@ -273,22 +273,30 @@ tirrt_status_t tirrt_safetensors_write_memory(size_t count,
 
 #define TIRRT_PROGRAM_ABI 3
 
-/* Operation numbers of the UNARY, BINARY and REDUCE instructions. */
-typedef enum {
-  TIRRT_UN_NEG, TIRRT_UN_ABS, TIRRT_UN_EXP, TIRRT_UN_LOG, TIRRT_UN_SQRT, TIRRT_UN_RSQRT,
-  TIRRT_UN_RECIPROCAL, TIRRT_UN_TANH, TIRRT_UN_SIGMOID, TIRRT_UN_RELU, TIRRT_UN_SILU,
-  TIRRT_UN_ERF, TIRRT_UN_SIN, TIRRT_UN_COS, TIRRT_UN_GELU, TIRRT_UN_GELU_TANH,
-  TIRRT_UN_LOGICAL_NOT,
-} tirrt_unop_t;
-
-typedef enum {
-  TIRRT_BIN_ADD, TIRRT_BIN_SUB, TIRRT_BIN_MUL, TIRRT_BIN_DIV, TIRRT_BIN_POW,
-  TIRRT_BIN_MAXIMUM, TIRRT_BIN_MINIMUM,
-  TIRRT_BIN_EQ, TIRRT_BIN_NE, TIRRT_BIN_LT, TIRRT_BIN_LE, TIRRT_BIN_GT, TIRRT_BIN_GE,
-  TIRRT_BIN_LOGICAL_AND, TIRRT_BIN_LOGICAL_OR,
-} tirrt_binop_t;
-
-typedef enum { TIRRT_RED_SUM, TIRRT_RED_MEAN, TIRRT_RED_AMAX, TIRRT_RED_AMIN } tirrt_redop_t;
+/* Operation numbers of the UNARY, BINARY and REDUCE instructions: the rows
+ * of the one elementwise op table (common/tir_ew_table.h, macros only), in
+ * its order, so that the compiler, this runtime, the CUDA kernels and the
+ * generated kernels number them alike.  A program compiled against this
+ * header needs common/ on its include path as well (tirc --emit=exe passes
+ * both). */
+#include "tir_ew_table.h"
+#define TIRRT_OP_ROW_UN_(E, ...) TIRRT_UN_##E,
+#define TIRRT_OP_ROW_BIN_(E, ...) TIRRT_BIN_##E,
+#define TIRRT_OP_ROW_RED_(E, name) TIRRT_RED_##E,
+#define TIRRT_OP_ROW_ONE_(...) +1
+typedef enum { TIR_EW_UNARY_ROWS(TIRRT_OP_ROW_UN_) } tirrt_unop_t;
+typedef enum { TIR_EW_BINARY_ROWS(TIRRT_OP_ROW_BIN_) } tirrt_binop_t;
+typedef enum { TIR_EW_REDUCE_ROWS(TIRRT_OP_ROW_RED_) } tirrt_redop_t;
+/* How many there are (outside the enums, so switches need no case for them). */
+enum {
+  TIRRT_UN_COUNT = 0 TIR_EW_UNARY_ROWS(TIRRT_OP_ROW_ONE_),
+  TIRRT_BIN_COUNT = 0 TIR_EW_BINARY_ROWS(TIRRT_OP_ROW_ONE_),
+  TIRRT_RED_COUNT = 0 TIR_EW_REDUCE_ROWS(TIRRT_OP_ROW_ONE_)
+};
+#undef TIRRT_OP_ROW_UN_
+#undef TIRRT_OP_ROW_BIN_
+#undef TIRRT_OP_ROW_RED_
+#undef TIRRT_OP_ROW_ONE_
 
 /* The activation a LINEAR instruction applies to its result (the compiler
  * folds linear + gelu(tanh) of a result nothing else reads into one

@@ -2,7 +2,8 @@
 # gpu-check.sh — the GPU correctness run (on a machine with an NVIDIA GPU),
 # over devpack/ from scripts/gpu-pack.sh.  Prints a table at the end and
 # writes logs to $OUT (default /tmp/gpu-check):
-#   1. kernels vs the CPU runtime / float64: test_gpu_ops, test_gpu_sdpa
+#   1. kernels vs the CPU runtime / float64: test_gpu_ops, test_gpu_sdpa, and
+#      the table-driven op test on every backend (test_backend_ops)
 #   2. compute-sanitizer memcheck and racecheck on small shapes
 #   3. every example model: GPU (--target=cuda) vs CPU (-O0, unfused)
 #   4. gpu_programs.py: every op through the executor, GPU vs CPU
@@ -18,6 +19,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 
 $B/test_gpu_ops > "$OUT/ops.log" 2>&1; rc=$?; tail -3 "$OUT/ops.log"; row "test_gpu_ops" "exit $rc"
 $B/test_gpu_sdpa > "$OUT/sdpa.log" 2>&1; rc=$?; tail -25 "$OUT/sdpa.log"; row "test_gpu_sdpa" "exit $rc"
+$B/test_backend_ops > "$OUT/backend-ops.log" 2>&1; rc=$?; tail -3 "$OUT/backend-ops.log"
+row "test_backend_ops (folder, CPU, CUDA, generated)" "exit $rc"
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do

@@ -8,14 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 rm -rf devpack && mkdir -p devpack/bin devpack/lib
-cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa devpack/bin/
+cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa \
+   "$BUILD"/test/ops/test_backend_ops devpack/bin/
 # The attention kernels as one shared object, for bench/flash_bench.py (ctypes).
 K=kernels
 if [ ! -f "$BUILD/libtirk_attn.so" ] || [ -n "$(find $K -newer "$BUILD/libtirk_attn.so" -name '*.cu*')" ] ||
    [ -n "$(find $K -newer "$BUILD/libtirk_attn.so" -name '*.h')" ]; then
   NV="nvcc -O3 -std=c++17 --expt-relaxed-constexpr -Xcompiler -fPIC -I$K"
   $NV -gencode=arch=compute_90a,code=sm_90a -c $K/flash_sm90.cu -o "$BUILD/flash_sm90_pic.o"
-  $NV -shared -arch=sm_90 $K/common.cu $K/attention.cu $K/flash.cu "$BUILD/flash_sm90_pic.o" -lcublas \
+  $NV -shared -arch=sm_90 $K/common.cu $K/attention.cu $K/attention_mem_efficient.cu $K/flash.cu "$BUILD/flash_sm90_pic.o" -lcublas \
     -o "$BUILD/libtirk_attn.so"
 fi
 cp "$BUILD/libtirk_attn.so" devpack/bin/

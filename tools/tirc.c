@@ -17,6 +17,9 @@
 #ifndef TIRC_VERSION
 #define TIRC_VERSION "0.0.0"
 #endif
+#ifndef TIRC_COMMON_INCLUDE
+#define TIRC_COMMON_INCLUDE "."
+#endif
 #ifndef TIRC_RUNTIME_INCLUDE
 #define TIRC_RUNTIME_INCLUDE "."
 #define TIRC_RUNTIME_LIB "libtirrt.a"
@@ -175,9 +178,9 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
     pid_t pid = fork();
     if (pid == 0) {
       execlp("sh", "sh", "-c",
-             "exec ${0} $6 -O1 -w -I\"$1\" \"$2\" \"$3\" $4 -o \"$5\"",
+             "exec ${0} $6 -O1 -w -I\"$1\" -I\"$7\" \"$2\" \"$3\" $4 -o \"$5\"",
              cc && *cc ? cc : "cc", TIRC_RUNTIME_INCLUDE, csrc, TIRC_RUNTIME_LIB, TIRC_EXE_LIBS,
-             exe, lib ? "-shared -fPIC" : "", (char *)NULL);
+             exe, lib ? "-shared -fPIC" : "", TIRC_COMMON_INCLUDE, (char *)NULL);
       _exit(127);
     }
     int status = 0;
