@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "codegen_internal.h"
+#include "tir_ew.h"
 
 typedef struct {
   const tirrt_program_def_t *def;
@@ -36,6 +37,11 @@ typedef struct {
 static bool is_float(int32_t dt) {
   return dt == TIRRT_DTYPE_F16 || dt == TIRRT_DTYPE_BF16 || dt == TIRRT_DTYPE_F32 ||
          dt == TIRRT_DTYPE_F64;
+}
+
+/* The dtype kind (TIR_DK_*) of a runtime dtype, for the op table's domains. */
+static int dkind(int32_t dt) {
+  return dt == TIRRT_DTYPE_BOOL ? TIR_DK_BOOL : is_float(dt) ? TIR_DK_FLOAT : TIR_DK_INT;
 }
 
 static const tirrt_value_def_t *val(const Ctx *c, int32_t v) { return &c->def->values[v]; }
@@ -83,21 +89,18 @@ static bool elementwise_ok(const Ctx *c, const tirrt_inst_t *in) {
   int32_t d1 = in->n_in > 1 ? val(c, in->in[1])->dtype : -1;
   int32_t d2 = in->n_in > 2 ? val(c, in->in[2])->dtype : -1;
   switch (in->op) {
-  case TIRRT_OP_UNARY: {
-    int32_t fn = in->a.unary.fn;
-    if (in->n_in != 1 || fn < 0 || fn > TIRRT_UN_LOGICAL_NOT) return false;
-    if (fn == TIRRT_UN_LOGICAL_NOT) return od == TIRRT_DTYPE_BOOL;
-    bool int_ok = fn == TIRRT_UN_NEG || fn == TIRRT_UN_ABS || fn == TIRRT_UN_RELU;
-    return d0 == od && (is_float(d0) || (int_ok && d0 != TIRRT_DTYPE_BOOL));
-  }
+  case TIRRT_OP_UNARY:
   case TIRRT_OP_BINARY: {
-    int32_t fn = in->a.binary.fn;
-    if (in->n_in != 2 || fn < 0 || fn > TIRRT_BIN_LOGICAL_OR || d0 != d1) return false;
-    bool pred = fn >= TIRRT_BIN_EQ;
-    if (pred ? od != TIRRT_DTYPE_BOOL : od != d0) return false;
-    if (d0 == TIRRT_DTYPE_BOOL && fn <= TIRRT_BIN_POW) return false;
+    /* The op table's DOMAIN and RESULT columns: operands of one dtype the
+     * kernels take, and a result of that dtype or bool. */
+    int arity = in->op == TIRRT_OP_UNARY ? 1 : 2;
+    int32_t fn = arity == 1 ? in->a.unary.fn : in->a.binary.fn;
+    const tir_ew_row_t *row = tir_ew_row(arity, fn);
+    if (!row || in->n_in != arity || (arity == 2 && d0 != d1)) return false;
+    if (row->result == TIR_EW_RES_BOOL ? od != TIRRT_DTYPE_BOOL : od != d0) return false;
+    if (!tir_ew_takes(row, dkind(d0))) return false;
     /* Integer division by zero and negative integer powers are errors. */
-    if (!is_float(d0) && (fn == TIRRT_BIN_DIV || fn == TIRRT_BIN_POW)) return false;
+    if (arity == 2 && !is_float(d0) && (fn == TIRRT_BIN_DIV || fn == TIRRT_BIN_POW)) return false;
     return true;
   }
   case TIRRT_OP_WHERE:
@@ -138,7 +141,7 @@ static bool row_ok(const Ctx *c, const tirrt_inst_t *in) {
     return true;
   }
   case TIRRT_OP_REDUCE:
-    if (in->n_in != 1 || in->a.reduce.fn < TIRRT_RED_SUM || in->a.reduce.fn > TIRRT_RED_AMIN) return false;
+    if (in->n_in != 1 || in->a.reduce.fn < 0 || in->a.reduce.fn >= TIR_EW_RED_COUNT) return false;
     if (in->a.reduce.dims_mask != (uint32_t)1 << (xr - 1)) return false;
     /* keepdim only: the executor views a kernel output through the space
      * with stride 0 on the last dim, which a rank-reduced output is not. */

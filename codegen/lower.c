@@ -7,11 +7,13 @@
  * instructions the runtime executes without copying when it can. */
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codegen.h"
 #include "codegen_internal.h"
+#include "tir_ew.h"
 
 /* A growable array of fixed-size items. */
 typedef struct {
@@ -145,49 +147,33 @@ static int norm_dim(int64_t d, int rank) {
   return (int)(d < 0 ? d + rank : d);
 }
 
-static int unop(TirOpKind k, const TirOp *op) {
-  switch (k) {
-  case TIR_OP_NEG: return TIRRT_UN_NEG;
-  case TIR_OP_ABS: return TIRRT_UN_ABS;
-  case TIR_OP_EXP: return TIRRT_UN_EXP;
-  case TIR_OP_LOG: return TIRRT_UN_LOG;
-  case TIR_OP_SQRT: return TIRRT_UN_SQRT;
-  case TIR_OP_RSQRT: return TIRRT_UN_RSQRT;
-  case TIR_OP_RECIPROCAL: return TIRRT_UN_RECIPROCAL;
-  case TIR_OP_TANH: return TIRRT_UN_TANH;
-  case TIR_OP_SIGMOID: return TIRRT_UN_SIGMOID;
-  case TIR_OP_RELU: return TIRRT_UN_RELU;
-  case TIR_OP_SILU: return TIRRT_UN_SILU;
-  case TIR_OP_ERF: return TIRRT_UN_ERF;
-  case TIR_OP_SIN: return TIRRT_UN_SIN;
-  case TIR_OP_COS: return TIRRT_UN_COS;
-  case TIR_OP_GELU:
-    return strcmp(tir_op_attr_str(op, "approximate"), "tanh") == 0 ? TIRRT_UN_GELU_TANH
-                                                                    : TIRRT_UN_GELU;
-  case TIR_OP_LOGICAL_NOT: return TIRRT_UN_LOGICAL_NOT;
-  default: return -1;
-  }
+/* The op table's row for an elementwise IR op (common/tir_ew_table.h):
+ * the row spelled like the op, or for an op with an `approximate` variant
+ * other than "none" (gelu's "tanh") the row <name>_<variant>.  The row
+ * order is the runtime's op numbering (asserted in runtime/), so a row
+ * added to the table lowers with no edit here.  NULL for other ops. */
+static const tir_ew_row_t *ew_row(const TirOp *op, int *arity, int *fn) {
+  const TirOpSchema *s = tir_op_schema(op->kind);
+  const char *name = s->name, *variant = "none";
+  if (tir_schema_attr_index(s, "approximate", strlen("approximate")) >= 0)
+    variant = tir_op_attr_str(op, "approximate");
+  if (strcmp(variant, "none") == 0) return tir_ew_row_named(name, arity, fn);
+  char full[64];
+  int n = snprintf(full, sizeof full, "%s_%s", name, variant);
+  if (n < 0 || (size_t)n >= sizeof full) return NULL;
+  return tir_ew_row_named(full, arity, fn);
 }
 
-static int binop(TirOpKind k) {
-  switch (k) {
-  case TIR_OP_ADD: return TIRRT_BIN_ADD;
-  case TIR_OP_SUB: return TIRRT_BIN_SUB;
-  case TIR_OP_MUL: return TIRRT_BIN_MUL;
-  case TIR_OP_DIV: return TIRRT_BIN_DIV;
-  case TIR_OP_POW: return TIRRT_BIN_POW;
-  case TIR_OP_MAXIMUM: return TIRRT_BIN_MAXIMUM;
-  case TIR_OP_MINIMUM: return TIRRT_BIN_MINIMUM;
-  case TIR_OP_EQ: return TIRRT_BIN_EQ;
-  case TIR_OP_NE: return TIRRT_BIN_NE;
-  case TIR_OP_LT: return TIRRT_BIN_LT;
-  case TIR_OP_LE: return TIRRT_BIN_LE;
-  case TIR_OP_GT: return TIRRT_BIN_GT;
-  case TIR_OP_GE: return TIRRT_BIN_GE;
-  case TIR_OP_LOGICAL_AND: return TIRRT_BIN_LOGICAL_AND;
-  case TIR_OP_LOGICAL_OR: return TIRRT_BIN_LOGICAL_OR;
-  default: return -1;
-  }
+/* The reduction (TIR_EW_RED_*, the runtime's tirrt_redop_t) an IR op
+ * named like a row of TIR_EW_REDUCE_ROWS computes, or -1. */
+static int reduce_fn(const TirOp *op) {
+#define RED_NAME_(E, name) #name,
+  static const char *const names[] = {TIR_EW_REDUCE_ROWS(RED_NAME_)};
+#undef RED_NAME_
+  const char *name = tir_op_schema(op->kind)->name;
+  for (int r = 0; r < TIR_EW_RED_COUNT; r++)
+    if (strcmp(names[r], name) == 0) return r;
+  return -1;
 }
 
 /* The slice start as a dim, resolved like shape inference does. */
@@ -215,13 +201,25 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
   TirOpKind k = op->kind;
   const TirType *x = op->n_operands ? &op->operands[0].value->type : NULL;
   const TirOpSchema *s = tir_op_schema(k);
-  int u, b;
-  if ((u = unop(k, op)) >= 0) {
-    in->op = TIRRT_OP_UNARY;
-    in->a.unary.fn = u;
-  } else if ((b = binop(k)) >= 0) {
-    in->op = TIRRT_OP_BINARY;
-    in->a.binary.fn = b;
+  int arity, fn, red;
+  if (ew_row(op, &arity, &fn)) {
+    in->op = arity == 1 ? TIRRT_OP_UNARY : TIRRT_OP_BINARY;
+    if (arity == 1) in->a.unary.fn = fn;
+    else in->a.binary.fn = fn;
+  } else if ((red = reduce_fn(op)) >= 0) {
+    in->op = TIRRT_OP_REDUCE;
+    in->a.reduce.fn = red;
+    /* A 0-d input reduces nothing (its one element is the result,
+     * whatever dims say): an empty mask. */
+    const TirAttr *d = tir_op_attr_c(op, "dims");
+    uint32_t mask = 0;
+    if (x->rank == 0)
+      mask = 0;
+    else if (d->kind == TIR_ATTR_INTS && d->ints.n > 0)
+      for (int i = 0; i < d->ints.n; i++) mask |= 1u << norm_dim(d->ints.v[i], x->rank);
+    else
+      mask = (uint32_t)((1ull << x->rank) - 1);
+    in->a.reduce.dims_mask = mask;
   } else {
     switch (k) {
     case TIR_OP_WHERE: in->op = TIRRT_OP_WHERE; break;
@@ -230,23 +228,6 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       in->a.fill.value = tir_op_attr_float(op, "value");
       break;
     case TIR_OP_CAST: in->op = TIRRT_OP_CAST; break;
-    case TIR_OP_SUM: case TIR_OP_MEAN: case TIR_OP_AMAX: case TIR_OP_AMIN: {
-      in->op = TIRRT_OP_REDUCE;
-      in->a.reduce.fn = k == TIR_OP_SUM ? TIRRT_RED_SUM : k == TIR_OP_MEAN ? TIRRT_RED_MEAN
-               : k == TIR_OP_AMAX ? TIRRT_RED_AMAX : TIRRT_RED_AMIN;
-      /* A 0-d input reduces nothing (its one element is the result,
-       * whatever dims say): an empty mask. */
-      const TirAttr *d = tir_op_attr_c(op, "dims");
-      uint32_t mask = 0;
-      if (x->rank == 0)
-        mask = 0;
-      else if (d->kind == TIR_ATTR_INTS && d->ints.n > 0)
-        for (int i = 0; i < d->ints.n; i++) mask |= 1u << norm_dim(d->ints.v[i], x->rank);
-      else
-        mask = (uint32_t)((1ull << x->rank) - 1);
-      in->a.reduce.dims_mask = mask;
-      break;
-    }
     case TIR_OP_SOFTMAX: case TIR_OP_LOG_SOFTMAX:
       in->op = TIRRT_OP_SOFTMAX;
       in->a.softmax.dim = norm_dim(tir_op_attr_int(op, "dim"), x->rank);

@@ -25,6 +25,7 @@
 #include "frontend.h"
 #include "passes.h"
 #include "tirc_internal.h"
+#include "tt.h"
 
 enum { MAX_SYMS = 16, TRIALS = 14, MAX_ELEMS = 1 << 20 };
 
@@ -48,7 +49,7 @@ typedef struct {
   Ten **memo; /* by value id */
   uint32_t n_memo;
   const char *fail; /* why evaluation stopped */
-  uint64_t rng;
+  tt_rng_t rng; /* this claim's own stream: the same data whatever ran before */
 } Eval;
 
 typedef struct {
@@ -316,10 +317,7 @@ static Ten *ev_op(Eval *e, TirOp *op, Ten *r) {
   }
 }
 
-static double rnd(Eval *e) {
-  e->rng ^= e->rng << 13, e->rng ^= e->rng >> 7, e->rng ^= e->rng << 17;
-  return (double)(e->rng >> 11) / 9007199254740992.0;
-}
+static double rnd(Eval *e) { return tt_rng_unif_r(&e->rng); }
 
 static Ten *ev(Eval *e, TirValue *v) {
   if (v->id < e->n_memo && e->memo[v->id]) return e->memo[v->id];
@@ -408,7 +406,7 @@ static void observe(void *ctx, TirModule *mod, const void *query, int claim) {
   TirFunc *fn = q->mask->func;
   for (int a = 0; fn && a < fn->n_args; a++) syms_of_type(&b, &fn->args[a]->type);
   syms_of_type(&b, &(TirType){.rank = 2, .dims = {q->L, q->S}});
-  Eval e = {.file = j->file, .b = &b, .n_memo = mod->next_id, .rng = 0x9e3779b97f4a7c15ull};
+  Eval e = {.file = j->file, .b = &b, .n_memo = mod->next_id, .rng = {0x9e3779b97f4a7c15ull}};
   e.memo = calloc(e.n_memo + 1, sizeof *e.memo);
   if (!e.memo) return;
   TirLoc loc = q->mask->def ? q->mask->def->loc : (TirLoc){0};
