@@ -1,6 +1,11 @@
-/* cpu_elementwise.c — test_cpu_kernels: the elementwise CPU kernels (unary,
- * binary with broadcasting, where / masked_fill, cast) against long double
- * references, on every dtype and layout. */
+/* cpu_elementwise.c — test_cpu_kernels: the kernel API contracts of the
+ * elementwise CPU kernels (unary, binary, where / masked_fill, cast).
+ * Their values over op x dtype x shape are test/ops (ctest ops.backend,
+ * the rows of common/tir_ew_table.h against float64); here: strided,
+ * sliced and expanded operands into strided outputs with guard checks,
+ * for one or two ops per family; error statuses; and what the kernels
+ * take but TIR does not express (integer neg/abs/relu/div, logical ops on
+ * non-bool dtypes, masked_fill values a dtype cannot hold). */
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,37 +21,17 @@ static const char *const UN_NAMES[] = {"neg", "abs", "exp", "log", "sqrt", "rsqr
                                        "tanh", "sigmoid", "relu", "silu", "erf", "sin", "cos",
                                        "gelu", "gelu_tanh", "logical_not"};
 
+/* The ops run here: integer neg/abs/relu (wrapping), logical_not, and
+ * exp, the representative float op of the layout cases. */
 static long double ref_unary(tirrt_unop_t op, tirrt_dtype_t dt, long double x) {
   if (op == TIRRT_UN_LOGICAL_NOT) return x == 0;
-  if (!tt_is_float(dt)) {
-    int64_t v = (int64_t)x;
-    int64_t neg = (int64_t)(0 - (uint64_t)v); /* gcc/clang wrap modulo 2^64 */
-    switch (op) {
-    case TIRRT_UN_NEG: return tt_wrap_to(dt, neg);
-    case TIRRT_UN_ABS: return tt_wrap_to(dt, v < 0 ? neg : v);
-    default: return v < 0 ? 0 : v; /* relu */
-    }
-  }
+  if (tt_is_float(dt)) return op == TIRRT_UN_EXP ? expl(x) : NAN;
+  int64_t v = (int64_t)x;
+  int64_t neg = (int64_t)(0 - (uint64_t)v); /* gcc/clang wrap modulo 2^64 */
   switch (op) {
-  case TIRRT_UN_NEG: return -x;
-  case TIRRT_UN_ABS: return fabsl(x);
-  case TIRRT_UN_EXP: return expl(x);
-  case TIRRT_UN_LOG: return logl(x);
-  case TIRRT_UN_SQRT: return sqrtl(x);
-  case TIRRT_UN_RSQRT: return 1 / sqrtl(x);
-  case TIRRT_UN_RECIPROCAL: return 1 / x;
-  case TIRRT_UN_TANH: return tanhl(x);
-  case TIRRT_UN_SIGMOID: return 1 / (1 + expl(-x));
-  case TIRRT_UN_RELU: return x < 0 ? 0 : x;
-  case TIRRT_UN_SILU: return x / (1 + expl(-x));
-  case TIRRT_UN_ERF: return erfl(x);
-  case TIRRT_UN_SIN: return sinl(x);
-  case TIRRT_UN_COS: return cosl(x);
-  /* the textbook forms, in long double so their cancellation costs nothing */
-  case TIRRT_UN_GELU: return 0.5L * x * (1 + erfl(x / sqrtl(2)));
-  case TIRRT_UN_GELU_TANH:
-    return 0.5L * x * (1 + tanhl(sqrtl(2 / 3.14159265358979323846L) * (x + 0.044715L * x * x * x)));
-  default: return NAN;
+  case TIRRT_UN_NEG: return tt_wrap_to(dt, neg);
+  case TIRRT_UN_ABS: return tt_wrap_to(dt, v < 0 ? neg : v);
+  default: return v < 0 ? 0 : v; /* relu */
   }
 }
 
@@ -75,27 +60,21 @@ static void run_unary(tirrt_unop_t op, tirrt_dtype_t dt, int xr, const int64_t *
 }
 
 void test_unary(void) {
-  const int64_t s1[] = {7}, s0[] = {1}, sz[] = {3, 0, 7};
-  for (int op = TIRRT_UN_NEG; op <= TIRRT_UN_GELU_TANH; op++) {
-    double lo = -4, hi = 4;
-    if (op == TIRRT_UN_LOG || op == TIRRT_UN_SQRT || op == TIRRT_UN_RSQRT) lo = 0.05, hi = 5;
-    if (op == TIRRT_UN_RECIPROCAL) lo = 0.25;
-    for (int f = 0; f < TT_COUNT(TT_FLOATS); f++) {
-      tirrt_dtype_t dt = TT_FLOATS[f];
-      for (int lay = TT_LAY_C; lay <= TT_LAY_E; lay++) run_unary(op, dt, 3, SH3, lay, 3, SH3, TT_LAY_C, lo, hi);
-      run_unary(op, dt, 1, s1, TT_LAY_C, 3, SH3, TT_LAY_C, lo, hi);  /* rank 1 against rank 3 */
-      run_unary(op, dt, 0, s0, TT_LAY_C, 3, SH3, TT_LAY_P, lo, hi);  /* 0-d, strided output */
-      run_unary(op, dt, 3, SH3, TT_LAY_T, 3, SH3, TT_LAY_P, lo, hi); /* both strided */
-      run_unary(op, dt, 3, sz, TT_LAY_C, 3, sz, TT_LAY_C, lo, hi);   /* zero-size */
-    }
-  }
-  /* Runs longer than the kernels' 512-element blocks. */
-  const int64_t lng[] = {2, 1031}, lng1[] = {1031};
+  /* Layouts, with exp standing for the float ops: transposed, sliced and
+   * expanded inputs, rank 1 and 0-d broadcast into rank 3, strided outputs,
+   * zero-size, and runs past the kernels' 512-element blocks. */
+  const int64_t s1[] = {7}, s0[] = {1}, sz[] = {3, 0, 7}, lng[] = {2, 1031}, lng1[] = {1031};
   for (int f = 0; f < TT_COUNT(TT_FLOATS); f++) {
-    run_unary(TIRRT_UN_SILU, TT_FLOATS[f], 2, lng, TT_LAY_C, 2, lng, TT_LAY_C, -4, 4);
-    run_unary(TIRRT_UN_EXP, TT_FLOATS[f], 2, lng, TT_LAY_T, 2, lng, TT_LAY_P, -4, 4);
-    run_unary(TIRRT_UN_TANH, TT_FLOATS[f], 1, lng1, TT_LAY_C, 2, lng, TT_LAY_C, -4, 4);
+    tirrt_dtype_t dt = TT_FLOATS[f];
+    for (int lay = TT_LAY_T; lay <= TT_LAY_E; lay++) run_unary(TIRRT_UN_EXP, dt, 3, SH3, lay, 3, SH3, TT_LAY_C, -4, 4);
+    run_unary(TIRRT_UN_EXP, dt, 1, s1, TT_LAY_C, 3, SH3, TT_LAY_C, -4, 4);  /* rank 1 against rank 3 */
+    run_unary(TIRRT_UN_EXP, dt, 0, s0, TT_LAY_C, 3, SH3, TT_LAY_P, -4, 4);  /* 0-d, strided output */
+    run_unary(TIRRT_UN_EXP, dt, 3, SH3, TT_LAY_T, 3, SH3, TT_LAY_P, -4, 4); /* both strided */
+    run_unary(TIRRT_UN_EXP, dt, 3, sz, TT_LAY_C, 3, sz, TT_LAY_C, -4, 4);   /* zero-size */
+    run_unary(TIRRT_UN_EXP, dt, 2, lng, TT_LAY_T, 2, lng, TT_LAY_P, -4, 4);
+    run_unary(TIRRT_UN_EXP, dt, 1, lng1, TT_LAY_C, 2, lng, TT_LAY_C, -4, 4);
   }
+  /* Integer neg/abs/relu over the whole range (TIR takes these on floats only). */
   const tirrt_unop_t int_ops[] = {TIRRT_UN_NEG, TIRRT_UN_ABS, TIRRT_UN_RELU};
   for (int k = 0; k < 3; k++)
     for (int i = 0; i < TT_COUNT(TT_INTS); i++) {
@@ -114,22 +93,6 @@ void test_unary(void) {
     tt_poison(&o);
     if (tt_expect_ok(tirrt_cpu_unary(TIRRT_UN_ABS, &x.v, &o.v), "abs i8 -128"))
       CHECK_MSG(tt_lin(&o, 0) == -128, "abs(i8 -128) wraps to -128");
-    tt_free(&x);
-    tt_free(&o);
-  }
-  /* sigmoid and silu stay finite far out in f32. */
-  {
-    int64_t n = 6;
-    const float xs[6] = {-1000, -100, -88.8f, 88.8f, 100, 1000};
-    tt_t x = tt_make(TIRRT_DTYPE_F32, 1, &n, TT_LAY_C), o = tt_make(TIRRT_DTYPE_F32, 1, &n, TT_LAY_C);
-    memcpy(x.v.data, xs, sizeof xs);
-    for (int op = TIRRT_UN_SIGMOID; op <= TIRRT_UN_SILU; op += TIRRT_UN_SILU - TIRRT_UN_SIGMOID) {
-      tt_poison(&o);
-      if (!tt_expect_ok(tirrt_cpu_unary((tirrt_unop_t)op, &x.v, &o.v), "sigmoid/silu extremes")) continue;
-      long double ref[6];
-      for (int k = 0; k < 6; k++) ref[k] = ref_unary((tirrt_unop_t)op, TIRRT_DTYPE_F32, xs[k]);
-      tt_expect_close(tt_label("%s at +-1000", UN_NAMES[op]), &o, ref, 1e-6);
-    }
     tt_free(&x);
     tt_free(&o);
   }
@@ -160,40 +123,18 @@ static const char *const BIN_NAMES[] = {"add", "sub", "mul", "div", "pow", "maxi
                                         "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
                                         "logical_or"};
 
+/* The ops run here: maximum and lt (the layout cases), integer div
+ * (truncating, x / -1 wrapping) and logical and/or on every dtype. */
 static long double ref_binary(tirrt_binop_t op, tirrt_dtype_t dt, long double a, long double b) {
   switch (op) {
-  case TIRRT_BIN_EQ: return a == b;
-  case TIRRT_BIN_NE: return a != b;
   case TIRRT_BIN_LT: return a < b;
-  case TIRRT_BIN_LE: return a <= b;
-  case TIRRT_BIN_GT: return a > b;
-  case TIRRT_BIN_GE: return a >= b;
   case TIRRT_BIN_LOGICAL_AND: return a != 0 && b != 0;
   case TIRRT_BIN_LOGICAL_OR: return a != 0 || b != 0;
   case TIRRT_BIN_MAXIMUM: return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
-  case TIRRT_BIN_MINIMUM: return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
   default: break;
   }
-  if (tt_is_float(dt)) {
-    switch (op) {
-    case TIRRT_BIN_ADD: return a + b;
-    case TIRRT_BIN_SUB: return a - b;
-    case TIRRT_BIN_MUL: return a * b;
-    case TIRRT_BIN_DIV: return a / b;
-    default: return powl(a, b);
-    }
-  }
-  uint64_t x = (uint64_t)(int64_t)a, y = (uint64_t)(int64_t)b, r = 1;
-  switch (op) {
-  case TIRRT_BIN_ADD: r = x + y; break;
-  case TIRRT_BIN_SUB: r = x - y; break;
-  case TIRRT_BIN_MUL: r = x * y; break;
-  case TIRRT_BIN_DIV: r = (int64_t)b == -1 ? 0 - x : (uint64_t)((int64_t)a / (int64_t)b); break;
-  default:
-    for (int64_t e = 0; e < (int64_t)b; e++) r *= x;
-    break;
-  }
-  return tt_wrap_to(dt, (int64_t)r);
+  int64_t x = (int64_t)a, y = (int64_t)b; /* div, on the integers */
+  return tt_wrap_to(dt, y == -1 ? (int64_t)(0 - (uint64_t)x) : x / y);
 }
 
 /* Fills t with integer values in [lo, hi] (floats too, so comparisons
@@ -211,18 +152,15 @@ static void run_binary(tirrt_binop_t op, tirrt_dtype_t dt, spec_t sa, spec_t sb,
   if (op >= TIRRT_BIN_EQ) { /* small integers: ties and zeros happen */
     tt_rand_integral(&a, -2, 2);
     tt_rand_integral(&b, -2, 2);
-  } else if (op == TIRRT_BIN_POW) {
-    if (tt_is_float(dt)) tt_rand(&a, 0.5, 2), tt_rand(&b, -2, 2);
-    else tt_rand_integral(&a, -5, 5), tt_rand_integral(&b, 0, 6);
-  } else if (op == TIRRT_BIN_DIV && !tt_is_float(dt)) {
+  } else if (op == TIRRT_BIN_DIV) { /* integers only */
     tt_rand(&a, -1e18, 1e18);
-    tt_rand_integral(&b, 1, 40);
-  } else if (tt_is_float(dt)) {
+    tt_rand_integral(&b, -40, 40);
+    size_t es = tt_dtype_size(dt);
+    for (size_t k = 0; k < b.nbytes / es; k++) /* no x / 0 here: that is below */
+      if (tt_load(dt, tt_storage(&b) + k * es) == 0) tt_store(dt, tt_storage(&b) + k * es, -1);
+  } else {
     tt_rand(&a, -4, 4);
-    tt_rand(&b, op == TIRRT_BIN_DIV ? 0.5 : -4, 4);
-  } else { /* the whole range: add/sub/mul wrap */
-    tt_rand(&a, -9.3e18, 9.3e18);
-    tt_rand(&b, -9.3e18, 9.3e18);
+    tt_rand(&b, -4, 4);
   }
   tt_poison(&o);
   char label[256];
@@ -256,43 +194,26 @@ void test_binary(void) {
       {{3, SH3, TT_LAY_E}, {3, s157, TT_LAY_C}, {3, SH3, TT_LAY_P}}, /* expanded, strided output */
       {{3, sz, TT_LAY_C}, {1, s7, TT_LAY_C}, {3, sz, TT_LAY_C}},   /* zero-size */
   };
-  for (int op = TIRRT_BIN_ADD; op <= TIRRT_BIN_LOGICAL_OR; op++)
-    for (int d = 0; d < TT_COUNT(TT_ALL); d++) {
-      tirrt_dtype_t dt = TT_ALL[d];
-      if (dt == TIRRT_DTYPE_BOOL && op <= TIRRT_BIN_POW) continue; /* rejected, tested below */
-      for (int c = 0; c < TT_COUNT(combos); c++)
-        run_binary((tirrt_binop_t)op, dt, combos[c][0], combos[c][1], combos[c][2]);
-    }
-  /* Runs longer than the kernels' 512-element blocks. */
+  /* Layouts with maximum and lt standing for the binary ops (every dtype:
+   * every element size, and a bool output). */
   const int64_t lng[] = {2, 1031}, lng1[] = {1031};
-  const spec_t lc = {2, lng, TT_LAY_C};
+  const tirrt_binop_t ops[] = {TIRRT_BIN_MAXIMUM, TIRRT_BIN_LT};
+  for (int k = 0; k < 2; k++)
+    for (int d = 0; d < TT_COUNT(TT_ALL); d++) {
+      for (int c = 0; c < TT_COUNT(combos); c++) run_binary(ops[k], TT_ALL[d], combos[c][0], combos[c][1], combos[c][2]);
+      /* past the kernels' 512-element blocks, into a strided output */
+      run_binary(ops[k], TT_ALL[d], (spec_t){2, lng, TT_LAY_T}, (spec_t){1, lng1, TT_LAY_C}, (spec_t){2, lng, TT_LAY_P});
+    }
+  /* What TIR does not express: integer div (x / -1 wraps at the minimum),
+   * logical and/or on non-bool dtypes. */
   for (int d = 0; d < TT_COUNT(TT_ALL); d++) {
     tirrt_dtype_t dt = TT_ALL[d];
-    const tirrt_binop_t ops[] = {TIRRT_BIN_MAXIMUM, TIRRT_BIN_LT, TIRRT_BIN_MUL};
-    for (int k = 0; k < 3; k++) {
-      if (dt == TIRRT_DTYPE_BOOL && ops[k] == TIRRT_BIN_MUL) continue;
-      run_binary(ops[k], dt, lc, lc, lc);
-      run_binary(ops[k], dt, (spec_t){2, lng, TT_LAY_T}, (spec_t){1, lng1, TT_LAY_C}, (spec_t){2, lng, TT_LAY_P});
+    if (dt == TIRRT_DTYPE_BOOL) continue;
+    for (int c = 0; c < 2; c++) {
+      if (!tt_is_float(dt)) run_binary(TIRRT_BIN_DIV, dt, combos[c][0], combos[c][1], combos[c][2]);
+      run_binary(TIRRT_BIN_LOGICAL_AND, dt, combos[c][0], combos[c][1], combos[c][2]);
+      run_binary(TIRRT_BIN_LOGICAL_OR, dt, combos[c][0], combos[c][1], combos[c][2]);
     }
-  }
-  /* Special values: NaN propagation, float division by zero. */
-  for (int f = 0; f < TT_COUNT(TT_FLOATS); f++) {
-    tirrt_dtype_t dt = TT_FLOATS[f];
-    int64_t n = 5;
-    const long double av[5] = {1, NAN, 3, NAN, -1}, bv[5] = {NAN, 2, 0, NAN, 0};
-    tt_t a = tt_make(dt, 1, &n, TT_LAY_C), b = tt_make(dt, 1, &n, TT_LAY_C), o = tt_make(dt, 1, &n, TT_LAY_C);
-    for (int k = 0; k < 5; k++) tt_set_lin(&a, k, av[k]), tt_set_lin(&b, k, bv[k]);
-    const tirrt_binop_t ops[] = {TIRRT_BIN_MAXIMUM, TIRRT_BIN_MINIMUM, TIRRT_BIN_DIV, TIRRT_BIN_ADD};
-    for (int k = 0; k < 4; k++) {
-      tt_poison(&o);
-      char label[96];
-      snprintf(label, sizeof label, "%s %s with NaN/0", BIN_NAMES[ops[k]], tt_dtype_name(dt));
-      if (!tt_expect_ok(tirrt_cpu_binary(ops[k], &a.v, &b.v, &o.v), label)) continue;
-      long double ref[5];
-      for (int i = 0; i < 5; i++) ref[i] = ref_binary(ops[k], dt, av[i], bv[i]);
-      tt_expect_exact(label, &o, ref); /* NaN where ref is NaN, +-inf for x/0 */
-    }
-    tt_free(&a), tt_free(&b), tt_free(&o);
   }
   /* Integer edge cases and errors. */
   {
@@ -380,6 +301,9 @@ void test_where(void) {
 
 /* ------------------------------------------------------------ cast */
 
+/* Every dtype pair into a strided output, from values test/ops does not
+ * draw: rounding and range boundaries (127.9, 128.5, 65520, 2^31, 2^63)
+ * and integers of random bits (every value of the type). */
 void test_cast(void) {
   static const double specials[] = {NAN, INFINITY, -INFINITY, 1e10, -1e10, 0.5, -0.5, -0.0,
                                     2.5, -2.5, 127.9, 128.5, -128.9, -129, 255.5, 256, 65504,
@@ -388,8 +312,8 @@ void test_cast(void) {
   for (int s = 0; s < TT_COUNT(TT_ALL); s++)
     for (int d = 0; d < TT_COUNT(TT_ALL); d++) {
       tirrt_dtype_t st = TT_ALL[s], dt = TT_ALL[d];
-      for (int v = 0; v < 2; v++) {
-        tt_t x = tt_make(st, 3, SH3, v ? TT_LAY_C : TT_LAY_T), o = tt_make(dt, 3, SH3, v ? TT_LAY_P : TT_LAY_C);
+      {
+        tt_t x = tt_make(st, 3, SH3, TT_LAY_C), o = tt_make(dt, 3, SH3, TT_LAY_P);
         size_t es = tt_dtype_size(st);
         for (size_t k = 0; k < x.nbytes / es; k++) {
           unsigned char *p = tt_storage(&x) + k * es;
@@ -406,7 +330,7 @@ void test_cast(void) {
         }
         tt_poison(&o);
         char label[96];
-        snprintf(label, sizeof label, "cast %s -> %s (%s)", tt_dtype_name(st), tt_dtype_name(dt), v ? "to strided" : "from transposed");
+        snprintf(label, sizeof label, "cast %s -> %s (to strided)", tt_dtype_name(st), tt_dtype_name(dt));
         if (tt_expect_ok(tirrt_cpu_copy(&x.v, &o.v), label)) {
           long double *ref = tt_ref_alloc(&o);
           for (int64_t k = 0; k < 105; k++) ref[k] = tt_convert(tt_lin(&x, k), st, dt);

@@ -3,7 +3,10 @@
  * reference computed in long double from the decoded inputs, on fresh
  * random data (the seed is printed; TIRC_TEST_SEED=N or --seed=N repeats a
  * run).  This file holds main and the conversions and views; the kernels
- * are in cpu_elementwise.c, cpu_reduce_norm.c and cpu_matmul_misc.c.
+ * are in cpu_elementwise.c, cpu_reduce_norm.c and cpu_matmul_misc.c.  The
+ * values of the elementwise, reduction and softmax ops over op x dtype x
+ * shape are test/ops' (ctest ops.backend); those files keep the kernel API
+ * contracts and the cases TIR cannot express.
  *
  * Inputs come in several layouts (contiguous, transposed, sliced with an
  * offset and a step, expanded with stride 0) and broadcast shapes.  Every
