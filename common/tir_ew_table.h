@@ -25,9 +25,12 @@
  *   INT_FORMULA in int64_t, wrapping (unsigned arithmetic, tir_cv_wrap64),
  *            for DOMAIN NUM and ALL; unused (0) for FLOAT rows.
  * The row order is the op numbering of the runtime (tirrt_unop_t,
- * tirrt_binop_t) and the kernels (TIRK_UN_*, TIRK_BIN_*).  To add an op:
- * a row here; the runtime's enum in runtime/tirrt.h (asserted against this
- * table); the IR's lowering (codegen/lower.c); the front ends that spell it. */
+ * tirrt_binop_t, both made from these rows) and the kernels (TIRK_UN_*,
+ * TIRK_BIN_*).  To add an op: a row here.  That gives the IR op (ops.def),
+ * what infer accepts (LANG), its lowering (codegen/lower.c looks rows up
+ * by name), the folder, the CPU and CUDA kernels, the generated kernels and
+ * the table-driven op test (test/ops).  Then only its spelling in the
+ * front ends that have one (python/tirc/aten_*.py) and docs/language.md. */
 #ifndef TIR_COMMON_EW_TABLE_H
 #define TIR_COMMON_EW_TABLE_H
 

@@ -53,7 +53,9 @@ static tirrt_view_t dense_view(tirrt_dtype_t dt, int32_t rank, const int64_t *sh
 
 /* ------------------------------------------------------------ reduce */
 
-static const char *const redop_names[] = {"sum", "mean", "amax", "amin"};
+#define RED_NAME_(E, name) #name,
+static const char *const redop_names[] = {TIR_EW_REDUCE_ROWS(RED_NAME_)};
+#undef RED_NAME_
 
 /* Folds m values into the accumulator at `acc` (astep bytes apart; 0 means
  * they all fold into one slot).  amax/amin propagate NaN like torch: once a
