@@ -5,7 +5,8 @@
 # examples for sm_80 and sm_90.
 add_executable(test_fuse_cuda ${CMAKE_CURRENT_LIST_DIR}/test_fuse_cuda.c)
 target_link_libraries(test_fuse_cuda tirc_testlib tirc_embed tir_codegen tir_frontend tir_passes tir_ir tirrt)
-target_compile_definitions(test_fuse_cuda PRIVATE TIRC_RUNTIME_INCLUDE="${PROJECT_SOURCE_DIR}/runtime")
+target_compile_definitions(test_fuse_cuda PRIVATE TIRC_RUNTIME_INCLUDE="${PROJECT_SOURCE_DIR}/runtime"
+  TIRC_COMMON_INCLUDE="${PROJECT_SOURCE_DIR}/common")
 if(TIRC_HAVE_CUDA)
   target_compile_definitions(test_fuse_cuda PRIVATE TIRC_HAVE_CUDA=1)
 endif()

@@ -422,8 +422,8 @@ static void test_compile_and_cache(void) {
   CHECK(f && tir_codegen_emit_c(p.cg, "mixed.tir", true, f) == TIR_OK);
   if (f) fclose(f);
   char cmd[1400];
-  snprintf(cmd, sizeof cmd, "cc -std=c11 -fsyntax-only -Werror=int-conversion -I%s %s",
-           TIRC_RUNTIME_INCLUDE, csrc);
+  snprintf(cmd, sizeof cmd, "cc -std=c11 -fsyntax-only -Werror=int-conversion -I%s -I%s %s",
+           TIRC_RUNTIME_INCLUDE, TIRC_COMMON_INCLUDE, csrc);
   CHECK(system(cmd) == 0);
   prog_free(&p);
 
