@@ -41,7 +41,7 @@ for which in before after; do
   python3 bench/run.py $B/tirc /tmp/bp --reps 30 --out "$OUT/programs-$which.md" > /dev/null 2>&1
   echo "== $which: programs"; cat "$OUT/programs-$which.md"
   echo "== $which: gpt2_small.tir (driver, cuda)"
-  $B/tirc run bench/gpt2_small.tir --device=cuda --random-inputs --bench=20 2>&1 | tail -1
+  $B/tirc run bench/gpt2_small.tir --device=cuda --random-inputs --dim B=8 --dim T=1024 --bench=20 2>&1 | tail -1
   for t in 1 $(nproc); do
     echo -n "== $which: cpu_sdpa.tir, OMP_NUM_THREADS=$t: "
     OMP_NUM_THREADS=$t $B/tirc run bench/cpu_sdpa.tir --device=cpu --random-inputs --bench=10 2>&1 | tail -1
