@@ -12,6 +12,7 @@
 
 #include "causal.h"
 #include "passes.h"
+#include "rewrite.h"
 
 enum { MAX_CHAIN = 32, MAX_MASKS = 8 };
 
@@ -43,8 +44,6 @@ typedef struct {
   Mask masks[MAX_MASKS];
   int n_masks;
 } Match;
-
-static int norm_dim(int64_t d, int rank) { return (int)(d < 0 ? d + rank : d); }
 
 static bool scalar_const(TirValue *v, double *c) { return tir_value_const_scalar(v, c); }
 
@@ -110,50 +109,6 @@ static bool swaps_last_two(const TirOp *op) {
   for (int i = 0; i < r; i++)
     if (perm[i] != (i == r - 2 ? r - 1 : i == r - 1 ? r - 2 : i)) return false;
   return true;
-}
-
-/* Un-repeats k or v repeated for grouped-query attention.
- * HF repeat_kv, x: [..., Hk, S, E]:
- *   %u = unsqueeze(%x, dim=R-2)                 [..., Hk, 1, S, E]
- *   %e = expand(%u, shape=[..., Hk, n, S, E])
- *   %r = reshape(%e, shape=[..., Hk*n, S, E])
- * MQA, x: [..., 1, S, E]:
- *   %r = expand(%x, shape=[..., H, S, E])
- * Returns x and sets *groups = n (or H), or NULL. */
-static TirValue *unrepeat(TirModule *m, TirValue *r, const TirDim **groups) {
-  TirOp *op = r->def;
-  if (!op) return NULL;
-  const TirType *rt = &r->type;
-  int R = rt->rank;
-  if (R < 3) return NULL;
-  if (op->kind == TIR_OP_EXPAND) {
-    TirValue *x = op->operands[0].value;
-    const TirType *xt = &x->type;
-    int64_t one;
-    if (xt->rank != R || !tir_dim_is_const(xt->dims[R - 3], &one) || one != 1) return NULL;
-    for (int i = 0; i < R; i++)
-      if (i != R - 3 && xt->dims[i] != rt->dims[i]) return NULL;
-    *groups = rt->dims[R - 3];
-    return x;
-  }
-  if (op->kind != TIR_OP_RESHAPE) return NULL;
-  TirValue *e = op->operands[0].value;
-  if (!e->def || e->def->kind != TIR_OP_EXPAND || e->type.rank != R + 1) return NULL;
-  TirValue *u = e->def->operands[0].value;
-  if (!u->def || u->def->kind != TIR_OP_UNSQUEEZE || u->type.rank != R + 1) return NULL;
-  if (norm_dim(tir_op_attr_int(u->def, "dim"), R + 1) != R - 2) return NULL;
-  TirValue *x = u->def->operands[0].value;
-  const TirType *xt = &x->type, *et = &e->type;
-  if (xt->rank != R) return NULL;
-  /* expand changes only the inserted axis; the reshape merges it into heads. */
-  for (int i = 0; i < R + 1; i++)
-    if (i != R - 2 && et->dims[i] != u->type.dims[i]) return NULL;
-  for (int i = 0; i < R; i++)
-    if (i != R - 3 && xt->dims[i] != rt->dims[i]) return NULL;
-  const TirDim *n = et->dims[R - 2];
-  if (rt->dims[R - 3] != tir_dim_mul(m, xt->dims[R - 3], n, NULL)) return NULL;
-  *groups = n;
-  return x;
 }
 
 /* ------------------------------------------------------------ matching */
@@ -280,7 +235,7 @@ static const char *match_qk(TirModule *m, Match *mt) {
   /* GQA: both k and v repeated by the same factor. */
   if (mt->k) {
     const TirDim *gk = NULL, *gv = NULL;
-    TirValue *k0 = unrepeat(m, mt->k, &gk), *v0 = unrepeat(m, mt->v, &gv);
+    TirValue *k0 = tir_rw_unrepeat(m, mt->k, &gk), *v0 = tir_rw_unrepeat(m, mt->v, &gv);
     if (k0 && v0 && gk == gv && k0->type.dims[k0->type.rank - 3] == v0->type.dims[v0->type.rank - 3]) {
       mt->k = k0;
       mt->v = v0;
@@ -333,77 +288,13 @@ static const char *fold_steps(Match *mt) {
 
 /* ------------------------------------------------------------ rewriting */
 
-typedef struct {
-  TirModule *m;
-  TirOp *anchor;     /* new ops go before it */
-  TirOp *made[64];
-  int n_made;
-  TirDiag *quiet;    /* inference errors of tentative ops go nowhere */
-  bool failed;
-} Builder;
-
-static TirValue *build(Builder *b, TirOp *op) {
-  if (b->failed || !op) {
-    b->failed = true;
-    return NULL;
-  }
-  if (tir_infer_op(b->m, op, b->quiet) != TIR_OK || b->n_made == 64) {
-    tir_op_erase(op); /* detached: this only drops its operand uses */
-    b->failed = true;
-    return NULL;
-  }
-  tir_op_insert_before(b->anchor, op);
-  b->made[b->n_made++] = op;
-  return op->result;
-}
-
-static TirValue *build1(Builder *b, TirOpKind k, TirValue *x, TirLoc loc) {
-  if (b->failed) return NULL;
-  return build(b, tir_op_new(b->m, k, &x, 1, loc));
-}
-
-static TirValue *build2(Builder *b, TirOpKind k, TirValue *x, TirValue *y, TirLoc loc) {
-  if (b->failed) return NULL;
-  TirValue *ops[2] = {x, y};
-  return build(b, tir_op_new(b->m, k, ops, 2, loc));
-}
-
-static TirValue *build_scalar(Builder *b, TirDType dt, double v, TirLoc loc) {
-  if (b->failed) return NULL;
-  TirOp *op = tir_const_scalar_new(b->m, dt, v, loc);
-  if (op) op->result->name = "cst";
-  return build(b, op);
-}
-
-static void undo(Builder *b) {
-  for (int i = b->n_made - 1; i >= 0; i--) tir_op_erase(b->made[i]);
-  b->n_made = 0;
-}
-
-/* Removes ops left without uses, starting from op and walking up. */
-static void erase_dead(TirOp *op) {
-  TirOp *stack[256];
-  int n = 0;
-  stack[n++] = op;
-  while (n) {
-    TirOp *o = stack[--n];
-    if (!o->func || (o->result && o->result->first_use) || o->kind == TIR_OP_RETURN) continue;
-    TirOp *defs[16];
-    int nd = 0;
-    for (int i = 0; i < o->n_operands && nd < 16; i++)
-      if (o->operands[i].value->def) defs[nd++] = o->operands[i].value->def;
-    tir_op_erase(o);
-    for (int i = 0; i < nd && n < 256; i++) stack[n++] = defs[i];
-  }
-}
-
 static const char *ALIGN_NAME[] = {"top_left", "top_left", "bottom_right"};
 
 static const char *rewrite(Match *mt, const TirPassOptions *opts) {
   TirModule *m = mt->softmax->module;
   TirDiag *quiet = tir_diag_new(NULL, 1);
   if (!quiet) return "out of memory";
-  Builder b = {.m = m, .anchor = mt->pv, .quiet = quiet};
+  TirBuilder b = {.m = m, .anchor = mt->pv, .quiet = quiet};
   TirLoc loc = mt->pv->loc;
   TirDType dt = mt->q->type.dtype;
 
@@ -414,7 +305,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
       tir_op_set_int(t, "dim0", -2);
       tir_op_set_int(t, "dim1", -1);
     }
-    k = build(&b, t);
+    k = tir_rw_build(&b, t);
     if (k) k->name = "k"; /* readable in dumps; the printer uniquifies it */
   }
   const TirDim *L = mt->q->type.dims[mt->q->type.rank - 2];
@@ -446,33 +337,33 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
      * a uniform average), not as sdpa's masked rows (0). */
     bool finite_keep = !mk->additive && isfinite(mk->fill);
     if (finite_keep) {
-      TirValue *z = build_scalar(&b, dt, 0, loc), *f = build_scalar(&b, dt, mk->fill * mk->mscale, loc);
+      TirValue *z = tir_rw_scalar(&b, dt, 0, loc), *f = tir_rw_scalar(&b, dt, mk->fill * mk->mscale, loc);
       TirValue *ops[3] = {mk->v, mk->negated ? f : z, mk->negated ? z : f};
       TirValue *w = NULL;
-      if (!b.failed) w = build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
-      add = add ? build2(&b, TIR_OP_ADD, add, w, loc) : w;
+      if (!b.failed) w = tir_rw_build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
+      add = add ? tir_rw_build2(&b, TIR_OP_ADD, add, w, loc) : w;
       exact = true;
     } else if (mk->additive) {
       exact = true;
       TirValue *v = mk->v;
-      if (mk->mscale != 1) v = build2(&b, TIR_OP_MUL, v, build_scalar(&b, v->type.dtype, mk->mscale, loc), loc);
+      if (mk->mscale != 1) v = tir_rw_build2(&b, TIR_OP_MUL, v, tir_rw_scalar(&b, v->type.dtype, mk->mscale, loc), loc);
       if (v && v->type.dtype != dt) {
         TirOp *c2 = tir_op_new(m, TIR_OP_CAST, &v, 1, loc);
         if (c2) tir_op_set_dtype(c2, "dtype", dt);
-        v = build(&b, c2);
+        v = tir_rw_build(&b, c2);
       }
-      add = add ? build2(&b, TIR_OP_ADD, add, v, loc) : v;
+      add = add ? tir_rw_build2(&b, TIR_OP_ADD, add, v, loc) : v;
     } else {
-      TirValue *v = mk->negated ? build1(&b, TIR_OP_LOGICAL_NOT, mk->v, loc) : mk->v;
-      keep = keep ? build2(&b, TIR_OP_LOGICAL_AND, keep, v, loc) : v;
+      TirValue *v = mk->negated ? tir_rw_build1(&b, TIR_OP_LOGICAL_NOT, mk->v, loc) : mk->v;
+      keep = keep ? tir_rw_build2(&b, TIR_OP_LOGICAL_AND, keep, v, loc) : v;
     }
   }
   TirValue *mask = add ? add : keep;
   if (add && keep) {
-    TirValue *ops[3] = {keep, build_scalar(&b, dt, 0, loc), build_scalar(&b, dt, -INFINITY, loc)};
+    TirValue *ops[3] = {keep, tir_rw_scalar(&b, dt, 0, loc), tir_rw_scalar(&b, dt, -INFINITY, loc)};
     TirValue *f = NULL;
-    if (!b.failed) f = build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
-    mask = build2(&b, TIR_OP_ADD, add, f, loc);
+    if (!b.failed) f = tir_rw_build(&b, tir_op_new(m, TIR_OP_WHERE, ops, 3, loc));
+    mask = tir_rw_build2(&b, TIR_OP_ADD, add, f, loc);
   }
 
   TirValue *sd = NULL;
@@ -487,22 +378,22 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
       tir_op_set_bool(op, "enable_gqa", mt->gqa);
       if (exact) tir_op_set_bool(op, "exact_mask", true);
     }
-    sd = build(&b, op);
+    sd = tir_rw_build(&b, op);
   }
   tir_diag_free(quiet);
   if (!sd || !tir_type_equal(&sd->type, &mt->pv->result->type)) {
-    undo(&b);
+    tir_rw_undo(&b);
     return "the matched operands do not fit sdpa's shape rules";
   }
   sd->name = mt->pv->result->name;
   tir_value_replace_all_uses(mt->pv->result, sd);
-  erase_dead(mt->pv);
+  tir_rw_erase_dead(mt->pv);
   return NULL;
 }
 
 static const char *try_fuse(TirOp *softmax, const TirPassOptions *opts) {
   TirValue *x = softmax->operands[0].value;
-  if (norm_dim(tir_op_attr_int(softmax, "dim"), x->type.rank) != x->type.rank - 1)
+  if (tir_rw_norm_dim(tir_op_attr_int(softmax, "dim"), x->type.rank) != x->type.rank - 1)
     return "the softmax is not over the last axis";
   Match mt = {.softmax = softmax};
   const char *why;

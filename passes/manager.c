@@ -29,7 +29,7 @@ const TirPassInfo *tir_pass_find(const char *name, size_t len) {
 /* canonicalize first so fuse-attention sees one form of each pattern; again
  * after it, to fold the masks it combined; select-kernel last. */
 const char *tir_default_pipeline(void) {
-  return "canonicalize,cse,fuse-attention,canonicalize,cse,dce,select-kernel";
+  return "canonicalize,cse,fuse-attention,simplify-sdpa,canonicalize,cse,dce,select-kernel";
 }
 
 /* -O0: no optimizing pass, but every sdpa still needs its kernel. */

@@ -218,6 +218,76 @@ def attention(r, idx):
     return text, dt, 1
 
 
+def sdpa_op(r, idx):
+    """An explicit sdpa whose mask is built the ways the torch backend hands
+    them over (simplify-sdpa's input): Hugging Face's causal AND padding as a
+    bool or as where(keep, 0, finfo.min), nn.MultiheadAttention's float sum
+    of a causal mask and a key-padding mask, a bias plus a causal mask, and
+    repeat_kv'd K/V.  Random padding may mask whole rows: both sides are
+    sdpa, whose fully masked rows are 0."""
+    dt = r.choice(["f32", "f32", "f64"])
+    B, H = r.randint(1, 2), r.choice([1, 2, 4])
+    L = r.randint(1, 7)
+    S = L + r.choice([0, 0, r.randint(0, 4)])
+    E = r.randint(1, 9)
+    Hk = r.choice([h for h in (1, 2, H) if H % h == 0])
+    form = r.choice(["hf_bool", "hf_float", "mha", "bias", "plain"])
+    args = [f"%q: {dt}[{B}, {H}, {L}, {E}]", f"%k: {dt}[{B}, {Hk}, {S}, {E}]",
+            f"%v: {dt}[{B}, {Hk}, {S}, {E}]"]
+    lines = []
+    k, v = "k", "v"
+    if Hk != H:
+        n_rep = H // Hk
+        for t in ("k", "v"):
+            if Hk == 1 and r.random() < 0.5:
+                lines.append(f"  %{t}_r = expand(%{t}, shape=[{B}, {H}, {S}, {E}])")
+            else:
+                lines += [f"  %{t}_u = unsqueeze(%{t}, dim=2)",
+                          f"  %{t}_e = expand(%{t}_u, shape=[{B}, {Hk}, {n_rep}, {S}, {E}])",
+                          f"  %{t}_r = reshape(%{t}_e, shape=[{B}, {H}, {S}, {E}])"]
+        k, v = "k_r", "v_r"
+    # causal index mask: query positions start at S - L (bottom-right) or 0
+    start = r.choice([0, S - L])
+    lines += [f"  %kidx = arange(end={S}, dtype=i64)",
+              f"  %qidx = arange(start={start}, end={start + L}, dtype=i64)",
+              f"  %k4 = reshape(%kidx, shape=[1, 1, 1, {S}])",
+              f"  %q4 = reshape(%qidx, shape=[1, 1, {L}, 1])",
+              f"  %c = {r.choice(['le(%k4, %q4)', 'ge(%q4, %k4)'])}"]
+    mask = None
+    if form in ("hf_bool", "hf_float"):
+        args.append(f"%pad: bool[{B}, 1, 1, {S}]")
+        both = r.choice(["logical_and(%c, %pad)", "logical_and(%pad, %c)"])
+        lines += [f"  %both = {both}", f"  %be = expand(%both, shape=[{B}, 1, {L}, {S}])"]
+        mask = "be"
+        if form == "hf_float":
+            fill = "-3.4028234663852886e+38" if dt == "f32" else "-1.7976931348623157e+308"
+            lines += [f"  %z0 = full(shape=[], value=0, dtype={dt})",
+                      f"  %mn = full(shape=[], value={fill}, dtype={dt})", "  %mf = where(%be, %z0, %mn)"]
+            mask = "mf"
+    elif form == "mha":
+        args.append(f"%kpm: bool[{B}, {S}]")
+        lines += [f"  %neg = full(shape=[{L}, {S}], value=-inf, dtype={dt})",
+                  f"  %cm = triu(%neg, diagonal={start + 1})",
+                  f"  %z = full(shape=[{B}, {S}], value=0.0, dtype={dt})",
+                  "  %pf = masked_fill(%z, %kpm, value=-inf)",
+                  f"  %p4 = reshape(%pf, shape=[{B}, 1, 1, {S}])", "  %mf = add(%cm, %p4)"]
+        mask = "mf"
+    elif form == "bias":
+        args.append(f"%bias: {dt}[1, {H}, {L}, {S}]")
+        lines += [f"  %neg = full(shape=[{L}, {S}], value=-inf, dtype={dt})",
+                  f"  %cm = triu(%neg, diagonal={start + 1})", "  %mf = add(%bias, %cm)"]
+        mask = "mf"
+    else:
+        mask = "c"
+    drop = r.choice(["0", "0", "0.25"])
+    lines.append(f"  %o = sdpa(%q, %{k}, %{v}, %{mask}, is_causal=false, causal_align=\"top_left\", "
+                 f"scale={r.choice([0.5, 0.25])}, dropout_p={drop}, enable_gqa=false)")
+    body = "\n".join(lines)
+    text = (f"// difftest {idx}: sdpa_op {form}\nfunc @main({', '.join(args)}) -> ({dt}[{B}, {H}, {L}, {E}]) {{\n"
+            f"{body}\n  return %o\n}}\n")
+    return text, dt, 1
+
+
 GPU = False
 
 
@@ -257,7 +327,7 @@ def main():
     work = a.keep or tempfile.mkdtemp(prefix="tirc-difftest-")
     passed = failed = 0
     for i in range(a.count):
-        text, dt, want_fused = attention(r, i)
+        text, dt, want_fused = (sdpa_op if r.random() < 0.25 else attention)(r, i)
         path = os.path.join(work, f"p{i}.tir")
         with open(path, "w") as f:
             f.write(text)

@@ -440,11 +440,11 @@ static char *capture(const char *passes, const char *filter, TirStatus *st) {
 }
 
 static void test_manager(void) {
-  CHECK(tir_pass_count() == TIR_NUM_PASSES && TIR_NUM_PASSES == 5);
+  CHECK(tir_pass_count() == TIR_NUM_PASSES && TIR_NUM_PASSES == 6);
   CHECK(tir_pass_find("cse", 3) && strcmp(tir_pass_find("cse", 3)->name, "cse") == 0);
   CHECK(tir_pass_find("cs", 2) == NULL && tir_pass_find("csex", 4) == NULL);
   CHECK(strcmp(tir_default_pipeline(),
-               "canonicalize,cse,fuse-attention,canonicalize,cse,dce,select-kernel") == 0);
+               "canonicalize,cse,fuse-attention,simplify-sdpa,canonicalize,cse,dce,select-kernel") == 0);
   CHECK(strcmp(tir_o0_pipeline(), "select-kernel") == 0);
   CHECK(tir_pass_info(-1) == NULL && tir_pass_info(TIR_NUM_PASSES) == NULL);
 
