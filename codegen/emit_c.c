@@ -172,9 +172,11 @@ static void inst(FILE *f, const tirrt_inst_t *in, int32_t i) {
     fputs(", .dropout_p = ", f);
     c_double(f, a->sdpa.dropout_p);
     fprintf(f, ", .is_causal = %d, .bottom_right = %d, .enable_gqa = %d, .exact_mask = %d, "
-               ".stream = INT64_C(%" PRId64 "), .kernel = %d}",
+               ".window = INT64_C(%" PRId64 "), .softcap = ",
             a->sdpa.is_causal, a->sdpa.bottom_right, a->sdpa.enable_gqa, a->sdpa.exact_mask,
-            a->sdpa.stream, a->sdpa.kernel);
+            a->sdpa.window);
+    c_double(f, a->sdpa.softcap);
+    fprintf(f, ", .stream = INT64_C(%" PRId64 "), .kernel = %d}", a->sdpa.stream, a->sdpa.kernel);
     break;
   default: break; /* no attributes */
   }

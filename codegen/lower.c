@@ -301,6 +301,8 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
       in->a.sdpa.enable_gqa = tir_op_attr_bool(op, "enable_gqa");
       in->a.sdpa.stream = cg->stream++;
       in->a.sdpa.exact_mask = tir_op_has_attr(op, "exact_mask") && tir_op_attr_bool(op, "exact_mask");
+      in->a.sdpa.window = tir_op_has_attr(op, "window") ? tir_op_attr_int(op, "window") : 0;
+      in->a.sdpa.softcap = tir_op_has_attr(op, "softcap") ? tir_op_attr_float(op, "softcap") : 0;
       in->a.sdpa.kernel = TIRRT_SDPA_ANY; /* no choice recorded: the GPU runtime applies the rule */
       if (tir_op_has_attr(op, "kernel")) { /* select-kernel's choice, for the GPU */
         const char *k = tir_op_attr_str(op, "kernel");

@@ -289,6 +289,13 @@ TirStatus tir_infer_sdpa(Ctx *c) {
   TRY(check_str_attr(c, "kernel", kernels, 3));
   double dp = afloat(c, "dropout_p");
   if (!(dp >= 0 && dp < 1)) return fail(c, "dropout_p=%g must be in [0, 1)", dp);
+  if (apresent(c, "window") && tir_op_attr_int(op, "window") < 1)
+    return fail(c, "window=%" PRId64 " must be at least 1 (keys up to the query's position)",
+                tir_op_attr_int(op, "window"));
+  if (apresent(c, "softcap")) {
+    double sc = afloat(c, "softcap");
+    if (!(sc > 0) || !isfinite(sc)) return fail(c, "softcap=%g must be a positive finite number", sc);
+  }
   if (apresent(c, "scale")) {
     double s = afloat(c, "scale");
     if (!isfinite(s)) return fail(c, "scale=%g must be finite", s);

@@ -228,7 +228,7 @@ typedef enum {
   TIR_NUM_OPS
 } TirOpKind;
 
-#define TIR_MAX_ATTRS 8
+#define TIR_MAX_ATTRS 12
 typedef struct {
   const char *name;
   TirAttrKind kind;

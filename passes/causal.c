@@ -394,7 +394,8 @@ static bool masks(Ival v, TirDType dt) { return tir_is_masking_value(v.hi, dt); 
  * f = -1e30; below about 3e4 for f16's lowest), and the causal claims below
  * are made only when every row keeps one: top-left keeps j = 0, bottom-right
  * keeps j = 0 when S >= L. */
-TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n) {
+TirCausal tir_prove_mask_window(TirModule *m, const TirMaskQuery *q, int64_t *window, char *why,
+                                size_t n) {
   const TirType *t = &q->mask->type;
   int r = t->rank;
   const TirDim *mi = r >= 2 ? t->dims[r - 2] : NULL, *mj = r >= 1 ? t->dims[r - 1] : NULL;
@@ -463,14 +464,36 @@ TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t 
       fail(why, n, "a triangle that is neither top-left nor bottom-right causal");
     break;
   }
-  case PK_GE:
+  case PK_GE: {
     /* j - i >= d holds everywhere when d <= -(L - 1). */
-    if (causal_known_le(&pr, dadd(&pr, keep.d, dsub(&pr, L, one)), D(&pr, 0))) res = TIR_MASK_KEEPS_ALL;
-    else fail(why, n, "an upper triangle (attends to later keys)");
+    int64_t d;
+    const TirDim *sl = dsub(&pr, S, L), *c = sl ? dsub(&pr, keep.d, sl) : NULL;
+    if (causal_known_le(&pr, dadd(&pr, keep.d, dsub(&pr, L, one)), D(&pr, 0))) {
+      res = TIR_MASK_KEEPS_ALL;
+    } else if (tir_dim_is_const(keep.d, &d) && d <= 0) {
+      /* j - i >= d = 1 - W: the W keys up to the query (j <= i is not part
+       * of this claim: a window alone also attends to later keys). */
+      res = TIR_WINDOW_TOP_LEFT, *window = 1 - d;
+    } else if (c && tir_dim_is_const(c, &d) && d <= 0) {
+      res = TIR_WINDOW_BOTTOM_RIGHT, *window = 1 - d;
+    } else {
+      fail(why, n, "an upper triangle (attends to later keys)");
+    }
     break;
+  }
   }
 out:
   free(pr.memo);
   free(pr.done);
   return res;
+}
+
+TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n) {
+  int64_t w = 0;
+  TirCausal c = tir_prove_mask_window(m, q, &w, why, n);
+  if (c == TIR_WINDOW_TOP_LEFT || c == TIR_WINDOW_BOTTOM_RIGHT) {
+    if (why && n) snprintf(why, n, "a sliding window of %lld keys (sdpa's window=)", (long long)w);
+    return TIR_NOT_CAUSAL;
+  }
+  return c;
 }

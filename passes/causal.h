@@ -20,6 +20,10 @@ typedef enum {
   TIR_CAUSAL_TOP_LEFT,     /* attend iff j <= i */
   TIR_CAUSAL_BOTTOM_RIGHT, /* attend iff j <= i + (S - L), and S >= L */
   TIR_MASK_KEEPS_ALL,      /* attends everywhere: the mask can be dropped */
+  /* Only from tir_prove_mask_window: a sliding window of W keys ending at
+   * the query's aligned position (sdpa's window=W, docs/language.md). */
+  TIR_WINDOW_TOP_LEFT,     /* attend iff j > i - W */
+  TIR_WINDOW_BOTTOM_RIGHT, /* attend iff j > i + (S - L) - W */
 } TirCausal;
 
 /* One mask of an attention chain, as fuse-attention found it. */
@@ -40,5 +44,11 @@ bool tir_is_masking_value(double v, TirDType t);
  * broadcast to them (its last two dims L or 1 and S or 1).  When the answer
  * is TIR_NOT_CAUSAL and why is not NULL, a short reason goes into why. */
 TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n);
+
+/* The same, and also the window claims: a mask that attends iff j - i >= d
+ * (top-left) or j - i >= (S - L) + d (bottom-right) for a constant d <= 0 is
+ * the window W = 1 - d; *window gets W for those claims. */
+TirCausal tir_prove_mask_window(TirModule *m, const TirMaskQuery *q, int64_t *window, char *why,
+                                size_t n);
 
 #endif

@@ -322,7 +322,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
     TirMaskQuery q = {mk->v, mk->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL, mk->negated,
                       mk->mscale, L, S};
     TirCausal c = S ? tir_prove_mask(m, &q, why, sizeof why) : TIR_NOT_CAUSAL;
-    if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &q, c);
+    if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &q, c, 0);
     if (c == TIR_MASK_KEEPS_ALL) continue;
     if (c != TIR_NOT_CAUSAL && (causal == TIR_NOT_CAUSAL || causal == c)) {
       causal = c;

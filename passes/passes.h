@@ -23,9 +23,10 @@ typedef struct {
   FILE *dump;              /* where --dump-ir goes (stderr), NULL = no dumps */
   const char *dump_filter; /* NULL = after every pass, else comma list of pass names */
   /* Test hook (test/judge): called with every attention mask fuse-attention
-   * asks the prover about, and the prover's answer.  The query's pointer
-   * type is `const TirMaskQuery *` from causal.h. */
-  void (*mask_observer)(void *ctx, TirModule *m, const void *query, int claim);
+   * asks the prover about, and the prover's answer (a TirCausal; window =
+   * W for the window claims).  The query's pointer type is
+   * `const TirMaskQuery *` from causal.h. */
+  void (*mask_observer)(void *ctx, TirModule *m, const void *query, int claim, int64_t window);
   void *mask_observer_ctx;
 } TirPassOptions;
 

@@ -8,7 +8,9 @@
  *     dropped for is_causal=true (its alignment recorded), one that keeps
  *     every position is dropped outright, the rest stay as the mask.  So
  *     Hugging Face's `causal AND padding[b, j]` becomes is_causal=true plus
- *     a [B, 1, 1, S] key mask, which the flash kernel takes.
+ *     a [B, 1, 1, S] key mask, which the flash kernel takes.  A factor
+ *     proven a sliding window (j > i - W, Mistral's `sliding_window`)
+ *     becomes window=W.
  *  2. K/V repeated for grouped-query attention (repeat_kv, MQA's expand)
  *     are read unrepeated with enable_gqa=true: no copies.
  *
@@ -185,7 +187,6 @@ static bool factors_float(TirValue *v, Factors *fs, int depth) {
 static const char *ALIGN_NAME[] = {"top_left", "top_left", "bottom_right"};
 
 static TirCausal align_of(const TirOp *op) {
-  if (!tir_op_attr_bool(op, "is_causal")) return TIR_NOT_CAUSAL;
   const char *a = tir_op_attr_str(op, "causal_align");
   return a && a[0] == 'b' ? TIR_CAUSAL_BOTTOM_RIGHT : TIR_CAUSAL_TOP_LEFT;
 }
@@ -194,16 +195,17 @@ static TirCausal align_of(const TirOp *op) {
  * the same attributes but is_causal/causal_align/enable_gqa.  The new op
  * takes op's place, so random ops keep their order (dropout streams). */
 static bool replace(TirBuilder *b, TirOp *op, TirValue *k, TirValue *v, TirValue *mask,
-                    TirCausal causal, bool gqa) {
+                    bool causal, TirCausal align, int64_t window, bool gqa) {
   TirModule *m = b->m;
   TirValue *ops[4] = {op->operands[0].value, k, v, mask};
   TirOp *n = tir_op_new(m, TIR_OP_SDPA, ops, mask ? 4 : 3, op->loc);
   if (!n) return false;
   int na = tir_op_schema(TIR_OP_SDPA)->nattrs;
   for (int i = 0; i < na; i++) n->attrs[i] = op->attrs[i];
-  tir_op_set_bool(n, "is_causal", causal != TIR_NOT_CAUSAL);
-  tir_op_set_str(n, "causal_align", ALIGN_NAME[causal]);
+  tir_op_set_bool(n, "is_causal", causal);
+  tir_op_set_str(n, "causal_align", ALIGN_NAME[align]);
   tir_op_set_bool(n, "enable_gqa", gqa);
+  if (window) tir_op_set_int(n, "window", window);
   TirValue *r = tir_rw_build(b, n);
   if (!r || !tir_type_equal(&r->type, &op->result->type)) return false;
   r->name = op->result->name;
@@ -224,7 +226,10 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
     k = k0, v = v0, gqa = true, changed = true;
   }
 
-  TirCausal causal = align_of(op);
+  /* is_causal and window share one alignment (causal_align). */
+  bool causal = tir_op_attr_bool(op, "is_causal");
+  int64_t window = tir_op_has_attr(op, "window") ? tir_op_attr_int(op, "window") : 0;
+  TirCausal align = causal || window ? align_of(op) : TIR_NOT_CAUSAL;
   Factors fs = {.n = 0};
   bool dropped = false, decomposed = false;
   if (mask) {
@@ -249,16 +254,27 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
       }
       char why[200] = "";
       TirMaskQuery mq = {f->v, f->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL, f->negated, 1, L, S};
-      TirCausal c = tir_prove_mask(m, &mq, why, sizeof why);
-      if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &mq, c);
-      if (c == TIR_MASK_KEEPS_ALL || (c != TIR_NOT_CAUSAL && (causal == TIR_NOT_CAUSAL || causal == c))) {
-        if (c != TIR_MASK_KEEPS_ALL) causal = c;
+      int64_t w = 0;
+      TirCausal c = tir_prove_mask_window(m, &mq, &w, why, sizeof why);
+      if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &mq, c, w);
+      bool win = c == TIR_WINDOW_TOP_LEFT || c == TIR_WINDOW_BOTTOM_RIGHT;
+      TirCausal ca = c == TIR_WINDOW_TOP_LEFT ? TIR_CAUSAL_TOP_LEFT : c == TIR_WINDOW_BOTTOM_RIGHT ? TIR_CAUSAL_BOTTOM_RIGHT : c;
+      if (c == TIR_MASK_KEEPS_ALL) {
+        dropped = true;
+        continue;
+      }
+      if (c != TIR_NOT_CAUSAL && (align == TIR_NOT_CAUSAL || align == ca)) {
+        /* Two windows of one alignment: j > i' - W1 and j > i' - W2 is the
+         * smaller window. */
+        if (win) window = window ? (w < window ? w : window) : w;
+        else causal = true;
+        align = ca;
         dropped = true;
         continue;
       }
       if (opts->remarks)
         tir_diag_remark(opts->diag, op->loc, "sdpa mask factor kept: %s",
-                        why[0] ? why : "causal of the other alignment");
+                        why[0] ? why : "causal or window of the other alignment");
       fs.f[kept++] = *f;
     }
     if (!fs.overflow) fs.n = kept;
@@ -293,7 +309,8 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
       }
     }
   }
-  if (b.failed || !replace(&b, op, k, v, nm, causal, gqa)) {
+  if (b.failed || !replace(&b, op, k, v, nm, causal, align == TIR_NOT_CAUSAL ? TIR_CAUSAL_TOP_LEFT : align,
+                           window, gqa)) {
     tir_rw_undo(&b);
     if (opts->remarks)
       tir_diag_remark(opts->diag, op->loc, "sdpa not simplified: the new operands do not fit sdpa's shape rules");

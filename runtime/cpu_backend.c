@@ -22,6 +22,8 @@ tirrt_sdpa_params_t tirrt_sdpa_params_of(const tirrt_inst_t *inst, int64_t e, ui
                                .bottom_right = inst->a.sdpa.bottom_right != 0,
                                .enable_gqa = inst->a.sdpa.enable_gqa != 0,
                                .exact_mask = inst->a.sdpa.exact_mask != 0,
+                               .window = inst->a.sdpa.window,
+                               .softcap = inst->a.sdpa.softcap,
                                .seed = seed,
                                .stream = (uint64_t)inst->a.sdpa.stream};
 }

@@ -75,6 +75,8 @@ typedef struct {
   double scale, p, dscale;
   bool causal;
   int64_t causal_off; /* key j is visible to row i iff j <= i + causal_off */
+  int64_t window;     /* > 0: and iff j > i + causal_off - window */
+  double softcap;     /* > 0: s = softcap * tanh(s / softcap) after the scale */
   uint64_t seed, stream;
 } sdpa_t;
 
@@ -109,7 +111,7 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
  *   m, l [BM]         running max and sum of exp(s - m)               }
  * K and V are converted once per kv head and shared by the group's query
  * heads (GQA) and all query blocks. */
-#define SDPA_TYPED(T, SFX, EXP, LOG, STORE)                                                      \
+#define SDPA_TYPED(T, SFX, EXP, LOG, TANH, STORE)                                                    \
   static void qk_block_##SFX(const T *restrict qs, const T *restrict kt, int64_t E, int64_t bm,  \
                              T *restrict s) {                                                    \
     /* s[r][j] = sum_e q[r][e] * k[j][e]; rows in pairs so each K load serves two. */            \
@@ -191,7 +193,13 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
      * are entirely above the diagonal and are skipped. */                                       \
     int64_t kend = S;                                                                            \
     if (c->causal && i0 + bm + c->causal_off < kend) kend = i0 + bm + c->causal_off;             \
-    for (int64_t j0 = 0; j0 < kend; j0 += SDPA_BN) {                                             \
+    /* Window: the block's first row sees keys j > i0 + causal_off - window; key blocks         \
+     * entirely before that are skipped (block starts stay multiples of SDPA_BN). */             \
+    int64_t kbeg = 0;                                                                            \
+    if (c->window > 0 && i0 + c->causal_off - c->window + 1 > 0)                                 \
+      kbeg = (i0 + c->causal_off - c->window + 1) / SDPA_BN * SDPA_BN;                           \
+    const T cap = (T)c->softcap;                                                                 \
+    for (int64_t j0 = kbeg; j0 < kend; j0 += SDPA_BN) {                                          \
       const int64_t nb = kend - j0 < SDPA_BN ? kend - j0 : SDPA_BN;                              \
       qk_block_##SFX(qs, kt + (j0 / SDPA_BN) * E * SDPA_BN, E, bm, s);                           \
       for (int64_t r = 0; r < bm; r++) {                                                         \
@@ -200,18 +208,28 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
         int64_t lim = nb; /* keys [j0, j0 + lim) pass the causal test */                         \
         if (c->causal && i + c->causal_off + 1 - j0 < lim) lim = i + c->causal_off + 1 - j0;     \
         if (lim < 0) lim = 0;                                                                    \
-        for (int64_t jj = 0; jj < lim; jj++) sr[jj] *= scale;                                    \
+        /* Window: keys j <= i + causal_off - window, i.e. [j0, j0 + lo), are not visible;     \
+         * the mask is not read there (its value does not matter where nothing attends). */    \
+        int64_t lo = 0;                                                                          \
+        if (c->window > 0) lo = i + c->causal_off - c->window + 1 - j0;                          \
+        if (lo < 0) lo = 0;                                                                      \
+        if (lo > lim) lo = lim;                                                                  \
+        if (cap > 0)                                                                             \
+          for (int64_t jj = lo; jj < lim; jj++) sr[jj] = cap * TANH(sr[jj] * scale / cap);       \
+        else                                                                                     \
+          for (int64_t jj = lo; jj < lim; jj++) sr[jj] *= scale;                                 \
+        for (int64_t jj = 0; jj < lo; jj++) sr[jj] = NEG_INF;                                    \
         for (int64_t jj = lim; jj < nb; jj++) sr[jj] = NEG_INF;                                  \
-        if (c->mask_kind != MASK_NONE && lim > 0) {                                              \
+        if (c->mask_kind != MASK_NONE && lim > lo) {                                             \
           const int64_t mo = off[T_MASK] + h * c->hs[T_MASK] + i * c->rs[T_MASK] +               \
                              j0 * c->cs[T_MASK];                                                 \
           const int64_t mcs = c->cs[T_MASK];                                                     \
           if (c->mask_kind == MASK_BOOL) {                                                       \
             const uint8_t *mb = (const uint8_t *)mask->data + mo;                                \
-            for (int64_t jj = 0; jj < lim; jj++)                                                 \
+            for (int64_t jj = lo; jj < lim; jj++)                                                \
               if (!mb[jj * mcs]) sr[jj] = NEG_INF;                                               \
           } else {                                                                               \
-            for (int64_t jj = 0; jj < lim; jj++) {                                               \
+            for (int64_t jj = lo; jj < lim; jj++) {                                              \
               double mv = load_real(mask->data, mask->dtype, mo + jj * mcs);                     \
               sr[jj] = mv <= c->mask_thresh ? NEG_INF : sr[jj] + (T)mv;                          \
             }                                                                                    \
@@ -278,8 +296,8 @@ static void dropout_row(const sdpa_t *c, uint64_t base, int64_t n, uint8_t *keep
     }                                                                                            \
   }
 
-SDPA_TYPED(float, f32, expf, logf, store_f)
-SDPA_TYPED(double, f64, exp, log, store_d)
+SDPA_TYPED(float, f32, expf, logf, tanhf, store_f)
+SDPA_TYPED(double, f64, exp, log, tanh, store_d)
 
 /* ------------------------------------------------------------ validation and driver */
 
@@ -436,6 +454,11 @@ tirrt_status_t tirrt_cpu_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, cons
   c.dscale = c.p < 1 ? 1.0 / (1.0 - c.p) : 0.0; /* p >= 1 drops everything (no 1/0) */
   c.causal = params->is_causal;
   c.causal_off = params->bottom_right ? c.S - c.L : 0;
+  if (params->window < 0) return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "sdpa: window < 0");
+  if (!(params->softcap >= 0) || !isfinite(params->softcap))
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT, "sdpa: softcap=%g", params->softcap);
+  c.window = params->window;
+  c.softcap = params->softcap;
   c.seed = params->seed;
   c.stream = params->stream;
   for (int t = 0; t < T_COUNT; t++) c.t[t] = ts[t];

@@ -84,6 +84,9 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     TIRRT_TIRK_CHECK(tirk_fill(0.0, &to, c->stream), "sdpa");
     return NULL;
   }
+  if (prm.window > 0 || prm.softcap > 0)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
+                             "sdpa: window= and softcap= have no CUDA kernel yet (run with --device=cpu)");
   tirk_sdpa_args_t a;
   memset(&a, 0, sizeof a);
   a.q = tirrt_tirk_view(q);

@@ -271,7 +271,7 @@ tirrt_status_t tirrt_safetensors_write_memory(size_t count,
 /* the lifetime of a tirrt_program_t.                                         */
 /* ------------------------------------------------------------------------ */
 
-#define TIRRT_PROGRAM_ABI 3
+#define TIRRT_PROGRAM_ABI 4
 
 /* Operation numbers of the UNARY, BINARY and REDUCE instructions: the rows
  * of the one elementwise op table (common/tir_ew_table.h, macros only), in
@@ -397,6 +397,8 @@ typedef union tirrt_inst_attrs_u {
     double dropout_p;
     int32_t is_causal, bottom_right, enable_gqa;
     int32_t exact_mask; /* a float mask is added as written (docs/language.md) */
+    int64_t window;     /* > 0: key j visible only if j > i' - window (i' aligned as causal) */
+    double softcap;     /* > 0: scores become softcap * tanh(score / softcap) */
     int64_t stream;     /* dropout's random stream */
     int32_t kernel;     /* tirrt_sdpa_kernel_t */
   } sdpa;

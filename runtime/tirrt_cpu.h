@@ -127,6 +127,10 @@ typedef struct {
   bool enable_gqa;
   bool exact_mask;    /* a float mask is added as written: only -inf masks
                          (docs/language.md, sdpa's exact_mask) */
+  int64_t window;     /* > 0: key j visible only if j > i + off - window, off =
+                         S - L with bottom_right, else 0 (sdpa's window=) */
+  double softcap;     /* > 0: scaled scores s become softcap * tanh(s / softcap),
+                         before the mask (sdpa's softcap=) */
   uint64_t seed, stream; /* dropout randomness, as for tirrt_cpu_dropout; the
                             element index is the row-major index in the
                             [..., Hq, L, S] probability matrix */

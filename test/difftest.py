@@ -252,7 +252,12 @@ def sdpa_op(r, idx):
               f"  %qidx = arange(start={start}, end={start + L}, dtype=i64)",
               f"  %k4 = reshape(%kidx, shape=[1, 1, 1, {S}])",
               f"  %q4 = reshape(%qidx, shape=[1, 1, {L}, 1])",
-              f"  %c = {r.choice(['le(%k4, %q4)', 'ge(%q4, %k4)'])}"]
+              f"  %c0 = {r.choice(['le(%k4, %q4)', 'ge(%q4, %k4)'])}"]
+    if r.random() < 0.35:  # a sliding window (Mistral): kv > q - W
+        lines += [f"  %qw = sub(%q4, {r.randint(1, 6)})", "  %win = gt(%k4, %qw)",
+                  "  %c = logical_and(%c0, %win)"]
+    else:
+        lines.append("  %c = logical_and(%c0, %c0)")
     mask = None
     if form in ("hf_bool", "hf_float"):
         args.append(f"%pad: bool[{B}, 1, 1, {S}]")

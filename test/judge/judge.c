@@ -4,8 +4,8 @@
  *   tir-judge [-q] [--force-claim=CLAIM] FILE.tir...
  *
  * Runs the default pipeline on each file with a mask observer.  For every
- * mask the prover calls top-left causal, bottom-right causal or "keeps
- * everything", it evaluates the mask element by element with its own small
+ * mask the prover calls top-left causal, bottom-right causal, "keeps
+ * everything" or a sliding window of W keys (simplify-sdpa), it evaluates the mask element by element with its own small
  * interpreter, at several concrete values of the symbols (sizes 0..6, L < S,
  * L > S, L = 1), and compares the positions the chain really keeps with the
  * claim.  An additive mask keeps (i, j) when its value times the later scale
@@ -348,10 +348,11 @@ static void memo_clear(Eval *e) {
 
 /* ------------------------------------------------------------ the check */
 
-static const char *CLAIM[] = {"not causal", "top-left causal", "bottom-right causal", "keeps everything"};
+static const char *CLAIM[] = {"not causal", "top-left causal", "bottom-right causal", "keeps everything",
+                              "top-left window", "bottom-right window"};
 
 /* Returns false on a false claim (printed). */
-static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, TirLoc loc) {
+static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, int64_t W, TirLoc loc) {
   Ten *m = ev(e, q->mask);
   if (!m) return true; /* counted by the caller as unchecked */
   int64_t L, S;
@@ -361,9 +362,10 @@ static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, Tir
   for (int a = 0; a < r - 2; a++) lead *= m->dims[a];
   int64_t R = r >= 2 ? m->dims[r - 2] : 1, C = r >= 1 ? m->dims[r - 1] : 1;
   bool bad = claim == TIR_CAUSAL_BOTTOM_RIGHT && S < L;
+  const char *what = bad ? "S < L" : NULL;
+  if (claim >= TIR_WINDOW_TOP_LEFT && W < 1) bad = true, what = "a window of fewer than 1 key";
   int64_t bi = 0, bj = 0, bs = 0;
   double bv = 0;
-  const char *what = bad ? "S < L" : NULL;
   for (int64_t s = 0; s < lead && !bad; s++)
     for (int64_t i = 0; i < L && !bad; i++)
       for (int64_t jj = 0; jj < S && !bad; jj++) {
@@ -382,20 +384,22 @@ static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, Tir
         }
         bool want = claim == TIR_CAUSAL_TOP_LEFT ? jj <= i
                     : claim == TIR_CAUSAL_BOTTOM_RIGHT ? jj <= i + S - L
+                    : claim == TIR_WINDOW_TOP_LEFT ? jj > i - W
+                    : claim == TIR_WINDOW_BOTTOM_RIGHT ? jj > i + S - L - W
                     : true;
         if (keep != want) bad = true, what = keep ? "keeps a position the claim masks" : "masks a position the claim keeps", bi = i, bj = jj, bs = s, bv = v;
       }
   if (!bad) return true;
   j->false_claims++;
-  fprintf(stderr, "%s:%d:%d: FALSE CLAIM: %s; %s at slice %lld, (i, j) = (%lld, %lld), mask value %g; L=%lld S=%lld;",
-          j->file, loc.line, loc.col, CLAIM[claim], what, (long long)bs, (long long)bi, (long long)bj, bv,
+  fprintf(stderr, "%s:%d:%d: FALSE CLAIM: %s (W=%lld); %s at slice %lld, (i, j) = (%lld, %lld), mask value %g; L=%lld S=%lld;",
+          j->file, loc.line, loc.col, CLAIM[claim], (long long)W, what, (long long)bs, (long long)bi, (long long)bj, bv,
           (long long)L, (long long)S);
   for (int k = 0; k < e->b->n; k++) fprintf(stderr, " %s=%lld", e->b->names[k], (long long)e->b->vals[k]);
   fprintf(stderr, "\n");
   return false;
 }
 
-static void observe(void *ctx, TirModule *mod, const void *query, int claim) {
+static void observe(void *ctx, TirModule *mod, const void *query, int claim, int64_t window) {
   Judge *j = ctx;
   const TirMaskQuery *q = query;
   if (j->force >= 0) claim = j->force;
@@ -424,7 +428,7 @@ static void observe(void *ctx, TirModule *mod, const void *query, int claim) {
     if (!m) continue;
     ran++;
     j->trials++;
-    if (!check_trial(j, &e, q, claim, loc)) break;
+    if (!check_trial(j, &e, q, claim, window, loc)) break;
   }
   if (ran) j->checked++;
   else {

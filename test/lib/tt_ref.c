@@ -141,7 +141,8 @@ void tt_ref_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, const tirrt_view_
             dot += a * tt_view_get(k, tt_bcast_off(k, R, idx));
           }
           s[j] = pr->scale * dot;
-          ok[j] = !pr->is_causal || j <= i + off;
+          if (pr->softcap > 0) s[j] = pr->softcap * tanh(s[j] / pr->softcap);
+          ok[j] = (!pr->is_causal || j <= i + off) && (pr->window <= 0 || j > i + off - pr->window);
           if (mask) {
             idx[R - 3] = h, idx[R - 2] = i, idx[R - 1] = j;
             double mv = tt_view_get(mask, tt_bcast_off(mask, R, idx));

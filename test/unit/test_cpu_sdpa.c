@@ -92,6 +92,8 @@ typedef struct {
   double dropout;
   int layout, data;
   bool f16_only;   /* only meaningful in f16 */
+  int64_t window;  /* sdpa's window= (0: none) */
+  double softcap;  /* sdpa's softcap= (0: none) */
 } case_t;
 
 /* The error bounds are the library's (tt_tol): the reference runs on
@@ -179,6 +181,8 @@ static double run_case(const case_t *cs, tirrt_dtype_t dt, uint64_t seed, double
   pr.is_causal = cs->causal;
   pr.bottom_right = cs->bottom_right;
   pr.enable_gqa = cs->gqa;
+  pr.window = cs->window;
+  pr.softcap = cs->softcap;
   pr.seed = seed ^ 0x5eed;
   pr.stream = 7;
 
@@ -333,6 +337,26 @@ static const case_t cases[] = {
     {"dropout + GQA + causal + mask", .nbd = 2, .qb = {2, 2}, .kb = {1, 2}, .vb = {1, 2},
      .Hq = 4, .Hk = 2, .L = 30, .S = 70, .E = 8, .Ev = 8, .gqa = true, .causal = true,
      .bottom_right = true, .mask = MK_BOOL, .mrank = 2, .mshape = {30, 70}, .dropout = 0.5},
+    /* window= and softcap= (sdpa attributes beyond version 1) */
+    {"window 7 + causal", B1, .Hq = 2, .Hk = 2, .L = 70, .S = 70, .E = 16, .Ev = 16,
+     .causal = true, .window = 7},
+    {"window 1 (only the diagonal)", B1, .Hq = 2, .Hk = 2, .L = 20, .S = 20, .E = 8, .Ev = 8,
+     .causal = true, .window = 1},
+    {"window 40 > block, no causal", B1, .Hq = 2, .Hk = 2, .L = 130, .S = 150, .E = 8, .Ev = 8,
+     .window = 40},
+    {"window + bottom-right + key mask", B1, .Hq = 4, .Hk = 2, .L = 9, .S = 150, .E = 16, .Ev = 16,
+     .gqa = true, .causal = true, .bottom_right = true, .window = 33, .mask = MK_BOOL, .mrank = 4,
+     .mshape = {2, 1, 1, 150}},
+    {"window, L > S (rows with no key)", B1, .Hq = 2, .Hk = 2, .L = 90, .S = 30, .E = 8, .Ev = 8,
+     .causal = true, .window = 5},
+    {"window + float mask + dropout", B1, .Hq = 2, .Hk = 2, .L = 64, .S = 96, .E = 8, .Ev = 8,
+     .causal = true, .bottom_right = true, .window = 20, .mask = MK_FLOAT, .mrank = 2,
+     .mshape = {64, 96}, .special = -INFINITY, .dropout = 0.25},
+    {"softcap 5", B1, .Hq = 2, .Hk = 2, .L = 37, .S = 83, .E = 16, .Ev = 16, .scale = 1.0,
+     .data = DATA_LARGE, .softcap = 5.0},
+    {"softcap 50 + window + causal + mask", B1, .Hq = 4, .Hk = 2, .L = 60, .S = 60, .E = 32,
+     .Ev = 32, .gqa = true, .causal = true, .window = 16, .softcap = 50.0, .mask = MK_FLOAT,
+     .mrank = 4, .mshape = {2, 1, 1, 60}, .special = -1e30},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
