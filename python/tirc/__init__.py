@@ -10,7 +10,7 @@ docs/torch.md for options, what is supported, and how graphs are split;
 not, ops left to PyTorch)."""
 from . import _lib
 from .compiler import backend, compiled_graphs, decompositions, reset, tirc_backend
-from .explain import Explanation, explain
+from .report import Explanation, explain
 from .export import Unsupported
 
 __all__ = ["backend", "tirc_backend", "compiled_graphs", "decompositions", "explain", "reset",

@@ -1,20 +1,23 @@
 """ATen lowering of index.Tensor in the one form that is a reshape: every
-index tensor is arange(0, n) of the dim it indexes, placed at one position
-of the broadcast shape.  Hugging Face's padding mask is built this way
+index tensor is arange(0, n) of the dim it indexes (or a contiguous range
+start + arange(m) inside it: a slice first), placed at one position of the
+broadcast shape.  Hugging Face's padding mask is built this way
 (masking_utils: `padding_mask[batch_idx, kv_idx]` with batch_idx =
 arange(B)[:, None, None, None], kv_idx = arange(S)[None, None, None, :]),
-so mask[B, S] -> [B, 1, 1, S] is a reshape and needs no gather.
+so mask[B, S] -> [B, 1, 1, S] is a reshape and needs no gather; rotary
+tables read as cos[position_ids] with position_ids = arange(S) are a slice.
 
 An index is proven to be such an arange either from its data (a folded
 constant: a get_attr of the graph, or a partition input compiled in as a
 constant) or from the FX nodes that make it (arange, then only ops that
 move it to another position: unsqueeze, view/reshape, expand, full slices,
-+ 0, copies).  Anything else stays Unsupported (left to PyTorch).
++ an int, copies).  Anything else stays Unsupported (left to PyTorch).
 Registered with aten_common.handles; see aten_ops.py."""
 import sympy
 import torch
 
-from .tir_text import TIR_DTYPES, Unsupported, _END_OF_DIM, _expr, _norm_dim, _tensor_val
+from .tir_text import (TIR_DTYPES, Unsupported, _END_OF_DIM, _expr, _norm_dim, _tensor_val,
+                       dim_text)
 from .aten_common import aten, handles, _key, _arg
 
 _INT_INDEX = (torch.int64, torch.int32)
@@ -33,39 +36,55 @@ def _const_data(E, node):
     return t if isinstance(t, torch.Tensor) else None
 
 
+def _ex(x):
+    """A sympy expression for a size: int, SymInt, FX node or sympy already."""
+    return x if isinstance(x, sympy.Basic) else _expr(x)
+
+
 def _is_one(e):
-    return sympy.expand(e - 1) == 0
+    return sympy.expand(_ex(e) - 1) == 0
 
 
 def _eq(a, b):
-    return sympy.expand(_expr(a) - _expr(b)) == 0
+    return sympy.expand(_ex(a) - _ex(b)) == 0
+
+
+def _shape(E, dims):
+    return "[" + ", ".join(dim_text(_ex(d), E.syms) for d in dims) + "]"
 
 
 def _position_in_data(t, n):
-    """p when the tensor t equals arange(n) along its dim p, broadcast along
-    the others; None when n == 1 and t is all zeros."""
+    """(p, start, m) when the tensor t (negative values counted from the end,
+    as torch does) equals start + arange(m) along its dim p, broadcast along
+    the others, with 0 <= start and start + m <= n; p is None when t is one
+    value (m == 1)."""
     from torch._subclasses.fake_tensor import unset_fake_temporarily
     with unset_fake_temporarily():
         t = t.detach().to("cpu")
         if t.dtype not in _INT_INDEX or t.numel() == 0:
             raise Unsupported("index tensor dtype or size")
-        if n == 1:
-            if bool((t == 0).all()):
-                return None
-            raise Unsupported("index of a size-1 dim is not 0")
+        if bool(((t < -n) | (t >= n)).any()):
+            raise Unsupported("index out of range")
+        t = torch.where(t < 0, t + n, t)  # torch's negative indices count from the end
+        first = int(t.reshape(-1)[0])
+        if bool((t == first).all()):
+            return None, first, 1
         for p in range(t.dim()):
-            if t.shape[p] != n:
+            m = t.shape[p]
+            if m < 2 or first + m > n:
                 continue
             shape = [1] * t.dim()
-            shape[p] = n
-            ref = torch.arange(n, dtype=t.dtype).reshape(shape).expand(t.shape)
+            shape[p] = m
+            ref = (torch.arange(m, dtype=t.dtype) + first).reshape(shape).expand(t.shape)
             if torch.equal(t, ref):
-                return p
-    raise Unsupported("constant index is not an arange of its dim")
+                return p, first, m
+    raise Unsupported("constant index is not a range of its dim")
 
 
 def _position_in_graph(node, n):
-    """The same proof from the FX nodes that compute the index."""
+    """The same proof from the FX nodes that compute the index: an
+    arange(start, end) moved by unsqueeze/view/expand, fully sliced, copied
+    or offset by an int."""
     chain, x = [], node
     while True:
         if not isinstance(x, torch.fx.Node) or x.op != "call_function":
@@ -78,17 +97,17 @@ def _position_in_graph(node, n):
             x = x.args[0]
             continue
         raise Unsupported(f"index tensor made by {x.target}")
-    # arange(0, n, 1) of an integer dtype
     if x.target is aten.arange.default:
         start, end, step = 0, x.args[0], 1
     else:
         start, end = x.args[0], x.args[1]
         step = _arg(x, 2, "step", 1)
-    if not (isinstance(start, int) and start == 0 and isinstance(step, int) and step == 1):
-        raise Unsupported("index arange does not start at 0 with step 1")
-    if _tensor_val(x).dtype not in _INT_INDEX or not _eq(end, n):
-        raise Unsupported("index arange is not its dim's arange")
-    one = _is_one(_expr(n))
+    if not (isinstance(start, int) and isinstance(step, int) and step == 1):
+        raise Unsupported("index arange with a symbolic start or a step")
+    if _tensor_val(x).dtype not in _INT_INDEX:
+        raise Unsupported("index arange dtype")
+    m = _expr(end) - start
+    one = _is_one(m)
     pos = 0
     for y in reversed(chain):
         k = _key(y.target)
@@ -102,8 +121,9 @@ def _position_in_graph(node, n):
         elif k is aten.add:
             other = y.args[1] if len(y.args) > 1 else None
             alpha = y.kwargs.get("alpha", 1)
-            if not (isinstance(other, int) and other == 0 and alpha == 1):
-                raise Unsupported("index offset by a nonzero value")
+            if not (isinstance(other, int) and not isinstance(other, bool) and alpha == 1):
+                raise Unsupported("index offset by a tensor or a non-integer")
+            start += other
         elif k is aten.slice:
             d = _norm_dim(int(_arg(y, 1, "dim", 0)), xv.dim())
             s, e, st = _arg(y, 2, "start"), _arg(y, 3, "end"), _arg(y, 4, "step", 1)
@@ -119,9 +139,18 @@ def _position_in_graph(node, n):
             if len(big) != 1:
                 raise Unsupported("index reshaped across dims")
             pos = big[0]
-        if not one and not _eq(yv.shape[pos], n):
+        if not one and not _eq(yv.shape[pos], m):
             raise Unsupported("index lost its arange dim")
-    return None if one else pos
+    if start < 0 or not _nonneg(_expr(n) - start - m):
+        raise Unsupported("index range not inside its dim")
+    return (None if one else pos), start, m
+
+
+def _nonneg(e):
+    e = sympy.expand(e)
+    if e.is_number:
+        return e >= 0
+    return e.is_nonnegative is True
 
 
 def _position(E, idx, n):
@@ -154,34 +183,45 @@ def _index(E, node):
     rest = [k for k in range(xv.dim()) if k not in dims]
     pre = [k for k in rest if k < dims[0]] if adjacent else []
     post = [k for k in rest if k not in pre]
-    pos = {}
+    pos, ranges = {}, {}
     for k in dims:
         n = xv.shape[k]
         if isinstance(n, int) and n == 0:
             raise Unsupported("index of an empty dim")
-        p = _position(E, indices[k], n)
+        p, start, m = _position(E, indices[k], n)
+        ranges[k] = (start, m)
         if p is not None:
             pos[k] = p + R - ivs[k].dim()
     if len(set(pos.values())) != len(pos):
         raise Unsupported("two indices on one position (a diagonal)")
+    sizes = list(xv.shape)
+    for k, (start, m) in ranges.items():
+        sizes[k] = m
     block = [1] * R
     for k, p in pos.items():
-        block[p] = xv.shape[k]
-    shape = [xv.shape[k] for k in pre] + block + [xv.shape[k] for k in post]
+        block[p] = sizes[k]
+    shape = [sizes[k] for k in pre] + block + [sizes[k] for k in post]
     if len(shape) != out.dim():
         raise Unsupported("index result rank")
     for i, (a, b) in enumerate(zip(shape, out.shape)):
         in_block = len(pre) <= i < len(pre) + R
-        if not (_eq(a, b) or (in_block and _is_one(_expr(a)))):
+        if not (_eq(a, b) or (in_block and _is_one(a))):
             raise Unsupported("index result shape")
     order = pre + sorted(pos, key=pos.get) + [k for k in dims if k not in pos] + post
     ty = TIR_DTYPES[xv.dtype]
     cur = E.v(x)
+    cur_shape = list(xv.shape)
+    for k, (start, m) in sorted(ranges.items()):
+        if start == 0 and _eq(m, xv.shape[k]):
+            continue
+        cur_shape[k] = m
+        cur = E.tmp(f"slice({cur}, dim={k}, start={start}, end={dim_text(_ex(m) + start, E.syms)})",
+                    ty + _shape(E, cur_shape), node.name + ".s")
     if order != list(range(xv.dim())):
-        pshape = [xv.shape[k] for k in order]
-        cur = E.tmp(f"permute({cur}, dims=[{', '.join(map(str, order))}])", ty + E.shape(pshape),
+        pshape = [cur_shape[k] for k in order]
+        cur = E.tmp(f"permute({cur}, dims=[{', '.join(map(str, order))}])", ty + _shape(E, pshape),
                     node.name + ".perm")
     if all(_eq(a, b) for a, b in zip(shape, out.shape)):
         return E.emit(node, f"reshape({cur}, shape={E.shape(out.shape)})")
-    cur = E.tmp(f"reshape({cur}, shape={E.shape(shape)})", ty + E.shape(shape), node.name + ".r")
+    cur = E.tmp(f"reshape({cur}, shape={_shape(E, shape)})", ty + _shape(E, shape), node.name + ".r")
     return E.emit(node, f"expand({cur}, shape={E.shape(out.shape)})")

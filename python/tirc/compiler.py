@@ -153,6 +153,7 @@ class _GraphInfo:
         self.regions = []     # dicts: name, record, partition (weakref) or error
         self.left = {}        # op name -> {"count": nodes, "reasons": set of reasons}
         self.backward = False  # aot_autograd asked for a backward graph (runs in PyTorch)
+        self.compiled = False  # the forward reached compile_aten_graph (Dynamo may retrace first)
 
 
 class TircPartition(torch.nn.Module):
@@ -468,6 +469,8 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
                   and n not in in_part and n in support.reasons]
     left = sorted({_op_name(n) for n in left_nodes})
     if info is not None:
+        info.index = sum(1 for g in _graphs if g.compiled)  # numbered as explain lists them
+        info.compiled = True
         for n in left_nodes:
             e = info.left.setdefault(_op_name(n), {"count": 0, "reasons": set()})
             e["count"] += 1

@@ -201,7 +201,7 @@ def explain(fn=None, remarks=False, file=None):
     match = _fn_matcher(fn) if fn is not None else (lambda info: True)
     graphs = []
     for info in list(_graphs):
-        if not match(info):
+        if not info.compiled or not match(info):
             continue
         regions = []
         for r in info.regions:
