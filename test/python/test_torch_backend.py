@@ -361,6 +361,44 @@ class TestIndexAsReshape(Base):
         y = torch.randn(4, 6, device=DEVICE)
         self.in_tirc(lambda y: y[torch.arange(4, device=y.device)[:, None].expand(4, 3)] + 1, y)
 
+    def test_random_index_patterns_match_eager(self):
+        # ranges, reversed ranges, negative ranges, random gathers, broadcast and
+        # expanded indices, slices between them: tirc or PyTorch, always eager's result
+        import random
+        rng = random.Random(self.seed)
+        lowered = 0
+        for _ in range(40):
+            shape = [rng.randint(1, 5) for _ in range(rng.randint(1, 4))]
+            x = torch.randn(shape, device=DEVICE)
+            rank, idx = rng.randint(1, 3), []
+            for m in shape:
+                kind = rng.random()
+                if kind < 0.25:
+                    idx.append(slice(None))
+                    continue
+                v = (torch.arange(m) if kind < 0.6 else torch.arange(rng.randint(1, m)) if kind < 0.7
+                     else torch.arange(m) - m if kind < 0.8 else torch.arange(m).flip(0)
+                     if kind < 0.9 else torch.randint(0, m, (m,)))
+                sh = [1] * rank
+                sh[rng.randrange(rank)] = v.numel()
+                v = v.reshape(sh)
+                if rng.random() < 0.3:
+                    v = v.expand([rng.randint(1, 3) if d == 1 else d for d in sh])
+                idx.append(v.to(DEVICE))
+            idx = tuple(idx)
+            try:
+                ref = x[idx] * 2
+            except IndexError:  # indices that do not broadcast together
+                continue
+            torch._dynamo.reset()
+            tirc.reset()
+            with torch.no_grad():
+                out = self.compile(Fn(lambda x, i=idx: x[i] * 2), options={"fallback": False})(x)
+            self.assertEqual(out.shape, ref.shape, f"seed {self.seed}: {shape} {idx}")
+            self.assertTrue(torch.equal(out, ref), f"seed {self.seed}: {shape} {idx}")
+            lowered += not any("index" in op for g in tirc.explain().graphs for op in g["left"])
+        self.assertGreater(lowered, 0)
+
     def test_other_indices_stay_in_pytorch(self):
         y = torch.randn(5, 5, device=DEVICE)
         ar = lambda n: torch.arange(n, device=DEVICE)  # noqa: E731
