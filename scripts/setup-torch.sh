@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup-torch.sh — installs the pinned torch (and transformers, for the
-# optional Hugging Face model tests) that test/python/test_torch_backend.py
-# needs, from PyPI.  Installs only what is missing.  A failed install is not
+# optional Hugging Face model tests: test/python/test_hf_models.py and part of
+# test_torch_backend.py) that test/python/test_torch_backend.py needs, from PyPI.  Installs only what is missing.  A failed install is not
 # fatal: the torch backend tests then report "skipped" (exit 77 in ctest).
 # torch's Linux wheels pull NVIDIA's CUDA wheels too (about 3 GB).
 set -uo pipefail

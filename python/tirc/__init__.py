@@ -5,13 +5,16 @@
 
 Importing the package registers the backend with Dynamo; an installed package
 is also found through the `torch_dynamo_backends` entry point.  See
-docs/torch.md for options, what is supported, and how graphs are split."""
+docs/torch.md for options, what is supported, and how graphs are split;
+`tirc.explain()` reports what became of each graph (attention fused or
+not, ops left to PyTorch)."""
 from . import _lib
 from .compiler import backend, compiled_graphs, decompositions, reset, tirc_backend
+from .report import Explanation, explain
 from .export import Unsupported
 
-__all__ = ["backend", "tirc_backend", "compiled_graphs", "decompositions", "reset", "version",
-           "Unsupported"]
+__all__ = ["backend", "tirc_backend", "compiled_graphs", "decompositions", "explain", "reset",
+           "version", "Explanation", "Unsupported"]
 
 
 def version():

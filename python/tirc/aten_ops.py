@@ -8,7 +8,7 @@ handlers on a throwaway emitter to decide support).  Multi-output ops
 write nothing themselves; their getitem users write each result.
 
 The handlers live in groups (aten_elementwise, aten_nn, aten_shape,
-aten_attention), registered in aten_common's table when imported here; this
+aten_attention, aten_index), registered in aten_common's table when imported here; this
 module adds getitem (multi-output ops) and is_view_node, and is what the
 exporter imports."""
 import operator
@@ -18,6 +18,7 @@ import torch
 from .tir_text import Unsupported
 from .aten_common import HANDLERS, VIEW_OPS, _key, aten, handler_for, handles  # noqa: F401
 from . import aten_elementwise  # noqa: F401  (registers its handlers)
+from . import aten_index  # noqa: F401  (registers its handlers)
 from .aten_nn import _layer_norm_item
 from .aten_shape import _raised_bmm, _split_item
 from .aten_attention import SDPA_FORMS, _dropout_item, _sdpa_text

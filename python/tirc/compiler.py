@@ -13,7 +13,9 @@ docs/torch.md, "Autograd".
 """
 import logging
 import os
+import re
 import threading
+import weakref
 
 import torch
 import torch.fx
@@ -59,6 +61,7 @@ DEFAULT_OPTIONS = {
 _reported = set()
 _reported_lock = threading.Lock()
 _records = []  # every compiled partition (tests and users read them: compiled_graphs())
+_graphs = []   # a _GraphInfo per graph Dynamo handed us (tirc.explain() reads them)
 
 
 def compiled_graphs():
@@ -68,8 +71,10 @@ def compiled_graphs():
 
 
 def reset():
-    """Forget the records and the once-only log memory (for tests)."""
+    """Forget the records, the graph summaries (tirc.explain) and the
+    once-only log memory (for tests)."""
     _records.clear()
+    _graphs.clear()
     with _reported_lock:
         _reported.clear()
 
@@ -111,8 +116,44 @@ def _arch_for(device):
 
 
 class _Record:
-    def __init__(self, tir, ir, dump, target, cache_hit):
+    def __init__(self, tir, ir, dump, target, cache_hit, arch=None, passes=None, sdpa_kernel=None):
         self.tir, self.ir, self.dump, self.target, self.cache_hit = tir, ir, dump, target, cache_hit
+        self.arch, self.passes, self.sdpa_kernel = arch, passes, sdpa_kernel  # as compiled
+
+
+_TRACE_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
+
+
+class _GraphInfo:
+    """What became of one graph Dynamo handed to the backend: its tirc
+    regions, the ops left to PyTorch and why (tirc.explain reads these)."""
+
+    def __init__(self, gm, example_inputs):
+        self.index = len(_graphs)
+        try:
+            cid = torch._guards.CompileContext.current_compile_id()
+        except Exception:  # noqa: BLE001 - only a label
+            cid = None
+        self.compile_id = str(cid) if cid is not None else None
+        self.params = [weakref.ref(x) for x in example_inputs if isinstance(x, torch.nn.Parameter)]
+        self.frames = set()   # (file, function) of the user code the graph was traced from
+        first = {}
+        for n in gm.graph.nodes:
+            st = n.meta.get("stack_trace")
+            if not st:
+                continue
+            fr = _TRACE_FRAME.findall(st)
+            for f, _line, fn in fr:
+                self.frames.add((f, fn))
+            if fr:  # the traced frame, or the first forward under it (past decorators)
+                lab = next((f for f in fr if f[2] == "forward"), fr[0])
+                first[lab] = first.get(lab, 0) + 1
+        top = max(first, key=first.get) if first else None
+        self.origin = f"{top[2]} ({os.path.basename(top[0])}:{top[1]})" if top else None
+        self.regions = []     # dicts: name, record, partition (weakref) or error
+        self.left = {}        # op name -> {"count": nodes, "reasons": set of reasons}
+        self.backward = False  # aot_autograd asked for a backward graph (runs in PyTorch)
+        self.compiled = False  # the forward reached compile_aten_graph (Dynamo may retrace first)
 
 
 class TircPartition(torch.nn.Module):
@@ -121,6 +162,7 @@ class TircPartition(torch.nn.Module):
 
     def __init__(self, sub, consts, opts, device):
         super().__init__()
+        self.stale_const = None  # the buffer that changed, after which this runs in PyTorch
         self.eager = sub  # kept to run when a constant buffer changed
         graph = sub.graph
         self.placeholders = [n for n in graph.nodes if n.op == "placeholder"]
@@ -198,6 +240,7 @@ class TircPartition(torch.nn.Module):
         for ph, (ptr, ver) in self.consts.items():
             a = args[self.placeholders.index(ph)]
             if a.data_ptr() != ptr or a._version != ver:
+                self.stale_const = ph.name
                 _log_once(("const-changed", id(self)), logging.WARNING,
                           "tirc: buffer %s changed since it was compiled in as a constant; "
                           "this graph now runs in PyTorch", ph.name)
@@ -307,7 +350,8 @@ def _compile(exp, opts, device):
         with _modules_lock:
             _modules[key] = hit
     mod, was_cached = hit
-    rec = _Record(exp.text, mod.ir, mod.dump, target, was_cached)
+    rec = _Record(exp.text, mod.ir, mod.dump, target, was_cached, arch, opts["passes"],
+                  opts["sdpa_kernel"])
     _records.append(rec)
     d = opts["dump_ir"]
     if d:
@@ -408,9 +452,10 @@ def _get_attr(gm, target):
     return obj
 
 
-def compile_aten_graph(gm, example_inputs, const_tensors, opts):
+def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     """Partitions the ATen graph gm and compiles each supported region.
-    const_tensors: placeholder index -> real buffer tensor to inline."""
+    const_tensors: placeholder index -> real buffer tensor to inline.
+    info: the _GraphInfo to fill in (tirc.explain), if any."""
     fold_constants(gm)
     support = _Support()
     part = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
@@ -420,8 +465,16 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts):
     in_part = set()
     for p in partitions:
         in_part.update(p.nodes)
-    left = sorted({_op_name(n) for n in gm.graph.nodes if n.op == "call_function"
-                   and n not in in_part and n in support.reasons})
+    left_nodes = [n for n in gm.graph.nodes if n.op == "call_function"
+                  and n not in in_part and n in support.reasons]
+    left = sorted({_op_name(n) for n in left_nodes})
+    if info is not None:
+        info.index = sum(1 for g in _graphs if g.compiled)  # numbered as explain lists them
+        info.compiled = True
+        for n in left_nodes:
+            e = info.left.setdefault(_op_name(n), {"count": 0, "reasons": set()})
+            e["count"] += 1
+            e["reasons"].add(support.reasons[n])
     if left:
         _log_once(("left",) + tuple(left), logging.WARNING,
                   "tirc: ops left to PyTorch (no TIR form or not supported here): %s",
@@ -450,8 +503,15 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts):
         try:
             # aot_autograd calls us under its fake mode; constants need real data
             with unset_fake_temporarily():
-                setattr(fused, node.target, TircPartition(sub, consts, opts, device))
+                tp = TircPartition(sub, consts, opts, device)
+            setattr(fused, node.target, tp)
+            if info is not None:
+                info.regions.append({"name": node.target, "record": tp.record,
+                                     "partition": weakref.ref(tp)})
         except Exception as e:  # noqa: BLE001 - export or libtirc failed: the region stays eager
+            if info is not None:
+                info.regions.append({"name": node.target, "record": None, "partition": None,
+                                     "error": f"{type(e).__name__}: {e}"})
             if not opts["fallback"]:
                 raise
             _log_once(("fail", id(fused), node.target), logging.WARNING,
@@ -495,6 +555,8 @@ def tirc_backend(gm, example_inputs, options=None):
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     consts = {i: x for i, (n, x) in enumerate(zip(placeholders, example_inputs))
               if _is_constant_buffer(n, x)}
+    info = _GraphInfo(gm, example_inputs)
+    _graphs.append(info)
 
     def fw_compiler(fgm, fake_inputs):
         # aot_autograd keeps the flat input order; only use the buffer
@@ -506,9 +568,13 @@ def tirc_backend(gm, example_inputs, options=None):
              if isinstance(fake_inputs[i], torch.Tensor) and fake_inputs[i].dtype == t.dtype
              and all(isinstance(d, int) for d in fake_inputs[i].shape)
              and tuple(fake_inputs[i].shape) == tuple(t.shape)}
-        return _boxed(compile_aten_graph(fgm, fake_inputs, c, opts))
+        return _boxed(compile_aten_graph(fgm, fake_inputs, c, opts, info))
 
-    return aot_autograd(fw_compiler=fw_compiler, bw_compiler=_eager_bw,
+    def bw_compiler(bgm, example):
+        info.backward = True
+        return _eager_bw(bgm, example)
+
+    return aot_autograd(fw_compiler=fw_compiler, bw_compiler=bw_compiler,
                         decompositions=decompositions())(gm, example_inputs)
 
 

@@ -291,6 +291,188 @@ class TestExportRefusesOrWritesExactly(Base):
         self.assertTrue(torch.equal(out, ref))
 
 
+class TestIndexAsReshape(Base):
+    """index.Tensor whose indices are each its dim's arange (Hugging Face's
+    padding mask: mask[arange(B)[:, None, None, None], arange(S)[None, None, None, :]])
+    is a reshape in tirc; any other index stays in PyTorch."""
+
+    def in_tirc(self, fn, *args, dynamic=False):
+        with torch.no_grad():
+            ref = fn(*args)
+            out = self.compile(Fn(fn), dynamic=dynamic, options={"fallback": False})(*args)
+        self.assertTrue(torch.equal(out, ref), f"{out} vs {ref}")
+        left = [op for g in tirc.explain().graphs for op in g["left"]]
+        self.assertEqual(left, [], "index left to PyTorch")
+        self.assertTrue(any("index" in r.tir for r in tirc.compiled_graphs()))
+        return out
+
+    def left_to_torch(self, fn, *args):
+        with torch.no_grad():
+            ref = fn(*args)
+            out = self.compile(Fn(fn), options={"fallback": False})(*args)
+        self.assertTrue(torch.equal(out, ref), f"{out} vs {ref}")
+        left = [op for g in tirc.explain().graphs for op in g["left"]]
+        self.assertIn("aten::index.Tensor", left)
+
+    @staticmethod
+    def hf_mask(m, q):
+        b, s = m.shape
+        bi = torch.arange(b, device=m.device)[:, None, None, None]
+        ki = torch.arange(s, device=m.device)[None, None, None, :] + 0
+        return m.bool()[bi, ki] & q  # [B, 1, 1, S] & [B, 1, S, S]
+
+    def test_hf_padding_mask_folded_and_dynamic(self):
+        for dynamic, (b, s) in ((False, (2, 8)), (True, (3, 5))):
+            torch._dynamo.reset()
+            tirc.reset()
+            m = torch.ones(b, s, dtype=torch.long, device=DEVICE)
+            m[0, :2] = 0
+            q = torch.rand(b, 1, s, s, device=DEVICE) > 0.3
+            self.in_tirc(self.hf_mask, m, q, dynamic=dynamic)
+
+    def test_transposing_and_non_adjacent_indices(self):
+        x = torch.randn(3, 4, 5, device=DEVICE)
+        # result[s, b] = x[b, :, s]... with the indices apart: broadcast dims first
+        self.in_tirc(lambda x: x[torch.arange(3, device=x.device)[None, :], :,
+                                 torch.arange(5, device=x.device)[:, None]] * 2, x)
+        torch._dynamo.reset()
+        tirc.reset()
+        y = torch.randn(4, 6, device=DEVICE)
+        self.in_tirc(lambda y: y[torch.arange(4, device=y.device)[None, :],
+                                 torch.arange(6, device=y.device)[:, None]] + 1, y)
+
+    def test_ranges_are_slices(self):
+        # rotary tables: cos[position_ids] with position_ids = arange(S) (+ an offset)
+        cos = torch.randn(16, 6, device=DEVICE)
+        self.in_tirc(lambda c: c[torch.arange(5, device=c.device)[None, :] + 2] * 2, cos)
+        torch._dynamo.reset()
+        tirc.reset()
+        self.in_tirc(lambda c: c[:, torch.full((1, 2), 4, device=c.device)] + 1, cos)
+        torch._dynamo.reset()
+        tirc.reset()
+        # negative indices count from the end (Falcon's fused_qkv[..., [-2], :])
+        self.in_tirc(lambda c: c[torch.arange(4, device=c.device) - 4, [-2]] + 1, cos)
+        for n in (7, 9):  # symbolic: x[1:] as x[arange(s0 - 1) + 1]
+            x = torch.randn(n, 3, device=DEVICE)
+            self.in_tirc(lambda x: x[torch.arange(x.shape[0] - 1, device=x.device) + 1] * 2, x,
+                         dynamic=True)
+
+    def test_broadcast_over_a_dim_no_index_spans(self):
+        y = torch.randn(4, 6, device=DEVICE)
+        self.in_tirc(lambda y: y[torch.arange(4, device=y.device)[:, None].expand(4, 3)] + 1, y)
+
+    def test_random_index_patterns_match_eager(self):
+        # ranges, reversed ranges, negative ranges, random gathers, broadcast and
+        # expanded indices, slices between them: tirc or PyTorch, always eager's result
+        import random
+        rng = random.Random(self.seed)
+        lowered = 0
+        for _ in range(40):
+            shape = [rng.randint(1, 5) for _ in range(rng.randint(1, 4))]
+            x = torch.randn(shape, device=DEVICE)
+            rank, idx = rng.randint(1, 3), []
+            for m in shape:
+                kind = rng.random()
+                if kind < 0.25:
+                    idx.append(slice(None))
+                    continue
+                v = (torch.arange(m) if kind < 0.6 else torch.arange(rng.randint(1, m)) if kind < 0.7
+                     else torch.arange(m) - m if kind < 0.8 else torch.arange(m).flip(0)
+                     if kind < 0.9 else torch.randint(0, m, (m,)))
+                sh = [1] * rank
+                sh[rng.randrange(rank)] = v.numel()
+                v = v.reshape(sh)
+                if rng.random() < 0.3:
+                    v = v.expand([rng.randint(1, 3) if d == 1 else d for d in sh])
+                idx.append(v.to(DEVICE))
+            idx = tuple(idx)
+            try:
+                ref = x[idx] * 2
+            except IndexError:  # indices that do not broadcast together
+                continue
+            torch._dynamo.reset()
+            tirc.reset()
+            with torch.no_grad():
+                out = self.compile(Fn(lambda x, i=idx: x[i] * 2), options={"fallback": False})(x)
+            self.assertEqual(out.shape, ref.shape, f"seed {self.seed}: {shape} {idx}")
+            self.assertTrue(torch.equal(out, ref), f"seed {self.seed}: {shape} {idx}")
+            lowered += not any("index" in op for g in tirc.explain().graphs for op in g["left"])
+        self.assertGreater(lowered, 0)
+
+    def test_other_indices_stay_in_pytorch(self):
+        y = torch.randn(5, 5, device=DEVICE)
+        ar = lambda n: torch.arange(n, device=DEVICE)  # noqa: E731
+        for fn in (lambda y: y[ar(5), ar(5)] + 1,            # the diagonal
+                   lambda y: y[ar(5).flip(0)] + 1,           # reversed
+                   lambda y: y[(ar(5) + 1) % 5] + 1,         # rotated
+                   lambda y: y[torch.tensor([0, 2, 1, 3, 4])] + 1,  # not in order
+                   lambda y: y[ar(3) * 2] + 1):              # a step
+            torch._dynamo.reset()
+            tirc.reset()
+            self.left_to_torch(fn, y)
+
+
+class TestExplain(Base):
+    def test_explain_reports_attention_and_fallbacks(self):
+        m = M.WithCumsum().to(DEVICE).eval()
+        x = torch.randn(2, 16, 64, device=DEVICE)
+        c = self.compile(m)
+        with torch.no_grad(), self.assertLogs("tirc", level="WARNING"):
+            c(x)
+        e = tirc.explain(c)
+        self.assertEqual(len(e.graphs), 1, str(e))
+        g = e.graphs[0]
+        self.assertEqual(g["n_sdpa"], 1, str(e))
+        self.assertIn("aten::cumsum", g["left"], str(e))
+        s = [s for r in g["regions"] for s in r["sdpa"]][0]
+        self.assertEqual(s["attrs"]["is_causal"], "false")
+        self.assertIn("kernel", s["attrs"])
+        text = str(e)
+        self.assertIn("1 attention block(s) as sdpa", text)
+        self.assertIn("left to PyTorch: aten::cumsum x1", text)
+        self.assertIn("is_causal=false", text)
+        # only this model's graphs: another compiled function is not listed
+        with torch.no_grad():
+            self.compile(Fn(lambda a: torch.exp(a) + 1))(x)
+        self.assertEqual(len(tirc.explain(c).graphs), 1)
+        self.assertEqual(len(tirc.explain().graphs), 2)
+
+    def test_explain_causal_mask_and_unfused_softmax(self):
+        m = M.NanoGPT(n_layer=2, flash=False).to(DEVICE).eval()
+        idx = torch.randint(0, 96, (2, 16), device=DEVICE)
+        with torch.no_grad():
+            self.compile(m)(idx)
+        e = tirc.explain(m, remarks=True)
+        self.assertEqual(e.n_sdpa, 2, str(e))
+        self.assertEqual(e.n_softmax, 0, str(e))
+        for r in e.graphs[0]["regions"]:
+            for s in r["sdpa"]:
+                self.assertEqual((s["attrs"]["is_causal"], s["mask"]), ("true", None), str(e))
+        # remarks come from the tirc driver when it is built next to libtirc
+        if tirc.report._tirc_binary():
+            self.assertIn("sdpa: kernel=", str(e))
+        # a softmax that is not attention stays a softmax and is reported
+        torch._dynamo.reset()
+        tirc.reset()
+        x = torch.randn(4, 10, device=DEVICE)
+        with torch.no_grad():
+            c = self.compile(Fn(lambda x: torch.softmax(x * 2, -1)))
+            c(x)
+        e = tirc.explain(c)
+        self.assertEqual((e.n_sdpa, e.n_softmax), (0, 1), str(e))
+        self.assertIn("not fused into attention", str(e))
+
+    def test_explain_region_failure(self):
+        m = M.CrossAttention().to(DEVICE).eval()
+        x, mem = torch.randn(2, 8, 64, device=DEVICE), torch.randn(2, 12, 64, device=DEVICE)
+        with torch.no_grad(), _Boom("__init__"), self.assertLogs("tirc", level="WARNING"):
+            self.compile(m, options={"cache_dir": tempfile.mkdtemp()})(x, mem)
+        e = tirc.explain()
+        self.assertTrue(any("could not be compiled" in r["status"] and "injected" in r["status"]
+                            for g in e.graphs for r in g["regions"]), str(e))
+        self.assertEqual(e.n_sdpa, 0, str(e))
+
+
 class _Boom:
     """Makes tirc's compiled modules (or compiles) fail, as a libtirc bug would."""
 
