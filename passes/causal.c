@@ -394,8 +394,68 @@ static bool masks(Ival v, TirDType dt) { return tir_is_masking_value(v.hi, dt); 
  * f = -1e30; below about 3e4 for f16's lowest), and the causal claims below
  * are made only when every row keeps one: top-left keeps j = 0, bottom-right
  * keeps j = 0 when S >= L. */
+/* A constant mask that is a band: causal AND a window, as Hugging Face folds
+ * Mistral's sliding-window mask when every size is known.  The domain above
+ * holds one half-plane per value, so a band is read from the data: every
+ * slice must keep exactly the keys j with i' - W < j <= i' (i' = i + off,
+ * off = 0 or S - L >= 0, W >= 1), which this checks element by element.
+ * Returns TIR_NOT_CAUSAL when the data is anything else. */
+static TirCausal band_from_data(const TirMaskQuery *q, int64_t *window) {
+  TirValue *v = q->mask;
+  while (v->def && (v->def->kind == TIR_OP_EXPAND || v->def->kind == TIR_OP_CONTIGUOUS ||
+                    v->def->kind == TIR_OP_CLONE))
+    v = v->def->operands[0].value;
+  const TirOp *op = v->def;
+  const TirType *t = &v->type;
+  int64_t L, S, R, C, cnt;
+  if (!op || op->kind != TIR_OP_CONST || !op->data || t->rank < 2 || !tir_type_numel(t, &cnt) ||
+      cnt == 0 || cnt > ((int64_t)1 << 26) || !tir_dim_is_const(q->L, &L) ||
+      !tir_dim_is_const(q->S, &S) || !tir_dim_is_const(t->dims[t->rank - 2], &R) ||
+      !tir_dim_is_const(t->dims[t->rank - 1], &C) || R != L || C != S || L < 2 || S < 2)
+    return TIR_NOT_CAUSAL;
+  double sc = q->use == TIR_MASK_ADDITIVE ? q->mscale : 1;
+  if (!(sc > 0)) return TIR_NOT_CAUSAL;
+  /* keep(x): bool nonzero (or zero, negated); additive exactly 0 keeps, a
+   * masking value masks, anything else is not a mask. */
+#define KEEP(k, out)                                                                  \
+  do {                                                                                \
+    double x_ = tir_load_f64(t->dtype, op->data, (size_t)(k));                        \
+    if (q->use == TIR_MASK_KEEP_BOOL) out = (x_ != 0) != q->negated;                  \
+    else if (x_ * sc == 0) out = true;                                                \
+    else if (tir_is_masking_value(x_ * sc, t->dtype))                                \
+      out = false;                                                                    \
+    else return TIR_NOT_CAUSAL;                                                       \
+  } while (0)
+  /* off from row 0's last kept key, W from the last row's first kept key. */
+  int64_t off = -1, lo_last = -1;
+  for (int64_t j = S - 1; j >= 0 && off < 0; j--) {
+    bool k;
+    KEEP(j, k);
+    if (k) off = j;
+  }
+  for (int64_t j = 0; j < S && lo_last < 0; j++) {
+    bool k;
+    KEEP((L - 1) * S + j, k);
+    if (k) lo_last = j;
+  }
+  if ((off != 0 && off != S - L) || lo_last <= 0) return TIR_NOT_CAUSAL;
+  int64_t W = L - 1 + off - lo_last + 1;
+  if (W < 1) return TIR_NOT_CAUSAL;
+  for (int64_t k = 0; k < cnt; k++) {
+    int64_t i = (k / S) % L, j = k % S;
+    bool kept, want = j <= i + off && j > i + off - W;
+    KEEP(k, kept);
+    if (kept != want) return TIR_NOT_CAUSAL;
+  }
+#undef KEEP
+  *window = W;
+  return off == 0 ? TIR_CAUSAL_WINDOW_TOP_LEFT : TIR_CAUSAL_WINDOW_BOTTOM_RIGHT;
+}
+
 TirCausal tir_prove_mask_window(TirModule *m, const TirMaskQuery *q, int64_t *window, char *why,
                                 size_t n) {
+  TirCausal b = band_from_data(q, window);
+  if (b != TIR_NOT_CAUSAL) return b;
   const TirType *t = &q->mask->type;
   int r = t->rank;
   const TirDim *mi = r >= 2 ? t->dims[r - 2] : NULL, *mj = r >= 1 ? t->dims[r - 1] : NULL;
@@ -491,7 +551,7 @@ out:
 TirCausal tir_prove_mask(TirModule *m, const TirMaskQuery *q, char *why, size_t n) {
   int64_t w = 0;
   TirCausal c = tir_prove_mask_window(m, q, &w, why, n);
-  if (c == TIR_WINDOW_TOP_LEFT || c == TIR_WINDOW_BOTTOM_RIGHT) {
+  if (c >= TIR_WINDOW_TOP_LEFT) {
     if (why && n) snprintf(why, n, "a sliding window of %lld keys (sdpa's window=)", (long long)w);
     return TIR_NOT_CAUSAL;
   }

@@ -24,6 +24,9 @@ typedef enum {
    * the query's aligned position (sdpa's window=W, docs/language.md). */
   TIR_WINDOW_TOP_LEFT,     /* attend iff j > i - W */
   TIR_WINDOW_BOTTOM_RIGHT, /* attend iff j > i + (S - L) - W */
+  /* Both at once (a band, read from constant data): causal and the window. */
+  TIR_CAUSAL_WINDOW_TOP_LEFT,     /* attend iff i - W < j <= i */
+  TIR_CAUSAL_WINDOW_BOTTOM_RIGHT, /* the same with i + (S - L), S >= L */
 } TirCausal;
 
 /* One mask of an attention chain, as fuse-attention found it. */

@@ -257,8 +257,12 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
       int64_t w = 0;
       TirCausal c = tir_prove_mask_window(m, &mq, &w, why, sizeof why);
       if (opts->mask_observer) opts->mask_observer(opts->mask_observer_ctx, m, &mq, c, w);
-      bool win = c == TIR_WINDOW_TOP_LEFT || c == TIR_WINDOW_BOTTOM_RIGHT;
-      TirCausal ca = c == TIR_WINDOW_TOP_LEFT ? TIR_CAUSAL_TOP_LEFT : c == TIR_WINDOW_BOTTOM_RIGHT ? TIR_CAUSAL_BOTTOM_RIGHT : c;
+      bool band = c == TIR_CAUSAL_WINDOW_TOP_LEFT || c == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT;
+      bool win = band || c == TIR_WINDOW_TOP_LEFT || c == TIR_WINDOW_BOTTOM_RIGHT;
+      TirCausal ca = c == TIR_WINDOW_TOP_LEFT || c == TIR_CAUSAL_WINDOW_TOP_LEFT ? TIR_CAUSAL_TOP_LEFT
+                     : c == TIR_WINDOW_BOTTOM_RIGHT || c == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT
+                         ? TIR_CAUSAL_BOTTOM_RIGHT
+                         : c;
       if (c == TIR_MASK_KEEPS_ALL) {
         dropped = true;
         continue;
@@ -267,7 +271,7 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
         /* Two windows of one alignment: j > i' - W1 and j > i' - W2 is the
          * smaller window. */
         if (win) window = window ? (w < window ? w : window) : w;
-        else causal = true;
+        if (!win || band) causal = true;
         align = ca;
         dropped = true;
         continue;

@@ -165,6 +165,15 @@ def build(seed):
     else:
         m, kind = tri_mask(p, L, S, off, const_dims)
     fill = rng.choice(FILLS)
+    head = ("func @main(%%q: f32[1, 2, %s, 4], %%k: f32[1, 2, %s, 4], %%v: f32[1, 2, %s, 4]) -> (f32[1, 2, %s, 4]) {"
+            % (L, S, S, L))
+    if kind == "bool" and rng.random() < 0.3:
+        # An explicit sdpa over the mask (simplify-sdpa's input; its window
+        # claims too), bool or as where(m, 0, fill).
+        mm = m if rng.random() < 0.5 else p.op("where(%s, 0.0, %s)" % (m, fill))
+        body = ["  %%o = sdpa(%%q, %%k, %%v, %s, is_causal=false, causal_align=\"top_left\", scale=0.5, "
+                "dropout_p=0, enable_gqa=false)" % mm, "  return %o"]
+        return "\n".join(["// gen_masks seed %d (sdpa)" % seed, head] + p.lines + body + ["}", ""])
     s = "%s1"
     scores = ["  %s = transpose(%k, dim0=-2, dim1=-1)",
               "  %s0 = matmul(%q, %s)",
@@ -221,8 +230,6 @@ def build(seed):
     body.append("  %%p = softmax(%s, dim=-1)" % last)
     body.append("  %o = matmul(%p, %v)")
     body.append("  return %o")
-    head = ("func @main(%%q: f32[1, 2, %s, 4], %%k: f32[1, 2, %s, 4], %%v: f32[1, 2, %s, 4]) -> (f32[1, 2, %s, 4]) {"
-            % (L, S, S, L))
     return "\n".join(["// gen_masks seed %d" % seed, head] + p.lines + scores + body + ["}", ""])
 
 

@@ -349,7 +349,8 @@ static void memo_clear(Eval *e) {
 /* ------------------------------------------------------------ the check */
 
 static const char *CLAIM[] = {"not causal", "top-left causal", "bottom-right causal", "keeps everything",
-                              "top-left window", "bottom-right window"};
+                              "top-left window", "bottom-right window", "top-left causal window",
+                              "bottom-right causal window"};
 
 /* Returns false on a false claim (printed). */
 static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, int64_t W, TirLoc loc) {
@@ -361,7 +362,7 @@ static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, int
   int64_t lead = 1;
   for (int a = 0; a < r - 2; a++) lead *= m->dims[a];
   int64_t R = r >= 2 ? m->dims[r - 2] : 1, C = r >= 1 ? m->dims[r - 1] : 1;
-  bool bad = claim == TIR_CAUSAL_BOTTOM_RIGHT && S < L;
+  bool bad = (claim == TIR_CAUSAL_BOTTOM_RIGHT || claim == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT) && S < L;
   const char *what = bad ? "S < L" : NULL;
   if (claim >= TIR_WINDOW_TOP_LEFT && W < 1) bad = true, what = "a window of fewer than 1 key";
   int64_t bi = 0, bj = 0, bs = 0;
@@ -386,6 +387,8 @@ static bool check_trial(Judge *j, Eval *e, const TirMaskQuery *q, int claim, int
                     : claim == TIR_CAUSAL_BOTTOM_RIGHT ? jj <= i + S - L
                     : claim == TIR_WINDOW_TOP_LEFT ? jj > i - W
                     : claim == TIR_WINDOW_BOTTOM_RIGHT ? jj > i + S - L - W
+                    : claim == TIR_CAUSAL_WINDOW_TOP_LEFT ? jj <= i && jj > i - W
+                    : claim == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT ? jj <= i + S - L && jj > i + S - L - W
                     : true;
         if (keep != want) bad = true, what = keep ? "keeps a position the claim masks" : "masks a position the claim keeps", bi = i, bj = jj, bs = s, bv = v;
       }

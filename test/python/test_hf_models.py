@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 import tirc  # noqa: E402
 
-PASS_LANDED = os.environ.get("TIRC_HF_PASS_LANDED", "0") == "1"
+PASS_LANDED = True  # simplify-sdpa has landed; Pass() kept for later pending work
 BOUND = 1e-4
 B, T, V = 2, 12, 128
 transformers.logging.set_verbosity_error()
@@ -73,11 +73,12 @@ class Gap:
         return f"Gap({self.value!r})"
 
 
-def E(causal=None, mask=None, gqa=None, n=None, note=""):
+def E(causal=None, mask=None, gqa=None, n=None, note="", window=None):
     """The expected sdpa ops: `n` of them (None: all the rest) with these
     flags; a flag of None is not checked.  mask: "none", "key" (a key
-    padding mask [B, 1, 1, S]) or "kept" (any mask)."""
-    return {"causal": causal, "mask": mask, "gqa": gqa, "n": n, "note": note}
+    padding mask [B, 1, 1, S]) or "kept" (any mask); window: sdpa's window=
+    (0: none)."""
+    return {"causal": causal, "mask": mask, "gqa": gqa, "n": n, "note": note, "window": window}
 
 
 STRICT = False  # --strict: Gap expectations fail too
@@ -136,64 +137,62 @@ LAYERS = 2
 # [B, 1, 1, S]; GQA/MQA is enable_gqa; BERT with a mask is non-causal + key
 # mask.  Not yet (the mask stays as built): sliding windows (Mistral, Gemma
 # 2), softcap (Gemma 2), ALiBi (BLOOM), T5's relative position bias.
-NOT_YET = "window/softcap/alibi not yet: mask kept"
-SOFTCAP = "softcap (tanh of the scores) has no sdpa form: attention stays softmax"
+SOFTCAP = "softcap (tanh of the scores) is not matched by fuse-attention yet: attention stays softmax"
 ALIBI = "BLOOM's baddbmm(alibi, q, k): fuse-attention cannot tell the scores from the bias"
-CAUSAL_NONE = E(causal=True, mask="none", gqa=False)
-CAUSAL_KEY = E(causal=Pass(True), mask=Pass("key"), gqa=False)
-# sdpa without attention_mask: HF passes its folded causal mask (data), not is_causal
-SDPA_NONE = E(causal=Pass(True), mask=Pass("none"), gqa=False)
+# Eager attention masks with finfo.min, so fuse-attention keeps the mask with
+# exact_mask (docs/attention.md): a left-padded row that keeps no key averages
+# every key there, and is_causal would change that row.  Not a gap: the rule.
+EXACT = "eager finite-fill mask (exact_mask): causal not split off"
+FALCON = "Falcon's -1e9 fill is not a masking value, and its MQA K/V are not un-repeated"
+T5_BIAS = "T5 relative bias: bias + mask is one factor"
+CAUSAL_NONE = E(causal=True, mask="none", gqa=False, window=0)
+CAUSAL_KEY = E(causal=True, mask="key", gqa=False, window=0)
+EAGER_MASK = E(causal=False, mask="kept", note=EXACT)
 EXPECTATIONS = {
-    "gpt2": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY], "none/sdpa": [SDPA_NONE]},
+    "gpt2": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY], "mask/eager": [EAGER_MASK]},
     "llama": {"n": LAYERS,
               "none": [E(causal=True, mask="none", gqa=True)],
-              "none/sdpa": [E(causal=Pass(True), mask=Pass("none"), gqa=Pass(True))],
-              "mask": [E(causal=Pass(True), mask=Pass("key"), gqa=True)],
-              "mask/sdpa": [E(causal=Pass(True), mask=Pass("key"), gqa=Pass(True))]},
+              "mask": [E(causal=True, mask="key", gqa=True)],
+              "mask/eager": [E(causal=False, mask="kept", gqa=True, note=EXACT)]},
+    # sliding_window=5 < 12: the band becomes is_causal + window=5
     "mistral": {"n": LAYERS,
-                "none": [E(mask="kept", gqa=True, note=NOT_YET)],
-                "none/sdpa": [E(mask="kept", gqa=Pass(True), note=NOT_YET)],
-                "mask": [E(mask="kept", gqa=True, note=NOT_YET)],
-                "mask/sdpa": [E(mask="kept", gqa=Pass(True), note=NOT_YET)]},
+                "none": [E(causal=False, mask="kept", gqa=True, note=EXACT)],
+                "none/sdpa": [E(causal=True, mask="none", gqa=True, window=5)],
+                "mask": [E(causal=False, mask="kept", gqa=True, note=EXACT)],
+                "mask/sdpa": [E(causal=True, mask="key", gqa=True, window=5)]},
     "qwen2": {"n": LAYERS,
               "none": [E(causal=True, mask="none", gqa=True)],
-              "none/sdpa": [E(causal=Pass(True), mask=Pass("none"), gqa=Pass(True))],
-              "mask": [E(causal=Pass(True), mask=Pass("key"), gqa=True)],
-              "mask/sdpa": [E(causal=Pass(True), mask=Pass("key"), gqa=Pass(True))]},
+              "mask": [E(causal=True, mask="key", gqa=True)],
+              "mask/eager": [E(causal=False, mask="kept", gqa=True, note=EXACT)]},
     # layer 0 slides (window 5 < 12), layer 1 is global; softcap on both; eager only
     "gemma2": {"n": Gap(LAYERS, SOFTCAP), "softmax": Gap(0, SOFTCAP),
-               "none": [E(mask="kept", gqa=True, note=NOT_YET)],
-               "mask": [E(mask="kept", gqa=True, note=NOT_YET)]},
-    "gpt_neox": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY],
-                 "none/sdpa": [SDPA_NONE]},
-    "opt": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY], "none/sdpa": [SDPA_NONE]},
-    # multi_query: one K/V head expanded to 4 (MQA)
+               "none": [E(mask="kept", gqa=True)],
+               "mask": [E(mask="kept", gqa=True)]},
+    "gpt_neox": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY], "mask/eager": [EAGER_MASK]},
+    "opt": {"n": LAYERS, "none": [CAUSAL_NONE], "mask": [CAUSAL_KEY], "mask/eager": [EAGER_MASK]},
+    # multi_query: one K/V head broadcast to 4 (MQA)
     "falcon": {"n": LAYERS,
-               "none": [E(causal=True, mask="none", gqa=Pass(True))],
-               "mask": [E(causal=Pass(True), mask=Pass("key"), gqa=Pass(True))]},
+               "none": [E(causal=True, mask="none", gqa=Gap(True, FALCON))],
+               "mask": [E(causal=False, mask="kept", gqa=Gap(True, FALCON), note=FALCON)]},
     # ALiBi; eager only
     "bloom": {"n": Gap(LAYERS, ALIBI), "softmax": Gap(0, ALIBI),
-              "none": [E(mask="kept", gqa=False, note=NOT_YET)],
-              "mask": [E(mask="kept", gqa=False, note=NOT_YET)]},
+              "none": [E(mask="kept", gqa=False)],
+              "mask": [E(mask="kept", gqa=False)]},
     "bert": {"n": LAYERS,
              "none": [E(causal=False, mask="none", gqa=False)],
-             "none/sdpa": [E(causal=False, mask=Pass("none"), gqa=False)],
-             "mask": [E(causal=False, mask=Pass("key"), gqa=False)]},
+             "mask": [E(causal=False, mask="key", gqa=False)],
+             "mask/eager": [E(causal=False, mask=Gap("key", "eager's [B, 1, L, S] expand of the padding mask is not shrunk"), gqa=False)]},
     # encoder self-attention (bias), decoder self-attention (causal + bias),
     # cross-attention (the encoder's padding only)
     "t5": {"n": 3 * LAYERS,
-           "none": [E(causal=False, mask="kept", gqa=False, n=LAYERS, note="T5 bias not yet: mask kept"),
-                    E(mask="kept", gqa=False, n=LAYERS, note="T5 bias not yet: mask kept"),
+           "none": [E(causal=False, mask="kept", gqa=False, n=LAYERS, note=T5_BIAS),
+                    E(mask="kept", gqa=False, n=LAYERS, note=T5_BIAS),
                     E(causal=False, mask="none", gqa=False, n=LAYERS)],
-           "none/sdpa": [E(causal=False, mask="kept", gqa=False, n=2 * LAYERS,
-                           note="T5 bias not yet: mask kept"),
-                         E(causal=False, mask=Pass("none"), gqa=False, n=LAYERS)],
-           "mask": [E(causal=False, mask="kept", gqa=False, n=LAYERS, note="T5 bias not yet: mask kept"),
-                    E(mask="kept", gqa=False, n=LAYERS, note="T5 bias not yet: mask kept"),
-                    E(causal=False, mask=Pass("key"), gqa=False, n=LAYERS)],
-           "mask/sdpa": [E(causal=False, mask="kept", gqa=False, n=2 * LAYERS,
-                           note="T5 bias not yet: mask kept"),
-                         E(causal=False, mask=Pass("key"), gqa=False, n=LAYERS)]},
+           "none/sdpa": [E(causal=False, mask="kept", gqa=False, n=2 * LAYERS, note=T5_BIAS),
+                         E(causal=False, mask="none", gqa=False, n=LAYERS)],
+           "mask": [E(causal=False, mask="kept", gqa=False, n=2 * LAYERS, note=T5_BIAS),
+                    E(mask="kept", gqa=False, n=LAYERS, note=T5_BIAS)],
+           "mask/sdpa": [E(causal=False, mask="kept", gqa=False, n=3 * LAYERS, note=T5_BIAS)]},
 }
 
 
@@ -267,7 +266,7 @@ def mask_kind(s):
 def signature(s):
     a = s["attrs"]
     return {"causal": a.get("is_causal") == "true", "mask": mask_kind(s),
-            "gqa": a.get("enable_gqa") == "true"}
+            "gqa": a.get("enable_gqa") == "true", "window": int(a.get("window", 0))}
 
 
 def _same(want, got):
@@ -293,7 +292,7 @@ def _judge(want, got, what, out, note=""):
 
 def _fits(grp, sig, final):
     """Does the sdpa with signature sig fit the group (final: with its Pass values)?"""
-    for k in ("causal", "mask", "gqa"):
+    for k in ("causal", "mask", "gqa", "window"):
         want = grp[k]
         if want is None or (isinstance(want, Pass) and not final):
             continue
@@ -345,7 +344,7 @@ def check_structure(sdpa, n_softmax, n_expected, softmax_expected, groups):
             out["fail"].append(f"sdpa %{s['name']} {sigs[i]}: more sdpa ops than expected")
             continue
         g = groups[where[i]]
-        for k in ("causal", "mask", "gqa"):
+        for k in ("causal", "mask", "gqa", "window"):
             if g[k] is not None:
                 _judge(g[k], sigs[i][k], f"sdpa %{s['name']} {k}", out, g["note"])
     return out
