@@ -16,7 +16,7 @@
 
 enum { MAX_CHAIN = 32, MAX_MASKS = 8 };
 
-typedef enum { STEP_SCALE, STEP_ADD_MASK, STEP_KEEP_MASK, STEP_CAST } StepKind;
+typedef enum { STEP_SCALE, STEP_ADD_MASK, STEP_KEEP_MASK, STEP_CAST, STEP_TANH } StepKind;
 typedef struct {
   StepKind kind;
   double c;         /* SCALE */
@@ -38,6 +38,7 @@ typedef struct {
   TirValue *q, *k, *v;   /* k as [..., S, E]; NULL k with kt set: k arrives transposed */
   TirValue *kt;
   double scale, dropout_p;
+  double softcap; /* > 0: the scores pass through C * tanh(s / C) (Gemma 2) */
   bool gqa;
   Step steps[MAX_CHAIN]; /* bottom-up, as found */
   int n_steps;
@@ -61,6 +62,7 @@ static bool reaches_matmul(TirValue *v, int depth) {
     return false;
   case TIR_OP_DIV:
   case TIR_OP_MASKED_FILL:
+  case TIR_OP_TANH:
   case TIR_OP_CAST: return reaches_matmul(op->operands[0].value, depth + 1);
   case TIR_OP_ADD:
     return reaches_matmul(op->operands[0].value, depth + 1) ||
@@ -216,7 +218,11 @@ static const char *match_up(Match *mt) {
       st->kind = STEP_CAST;
       s = op->operands[0].value;
       break;
-    default: return "the scores pass through an op that is not a scale, mask or cast";
+    case TIR_OP_TANH: /* logit soft-capping: C * tanh(s / C), see fold_steps */
+      st->kind = STEP_TANH;
+      s = op->operands[0].value;
+      break;
+    default: return "the scores pass through an op that is not a scale, mask, tanh or cast";
     }
   }
   return NULL;
@@ -254,8 +260,17 @@ static const char *match_qk(TirModule *m, Match *mt) {
 }
 
 /* Combines scales and masks top-down: sdpa computes softmax(S * scale + mask),
- * so a mask added before a later scale is scaled with it. */
+ * so a mask added before a later scale is scaled with it.
+ *
+ * Soft-capping (Gemma 2: s * scaling / C, tanh, * C, + mask): sdpa's
+ * softcap=C computes C * tanh(S * scale / C).  With `pre` the product of the
+ * scales before the tanh and `post` the product of those after it, the chain
+ * computes post * tanh(pre * S) = C * tanh(S * scale / C) for C = post and
+ * scale = pre * post; C must be positive (a negative one flips the scores).
+ * A mask before the tanh would be squashed (tanh(-inf) = -1): refused. */
 static const char *fold_steps(Match *mt) {
+  bool tanh_seen = false;
+  double pre = 1;
   for (int i = mt->n_steps - 1; i >= 0; i--) {
     Step *st = &mt->steps[i];
     switch (st->kind) {
@@ -273,7 +288,19 @@ static const char *fold_steps(Match *mt) {
       mt->masks[mt->n_masks++] = (Mask){st->mask, st->kind == STEP_ADD_MASK, st->negated, 1.0, st->fill};
       break;
     case STEP_CAST: break;
+    case STEP_TANH:
+      if (tanh_seen) return "two tanh on the scores";
+      if (mt->n_masks > 0) return "a mask before a tanh of the scores";
+      tanh_seen = true;
+      pre = mt->scale;
+      mt->scale = 1;
+      break;
     }
+  }
+  if (tanh_seen) {
+    if (!(mt->scale > 0) || !isfinite(mt->scale)) return "tanh of the scores not multiplied by a positive cap";
+    mt->softcap = mt->scale;
+    mt->scale = pre * mt->softcap;
   }
   if (!isfinite(mt->scale)) return "the scale is not a finite number";
   /* A finite fill written before a scale reaches the softmax scaled: -1e30
@@ -377,6 +404,7 @@ static const char *rewrite(Match *mt, const TirPassOptions *opts) {
       tir_op_set_float(op, "dropout_p", mt->dropout_p);
       tir_op_set_bool(op, "enable_gqa", mt->gqa);
       if (exact) tir_op_set_bool(op, "exact_mask", true);
+      if (mt->softcap > 0) tir_op_set_float(op, "softcap", mt->softcap);
     }
     sd = tir_rw_build(&b, op);
   }

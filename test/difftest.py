@@ -88,7 +88,7 @@ def attention(r, idx):
     L = r.randint(1, 7)
     form = r.choice(["nanogpt_tril", "hf_arange", "llama_triu_gqa", "bool_mask", "padding",
                      "alibi", "cross", "kv_cache", "pre_transposed", "written_softmax",
-                     "aten_bmm", "split_scale", "no_scale", "mask_then_scale"])
+                     "aten_bmm", "split_scale", "no_scale", "mask_then_scale", "softcap"])
     S = L
     if form in ("cross", "kv_cache", "bool_mask", "alibi", "padding", "pre_transposed"):
         S = L + r.randint(0, 4)
@@ -142,6 +142,12 @@ def attention(r, idx):
     else:
         lines.append(f"  %s1 = div(%s, {1 / scale!r})")
         s = "s1"
+    if form == "softcap":  # Gemma 2: / C, tanh, * C, then a causal mask
+        cap = r.choice([0.5, 2.0, 30.0])
+        lines += [f"  %sc1 = div(%{s}, {cap!r})", "  %sc2 = tanh(%sc1)", f"  %sc3 = mul(%sc2, {cap!r})",
+                  f"  %neg = full(shape=[{L}, {L}], value=-inf, dtype={dt})",
+                  "  %cm = triu(%neg, diagonal=1)", "  %sm = add(%sc3, %cm)"]
+        s = "sm"
     # masks
     if form == "nanogpt_tril":
         lines += [f"  %ones = full(shape=[{L}, {L}], value=1, dtype={dt})",
