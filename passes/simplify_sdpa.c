@@ -214,6 +214,60 @@ static bool replace(TirBuilder *b, TirOp *op, TirValue *k, TirValue *v, TirValue
   return true;
 }
 
+/* The mask at its smallest shape: elementwise ops commute with
+ * broadcasting, so f(expand(x), c) = expand(f(x, c)), and sdpa broadcasts
+ * its mask itself.  Rebuilds the elementwise ops between the mask and the
+ * expands with unexpanded operands (their attributes kept); returns v itself
+ * when nothing is expanded.  Hugging Face's eager attention expands its
+ * padding mask to [B, 1, L, S]; shrunk, it is a key mask [B, 1, 1, S]. */
+/* A bool value that is true everywhere: full(true), or constant data with no
+ * zero. */
+static bool all_true(TirValue *v) {
+  TirOp *op = v->def;
+  int64_t n;
+  if (!op || v->type.dtype != TIR_BOOL) return false;
+  if (op->kind == TIR_OP_FULL) return tir_op_attr_float(op, "value") != 0;
+  if (op->kind != TIR_OP_CONST || !op->data || !tir_type_numel(&v->type, &n) || n > ((int64_t)1 << 24))
+    return false;
+  for (int64_t i = 0; i < n; i++)
+    if (((const unsigned char *)op->data)[i] == 0) return false;
+  return true;
+}
+
+static TirValue *shrink(TirBuilder *b, TirValue *v, int depth) {
+  TirOp *op = v->def;
+  if (!op || depth >= MAX_DEPTH || b->failed) return v;
+  if (passes_through(op)) return shrink(b, op->operands[0].value, depth + 1);
+  /* logical_and(x, true everywhere) is x broadcast (Hugging Face ands its
+   * padding with an all-true "bidirectional" mask). */
+  if (op->kind == TIR_OP_LOGICAL_AND) {
+    TirValue *x = op->operands[0].value, *y = op->operands[1].value;
+    if (all_true(y) && x->type.dtype == TIR_BOOL) return shrink(b, x, depth + 1);
+    if (all_true(x) && y->type.dtype == TIR_BOOL) return shrink(b, y, depth + 1);
+  }
+  if (!(tir_op_schema(op->kind)->flags & TIR_OPF_ELEMENTWISE) || op->n_operands > 4) return v;
+  TirValue *ops[4];
+  bool changed = false;
+  for (int i = 0; i < op->n_operands; i++) {
+    ops[i] = shrink(b, op->operands[i].value, depth + 1);
+    changed |= ops[i] != op->operands[i].value;
+  }
+  if (!changed) return v;
+  TirOp *n = tir_op_new(b->m, op->kind, ops, op->n_operands, op->loc);
+  if (!n) return b->failed = true, v;
+  int na = tir_op_schema(op->kind)->nattrs;
+  for (int i = 0; i < na; i++) n->attrs[i] = op->attrs[i];
+  TirValue *r = tir_rw_build(b, n);
+  if (!r || r->type.dtype != v->type.dtype) return b->failed = true, v;
+  r->name = v->name;
+  return r;
+}
+
+static bool query_axis_one(const TirValue *v) {
+  int64_t one;
+  return v->type.rank < 2 || (tir_dim_is_const(v->type.dims[v->type.rank - 2], &one) && one == 1);
+}
+
 static void simplify(TirOp *op, const TirPassOptions *opts) {
   TirModule *m = op->module;
   TirValue *q = op->operands[0].value, *k = op->operands[1].value, *v = op->operands[2].value;
@@ -283,12 +337,28 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
     }
     if (!fs.overflow) fs.n = kept;
   }
-  if (!changed && !dropped) return;
+  /* A mask that only depends on the key once unexpanded (shrink). */
+  bool shrinkable = mask && !dropped && !query_axis_one(mask);
+  if (!changed && !dropped && !shrinkable) return;
 
   TirDiag *quiet = tir_diag_new(NULL, 1);
   if (!quiet) return;
   TirBuilder b = {.m = m, .anchor = op, .quiet = quiet};
   TirValue *nm = dropped ? NULL : mask;
+  if (shrinkable) {
+    TirValue *sm = shrink(&b, mask, 0);
+    if (!b.failed && sm != mask && query_axis_one(sm)) {
+      nm = sm;
+      changed = true;
+    } else {
+      tir_rw_undo(&b);
+      b.failed = false;
+      if (!changed) {
+        tir_diag_free(quiet);
+        return;
+      }
+    }
+  }
   if (dropped && fs.n) {
     if (!decomposed) {
       nm = fs.f[0].v; /* the one float factor: the mask itself */
