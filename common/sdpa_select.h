@@ -27,6 +27,8 @@ typedef struct {
   const char *dtype_name; /* for messages, e.g. "f32" */
   int64_t e, ev;          /* q/k and v head dims, -1 unknown */
   bool has_mask;          /* an explicit mask operand (causal is not one) */
+  bool key_mask;          /* that mask is per key: its query axis (second-last
+                           * dim) is 1 or absent, e.g. [B, 1, 1, S] padding */
   double dropout_p;
   bool enable_gqa;
   int cc;                 /* target compute capability, e.g. 80 for sm_80 */
@@ -54,7 +56,8 @@ static inline const char *tir_sdpa_reject(const tir_sdpa_problem_t *p, int kerne
       return snprintf(why, TIR_SDPA_WHY_MAX, "flash needs head dims that are multiples of 8 and "
                       "at most 256 (q/k: %lld, v: %lld)", e, ev), why;
     if (p->cc < 80) return snprintf(why, TIR_SDPA_WHY_MAX, "flash needs sm_80 or newer (sm_%d)", p->cc), why;
-    if (p->has_mask) return "flash takes no mask other than causal (this sdpa has an explicit mask)";
+    if (p->has_mask && !p->key_mask)
+      return "flash takes only causal and key masks (this mask varies along the query axis)";
     return NULL;
   case TIR_SDPA_SEL_MEM_EFFICIENT: {
     if (!half && p->dt_class != TIR_SDPA_DT_F32)

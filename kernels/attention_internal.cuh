@@ -185,7 +185,7 @@ template <int N> static __device__ __forceinline__ void cp_wait() {
 }
 
 /* The Hopper flash kernel (flash_sm90.cu, built for sm_90a): f16/bf16, no
- * mask, E == Ev <= 256 (multiple of 8), q/k/v layouts a TMA map can
+ * mask or a key mask (p.rs[A_M] == 0), E == Ev <= 256 (multiple of 8), q/k/v layouts a TMA map can
  * describe (last-dim stride 1, 16-byte aligned, batch dims that merge into
  * one).  TIRK_ERR_UNSUPPORTED otherwise.  Call only on a 9.0 device. */
 tirk_err_t tirk_flash_sm90(const prob_t &p, cudaStream_t st);

@@ -7,8 +7,11 @@
  *    and a second kernel merges the splits' partial softmax states;
  *  - the Hopper wgmma/TMA kernel (flash_sm90.cu) on compute capability 9.0;
  *  - otherwise the mma.sync / ldmatrix / cp.async kernel that also serves
- *    mem_efficient (attention.cu; the sm_80 path), without a mask.
- * Semantics are those of tirk_attention.h. */
+ *    mem_efficient (attention_mem_efficient.cu; the sm_80 path).
+ * Every path takes a key mask (one that does not vary along the query
+ * axis, such as a [B, 1, 1, S] padding mask) besides causal; the mask code
+ * is a template branch (KM), so problems without a mask run the same code
+ * as before.  Semantics are those of tirk_attention.h. */
 #include "attention_internal.cuh"
 
 /* ------------------------------------------------------------ split-KV decoding */
@@ -24,8 +27,11 @@ enum { DEC_THREADS = 128 };
  * one contiguous run of rows.  Each group keeps its own online-softmax
  * state per query row; the groups are merged through shared memory, then
  * written as the output (one split) or as partial results (ws_o: the
- * unnormalized sum, ws_ml: max (log2 domain) and sum) for merge_kernel. */
-template <typename T, int LPR, int NQ>
+ * unnormalized sum, ws_ml: max (log2 domain) and sum) for merge_kernel.
+ * KM: a key mask shared by all the query heads (HF's [B, 1, 1, S]; the
+ * planner sends per-head masks elsewhere), loaded with the keys in flight
+ * and added in the log2 domain (-inf: masked). */
+template <typename T, int LPR, int NQ, bool KM>
 __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int nqg, int nsplit, int64_t chunk,
                                                               float *ws_o, float *ws_ml) {
   constexpr int NG = DEC_THREADS / LPR, DPAD = LPR * 8;
@@ -70,12 +76,14 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
   for (int64_t jb = jbeg; jb < jend; jb += (int64_t)NG * DEC_UNROLL) {
     uint4 kr[DEC_UNROLL], vr[DEC_UNROLL];
     int64_t jj[DEC_UNROLL];
+    float mk[KM ? DEC_UNROLL : 1]; /* KM: the keys' addends */
 #pragma unroll
     for (int x = 0; x < DEC_UNROLL; x++) {
       jj[x] = jb + (int64_t)x * NG + g;
       const bool ok = jj[x] < jend && colok;
       kr[x] = ok ? __ldg((const uint4 *)(kg + jj[x] * p.rs[A_K] + c0)) : make_uint4(0, 0, 0, 0);
       vr[x] = ok ? __ldg((const uint4 *)(vg + jj[x] * p.rs[A_V] + c0)) : make_uint4(0, 0, 0, 0);
+      if constexpr (KM) mk[x] = jj[x] < jend ? (float)mask_d(p, off[A_M], 0, 0, jj[x]) * LOG2E_F : 0.f;
     }
 #pragma unroll
     for (int x = 0; x < DEC_UNROLL; x++) {
@@ -93,7 +101,11 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
         for (int e = 0; e < 8; e++) sc = fmaf(q[u][e], kf[e], sc);
 #pragma unroll
         for (int w = LPR / 2; w >= 1; w /= 2) sc += __shfl_xor_sync(0xffffffffu, sc, w);
-        const bool vis = jj[x] < jend && qok[u] && !(p.causal && jj[x] > qi[u] + p.causal_off);
+        bool vis = jj[x] < jend && qok[u] && !(p.causal && jj[x] > qi[u] + p.causal_off);
+        if constexpr (KM) { /* sc is scale * log2(e) * score: add the mask likewise */
+          vis = vis && mk[x] != -INFINITY;
+          sc += mk[x];
+        }
         if (!vis) continue;
         const float mn = fmaxf(m[u], sc);
         const float al = exp2f(m[u] - mn), pr = exp2f(sc - mn);
@@ -198,6 +210,8 @@ static dec_plan_t plan_decode(const prob_t &p, bool forced) {
   memset(&d, 0, sizeof d);
   const int64_t rows = p.G * p.L;
   if (p.E != p.Ev || p.E % 8 || p.E > 256 || p.E == 0 || !p.fast || p.cs[A_O] == 0) return d;
+  /* A key mask must be shared by the heads (decode_kernel reads one value per key). */
+  if (p.mask_kind != MK_NONE && (p.hs[A_M] != 0 || p.rs[A_M] != 0)) return d;
   if (!forced && (rows > 8 || p.S < 256)) return d;
   if (rows > 64) return d;
   d.lpr = p.E <= 32 ? 4 : p.E <= 64 ? 8 : p.E <= 128 ? 16 : 32;
@@ -225,7 +239,7 @@ static dec_plan_t plan_decode(const prob_t &p, bool forced) {
   return d;
 }
 
-template <typename T, int LPR, int NQ>
+template <typename T, int LPR, int NQ, bool KM>
 static tirk_err_t launch_decode(const prob_t &p, const dec_plan_t &d, void *ws, cudaStream_t st) {
   float *wo = NULL, *wml = NULL;
   if (d.nsplit > 1) {
@@ -234,7 +248,7 @@ static tirk_err_t launch_decode(const prob_t &p, const dec_plan_t &d, void *ws, 
     wml = wo + (size_t)d.nsplit * nrows * p.Ev;
   }
   const int64_t nb = p.nbatch * p.Hk * d.nqg * d.nsplit;
-  decode_kernel<T, LPR, NQ><<<(unsigned)nb, DEC_THREADS, 0, st>>>(p, d.nqg, d.nsplit, d.chunk, wo, wml);
+  decode_kernel<T, LPR, NQ, KM><<<(unsigned)nb, DEC_THREADS, 0, st>>>(p, d.nqg, d.nsplit, d.chunk, wo, wml);
   tirk_err_t e = tirk_check_launch();
   if (e != TIRK_OK || d.nsplit == 1) return e;
   const int64_t nrows = p.nbatch * p.Hq * p.L;
@@ -244,23 +258,27 @@ static tirk_err_t launch_decode(const prob_t &p, const dec_plan_t &d, void *ws, 
   return tirk_check_launch();
 }
 
-template <typename T, int LPR>
+template <typename T, int LPR, bool KM>
 static tirk_err_t decode_nq(const prob_t &p, const dec_plan_t &d, void *ws, cudaStream_t st) {
   switch (d.nq) {
-    case 1: return launch_decode<T, LPR, 1>(p, d, ws, st);
-    case 2: return launch_decode<T, LPR, 2>(p, d, ws, st);
-    case 4: return launch_decode<T, LPR, 4>(p, d, ws, st);
-    default: return launch_decode<T, LPR, 8>(p, d, ws, st);
+    case 1: return launch_decode<T, LPR, 1, KM>(p, d, ws, st);
+    case 2: return launch_decode<T, LPR, 2, KM>(p, d, ws, st);
+    case 4: return launch_decode<T, LPR, 4, KM>(p, d, ws, st);
+    default: return launch_decode<T, LPR, 8, KM>(p, d, ws, st);
+  }
+}
+template <typename T, bool KM>
+static tirk_err_t decode_km(const prob_t &p, const dec_plan_t &d, void *ws, cudaStream_t st) {
+  switch (d.lpr) {
+    case 4: return decode_nq<T, 4, KM>(p, d, ws, st);
+    case 8: return decode_nq<T, 8, KM>(p, d, ws, st);
+    case 16: return decode_nq<T, 16, KM>(p, d, ws, st);
+    default: return decode_nq<T, 32, KM>(p, d, ws, st);
   }
 }
 template <typename T>
 static tirk_err_t decode(const prob_t &p, const dec_plan_t &d, void *ws, cudaStream_t st) {
-  switch (d.lpr) {
-    case 4: return decode_nq<T, 4>(p, d, ws, st);
-    case 8: return decode_nq<T, 8>(p, d, ws, st);
-    case 16: return decode_nq<T, 16>(p, d, ws, st);
-    default: return decode_nq<T, 32>(p, d, ws, st);
-  }
+  return p.mask_kind != MK_NONE ? decode_km<T, true>(p, d, ws, st) : decode_km<T, false>(p, d, ws, st);
 }
 
 static bool is_hopper(void) {
@@ -278,7 +296,11 @@ static tirk_err_t flash_prep(const tirk_sdpa_args_t *a, prob_t *p, int *empty) {
   p->dtype = a->q.dtype;
   if (p->dtype != TIRK_F16 && p->dtype != TIRK_BF16)
     return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: needs f16 or bf16");
-  if (p->mask_kind != MK_NONE) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: takes no mask");
+  /* A key mask only: prep gives the mask a row stride of 0 when its query
+   * axis is 1 or absent (or broadcast with stride 0). */
+  if (p->mask_kind != MK_NONE && p->rs[A_M] != 0)
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: takes only causal and key masks "
+                     "(this mask varies along the query axis)");
   if (p->E > 256 || p->Ev > 256) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash: head dims > 256");
   return TIRK_OK;
 }

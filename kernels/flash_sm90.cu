@@ -14,9 +14,12 @@
  * 64-column chunks (a 128-byte row per chunk), which is what the wgmma
  * descriptors below describe.  Head dims are padded to DP (64, 128, 192,
  * 256) by the copy engine's zero fill, as are rows past L and keys past S
- * (those keys are then masked).  Semantics are tirk_sdpa_mem_efficient's
- * without a mask: causal both alignments, GQA, dropout with the same
- * Philox mask, lse.
+ * (those keys are then masked).  Semantics are tirk_sdpa_mem_efficient's:
+ * causal both alignments, GQA, dropout with the same Philox mask, lse, and
+ * key masks (KM: a mask that does not vary along the query axis, as HF's
+ * [B, 1, 1, S] padding masks): each consumer warp copies the tile's BN mask
+ * values into its own shared-memory buffer while the tile's Q K^T runs, and
+ * the softmax adds them to the scores (-inf where masked).
  *
  * This file is compiled for sm_90a only (kernels/CMakeLists.txt); the host
  * code launches it only on compute capability 9.0 devices. */
@@ -122,7 +125,7 @@ static __device__ __forceinline__ void named_arrive(int id, int n) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
 }
 
-template <typename T, int DP, int BN, int NCW, bool PP>
+template <typename T, int DP, int BN, int NCW, bool PP, bool KM>
 __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     flash_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                       const __grid_constant__ CUtensorMap tv, const prob_t p, int ntiles) {
@@ -132,6 +135,9 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
   constexpr int NCH = DP / 64;
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t bars[9];
+  /* KM: per consumer warp, the additive mask of two key tiles (double
+   * buffered: a warp refills one while no lane can still read it). */
+  __shared__ __align__(16) float kmask[KM ? NCW * 4 * 2 * BN : 1];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t qs = base, ks0 = base + C::QB, vs0 = ks0 + 2 * C::KB;
   const uint32_t qbar = smem_u32(&bars[0]);
@@ -207,6 +213,31 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
 #pragma unroll
   for (int i = 0; i < DP / 2; i++) o[i] = 0.f;
   const uint32_t qa = qs + cw * 64 * 128;
+  /* KM: this warp's mask buffers and the mask's offset for (b, h); a key
+   * mask has row stride 0, so one row of it serves every query row. */
+  float *const kmw = kmask + (cw * 4 + warp) * 2 * BN;
+  int64_t moff = 0;
+  if constexpr (KM) {
+    int64_t mo[A_N];
+    batch_offsets(p, b, mo);
+    moff = mo[A_M] + h * p.hs[A_M];
+  }
+  /* Copies tile kb's mask values (0 or -inf for a bool mask, the value or
+   * -inf for a float one; -inf past S) into the warp's buffer kb & 1.
+   * Called right after the tile's Q K^T is issued, so the loads overlap
+   * the tensor cores.  The previous reader of the buffer was softmax(kb -
+   * 2), which every lane finished before the __syncwarp of tile kb - 1. */
+  auto mask_fill = [&](int kb) {
+    if constexpr (KM) {
+      float *dst = kmw + (kb & 1) * BN;
+#pragma unroll
+      for (int x = 0; x < BN / 32; x++) {
+        const int64_t j = (int64_t)kb * BN + x * 32 + lane;
+        dst[x * 32 + lane] = j < S ? (float)mask_d(p, moff, 0, 0, j) : -INFINITY;
+      }
+      __syncwarp();
+    }
+  };
 
   auto issue_qk = [&](int kb) {
     const uint32_t ka = ks0 + (kb & 1) * C::KB;
@@ -251,6 +282,34 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
           if (col >= smax || col > lim[e >> 1]) s[4 * n + e] = -INFINITY;
         }
     }
+    /* The key mask: a bool mask adds 0 or -inf to the raw scores (which
+     * keeps them raw); a float mask takes the scores to the log2 domain
+     * as mem_efficient does, (s * scale + mask) * log2(e), and mul below
+     * becomes 1. */
+    const bool logd = KM && p.mask_kind == MK_FLOAT;
+    if constexpr (KM) {
+      const float *mb = kmw + (kb & 1) * BN + (lane % 4) * 2;
+      if (!logd) {
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++) {
+          const float2 a = *(const float2 *)(mb + n * 8);
+          s[4 * n] += a.x;
+          s[4 * n + 1] += a.y;
+          s[4 * n + 2] += a.x;
+          s[4 * n + 3] += a.y;
+        }
+      } else {
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++) {
+          const float2 a = *(const float2 *)(mb + n * 8);
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const float x = s[4 * n + e], mv = e & 1 ? a.y : a.x;
+            s[4 * n + e] = x == -INFINITY ? x : (x * p.scale + mv) * LOG2E_F;
+          }
+        }
+      }
+    }
     /* Row maxima of the raw scores; the scale (> 0, else the scaled
      * values) goes into one FMA per element with the exponent.  m is the
      * running maximum of the raw scores; hi + lo = m * scale * log2(e)
@@ -265,11 +324,11 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
      * scores) the single FMA as before, whose error is then a factor
      * 2^lo <= 1 + 2e-6 on the row. */
     const float sc = p.scale_log2;
-    if (!(sc > 0.f)) {
+    if (!logd && !(sc > 0.f)) {
 #pragma unroll
       for (int i = 0; i < BN / 2; i++) s[i] = s[i] == -INFINITY ? s[i] : s[i] * sc;
     }
-    const float mul = sc > 0.f ? sc : 1.f;
+    const float mul = !logd && sc > 0.f ? sc : 1.f;
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < BN / 8; n++) {
@@ -365,6 +424,7 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     turn_wait();
     issue_qk(0);
     turn_pass(0);
+    mask_fill(0);
     wg_wait<0>();
     reg_fence<BN / 2>(s);
     if (lane == 0) mbar_arrive(kempty(0));
@@ -377,6 +437,7 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
       issue_qk(kb);
       issue_pv(kb - 1);
       turn_pass(kb);
+      mask_fill(kb);
       wg_wait<1>(); /* S of tile kb is ready; P V of tile kb - 1 may still run */
       reg_fence<BN / 2>(s);
       if (lane == 0) mbar_arrive(kempty(kb & 1));
@@ -394,8 +455,9 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     if (lane == 0) mbar_arrive(vempty((nkb - 1) & 1));
   }
 
-  /* out = O / l; rows that saw no key give 0 and lse = -inf (m is the raw maximum). */
-  const float mul = p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
+  /* out = O / l; rows that saw no key give 0 and lse = -inf (m is the raw
+   * maximum, or the log2-domain one under a float mask: mul as in softmax). */
+  const float mul = !(KM && p.mask_kind == MK_FLOAT) && p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
   int64_t off[A_N];
   batch_offsets(p, b, off);
   T *og = (T *)p.ptr[A_O] + off[A_O] + h * p.hs[A_O];
@@ -485,11 +547,11 @@ static bool make_map(CUtensorMap *map, const prob_t &p, int t, int64_t cols, int
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-template <typename T, int DP, int BN, int NCW, bool PP>
+template <typename T, int DP, int BN, int NCW, bool PP, bool KM>
 static tirk_err_t launch_sm90(const prob_t &p, const CUtensorMap *maps, cudaStream_t st) {
   using C = sm90_cfg<DP, BN, NCW>;
   constexpr int BM = C::BM;
-  auto kern = flash_sm90_kernel<T, DP, BN, NCW, PP>;
+  auto kern = flash_sm90_kernel<T, DP, BN, NCW, PP, KM>;
   TIRK_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   const int ntiles = (int)((p.L + BM - 1) / BM);
   const int64_t nblocks = p.nbatch * p.Hq * ntiles;
@@ -502,27 +564,42 @@ static int g_sm90_config = 0;
 extern "C" void tirk_sdpa_flash_set_config(int config) { g_sm90_config = config; }
 
 /* Tile shapes per padded head dim; config (benchmarks) 1: 2 consumers
- * without ping-pong, 2: 2 consumers with, 3: 3 consumers with (D <= 64). */
-template <typename T>
+ * without ping-pong, 2: 2 consumers with, 3: 3 consumers with (D <= 64).
+ * With a key mask (KM) only the automatic choice is built (fewer kernels),
+ * and always 2 consumers: with 3 (160 registers each) the mask code made
+ * ptxas spill about 400 bytes per thread. */
+template <typename T, bool KM>
 static tirk_err_t dispatch_dp(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
-  const int cfg = g_sm90_config;
+  const int cfg = KM ? 0 : g_sm90_config;
+  (void)cfg; /* unused in the KM instances */
   switch (dp) {
     case 64: /* measured: 3 consumers win except causal with L < 8k (docs/design-log/NOTES-flash.md) */
-      if (cfg == 1) return launch_sm90<T, 64, 128, 2, false>(p, maps, st);
-      if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true>(p, maps, st);
-      return launch_sm90<T, 64, 128, 3, true>(p, maps, st);
+      if constexpr (KM) {
+        return launch_sm90<T, 64, 128, 2, true, KM>(p, maps, st);
+      } else {
+        if (cfg == 1) return launch_sm90<T, 64, 128, 2, false, KM>(p, maps, st);
+        if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true, KM>(p, maps, st);
+        return launch_sm90<T, 64, 128, 3, true, KM>(p, maps, st);
+      }
     case 128:
-      if (cfg == 1) return launch_sm90<T, 128, 128, 2, false>(p, maps, st);
-      return launch_sm90<T, 128, 128, 2, true>(p, maps, st);
-    case 192: return launch_sm90<T, 192, 64, 2, true>(p, maps, st);
-    default: return launch_sm90<T, 256, 64, 2, true>(p, maps, st);
+      if constexpr (!KM) {
+        if (cfg == 1) return launch_sm90<T, 128, 128, 2, false, KM>(p, maps, st);
+      }
+      return launch_sm90<T, 128, 128, 2, true, KM>(p, maps, st);
+    case 192: return launch_sm90<T, 192, 64, 2, true, KM>(p, maps, st);
+    default: return launch_sm90<T, 256, 64, 2, true, KM>(p, maps, st);
   }
+}
+template <typename T>
+static tirk_err_t dispatch_mask(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
+  return p.mask_kind != MK_NONE ? dispatch_dp<T, true>(p, dp, maps, st) : dispatch_dp<T, false>(p, dp, maps, st);
 }
 
 tirk_err_t tirk_flash_sm90(const prob_t &p, cudaStream_t st) {
   if (p.dtype != TIRK_F16 && p.dtype != TIRK_BF16)
     return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): f16/bf16 only");
-  if (p.mask_kind != MK_NONE) return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): no mask");
+  if (p.mask_kind != MK_NONE && p.rs[A_M] != 0)
+    return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): key masks only");
   if (p.E != p.Ev || p.E % 8 || p.E > 256 || p.E == 0)
     return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): head dims");
   if (p.S == 0 || p.L > 0x7fffff00 || p.S > 0x7fffff00 || p.Hq > 0x7fffffff || p.nbatch > 0x7fffffff)
@@ -532,5 +609,5 @@ tirk_err_t tirk_flash_sm90(const prob_t &p, cudaStream_t st) {
       !make_map(&maps[2], p, A_V, p.Ev, p.S, p.Hk))
     return tirk_fail(TIRK_ERR_UNSUPPORTED, "sdpa flash (sm90): layout not TMA-compatible");
   const int dp = p.E <= 64 ? 64 : p.E <= 128 ? 128 : p.E <= 192 ? 192 : 256;
-  return p.dtype == TIRK_F16 ? dispatch_dp<__half>(p, dp, maps, st) : dispatch_dp<__nv_bfloat16>(p, dp, maps, st);
+  return p.dtype == TIRK_F16 ? dispatch_mask<__half>(p, dp, maps, st) : dispatch_mask<__nv_bfloat16>(p, dp, maps, st);
 }

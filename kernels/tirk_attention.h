@@ -90,9 +90,15 @@ size_t tirk_sdpa_math_workspace(const tirk_sdpa_args_t *a);
 tirk_err_t tirk_sdpa_math(const tirk_sdpa_args_t *a, cublasHandle_t handle, void *workspace,
                           cudaStream_t stream);
 
-/* The flash kernel (spec §7): f16/bf16 q, k, v, out of one dtype; no mask
- * (causal is an attribute); head dims <= 256; dropout, GQA, causal both
- * alignments and lse as above.  It picks, per call:
+/* The flash kernel (spec §7): f16/bf16 q, k, v, out of one dtype; head
+ * dims <= 256; dropout, GQA, causal both alignments and lse as above; and
+ * a key mask: a mask whose query axis (the second-last dim) is 1, absent
+ * or of stride 0 (a broadcast view), such as HF's [B, 1, 1, S] padding
+ * mask, [1, 1, S] or [B, Hq, 1, S]; bool or any float
+ * dtype (an f32 mask with f16 q is fine), any strides, the thresholds
+ * above.  With is_causal too, key j is visible to row i iff both the
+ * causal rule and the mask allow it (a float mask is added).  It picks,
+ * per call:
  *  - split-KV decoding when few query rows share each key/value head
  *    (L * Hq/Hk <= 8) and S >= 256: keys split over enough CTAs to fill
  *    the GPU, partial results merged by a second kernel through
@@ -103,7 +109,12 @@ tirk_err_t tirk_sdpa_math(const tirk_sdpa_args_t *a, cublasHandle_t handle, void
  *    stride 1, 16-byte aligned rows and batch dims that merge into one;
  *  - otherwise the mma.sync kernel of tirk_sdpa_mem_efficient (the sm_80
  *    path), which takes any strides and head dims.
- * TIRK_ERR_UNSUPPORTED for other dtypes, a mask, or head dims > 256. */
+ * Each path takes key masks (the Hopper kernel stages each key tile's mask
+ * in shared memory and adds it to the scores; split-KV loads it with the
+ * keys, but only a mask shared by all heads — [B, Hq, 1, S] ones go to the
+ * other paths; the mma.sync kernel takes any mask).
+ * TIRK_ERR_UNSUPPORTED for other dtypes, a mask that varies along the
+ * query axis, or head dims > 256. */
 size_t tirk_sdpa_flash_workspace(const tirk_sdpa_args_t *a);
 tirk_err_t tirk_sdpa_flash(const tirk_sdpa_args_t *a, void *workspace, cudaStream_t stream);
 /* Test hook: 0 = automatic; 1 = the Hopper kernel only, 2 = split-KV only

@@ -29,6 +29,14 @@ static tir_sdpa_problem_t problem(const TirOp *op, const char *arch) {
   int64_t e = -1, ev = -1;
   if (!tir_dim_is_const(q->dims[q->rank - 1], &e) || !tir_dim_is_const(v->dims[v->rank - 1], &ev))
     e = ev = -1;
+  /* A key mask (flash takes it): the mask's query axis, its second-last
+   * dim, is absent or the constant 1, as in a [B, 1, 1, S] padding mask. */
+  bool key_mask = false;
+  if (op->n_operands > 3) {
+    const TirType *mt = &op->operands[3].value->type;
+    int64_t n = -1;
+    key_mask = mt->rank < 2 || (tir_dim_is_const(mt->dims[mt->rank - 2], &n) && n == 1);
+  }
   return (tir_sdpa_problem_t){
       .dt_class = dt == TIR_F16 || dt == TIR_BF16 ? TIR_SDPA_DT_HALF
                   : dt == TIR_F32                 ? TIR_SDPA_DT_F32
@@ -37,6 +45,7 @@ static tir_sdpa_problem_t problem(const TirOp *op, const char *arch) {
       .e = e,
       .ev = ev,
       .has_mask = op->n_operands > 3,
+      .key_mask = key_mask,
       .dropout_p = tir_op_attr_float(op, "dropout_p"),
       .enable_gqa = tir_op_attr_bool(op, "enable_gqa"),
       .cc = arch_number(arch)};

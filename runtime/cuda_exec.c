@@ -56,7 +56,7 @@ _Static_assert((int)TIRRT_SDPA_FLASH == (int)TIR_SDPA_SEL_FLASH &&
  * select-kernel): the compiler's rule (common/sdpa_select.h), for this
  * GPU and these operands. */
 static int open_choice(const tirrt_cuda_ctx_t *c, const tirrt_view_t *q, const tirrt_view_t *v,
-                       bool has_mask, const tirrt_sdpa_params_t *prm) {
+                       const tirrt_view_t *mask, const tirrt_sdpa_params_t *prm) {
   tirrt_dtype_t dt = q->dtype;
   tir_sdpa_problem_t p = {
       .dt_class = dt == TIRRT_DTYPE_F16 || dt == TIRRT_DTYPE_BF16 ? TIR_SDPA_DT_HALF
@@ -65,7 +65,9 @@ static int open_choice(const tirrt_cuda_ctx_t *c, const tirrt_view_t *q, const t
       .dtype_name = tirrt_dtype_name(dt),
       .e = q->shape[q->rank - 1],
       .ev = v->shape[v->rank - 1],
-      .has_mask = has_mask,
+      .has_mask = mask != NULL,
+      /* per key: the mask's query axis (second-last dim) is 1 or absent */
+      .key_mask = mask && (mask->rank < 2 || mask->shape[mask->rank - 2] == 1),
       .dropout_p = prm->dropout_p,
       .enable_gqa = prm->enable_gqa,
       .cc = c->cc};
@@ -112,7 +114,7 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
   }
   int which = inst->a.sdpa.kernel;
   if (which < TIRRT_SDPA_FLASH || which > TIRRT_SDPA_MATH)
-    which = open_choice(c, q, v, inst->n_in > 3, &prm);
+    which = open_choice(c, q, v, inst->n_in > 3 ? ins[3] : NULL, &prm);
   static const char *const NAME[4] = {"", "sdpa (flash)", "sdpa (mem_efficient)", "sdpa (math)"};
   void *mem[3] = {NULL, NULL, NULL};
   /* The chosen kernel, and once more on dense copies of q, k and v when it

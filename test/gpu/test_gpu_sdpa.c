@@ -159,7 +159,13 @@ static int64_t bidx(const ten_t *t, int nb, const int64_t *obs, int64_t b, int64
 
 /* ------------------------------------------------------------ cases */
 enum { MK_NONE, MK_BOOL, MK_FLOAT, MK_FLOATINF };
-enum { MS_FULL, MS_11LS, MS_LS, MS_B1LS };
+enum { MS_FULL, MS_11LS, MS_LS, MS_B1LS, MS_B11S, MS_111S, MS_BH1S, MS_S };
+/* Key masks (query axis 1 or absent: flash takes them), whose values follow
+ * a pattern: random, left or right padding (the first / last pad(r) keys of
+ * mask row r masked, as HF's padded batches), or random with mask row 1
+ * (row 0 if there is one row) fully masked. */
+enum { KP_RANDOM, KP_LEFT, KP_RIGHT, KP_DEAD };
+static int key_shape(int ms) { return ms >= MS_B11S; }
 typedef struct {
   const char *what;
   int dt, nb;
@@ -168,6 +174,7 @@ typedef struct {
   int mask, mshape, causal; /* causal: 0, 1 top-left, 2 bottom-right */
   double p, mag;
   int transposed, fullrows;
+  int kpat, mf32; /* key masks: KP_*; a float mask in f32 (else q's dtype) */
 } case_t;
 
 typedef struct {
@@ -320,13 +327,17 @@ static void run_case(const case_t *c) {
   fill_random(&v, 1.0);
   memset(&m, 0, sizeof m);
   if (has_mask) {
-    int mdt = c->mask == MK_BOOL ? TIRK_BOOL : c->dt;
+    int mdt = c->mask == MK_BOOL ? TIRK_BOOL : c->mf32 ? TIRK_F32 : c->dt;
     int64_t ms[8];
     int mr;
     if (c->mshape == MS_FULL) mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = c->Hq, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
     else if (c->mshape == MS_11LS) mr = 4, ms[0] = ms[1] = 1, ms[2] = c->L, ms[3] = c->S;
     else if (c->mshape == MS_LS) mr = 2, ms[0] = c->L, ms[1] = c->S;
-    else mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = 1, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
+    else if (c->mshape == MS_B1LS) mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = 1, ms[nb + 1] = c->L, ms[nb + 2] = c->S;
+    else if (c->mshape == MS_B11S) mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = 1, ms[nb + 1] = 1, ms[nb + 2] = c->S;
+    else if (c->mshape == MS_111S) mr = 4, ms[0] = ms[1] = ms[2] = 1, ms[3] = c->S;
+    else if (c->mshape == MS_BH1S) mr = nb + 3, memcpy(ms, obs, 8 * (size_t)nb), ms[nb] = c->Hq, ms[nb + 1] = 1, ms[nb + 2] = c->S;
+    else mr = 1, ms[0] = c->S;
     ten_init(&m, mdt, mr, ms, 0);
     for (int64_t i = 0; i < m.n; i++) {
       if (c->mask == MK_BOOL) m.val[i] = tt_rng_unif(0, 1) < 0.75;
@@ -339,6 +350,20 @@ static void run_case(const case_t *c) {
     if (c->fullrows) /* every 5th query row sees no key */
       for (int64_t i = 0; i < m.n; i++)
         if (((i / c->S) % c->L) % 5 == 2) m.val[i] = c->mask == MK_BOOL ? 0 : -INFINITY;
+    if (c->kpat != KP_RANDOM && c->S > 0) {
+      /* masked: false, -inf, or (MK_FLOATINF) the dtype's lowest as HF writes it;
+       * kept: true, a random addend (MK_FLOAT) or 0 */
+      const double lowest = mdt == TIRK_F16 ? -65504.0 : mdt == TIRK_BF16 ? rd(mdt, -3.38e38) : -3.4028234663852886e38;
+      const double off = c->mask == MK_BOOL ? 0 : c->mask == MK_FLOAT ? -INFINITY : lowest;
+      const int64_t nr = m.n / c->S;
+      for (int64_t i = 0; i < m.n; i++) {
+        const int64_t r = i / c->S, j = i % c->S, pad = (r * 37 + 5) % (c->S / 2 + 1);
+        int masked = c->kpat == KP_LEFT ? j < pad : c->kpat == KP_RIGHT ? j >= c->S - pad : r == (nr > 1);
+        if (c->kpat != KP_DEAD)
+          m.val[i] = c->mask == MK_BOOL ? 1 : c->mask == MK_FLOAT ? rd(mdt, tt_rng_normal() * 2) : 0;
+        if (masked) m.val[i] = off;
+      }
+    }
     ten_upload(&m);
   }
   ten_upload(&q);
@@ -404,7 +429,8 @@ static void run_case(const case_t *c) {
            dt_name(c->dt), c->what, erru, errcpu);
   for (int kernel = 0; kernel < NKERN && !cpu_only; kernel++) {
     if (kernel == 0 && c->dt == TIRK_F64) continue;
-    if (kernel >= 2 && ((c->dt != TIRK_F16 && c->dt != TIRK_BF16) || has_mask)) continue; /* flash's domain */
+    if (kernel >= 2 && ((c->dt != TIRK_F16 && c->dt != TIRK_BF16) || (has_mask && !key_shape(c->mshape))))
+      continue; /* flash's domain: causal and key masks */
     if (kernel == 3 && !hopper) continue;
     tirk_sdpa_args_t a;
     memset(&a, 0, sizeof a);
@@ -548,6 +574,30 @@ static void unsupported_checks(void) {
   report(e1 == TIRK_ERR_UNSUPPORTED && e2 == TIRK_ERR_UNSUPPORTED && e3 == TIRK_ERR_UNSUPPORTED,
          "unsupported inputs are refused: E=264 %d, f64 mem_eff %d, math strided %d", e1, e2, e3);
   ten_free(&q);
+  /* flash refuses a mask that varies along the query axis (common/sdpa_select.h
+   * sends those to mem_efficient) and takes a key mask. */
+  int64_t s4[4] = {1, 2, 16, 64}, sm[2] = {16, 16}, sk[4] = {1, 1, 1, 16};
+  ten_t h, m, km;
+  ten_init(&h, TIRK_F16, 4, s4, 0), ten_init(&m, TIRK_BOOL, 2, sm, 0), ten_init(&km, TIRK_BOOL, 4, sk, 0);
+  fill_random(&h, 1);
+  for (int64_t i = 0; i < m.n; i++) m.val[i] = 1;
+  for (int64_t i = 0; i < km.n; i++) km.val[i] = 1;
+  ten_upload(&h), ten_upload(&m), ten_upload(&km);
+  memset(&a, 0, sizeof a);
+  a.q = a.k = a.v = kview(&h);
+  ten_t o;
+  ten_init(&o, TIRK_F16, 4, s4, 0);
+  ten_upload(&o);
+  a.out = kview(&o);
+  a.scale = 0.125;
+  tirk_view_t mv = kview(&m), kmv = kview(&km);
+  a.mask = &mv;
+  tirk_err_t e4 = call_kernel(2, &a);
+  a.mask = &kmv;
+  tirk_err_t e5 = call_kernel(2, &a);
+  report(e4 == TIRK_ERR_UNSUPPORTED && e5 == TIRK_OK, "flash: an [L,S] mask is refused (%d), a [1,1,1,S] one taken (%d)",
+         e4, e5);
+  ten_free(&h), ten_free(&m), ten_free(&km), ten_free(&o);
 }
 
 int main(int argc, char **argv) {
@@ -562,6 +612,9 @@ int main(int argc, char **argv) {
    * (for compute-sanitizer runs). */
   const char *qe = getenv("TIRK_SDPA_QUICK");
   const int quick = qe && *qe == '1';
+  /* TIRK_SDPA_KEYMASK=1: only the key-mask cases (all of them, quick or not). */
+  const char *ke = getenv("TIRK_SDPA_KEYMASK");
+  const int konly = ke && *ke == '1';
   /* argv[1] (or --seed=N, or TIRC_TEST_SEED) picks the seed; else the clock. */
   tt_seed("test_gpu_sdpa", argc, argv, argc <= 1, argc > 1 ? strtoull(argv[1], NULL, 0) : 0);
   tt_rng_u64();
@@ -578,35 +631,35 @@ int main(int argc, char **argv) {
   }
   double t0 = now();
   const int dts[4] = {TIRK_F32, TIRK_F16, TIRK_BF16, TIRK_F64};
-  for (int di = 0; di < 4; di++) {
+  for (int di = 0; di < 4 && !konly; di++) {
     const int dt = dts[di];
     const int f32 = dt == TIRK_F32 || dt == TIRK_F64;
     /* head dims: f32 4, 12, 64, 100, 128, 256; 16-bit 8, 40, 64, 128, 256 */
     const int64_t hd[6] = {f32 ? 4 : 8, f32 ? 12 : 40, 64, f32 ? 100 : 64, 128, 256};
     case_t cs[] = {
-        {"basic B2 H4 L=S=128", dt, 1, {2}, {2}, 4, 4, 128, 128, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
-        {"L=S=1", dt, 1, {2}, {2}, 3, 3, 1, 1, hd[0], hd[0], 0, 0, 0, 0, 1, 0, 0},
-        {"L=1 S=300", dt, 1, {2}, {2}, 2, 2, 1, 300, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
-        {"L=7 S=300 small E", dt, 1, {1}, {1}, 3, 3, 7, 300, hd[1], hd[1], 0, 0, 0, 0, 1, 0, 0},
-        {"L=300 S=7 E!=Ev", dt, 1, {1}, {1}, 2, 2, 300, 7, hd[3], hd[2], 0, 0, 0, 0, 1, 0, 0},
-        {"L=65 S=129 big E", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[5], hd[5], 0, 0, 0, 0, 1, 0, 0},
-        {"L=63 S=65 E=128", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[4], hd[4], 0, 0, 0, 0, 1, 0, 0},
-        {"causal TL L=129 S=300", dt, 1, {1}, {1}, 2, 2, 129, 300, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0},
-        {"causal BR L=65 S=129", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 0, 0},
-        {"causal BR L=129 S=63 (masked rows)", dt, 1, {1}, {1}, 2, 2, 129, 63, hd[2], hd[2], 0, 0, 2, 0, 1, 0, 0},
-        {"causal TL L=300 S=65", dt, 1, {1}, {1}, 2, 2, 300, 65, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0},
-        {"GQA Hq=8 Hk=2", dt, 1, {2}, {2}, 8, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
-        {"MQA Hq=4 Hk=1 causal", dt, 1, {1}, {1}, 4, 1, 63, 63, hd[4], hd[4], 0, 0, 1, 0, 1, 0, 0},
-        {"bool mask full, masked rows", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], MK_BOOL, MS_FULL, 0, 0, 1, 0, 1},
-        {"float mask [1,1,L,S]", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[2], hd[2], MK_FLOAT, MS_11LS, 0, 0, 1, 0, 0},
-        {"-inf/-1e30 mask [L,S] masked rows", dt, 1, {2}, {2}, 2, 2, 65, 63, hd[2], hd[2], MK_FLOATINF, MS_LS, 0, 0, 1, 0, 1},
-        {"bool mask [B,1,L,S] + causal", dt, 1, {2}, {2}, 2, 2, 129, 129, hd[1], hd[1], MK_BOOL, MS_B1LS, 1, 0, 1, 0, 0},
-        {"scores +-1e4", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 100, 0, 0},
-        {"strided [B,L,H,E] q/k/v/out", dt, 1, {2}, {2}, 4, 4, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 1, 0},
-        {"strided + GQA + causal BR", dt, 1, {2}, {2}, 4, 2, 63, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 1, 0},
-        {"broadcast batch [2,3] vs [1,3]", dt, 2, {2, 3}, {1, 3}, 2, 2, 33, 65, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0},
-        {"dropout p=0.2", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0.2, 1, 0, 0},
-        {"dropout p=0.5 + mask + causal", dt, 1, {1}, {1}, 2, 2, 129, 65, hd[2], hd[2], MK_FLOAT, MS_LS, 2, 0.5, 1, 0, 0},
+        {"basic B2 H4 L=S=128", dt, 1, {2}, {2}, 4, 4, 128, 128, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=S=1", dt, 1, {2}, {2}, 3, 3, 1, 1, hd[0], hd[0], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=1 S=300", dt, 1, {2}, {2}, 2, 2, 1, 300, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=7 S=300 small E", dt, 1, {1}, {1}, 3, 3, 7, 300, hd[1], hd[1], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=300 S=7 E!=Ev", dt, 1, {1}, {1}, 2, 2, 300, 7, hd[3], hd[2], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=65 S=129 big E", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[5], hd[5], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"L=63 S=65 E=128", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[4], hd[4], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"causal TL L=129 S=300", dt, 1, {1}, {1}, 2, 2, 129, 300, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0, 0, 0},
+        {"causal BR L=65 S=129", dt, 1, {1}, {1}, 2, 2, 65, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 0, 0, 0, 0},
+        {"causal BR L=129 S=63 (masked rows)", dt, 1, {1}, {1}, 2, 2, 129, 63, hd[2], hd[2], 0, 0, 2, 0, 1, 0, 0, 0, 0},
+        {"causal TL L=300 S=65", dt, 1, {1}, {1}, 2, 2, 300, 65, hd[2], hd[2], 0, 0, 1, 0, 1, 0, 0, 0, 0},
+        {"GQA Hq=8 Hk=2", dt, 1, {2}, {2}, 8, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"MQA Hq=4 Hk=1 causal", dt, 1, {1}, {1}, 4, 1, 63, 63, hd[4], hd[4], 0, 0, 1, 0, 1, 0, 0, 0, 0},
+        {"bool mask full, masked rows", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], MK_BOOL, MS_FULL, 0, 0, 1, 0, 1, 0, 0},
+        {"float mask [1,1,L,S]", dt, 1, {2}, {2}, 2, 2, 63, 65, hd[2], hd[2], MK_FLOAT, MS_11LS, 0, 0, 1, 0, 0, 0, 0},
+        {"-inf/-1e30 mask [L,S] masked rows", dt, 1, {2}, {2}, 2, 2, 65, 63, hd[2], hd[2], MK_FLOATINF, MS_LS, 0, 0, 1, 0, 1, 0, 0},
+        {"bool mask [B,1,L,S] + causal", dt, 1, {2}, {2}, 2, 2, 129, 129, hd[1], hd[1], MK_BOOL, MS_B1LS, 1, 0, 1, 0, 0, 0, 0},
+        {"scores +-1e4", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 100, 0, 0, 0, 0},
+        {"strided [B,L,H,E] q/k/v/out", dt, 1, {2}, {2}, 4, 4, 65, 129, hd[2], hd[2], 0, 0, 0, 0, 1, 1, 0, 0, 0},
+        {"strided + GQA + causal BR", dt, 1, {2}, {2}, 4, 2, 63, 129, hd[4], hd[4], 0, 0, 2, 0, 1, 1, 0, 0, 0},
+        {"broadcast batch [2,3] vs [1,3]", dt, 2, {2, 3}, {1, 3}, 2, 2, 33, 65, hd[2], hd[2], 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"dropout p=0.2", dt, 1, {2}, {2}, 2, 2, 65, 129, hd[2], hd[2], 0, 0, 0, 0.2, 1, 0, 0, 0, 0},
+        {"dropout p=0.5 + mask + causal", dt, 1, {1}, {1}, 2, 2, 129, 65, hd[2], hd[2], MK_FLOAT, MS_LS, 2, 0.5, 1, 0, 0, 0, 0},
     };
     int nc = (int)(sizeof cs / sizeof cs[0]);
     for (int i = 0; i < nc; i++) {
@@ -618,15 +671,15 @@ int main(int argc, char **argv) {
   /* Head dims not covered above (f32 4/12 with masks etc. are covered by the list). */
   {
     case_t extra[] = {
-        {"E=Ev=12", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 12, 12, 0, 0, 0, 0, 1, 0, 0},
-        {"E=Ev=100", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 100, 100, 0, 0, 1, 0, 1, 0, 0},
-        {"E=Ev=256", TIRK_F32, 1, {1}, {1}, 2, 2, 129, 65, 256, 256, 0, 0, 0, 0, 1, 0, 0},
-        {"E=Ev=8", TIRK_BF16, 1, {1}, {1}, 2, 2, 65, 129, 8, 8, 0, 0, 0, 0, 1, 0, 0},
-        {"E=Ev=40", TIRK_F16, 1, {1}, {1}, 2, 2, 65, 129, 40, 40, 0, 0, 1, 0, 1, 0, 0},
-        {"E=Ev=256", TIRK_BF16, 1, {1}, {1}, 2, 2, 129, 300, 256, 256, 0, 0, 0, 0, 1, 0, 0},
-        {"E=Ev=128 causal TL", TIRK_F16, 1, {1}, {1}, 2, 2, 300, 300, 128, 128, 0, 0, 1, 0, 1, 0, 0},
+        {"E=Ev=12", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 12, 12, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=100", TIRK_F32, 1, {1}, {1}, 2, 2, 65, 129, 100, 100, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=256", TIRK_F32, 1, {1}, {1}, 2, 2, 129, 65, 256, 256, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=8", TIRK_BF16, 1, {1}, {1}, 2, 2, 65, 129, 8, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=40", TIRK_F16, 1, {1}, {1}, 2, 2, 65, 129, 40, 40, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=256", TIRK_BF16, 1, {1}, {1}, 2, 2, 129, 300, 256, 256, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+        {"E=Ev=128 causal TL", TIRK_F16, 1, {1}, {1}, 2, 2, 300, 300, 128, 128, 0, 0, 1, 0, 1, 0, 0, 0, 0},
     };
-    for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]) && !quick; i++) run_case(&extra[i]);
+    for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]) && !quick && !konly; i++) run_case(&extra[i]);
   }
   /* The flash kernel's own domain (16-bit, no mask): every head dim of the
    * issue, several key tiles, causal both ways, dropout, GQA/MQA, ragged
@@ -634,20 +687,20 @@ int main(int argc, char **argv) {
   {
     const int fdt[2] = {TIRK_BF16, TIRK_F16};
     const int64_t fhd[7] = {32, 64, 96, 128, 160, 192, 256};
-    for (int di = 0; di < 2 && !quick; di++) {
+    for (int di = 0; di < 2 && !quick && !konly; di++) {
       const int dt = fdt[di];
       for (int hi = 0; hi < 7; hi++) {
         const int64_t E = fhd[hi];
         case_t fc[] = {
-            {"flash L=S=300", dt, 1, {2}, {2}, 2, 2, 300, 300, E, E, 0, 0, 0, 0, 1, 0, 0},
-            {"flash causal TL L=S=257", dt, 1, {1}, {1}, 3, 3, 257, 257, E, E, 0, 0, 1, 0, 1, 0, 0},
-            {"flash causal BR L=100 S=400", dt, 1, {1}, {1}, 2, 2, 100, 400, E, E, 0, 0, 2, 0, 1, 0, 0},
-            {"flash GQA 8/2 causal BR L=130 S=130", dt, 1, {2}, {2}, 8, 2, 130, 130, E, E, 0, 0, 2, 0, 1, 0, 0},
-            {"flash decode L=1 S=3000", dt, 1, {2}, {2}, 4, 4, 1, 3000, E, E, 0, 0, 0, 0, 1, 0, 0},
-            {"flash decode GQA 8/1 L=1 S=1500 BR", dt, 1, {2}, {2}, 8, 1, 1, 1500, E, E, 0, 0, 2, 0, 1, 0, 0},
-            {"flash decode L=3 GQA 4/2 S=700 BR", dt, 1, {1}, {1}, 4, 2, 3, 700, E, E, 0, 0, 2, 0, 1, 0, 0},
-            {"flash dropout p=0.25 L=200 S=333", dt, 1, {1}, {1}, 2, 2, 200, 333, E, E, 0, 0, 1, 0.25, 1, 0, 0},
-            {"flash strided [B,L,H,E] L=S=200", dt, 1, {2}, {2}, 4, 4, 200, 200, E, E, 0, 0, 0, 0, 1, 1, 0},
+            {"flash L=S=300", dt, 1, {2}, {2}, 2, 2, 300, 300, E, E, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+            {"flash causal TL L=S=257", dt, 1, {1}, {1}, 3, 3, 257, 257, E, E, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+            {"flash causal BR L=100 S=400", dt, 1, {1}, {1}, 2, 2, 100, 400, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+            {"flash GQA 8/2 causal BR L=130 S=130", dt, 1, {2}, {2}, 8, 2, 130, 130, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+            {"flash decode L=1 S=3000", dt, 1, {2}, {2}, 4, 4, 1, 3000, E, E, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+            {"flash decode GQA 8/1 L=1 S=1500 BR", dt, 1, {2}, {2}, 8, 1, 1, 1500, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+            {"flash decode L=3 GQA 4/2 S=700 BR", dt, 1, {1}, {1}, 4, 2, 3, 700, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+            {"flash dropout p=0.25 L=200 S=333", dt, 1, {1}, {1}, 2, 2, 200, 333, E, E, 0, 0, 1, 0.25, 1, 0, 0, 0, 0},
+            {"flash strided [B,L,H,E] L=S=200", dt, 1, {2}, {2}, 4, 4, 200, 200, E, E, 0, 0, 0, 0, 1, 1, 0, 0, 0},
         };
         for (int i = 0; i < (int)(sizeof fc / sizeof fc[0]); i++) {
           if (hi != 1 && hi != 3 && (i == 2 || i == 3 || i == 5 || i == 6 || i == 8)) continue; /* all for D=64/128 */
@@ -655,31 +708,69 @@ int main(int argc, char **argv) {
         }
       }
       case_t big[] = {
-          {"flash L=S=640 causal TL", dt, 1, {1}, {1}, 2, 2, 640, 640, 128, 128, 0, 0, 1, 0, 1, 0, 0},
-          {"flash L=700 S=900", dt, 1, {1}, {1}, 2, 2, 700, 900, 64, 64, 0, 0, 0, 0, 1, 0, 0},
-          {"flash scores +-1e4 L=S=333", dt, 1, {1}, {1}, 2, 2, 333, 333, 128, 128, 0, 0, 0, 0, 100, 0, 0},
-          {"flash L=1 S=1", dt, 1, {1}, {1}, 2, 2, 1, 1, 64, 64, 0, 0, 0, 0, 1, 0, 0},
-          {"flash L=5 S=1", dt, 1, {1}, {1}, 2, 2, 5, 1, 128, 128, 0, 0, 2, 0, 1, 0, 0},
-          {"flash 3-D q/k/v (no batch)", dt, 0, {0}, {0}, 4, 4, 150, 150, 64, 64, 0, 0, 1, 0, 1, 0, 0},
-          {"flash batch [2,3]", dt, 2, {2, 3}, {2, 3}, 2, 2, 70, 90, 64, 64, 0, 0, 1, 0, 1, 0, 0},
+          {"flash L=S=640 causal TL", dt, 1, {1}, {1}, 2, 2, 640, 640, 128, 128, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+          {"flash L=700 S=900", dt, 1, {1}, {1}, 2, 2, 700, 900, 64, 64, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+          {"flash scores +-1e4 L=S=333", dt, 1, {1}, {1}, 2, 2, 333, 333, 128, 128, 0, 0, 0, 0, 100, 0, 0, 0, 0},
+          {"flash L=1 S=1", dt, 1, {1}, {1}, 2, 2, 1, 1, 64, 64, 0, 0, 0, 0, 1, 0, 0, 0, 0},
+          {"flash L=5 S=1", dt, 1, {1}, {1}, 2, 2, 5, 1, 128, 128, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+          {"flash 3-D q/k/v (no batch)", dt, 0, {0}, {0}, 4, 4, 150, 150, 64, 64, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+          {"flash batch [2,3]", dt, 2, {2, 3}, {2, 3}, 2, 2, 70, 90, 64, 64, 0, 0, 1, 0, 1, 0, 0, 0, 0},
       };
       for (int i = 0; i < (int)(sizeof big / sizeof big[0]) && !quick; i++) run_case(&big[i]);
     }
-    if (quick) { /* a few flash cases for the sanitizers */
-      case_t q1 = {"flash causal GQA", TIRK_F16, 1, {1}, {1}, 4, 2, 130, 200, 64, 64, 0, 0, 1, 0.1, 1, 0, 0};
-      case_t q2 = {"flash decode", TIRK_BF16, 1, {1}, {1}, 4, 4, 1, 700, 128, 128, 0, 0, 0, 0, 1, 0, 0};
+    if (quick && !konly) { /* a few flash cases for the sanitizers */
+      case_t q1 = {"flash causal GQA", TIRK_F16, 1, {1}, {1}, 4, 2, 130, 200, 64, 64, 0, 0, 1, 0.1, 1, 0, 0, 0, 0};
+      case_t q2 = {"flash decode", TIRK_BF16, 1, {1}, {1}, 4, 4, 1, 700, 128, 128, 0, 0, 0, 0, 1, 0, 0, 0, 0};
       run_case(&q1);
       run_case(&q2);
     }
   }
-  for (int kernel = 0; kernel < NKERN && !quick && !cpu_only; kernel++) {
+  /* Key masks, which flash takes with causal (HF's padded batches: causal
+   * plus a [B, 1, 1, S] padding mask): bool and float (also f32 with
+   * 16-bit q), each key-mask shape, left/right padding, fully masked rows,
+   * GQA, decoding shapes (split-KV), head dims of every sm90 tile config,
+   * S not a multiple of the tiles.  Every flash path runs each case. */
+  {
+    const int kdt[2] = {TIRK_F16, TIRK_BF16};
+    for (int di = 0; di < 2; di++) {
+      const int dt = kdt[di];
+      case_t kc[] = {
+          {"key bool [B,1,1,S] left pad causal TL", dt, 1, {3}, {3}, 4, 4, 300, 300, 64, 64, MK_BOOL, MS_B11S, 1, 0, 1, 0, 0, KP_LEFT, 0},
+          {"key bool [B,1,1,S] right pad", dt, 1, {2}, {2}, 2, 2, 130, 333, 128, 128, MK_BOOL, MS_B11S, 0, 0, 1, 0, 0, KP_RIGHT, 0},
+          {"key float [B,1,1,S] causal BR", dt, 1, {2}, {2}, 2, 2, 100, 400, 64, 64, MK_FLOAT, MS_B11S, 2, 0, 1, 0, 0, KP_RANDOM, 0},
+          {"key lowest [1,1,1,S] GQA 8/2 left causal", dt, 1, {2}, {2}, 8, 2, 257, 257, 128, 128, MK_FLOATINF, MS_111S, 1, 0, 1, 0, 0, KP_LEFT, 0},
+          {"key bool [B,H,1,S] GQA 4/2 dead row", dt, 1, {2}, {2}, 4, 2, 65, 200, 64, 64, MK_BOOL, MS_BH1S, 0, 0, 1, 0, 0, KP_DEAD, 0},
+          {"key f32 lowest left pad causal BR E=96", dt, 1, {2}, {2}, 2, 2, 200, 200, 96, 96, MK_FLOATINF, MS_B11S, 2, 0, 1, 0, 0, KP_LEFT, 1},
+          {"key f32 float [B,H,1,S] right causal E=40", dt, 1, {2}, {2}, 2, 2, 150, 150, 40, 40, MK_FLOAT, MS_BH1S, 1, 0, 1, 0, 0, KP_RIGHT, 1},
+          {"key decode L=1 S=1000 left pad", dt, 1, {2}, {2}, 4, 4, 1, 1000, 128, 128, MK_BOOL, MS_B11S, 2, 0, 1, 0, 0, KP_LEFT, 0},
+          {"key decode GQA 8/1 S=700 float", dt, 1, {2}, {2}, 8, 1, 1, 700, 64, 64, MK_FLOAT, MS_B11S, 0, 0, 1, 0, 0, KP_RANDOM, 0},
+          {"key decode L=3 GQA 4/2 S=500 BR right", dt, 1, {2}, {2}, 4, 2, 3, 500, 64, 64, MK_FLOATINF, MS_B11S, 2, 0, 1, 0, 0, KP_RIGHT, 0},
+          {"key decode S=2000 dead batch", dt, 1, {2}, {2}, 4, 4, 1, 2000, 128, 128, MK_BOOL, MS_B11S, 0, 0, 1, 0, 0, KP_DEAD, 0},
+          {"key bool [S] E=256 L=129 S=300", dt, 1, {1}, {1}, 2, 2, 129, 300, 256, 256, MK_BOOL, MS_S, 0, 0, 1, 0, 0, KP_RANDOM, 0},
+          {"key float E=160 dropout 0.1 causal", dt, 1, {1}, {1}, 2, 2, 200, 250, 160, 160, MK_FLOAT, MS_B11S, 1, 0.1, 1, 0, 0, KP_LEFT, 0},
+          {"key lowest E=192 left pad causal TL", dt, 1, {2}, {2}, 2, 2, 190, 190, 192, 192, MK_FLOATINF, MS_B11S, 1, 0, 1, 0, 0, KP_LEFT, 0},
+          {"key strided q/k/v left pad causal", dt, 1, {2}, {2}, 4, 4, 200, 200, 64, 64, MK_BOOL, MS_B11S, 1, 0, 1, 1, 0, KP_LEFT, 0},
+          {"key scores +-1e4 bool right pad", dt, 1, {1}, {1}, 2, 2, 333, 333, 128, 128, MK_BOOL, MS_B11S, 0, 0, 100, 0, 0, KP_RIGHT, 0},
+          {"key scores +-1e4 float causal", dt, 1, {1}, {1}, 2, 2, 200, 200, 64, 64, MK_FLOAT, MS_B11S, 1, 0, 100, 0, 0, KP_RANDOM, 0},
+          {"key L=5 S=1 dead [B,1,1,S]", dt, 1, {2}, {2}, 2, 2, 5, 1, 64, 64, MK_BOOL, MS_B11S, 0, 0, 1, 0, 0, KP_DEAD, 0},
+          /* a per-head mask: split-KV refuses it, the others take it */
+          {"key decode [B,H,1,S] GQA 4/2 left pad", dt, 1, {2}, {2}, 4, 2, 1, 600, 64, 64, MK_BOOL, MS_BH1S, 2, 0, 1, 0, 0, KP_LEFT, 0},
+      };
+      for (int i = 0; i < (int)(sizeof kc / sizeof kc[0]); i++) {
+        /* quick: the f16 cases that reach each path and mask form, two bf16 */
+        if (quick && !konly && (di == 0 ? i % 2 == 1 && i != 7 && i != 9 : i != 0 && i != 8)) continue;
+        run_case(&kc[i]);
+      }
+    }
+  }
+  for (int kernel = 0; kernel < NKERN && !quick && !konly && !cpu_only; kernel++) {
     if (kernel == 3 && !hopper) continue;
     if (kernel < 2) dropout_probe(TIRK_F32, kernel);
     dropout_probe(TIRK_BF16, kernel);
     dropout_probe(TIRK_F16, kernel);
   }
   /* Every flash path must have run (the Hopper one where there is a 9.0 GPU). */
-  if (!cpu_only && !quick) {
+  if (!cpu_only && !quick && !konly) {
     int ok = path_runs[2] >= 40 && path_runs[4] >= 20 && path_runs[5] >= 40 && (!hopper || path_runs[3] >= 40);
     report(ok, "flash paths exercised: auto %lld, sm90 %lld (hopper %d), split-KV %lld, mma.sync %lld",
            (long long)path_runs[2], (long long)path_runs[3], hopper, (long long)path_runs[4],
