@@ -106,6 +106,10 @@ TirStatus tir_pass_select_kernel(TirModule *m, const TirPassOptions *opts) {
                                                          : "the mma.sync kernel");
         for (int k = 0; k < (int)pick; k++)
           tir_diag_remark(opts->diag, op->loc, "sdpa: %s rejected: %s", KERNEL_NAME[k], reason[k]);
+      } else if (opts->remarks && pick != K_FLASH && !forced) {
+        /* --remarks: every attention not on the fastest kernel, and why. */
+        tir_diag_remark(opts->diag, op->loc, "attention runs %s, not flash: %s", KERNEL_NAME[pick],
+                        reason[K_FLASH]);
       }
     }
   return st;
