@@ -405,7 +405,9 @@ static void run_case(const case_t *c) {
   double errcpu = 0;
   {
     tirrt_view_t hq = hview(&q), hk = hview(&k), hv = hview(&v), ho = hview(&out), hm = hview(&m);
-    tirrt_sdpa_params_t prm = {scale, c->p, c->causal != 0, c->causal == 2, c->Hq != c->Hk, false, seed, 7};
+    tirrt_sdpa_params_t prm = {.scale = scale, .dropout_p = c->p, .is_causal = c->causal != 0,
+                               .bottom_right = c->causal == 2, .enable_gqa = c->Hq != c->Hk,
+                               .seed = seed, .stream = 7};
     tirrt_status_t st = tirrt_cpu_sdpa(&hq, &hk, &hv, has_mask ? &hm : NULL, &prm, &ho, NULL);
     if (st) {
       printf("cpu sdpa failed: %s\n", tirrt_status_message(st));
