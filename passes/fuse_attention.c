@@ -233,13 +233,46 @@ static const char *match_qk(TirModule *m, Match *mt) {
   mt->scale = 1;
   mt->q = strip_scale(mt->qk->operands[0].value, &mt->scale);
   TirValue *b = strip_scale(mt->qk->operands[1].value, &mt->scale);
+  /* Falcon's MQA expands after the transpose:
+   *   %kt = transpose(%k, dim0=-2, dim1=-1)      [..., 1, E, S]
+   *   %ke = expand(%kt, shape=[..., H, E, S])
+   * which is the transpose of expand(%k) over the head axis: k is read
+   * unrepeated with H groups (if v is repeated the same way, below). */
+  const TirDim *kgroups = NULL;
+  TirValue *kx = NULL;
+  double ksc = 1; /* a scale between the expand and the transpose (sdpa's decomposition) */
+  if (b->def && b->def->kind == TIR_OP_EXPAND) {
+    TirValue *in = strip_scale(b->def->operands[0].value, &ksc);
+    const TirType *bt = &b->type, *it = &in->type;
+    int R = bt->rank;
+    int64_t one;
+    bool ok = in->def && swaps_last_two(in->def) && it->rank == R && R >= 3 &&
+              tir_dim_is_const(it->dims[R - 3], &one) && one == 1;
+    for (int i = 0; ok && i < R; i++)
+      if (i != R - 3 && it->dims[i] != bt->dims[i]) ok = false;
+    if (ok) {
+      kx = in->def->operands[0].value;
+      kgroups = bt->dims[R - 3];
+    }
+  }
   if (b->def && swaps_last_two(b->def)) {
     mt->k = strip_scale(b->def->operands[0].value, &mt->scale);
   } else {
     mt->kt = b; /* k arrives pre-transposed as [..., E, S] */
   }
+  if (kx) {
+    const TirDim *gv = NULL;
+    TirValue *v0 = tir_rw_unrepeat(m, mt->v, &gv);
+    if (v0 && gv == kgroups && v0->type.dims[v0->type.rank - 3] == kx->type.dims[kx->type.rank - 3]) {
+      mt->scale *= ksc;
+      mt->k = strip_scale(kx, &mt->scale);
+      mt->kt = NULL;
+      mt->v = v0;
+      mt->gqa = true;
+    }
+  }
   /* GQA: both k and v repeated by the same factor. */
-  if (mt->k) {
+  if (mt->k && !mt->gqa) {
     const TirDim *gk = NULL, *gv = NULL;
     TirValue *k0 = tir_rw_unrepeat(m, mt->k, &gk), *v0 = tir_rw_unrepeat(m, mt->v, &gv);
     if (k0 && v0 && gk == gv && k0->type.dims[k0->type.rank - 3] == v0->type.dims[v0->type.rank - 3]) {
