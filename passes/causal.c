@@ -383,17 +383,6 @@ bool tir_is_masking_value(double v, TirDType t) {
 
 static bool masks(Ival v, TirDType dt) { return tir_is_masking_value(v.hi, dt); }
 
-/* Turns the mask's value into the region it keeps, then names the region.
- *
- * Finite fills: the spec's sdpa treats a value at or below -1e30 (or the
- * dtype's lowest) like -inf.  The chain computes exp(s + f - max) with the
- * max taken over the row; when the row keeps a key, that max is at least the
- * kept score, so a masked term is exp(s' - s + f) with |s' - s| tiny against
- * |f|, which underflows to exactly 0 as exp(-inf) does.  So a finite fill is
- * -inf whenever every row keeps a key (scores below 1e29 in magnitude for
- * f = -1e30; below about 3e4 for f16's lowest), and the causal claims below
- * are made only when every row keeps one: top-left keeps j = 0, bottom-right
- * keeps j = 0 when S >= L. */
 /* A constant mask that is a band: causal AND a window, as Hugging Face folds
  * Mistral's sliding-window mask when every size is known.  The domain above
  * holds one half-plane per value, so a band is read from the data: every
@@ -452,6 +441,17 @@ static TirCausal band_from_data(const TirMaskQuery *q, int64_t *window) {
   return off == 0 ? TIR_CAUSAL_WINDOW_TOP_LEFT : TIR_CAUSAL_WINDOW_BOTTOM_RIGHT;
 }
 
+/* Turns the mask's value into the region it keeps, then names the region.
+ *
+ * Finite fills: the spec's sdpa treats a value at or below -1e30 (or the
+ * dtype's lowest) like -inf.  The chain computes exp(s + f - max) with the
+ * max taken over the row; when the row keeps a key, that max is at least the
+ * kept score, so a masked term is exp(s' - s + f) with |s' - s| tiny against
+ * |f|, which underflows to exactly 0 as exp(-inf) does.  So a finite fill is
+ * -inf whenever every row keeps a key (scores below 1e29 in magnitude for
+ * f = -1e30; below about 3e4 for f16's lowest), and the causal claims below
+ * are made only when every row keeps one: top-left keeps j = 0, bottom-right
+ * keeps j = 0 when S >= L. */
 TirCausal tir_prove_mask_window(TirModule *m, const TirMaskQuery *q, int64_t *window, char *why,
                                 size_t n) {
   TirCausal b = band_from_data(q, window);

@@ -301,11 +301,6 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
     int kept = 0;
     for (int i = 0; i < fs.n && !fs.overflow; i++) {
       Factor *f = &fs.f[i];
-      /* exact_mask: only -inf masks, which the prover does not model. */
-      if (f->additive && exact) {
-        fs.f[kept++] = *f;
-        continue;
-      }
       char why[200] = "";
       TirMaskQuery mq = {f->v, f->additive ? TIR_MASK_ADDITIVE : TIR_MASK_KEEP_BOOL, f->negated, 1, L, S};
       int64_t w = 0;
@@ -317,6 +312,26 @@ static void simplify(TirOp *op, const TirPassOptions *opts) {
                      : c == TIR_WINDOW_BOTTOM_RIGHT || c == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT
                          ? TIR_CAUSAL_BOTTOM_RIGHT
                          : c;
+      /* exact_mask: only -inf masks.  A finite fill is -inf all the same on
+       * a row that keeps a key (the argument above tir_prove_mask_window in
+       * causal.c, which fuse-attention relies on too), so the claims are
+       * taken only where every row keeps one: causal (top-left keeps j = 0,
+       * bottom-right is claimed only with S >= L), a band that keeps j = i'
+       * on every row (bottom-right, or top-left with L <= S), everything. */
+      if (f->additive && exact) {
+        int64_t lc, sc;
+        bool rows_keep = c == TIR_MASK_KEEPS_ALL || c == TIR_CAUSAL_TOP_LEFT ||
+                         c == TIR_CAUSAL_BOTTOM_RIGHT || c == TIR_CAUSAL_WINDOW_BOTTOM_RIGHT ||
+                         (c == TIR_CAUSAL_WINDOW_TOP_LEFT && tir_dim_is_const(L, &lc) &&
+                          tir_dim_is_const(S, &sc) && lc <= sc);
+        if (!rows_keep) {
+          if (opts->remarks)
+            tir_diag_remark(opts->diag, op->loc, "sdpa mask kept (exact_mask): %s",
+                            why[0] ? why : "a row may keep no key, where a finite fill averages");
+          fs.f[kept++] = *f;
+          continue;
+        }
+      }
       if (c == TIR_MASK_KEEPS_ALL) {
         dropped = true;
         continue;
