@@ -510,6 +510,17 @@ static bool raise_bmm(Canon *c, TirOp *op) {
   TirOp *mm = def_of(op, 0, TIR_OP_MATMUL);
   if (!mm || !tir_value_has_one_use(mm->result) || mm->result->type.rank != 3) return false;
   TirOp *ra = def_of(mm, 0, TIR_OP_RESHAPE), *rb = def_of(mm, 1, TIR_OP_RESHAPE);
+  /* Also %b3 = transpose(reshape(%k, shape=[N, S, E]), dim0=-1, dim1=-2)
+   * (BLOOM): then b is transpose(%k) over its last two dims. */
+  TirOp *tb3 = NULL;
+  if (!rb) {
+    TirOp *t = def_of(mm, 1, TIR_OP_TRANSPOSE);
+    int64_t perm[TIR_MAX_RANK];
+    int pr;
+    if (t && tir_value_has_one_use(t->result) && perm_of(t, perm, &pr) && pr == 3 && perm[0] == 0 &&
+        perm[1] == 2 && perm[2] == 1 && (rb = def_of(t, 0, TIR_OP_RESHAPE)))
+      tb3 = t;
+  }
   if (!ra || !rb) return false;
   TirValue *a = ra->operands[0].value, *b = rb->operands[0].value;
   const TirType *ta = &a->type, *tb = &b->type, *tc = &op->result->type;
@@ -521,9 +532,77 @@ static bool raise_bmm(Canon *c, TirOp *op) {
     if (ta->dims[r - i] != a3->dims[3 - i] || tb->dims[r - i] != b3->dims[3 - i]) return false;
   for (int i = 0; i < r - 2; i++)
     if (ta->dims[i] != tb->dims[i] || ta->dims[i] != tc->dims[i]) return false;
+  if (tb3) {
+    TirOp *t = new_op(c, op, TIR_OP_TRANSPOSE, &b, 1);
+    if (!t) return false;
+    tir_op_set_int(t, "dim0", -2);
+    tir_op_set_int(t, "dim1", -1);
+    if (!place(c, op, t)) return false;
+    push(c, t);
+    b = t->result;
+  }
   TirValue *ops[2] = {a, b};
   TirOp *nop = new_op(c, op, TIR_OP_MATMUL, ops, 2);
   return nop && place(c, op, nop) && commit(c, op, nop);
+}
+
+/* A reshape that only splits the leading dim of a 3-D add or mul moves
+ * above it (BLOOM's baddbmm(alibi, q, k) viewed to 4-D), so that raise_bmm
+ * and fuse-attention see the 4-D scores:
+ *   %s3 = add(%x3, %b3)    %x3: [N, L, S], %b3: [N or 1, ., .] or 0-d
+ *   %s  = reshape(%s3, shape=[D.., L, S])        N = prod(D..)
+ *     ->  %s = add(reshape(%x3, [D.., L, S]), reshape(%b3, [D.. or 1.., ., .]))
+ * Elementwise ops commute with a reshape that keeps the last two dims and
+ * splits the first; an operand broadcast along the first dim stays
+ * broadcast (its new leading dims all 1). */
+static bool sink_reshape(Canon *c, TirOp *op) {
+  TirOp *e = op->operands[0].value->def;
+  if (!e || (e->kind != TIR_OP_ADD && e->kind != TIR_OP_MUL) || !tir_value_has_one_use(e->result))
+    return false;
+  const TirType *t3 = &e->result->type, *t = &op->result->type;
+  int r = t->rank;
+  if (t3->rank != 3 || r < 4 || r > TIR_MAX_RANK || t->dims[r - 1] != t3->dims[2] ||
+      t->dims[r - 2] != t3->dims[1])
+    return false;
+  const TirDim *n = t->dims[0];
+  for (int i = 1; i < r - 2 && n; i++) n = tir_dim_mul(c->m, n, t->dims[i], NULL);
+  if (!n || n != t3->dims[0]) return false;
+  const TirDim *one = tir_dim_const(c->m, 1);
+  TirValue *ops[2];
+  TirOp *made[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) {
+    TirValue *x = e->operands[i].value;
+    const TirType *xt = &x->type;
+    int64_t v1;
+    bool whole = xt->rank == 3 && xt->dims[0] == n;
+    bool bcast = xt->rank == 3 && tir_dim_is_const(xt->dims[0], &v1) && v1 == 1;
+    if (xt->rank == 0) {
+      ops[i] = x;
+      continue;
+    }
+    if (!whole && !bcast) {
+      for (int j = 0; j < i; j++)
+        if (made[j]) tir_op_erase(made[j]);
+      return false;
+    }
+    const TirDim *shape[TIR_MAX_RANK];
+    for (int d = 0; d < r - 2; d++) shape[d] = whole ? t->dims[d] : one;
+    shape[r - 2] = xt->dims[1];
+    shape[r - 1] = xt->dims[2];
+    TirOp *rs = new_op(c, op, TIR_OP_RESHAPE, &x, 1);
+    if (!rs) return false;
+    tir_op_set_dims(rs, "shape", shape, r);
+    if (!place(c, op, rs)) return false;
+    made[i] = rs;
+    push(c, rs);
+    ops[i] = rs->result;
+  }
+  TirOp *nop = new_op(c, op, e->kind, ops, 2);
+  if (!nop || !place(c, op, nop) || !commit(c, op, nop)) return false;
+  /* The old op is dead now; erase it at once so that the new reshapes,
+   * still queued, see their operands with one use and can sink further. */
+  if (e->func && !e->result->first_use) erase_op(c, e);
+  return true;
 }
 
 static bool fold(Canon *c, TirOp *op) {
@@ -545,7 +624,8 @@ static bool visit(Canon *c, TirOp *op) {
   case TIR_OP_EXPAND: return same_type_identity(c, op);
   case TIR_OP_CAST: return same_type_identity(c, op) || compose_casts(c, op);
   case TIR_OP_RESHAPE:
-    return same_type_identity(c, op) || raise_bmm(c, op) || compose_reshapes(c, op);
+    return same_type_identity(c, op) || raise_bmm(c, op) || compose_reshapes(c, op) ||
+           sink_reshape(c, op);
   case TIR_OP_SQUEEZE: return same_type_identity(c, op) || view_pair_cancels(c, op);
   case TIR_OP_UNSQUEEZE: return view_pair_cancels(c, op);
   case TIR_OP_DROPOUT: return dropout_identity(c, op);

@@ -299,6 +299,29 @@ def sdpa_op(r, idx):
     return text, dt, 1
 
 
+def bloom(r, idx):
+    """BLOOM's ALiBi attention: baddbmm(alibi, q, kᵀ) on [B*H, L, S], viewed
+    to 4-D, then a causal mask (canonicalize sinks the view, fuse-attention
+    takes the alibi as a per-key bias)."""
+    dt = r.choice(["f32", "f64"])
+    B, H, L, E = r.randint(1, 2), r.choice([1, 2, 4]), r.randint(1, 7), r.randint(1, 9)
+    S = L
+    N = B * H
+    args = [f"%q: {dt}[{B}, {H}, {L}, {E}]", f"%k: {dt}[{B}, {H}, {S}, {E}]",
+            f"%v: {dt}[{B}, {H}, {S}, {E}]", f"%al: {dt}[{r.choice([N, 1])}, 1, {S}]"]
+    lines = [f"  %q3 = reshape(%q, shape=[{N}, {L}, {E}])", f"  %k3 = reshape(%k, shape=[{N}, {S}, {E}])",
+             "  %kt = transpose(%k3, dim0=-1, dim1=-2)", "  %mm = matmul(%q3, %kt)",
+             f"  %a = mul(%mm, {r.choice([0.5, 0.25])})", "  %b = add(%a, %al)",
+             f"  %s = reshape(%b, shape=[{B}, {H}, {L}, {S}])",
+             f"  %neg = full(shape=[{L}, {S}], value=-inf, dtype={dt})",
+             "  %cm = triu(%neg, diagonal=1)", "  %sm = add(%s, %cm)",
+             "  %p = softmax(%sm, dim=-1)", "  %o = matmul(%p, %v)"]
+    body = "\n".join(lines)
+    text = (f"// difftest {idx}: bloom\nfunc @main({', '.join(args)}) -> ({dt}[{B}, {H}, {L}, {E}]) {{\n"
+            f"{body}\n  return %o\n}}\n")
+    return text, dt, 1
+
+
 GPU = False
 
 
@@ -338,7 +361,8 @@ def main():
     work = a.keep or tempfile.mkdtemp(prefix="tirc-difftest-")
     passed = failed = 0
     for i in range(a.count):
-        text, dt, want_fused = (sdpa_op if r.random() < 0.25 else attention)(r, i)
+        pick = r.random()
+        text, dt, want_fused = (sdpa_op if pick < 0.25 else bloom if pick < 0.32 else attention)(r, i)
         path = os.path.join(work, f"p{i}.tir")
         with open(path, "w") as f:
             f.write(text)
