@@ -24,11 +24,12 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupport
 
-from . import _lib, cache
+from . import _lib, aten_mha, cache
 from .export import Unsupported, export_graph, is_view_node, node_supported
 
 log = logging.getLogger("tirc")
 aten = torch.ops.aten
+aten_mha.register_fake_kernels()  # dynamic shapes through nn.TransformerEncoderLayer's fast path
 
 # The fixed decomposition table (docs/torch.md lists it): ops that aot_autograd
 # would otherwise keep whole and that TIR writes as their parts.
@@ -45,7 +46,10 @@ def decompositions():
     from torch._decomp import get_decompositions
     # by name: an op this torch lacks is skipped
     ops = [getattr(aten, name) for name in _DECOMPOSE if hasattr(aten, name)]
-    return get_decompositions(ops)
+    table = get_decompositions(ops)
+    # PyTorch's MHA / Transformer fast path, which torch does not decompose (aten_mha.py)
+    table.update(aten_mha.decompositions())
+    return table
 
 
 DEFAULT_OPTIONS = {
@@ -457,6 +461,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     const_tensors: placeholder index -> real buffer tensor to inline.
     info: the _GraphInfo to fill in (tirc.explain), if any."""
     fold_constants(gm)
+    aten_mha.simplify_attention_masks(gm)
     support = _Support()
     part = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
     partitions = [p for p in part.propose_partitions()
