@@ -21,7 +21,9 @@ class Args(ctypes.Structure):
                 ("mask", ctypes.POINTER(View)), ("lse", ctypes.c_void_p),
                 ("scale", ctypes.c_double), ("dropout_p", ctypes.c_double),
                 ("is_causal", ctypes.c_int), ("bottom_right", ctypes.c_int),
-                ("enable_gqa", ctypes.c_int), ("seed", ctypes.c_uint64), ("stream", ctypes.c_uint64)]
+                ("enable_gqa", ctypes.c_int), ("exact_mask", ctypes.c_int),
+                ("seed", ctypes.c_uint64), ("stream", ctypes.c_uint64),
+                ("window", ctypes.c_int64), ("softcap", ctypes.c_double)]
 
 
 def view(t):

@@ -21,7 +21,9 @@ typedef enum { TIR_SDPA_DT_HALF, TIR_SDPA_DT_F32, TIR_SDPA_DT_OTHER } tir_sdpa_d
 
 /* What the rule looks at.  Head dims are -1 when not known (symbolic at
  * compile time).  Dropout and GQA are taken by every kernel; they are
- * inputs so that a kernel that stops taking them changes only this file. */
+ * inputs so that a kernel that stops taking them changes only this file.
+ * sdpa's window= and softcap= are taken by every kernel and every flash
+ * path too (kernels/tirk_attention.h), so they are not inputs. */
 typedef struct {
   int dt_class;           /* tir_sdpa_dt_class_t of q, k, v */
   const char *dtype_name; /* for messages, e.g. "f32" */

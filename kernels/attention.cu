@@ -129,6 +129,16 @@ tirk_err_t tirk_sdpa_prep(const tirk_sdpa_args_t *a, prob_t *c, int *empty) {
   c->dscale = (float)c->dscale_d;
   c->causal = a->is_causal != 0;
   c->causal_off = a->bottom_right ? c->S - c->L : 0;
+  if (a->window < 0) return tirk_fail(TIRK_ERR_ARGS, "sdpa: window < 0");
+  if (!(a->softcap >= 0) || !isfinite(a->softcap))
+    return tirk_fail(TIRK_ERR_ARGS, "sdpa: softcap=%g (must be finite and >= 0)", a->softcap);
+  c->window = a->window;
+  c->softcap_d = a->softcap;
+  c->softcap = (float)a->softcap;
+  const double ck = a->softcap > 0 ? -2.0 * 1.4426950408889634 / a->softcap : 0.0;
+  c->cap_k = ck < -3.4e38 ? -3.4e38f : (float)ck; /* finite: 0 * cap_k must stay 0 */
+  if (a->softcap > 0 && !(c->softcap > 0.f)) /* below f32's range: a zero cap would divide by 0 */
+    return tirk_fail(TIRK_ERR_ARGS, "sdpa: softcap=%g underflows f32", a->softcap);
   c->seed = a->seed;
   c->stream = a->stream;
   for (int t = 0; t < A_N; t++) c->ptr[t] = ts[t] ? ts[t]->data : NULL;
@@ -186,6 +196,8 @@ __device__ __forceinline__ AT block_reduce(AT v, bool is_max, AT *red) {
 __device__ __forceinline__ float exp_t(float x) { return expf(x); }
 __device__ __forceinline__ double exp_t(double x) { return exp(x); }
 __device__ __forceinline__ float log_t(float x) { return logf(x); }
+__device__ __forceinline__ float tanh_t(float x) { return tanhf(x); }
+__device__ __forceinline__ double tanh_t(double x) { return tanh(x); }
 __device__ __forceinline__ double log_t(double x) { return log(x); }
 template <typename PT> __device__ __forceinline__ PT to_p(double x);
 template <> __device__ __forceinline__ __half to_p<__half>(double x) { return __float2half_rn((float)x); }
@@ -193,8 +205,8 @@ template <> __device__ __forceinline__ __nv_bfloat16 to_p<__nv_bfloat16>(double 
 template <> __device__ __forceinline__ float to_p<float>(double x) { return (float)x; }
 template <> __device__ __forceinline__ double to_p<double>(double x) { return x; }
 
-/* One CTA per score row (h, i) of batch index b: scale, mask, causal,
- * softmax, dropout; P written as PT (in place when PT = AT).  Compute in
+/* One CTA per score row (h, i) of batch index b: scale, softcap, mask,
+ * causal, window, softmax, dropout; P written as PT (in place when PT = AT).  Compute in
  * AT (f32, f64 for f64), like the CPU kernel. */
 template <typename AT, typename PT>
 __global__ void softmax_rows_kernel(const prob_t p, int64_t b, int64_t moff, AT *sc, PT *pout) {
@@ -203,11 +215,14 @@ __global__ void softmax_rows_kernel(const prob_t p, int64_t b, int64_t moff, AT 
   AT *x = sc + row * S;
   PT *po = pout + row * S;
   const AT scale = std::is_same<AT, double>::value ? (AT)p.scale_d : (AT)p.scale;
+  const AT cap = std::is_same<AT, double>::value ? (AT)p.softcap_d : (AT)p.softcap;
+  const int64_t jlo = win_lo(p, i); /* keys before the window are invisible */
   AT mx = -INFINITY;
   for (int64_t j = threadIdx.x; j < S; j += blockDim.x) {
     AT v = x[j] * scale;
-    if (p.causal && j > i + p.causal_off) {
-      v = -INFINITY;
+    if (cap > 0) v = cap * tanh_t(v / cap); /* soft-capping comes before the mask */
+    if ((p.causal && j > i + p.causal_off) || j < jlo) {
+      v = -INFINITY; /* the mask is not read here: a +inf in it must not make NaN */
     } else if (p.mask_kind != MK_NONE) {
       double mv = mask_d(p, moff, h, i, j);
       v = mv == -INFINITY ? (AT)-INFINITY : v + (AT)mv;

@@ -44,6 +44,10 @@ typedef struct {
   double dscale_d;
   int causal;
   int64_t causal_off;    /* key j visible to row i iff j <= i + causal_off */
+  int64_t window;        /* > 0: and only iff j > i + causal_off - window */
+  float softcap;         /* > 0: scaled scores s become softcap * tanh(s / softcap) */
+  float cap_k;           /* -2 * log2(e) / softcap (capped_fast) */
+  double softcap_d;      /* the same in f64 (the math kernel's f64 rows) */
   uint64_t seed, stream;
   int fast;              /* q, k, v tiles can be copied 16 bytes at a time */
 } prob_t;
@@ -124,6 +128,43 @@ static __device__ __forceinline__ double mask_d(const prob_t &p, int64_t moff, i
   double v = load_d(p.ptr[A_M], p.mdtype, moff + h * p.hs[A_M] + i * p.rs[A_M] + j * p.cs[A_M]);
   if (p.mask_kind == MK_BOOL) return v != 0 ? 0.0 : -INFINITY;
   return v <= p.mthresh ? -INFINITY : v;
+}
+
+/* The first key a query row may see: keys before row i's window start
+ * i + causal_off - window + 1 are invisible (0 without a window).  A CTA
+ * whose first row is i0 skips the key tiles wholly before win_lo(p, i0),
+ * the smallest start among its rows. */
+static __host__ __device__ __forceinline__ int64_t win_lo(const prob_t &p, int64_t i) {
+  if (p.window <= 0) return 0;
+  const int64_t lo = i + p.causal_off - p.window + 1;
+  return lo > 0 ? lo : 0;
+}
+/* The same test as a difference, for inner loops: key j is before row i's
+ * window iff j - i <= win_d(p) (never without a window).  One CTA-wide
+ * constant, so the rows' window starts take no registers. */
+static __host__ __device__ __forceinline__ int64_t win_d(const prob_t &p) {
+  return p.window > 0 ? p.causal_off - p.window : -((int64_t)1 << 62);
+}
+/* The scaled score x = s * scale, soft-capped when softcap > 0 (in the
+ * natural domain, before any mask; the CPU kernel's order).  tanhf, not
+ * tanh.approx: its 2^-11 relative error would move a capped logit of 50
+ * by 0.025, far beyond the 16-bit tolerances. */
+static __device__ __forceinline__ float capped(const prob_t &p, float x) {
+  return p.softcap > 0.f ? p.softcap * tanhf(x / p.softcap) : x;
+}
+
+/* The same without tanhf's branches and polynomial, for the 16-bit
+ * kernels (the Hopper softmax already runs near the MUFU's limit; inlined
+ * tanhf made the mma.sync and split-KV kernels spill):
+ * tanh|y| = (1 - e) / (1 + e), e = exp(-2|y|), one ex2 and one fast
+ * division.  What the softmax sees is the logit's absolute error, here
+ * about softcap * 2^-22 (as tanhf's near saturation; near 0 the relative
+ * error grows but not the absolute one), far below the 16-bit roundings of
+ * P.  ex2.approx (2^-22) rather than tanh.approx (2^-11).  The f32 and f64
+ * kernels keep tanhf / tanh (capped), whose bound is f32's. */
+static __device__ __forceinline__ float capped_fast(const prob_t &p, float x) {
+  const float e = exp2f(fabsf(x) * p.cap_k);
+  return copysignf(p.softcap * __fdividef(1.f - e, 1.f + e), x);
 }
 
 template <typename T> static __device__ __forceinline__ T from_f(float x);

@@ -1,8 +1,12 @@
 /* attention_mem_efficient.cu — tirk_sdpa_mem_efficient: a fused
  * FlashAttention-style kernel.  f16/bf16 use tensor cores (mma.sync
  * m16n8k16, ldmatrix, cp.async double buffering); f32 uses a SIMT
- * register-tiled kernel.  Arguments are validated by tirk_sdpa_prep
- * (attention.cu); semantics as there (runtime/cpu_sdpa.c). */
+ * register-tiled kernel.  Both skip the key tiles past the causal limit
+ * and those before the window of every row of the CTA, and soft-cap the
+ * scaled scores (16-bit: capped_fast; f32: tanhf) before the mask and the
+ * log2-domain softmax.
+ * Arguments are validated by tirk_sdpa_prep (attention.cu); semantics as
+ * there (runtime/cpu_sdpa.c). */
 #include "attention_internal.cuh"
 
 /* ------------------------------------------------------------ 16-bit fused kernel */
@@ -62,11 +66,16 @@ __global__ void __launch_bounds__(NW * 32, 1) fa16_kernel(const prob_t p, int nt
     send = last < 0 ? 0 : last + 1 < S ? last + 1 : S;
   }
   const int nkb = (int)((send + BN - 1) / BN);
+  /* Window: key tiles wholly before the first row's window are invisible to
+   * every row of the tile and never loaded (sliding-window speed). */
+  const int64_t wlo = win_lo(p, i0);
+  const int kb0 = wlo / BN < nkb ? (int)(wlo / BN) : nkb;
 
   load_tile<T, D, BM, NT>(Qs, qg, i0, L, p.rs[A_Q], p.cs[A_Q], p.E, p.fast);
-  if (nkb > 0) {
-    load_tile<T, D, BN, NT>(Ks, kg, 0, S, p.rs[A_K], p.cs[A_K], p.E, p.fast);
-    load_tile<T, D, BN, NT>(Vs, vg, 0, S, p.rs[A_V], p.cs[A_V], p.Ev, p.fast);
+  if (kb0 < nkb) {
+    const int nb = kb0 & 1;
+    load_tile<T, D, BN, NT>(Ks + nb * BN * LD, kg, (int64_t)kb0 * BN, S, p.rs[A_K], p.cs[A_K], p.E, p.fast);
+    load_tile<T, D, BN, NT>(Vs + nb * BN * LD, vg, (int64_t)kb0 * BN, S, p.rs[A_V], p.cs[A_V], p.Ev, p.fast);
   }
   cp_commit();
 
@@ -86,7 +95,7 @@ __global__ void __launch_bounds__(NW * 32, 1) fa16_kernel(const prob_t p, int nt
   }
   uint32_t qf[QREG ? D / 16 : 1][4];
 
-  for (int kb = 0; kb < nkb; kb++) {
+  for (int kb = kb0; kb < nkb; kb++) {
     if (kb + 1 < nkb) {
       const int nb = (kb + 1) & 1;
       load_tile<T, D, BN, NT>(Ks + nb * BN * LD, kg, (int64_t)(kb + 1) * BN, S, p.rs[A_K], p.cs[A_K], p.E, p.fast);
@@ -99,13 +108,16 @@ __global__ void __launch_bounds__(NW * 32, 1) fa16_kernel(const prob_t p, int nt
     __syncthreads();
     const T *Kc = Ks + (kb & 1) * BN * LD, *Vc = Vs + (kb & 1) * BN * LD;
     const T *qrow = Qs + (warp * MT * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * LD + (lane / 16) * 8;
-    if (QREG && kb == 0) {
+    if (QREG && kb == kb0) {
 #pragma unroll
       for (int kc = 0; kc < (QREG ? D / 16 : 1); kc++) ldsm_x4(qf[kc], qrow + kc * 16);
     }
-    /* A warp whose rows see none of this key tile (causal) skips its
-     * products: with every probability 0 the state would not change. */
-    const bool wskip = p.causal && (int64_t)kb * BN > i0 + (warp * MT + MT) * 16 - 1 + p.causal_off;
+    /* A warp whose rows see none of this key tile (causal, or before the
+     * window of its first row) skips its products: with every probability
+     * 0 the state would not change. */
+    const int64_t wr0 = i0 + warp * MT * 16;
+    const bool wskip = (p.causal && (int64_t)kb * BN > wr0 + MT * 16 - 1 + p.causal_off) ||
+                       (int64_t)kb * BN + BN <= win_lo(p, wr0);
     if (!wskip) {
       /* S = Q K^T for this warp's 16 * MT rows and BN keys. */
       float s[MT][BN / 8][4];
@@ -138,26 +150,37 @@ __global__ void __launch_bounds__(NW * 32, 1) fa16_kernel(const prob_t p, int nt
       }
       const int64_t j0 = (int64_t)kb * BN;
       const bool need = j0 + BN > S || p.mask_kind != MK_NONE ||
-                        (p.causal && j0 + BN - 1 > i0 + p.causal_off);
+                        (p.causal && j0 + BN - 1 > i0 + p.causal_off) ||
+                        j0 < win_lo(p, i0 + BM - 1);
+      const bool cap = p.softcap > 0.f;
+      const int64_t wd = win_d(p);
 #pragma unroll
       for (int t = 0; t < MT; t++) {
-        /* Scale (log2 domain), mask, causal and ragged-edge masking. */
+        /* Scale (log2 domain; softcap first, in the natural one), mask,
+         * causal, window and ragged-edge masking. */
         if (need) {
 #pragma unroll
           for (int n = 0; n < BN / 8; n++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-              float x = s[t][n][e] * p.scale_log2;
+              float x;
               const int64_t i = ii[t][e >> 1], j = j0 + n * 8 + (lane % 4) * 2 + (e & 1);
-              if (j >= S || (p.causal && j > i + p.causal_off)) {
-                x = -INFINITY;
+              if (j >= S || (p.causal && j > i + p.causal_off) || j - i <= wd) {
+                x = -INFINITY; /* the mask is not read outside the window */
               } else if (p.mask_kind != MK_NONE && i < L) {
-                float mv = (float)mask_d(p, off[A_M], h, i, j);
-                x = mv == -INFINITY ? -INFINITY : (s[t][n][e] * p.scale + mv) * LOG2E_F;
+                float mv = (float)mask_d(p, off[A_M], h, i, j), xs = s[t][n][e] * p.scale;
+                x = mv == -INFINITY ? -INFINITY : ((cap ? capped_fast(p, xs) : xs) + mv) * LOG2E_F;
+              } else {
+                x = cap ? capped_fast(p, s[t][n][e] * p.scale) * LOG2E_F : s[t][n][e] * p.scale_log2;
               }
               s[t][n][e] = x;
             }
           }
+        } else if (cap) {
+#pragma unroll
+          for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[t][n][e] = capped_fast(p, s[t][n][e] * p.scale) * LOG2E_F;
         } else {
 #pragma unroll
           for (int n = 0; n < BN / 8; n++)
@@ -315,7 +338,8 @@ __global__ void __launch_bounds__(256, 1) fa32_kernel(const prob_t p, int ntiles
   float m[4], l[4];
 #pragma unroll
   for (int r = 0; r < 4; r++) m[r] = -INFINITY, l[r] = 0.f;
-  for (int64_t j0 = 0; j0 < send; j0 += BN) {
+  /* Window: tiles wholly before the first row's window are skipped. */
+  for (int64_t j0 = win_lo(p, i0) / BN * BN; j0 < send; j0 += BN) {
     __syncthreads(); /* the previous tile's K, V and P are no longer read */
     for (int c = tid; c < BN * D; c += 256) {
       int jj = c / D, e = c % D;
@@ -341,21 +365,25 @@ __global__ void __launch_bounds__(256, 1) fa32_kernel(const prob_t p, int ntiles
         s[3][c] = fmaf(a.w, kv, s[3][c]);
       }
     }
-    const bool need = j0 + BN > S || p.mask_kind != MK_NONE || (p.causal && j0 + BN - 1 > i0 + p.causal_off);
+    const bool need = j0 + BN > S || p.mask_kind != MK_NONE || (p.causal && j0 + BN - 1 > i0 + p.causal_off) ||
+                      j0 < win_lo(p, i0 + BM - 1);
+    const bool cap = p.softcap > 0.f;
 #pragma unroll
     for (int r = 0; r < 4; r++) {
-      const int64_t i = i0 + ty * 4 + r;
+      const int64_t i = i0 + ty * 4 + r, jlo = win_lo(p, i);
       float mx = -INFINITY;
 #pragma unroll
       for (int c = 0; c < BN / 16; c++) {
-        float x = s[r][c] * p.scale_log2;
+        /* softcap in the natural domain, then log2 */
+        const float xs = cap ? capped(p, s[r][c] * p.scale) : 0.f;
+        float x = cap ? xs * LOG2E_F : s[r][c] * p.scale_log2;
         if (need) {
           const int64_t j = j0 + tx + 16 * c;
-          if (j >= S || (p.causal && j > i + p.causal_off)) {
-            x = -INFINITY;
+          if (j >= S || (p.causal && j > i + p.causal_off) || j < jlo) {
+            x = -INFINITY; /* the mask is not read outside the window */
           } else if (p.mask_kind != MK_NONE && i < L) {
             float mv = (float)mask_d(p, off[A_M], h, i, j);
-            x = mv == -INFINITY ? -INFINITY : (s[r][c] * p.scale + mv) * LOG2E_F;
+            x = mv == -INFINITY ? -INFINITY : ((cap ? xs : s[r][c] * p.scale) + mv) * LOG2E_F;
           }
         }
         s[r][c] = x;

@@ -32,8 +32,8 @@ enum { DEC_THREADS = 128 };
  * planner sends per-head masks elsewhere), loaded with the keys in flight
  * and added in the log2 domain (-inf: masked). */
 template <typename T, int LPR, int NQ, bool KM>
-__global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int nqg, int nsplit, int64_t chunk,
-                                                              float *ws_o, float *ws_ml) {
+__global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int nqg, int nsplit, int64_t jlo,
+                                                              int64_t chunk, float *ws_o, float *ws_ml) {
   constexpr int NG = DEC_THREADS / LPR, DPAD = LPR * 8;
   __shared__ float sm_ml[NG][NQ][2];
   __shared__ float sm_o[NG][NQ][DPAD + 1];
@@ -49,7 +49,11 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
   const T *kg = (const T *)p.ptr[A_K] + off[A_K] + hk * p.hs[A_K];
   const T *vg = (const T *)p.ptr[A_V] + off[A_V] + hk * p.hs[A_V];
 
-  /* The query rows: r = qg * NQ + u -> head hk * G + r / L, row r % L. */
+  /* The query rows: r = qg * NQ + u -> head hk * G + r / L, row r % L.
+   * q is prescaled by scale * log2(e), or by scale alone with a softcap,
+   * which is applied to the natural-domain score before the log2. */
+  const bool cap = p.softcap > 0.f;
+  const float qmul = cap ? p.scale : p.scale_log2;
   float q[NQ][8];
   int64_t qi[NQ], qh[NQ];
   bool qok[NQ];
@@ -61,7 +65,7 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
     qi[u] = qok[u] ? r % L : 0;
     const T *qp = (const T *)p.ptr[A_Q] + off[A_Q] + qh[u] * p.hs[A_Q] + qi[u] * p.rs[A_Q];
 #pragma unroll
-    for (int e = 0; e < 8; e++) q[u][e] = qok[u] && c0 + e < p.E ? (float)qp[c0 + e] * p.scale_log2 : 0.f;
+    for (int e = 0; e < 8; e++) q[u][e] = qok[u] && c0 + e < p.E ? (float)qp[c0 + e] * qmul : 0.f;
   }
   float m[NQ], l[NQ], acc[NQ][8];
 #pragma unroll
@@ -71,8 +75,27 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
 #pragma unroll
     for (int e = 0; e < 8; e++) acc[u][e] = 0.f;
   }
-  const int64_t jbeg = (int64_t)split * chunk, jend = jbeg + chunk < S ? jbeg + chunk : S;
+  /* The splits cover keys [jlo, S): those before jlo are outside every row's window. */
+  const int64_t jbeg = jlo + (int64_t)split * chunk, jend = jbeg + chunk < S ? jbeg + chunk : S;
   const bool colok = c0 < p.E; /* E is a multiple of 8: a lane's 8 columns are all in or all out */
+  /* Each row's visible keys of this split as offsets from jbeg, [vlo, vhi]:
+   * the window start, the causal limit, the split's end and rows past the
+   * last (an empty range) folded into two 32-bit bounds, so that the inner
+   * loop tests two ints per row (64-bit tests made the KM instances spill;
+   * plan_decode keeps chunk < 2^30). */
+  int vlo[NQ], vhi[NQ];
+#pragma unroll
+  for (int u = 0; u < NQ; u++) {
+    int64_t lo = win_lo(p, qi[u]) - jbeg, hi = jend - 1 - jbeg;
+    if (p.causal && qi[u] + p.causal_off - jbeg < hi) hi = qi[u] + p.causal_off - jbeg;
+    if (!qok[u]) lo = 1, hi = 0;
+    vlo[u] = lo < 0 ? 0 : lo > chunk ? (int)chunk : (int)lo;
+    vhi[u] = hi < -1 ? -1 : (int)hi;
+  }
+  /* Dropout: the row-major index of (row u, key 0) in [..., Hq, L, S] is
+   * drow0 + u * S, since row r of the group is (head hk * G + r / L, row
+   * r % L); one register instead of the rows' (head, row) pairs. */
+  const int64_t drow0 = ((b * p.Hq + hk * p.G) * L + (int64_t)qg * NQ) * S;
   for (int64_t jb = jbeg; jb < jend; jb += (int64_t)NG * DEC_UNROLL) {
     uint4 kr[DEC_UNROLL], vr[DEC_UNROLL];
     int64_t jj[DEC_UNROLL];
@@ -101,7 +124,9 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
         for (int e = 0; e < 8; e++) sc = fmaf(q[u][e], kf[e], sc);
 #pragma unroll
         for (int w = LPR / 2; w >= 1; w /= 2) sc += __shfl_xor_sync(0xffffffffu, sc, w);
-        bool vis = jj[x] < jend && qok[u] && !(p.causal && jj[x] > qi[u] + p.causal_off);
+        const int jr = (int)(jj[x] - jbeg);
+        bool vis = jr >= vlo[u] && jr <= vhi[u];
+        if (cap) sc = capped_fast(p, sc) * LOG2E_F; /* sc was scale * score */
         if constexpr (KM) { /* sc is scale * log2(e) * score: add the mask likewise */
           vis = vis && mk[x] != -INFINITY;
           sc += mk[x];
@@ -113,7 +138,7 @@ __global__ void __launch_bounds__(DEC_THREADS) decode_kernel(const prob_t p, int
         l[u] = l[u] * al + pr;
         float pv = pr;
         if (p.dropout)
-          pv = keep_one(p, (uint64_t)(((b * p.Hq + qh[u]) * L + qi[u]) * S + jj[x])) ? pr * p.dscale : 0.f;
+          pv = keep_one(p, (uint64_t)(drow0 + u * S + jj[x])) ? pr * p.dscale : 0.f;
 #pragma unroll
         for (int e = 0; e < 8; e++) acc[u][e] = fmaf(pv, vf[e], acc[u][e] * al);
       }
@@ -193,7 +218,7 @@ extern "C" void tirk_sdpa_flash_set_path(int path) { g_path = path; }
 
 typedef struct {
   int ok, lpr, nq, nqg, nsplit;
-  int64_t chunk;
+  int64_t jlo, chunk; /* the splits cover keys [jlo, S) in chunks */
   size_t ws_bytes;
 } dec_plan_t;
 
@@ -220,17 +245,23 @@ static dec_plan_t plan_decode(const prob_t &p, bool forced) {
   const int64_t base = p.nbatch * p.Hk * d.nqg;
   const int sms = sm_count();
   const int64_t per = (int64_t)(DEC_THREADS / d.lpr) * 4; /* a multiple of keys per CTA step */
+  /* A window hides the keys before the first row's window from every row
+   * (row 0 has the earliest start): only [jlo, S) is split and streamed,
+   * so a sliding-window decode reads about W keys, not S. */
+  d.jlo = win_lo(p, 0) < p.S ? win_lo(p, 0) : p.S;
+  const int64_t span = p.S - d.jlo;
   int64_t want = sms > 0 ? (4 * (int64_t)sms + base - 1) / base : 1;
-  int64_t maxs = (p.S + 255) / 256;
+  int64_t maxs = (span + 255) / 256;
   if (want > maxs) want = maxs;
   if (want < 1) want = 1;
   if (want > 1024) want = 1024;
-  int64_t chunk = (p.S + want - 1) / want;
+  int64_t chunk = (span + want - 1) / want;
   chunk = (chunk + per - 1) / per * per;
-  d.nsplit = (int)((p.S + chunk - 1) / chunk);
+  if (chunk < per) chunk = per; /* span = 0 (no keys): one split that sees none */
+  d.nsplit = (int)((span + chunk - 1) / chunk);
   if (d.nsplit < 1) d.nsplit = 1;
   d.chunk = chunk;
-  if (base * d.nsplit > 0x7fffffff) return d;
+  if (base * d.nsplit > 0x7fffffff || chunk >= (1 << 30)) return d; /* decode_kernel's 32-bit key offsets */
   if (d.nsplit > 1) {
     const int64_t nrows = p.nbatch * p.Hq * p.L;
     d.ws_bytes = (size_t)d.nsplit * (size_t)nrows * (size_t)(p.Ev + 2) * sizeof(float) + 256;
@@ -248,7 +279,7 @@ static tirk_err_t launch_decode(const prob_t &p, const dec_plan_t &d, void *ws, 
     wml = wo + (size_t)d.nsplit * nrows * p.Ev;
   }
   const int64_t nb = p.nbatch * p.Hk * d.nqg * d.nsplit;
-  decode_kernel<T, LPR, NQ, KM><<<(unsigned)nb, DEC_THREADS, 0, st>>>(p, d.nqg, d.nsplit, d.chunk, wo, wml);
+  decode_kernel<T, LPR, NQ, KM><<<(unsigned)nb, DEC_THREADS, 0, st>>>(p, d.nqg, d.nsplit, d.jlo, d.chunk, wo, wml);
   tirk_err_t e = tirk_check_launch();
   if (e != TIRK_OK || d.nsplit == 1) return e;
   const int64_t nrows = p.nbatch * p.Hq * p.L;

@@ -16,10 +16,16 @@
  * 256) by the copy engine's zero fill, as are rows past L and keys past S
  * (those keys are then masked).  Semantics are tirk_sdpa_mem_efficient's:
  * causal both alignments, GQA, dropout with the same Philox mask, lse, and
- * key masks (KM: a mask that does not vary along the query axis, as HF's
+ * key masks (a mask that does not vary along the query axis, as HF's
  * [B, 1, 1, S] padding masks): each consumer warp copies the tile's BN mask
  * values into its own shared-memory buffer while the tile's Q K^T runs, and
- * the softmax adds them to the scores (-inf where masked).
+ * the softmax adds them to the scores (-inf where masked).  A sliding
+ * window (every instance): the key tiles wholly before the window of the
+ * CTA's first row are neither loaded nor computed, and the tiles at the
+ * window's edge mask their keys like the causal edge.  Key masks (KM) and
+ * the softcap (SC: a branch-free tanh on every score, capped_fast) are
+ * template variants (KM, SC, both) with 2 consumer warpgroups, so problems
+ * without them run the code and register allocation they had.
  *
  * This file is compiled for sm_90a only (kernels/CMakeLists.txt); the host
  * code launches it only on compute capability 9.0 devices. */
@@ -125,7 +131,7 @@ static __device__ __forceinline__ void named_arrive(int id, int n) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory");
 }
 
-template <typename T, int DP, int BN, int NCW, bool PP, bool KM>
+template <typename T, int DP, int BN, int NCW, bool PP, bool KM, bool SC>
 __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     flash_sm90_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                       const __grid_constant__ CUtensorMap tv, const prob_t p, int ntiles) {
@@ -135,7 +141,7 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
   constexpr int NCH = DP / 64;
   extern __shared__ unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t bars[9];
-  /* KM: per consumer warp, the additive mask of two key tiles (double
+  /* KM: per consumer warp, the additive key mask of two key tiles (double
    * buffered: a warp refills one while no lane can still read it). */
   __shared__ __align__(16) float kmask[KM ? NCW * 4 * 2 * BN : 1];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -155,7 +161,13 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     int64_t last = (i0 + BM < L ? i0 + BM : L) - 1 + p.causal_off;
     send = last < 0 ? 0 : last + 1 < S ? last + 1 : S;
   }
-  const int nkb = (int)((send + BN - 1) / BN);
+  /* The CTA streams key tiles kb0 .. kb0 + nkb - 1: the ones past the causal
+   * limit of its last row and wholly before the window of its first row are
+   * invisible to all its rows.  Loop indices below count from kb0 (ring
+   * stages and barrier phases); key positions add kb0 back. */
+  const int kend = (int)((send + BN - 1) / BN);
+  const int kb0 = win_lo(p, i0) / BN < kend ? (int)(win_lo(p, i0) / BN) : kend;
+  const int nkb = kend - kb0;
   /* Batch coordinates of the 4-D maps: one merged batch dim (host checks). */
   const int qb = (int)b, kvb = (int)b;
 
@@ -187,14 +199,14 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
         mbar_expect(kfull(st), C::KB);
         for (int c = 0; c < NCH; c++)
           for (int r = 0; r < BN / 64; r++)
-            tma_load(ks0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tk, kfull(st), c * 64, kb * BN + r * 64,
-                     (int)hk, kvb);
+            tma_load(ks0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tk, kfull(st), c * 64,
+                     (kb0 + kb) * BN + r * 64, (int)hk, kvb);
         mbar_wait(vempty(st), ph);
         mbar_expect(vfull(st), C::KB);
         for (int c = 0; c < NCH; c++)
           for (int r = 0; r < BN / 64; r++)
-            tma_load(vs0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tv, vfull(st), c * 64, kb * BN + r * 64,
-                     (int)hk, kvb);
+            tma_load(vs0 + st * C::KB + c * BN * 128 + r * 64 * 128, &tv, vfull(st), c * 64,
+                     (kb0 + kb) * BN + r * 64, (int)hk, kvb);
       }
     }
     return;
@@ -214,25 +226,31 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
   for (int i = 0; i < DP / 2; i++) o[i] = 0.f;
   const uint32_t qa = qs + cw * 64 * 128;
   /* KM: this warp's mask buffers and the mask's offset for (b, h); a key
-   * mask has row stride 0, so one row of it serves every query row. */
+   * mask has row stride 0, so one row of it serves every query row.  The
+   * host launches the SC instances only with a softcap: a compile-time
+   * fact (fewer live registers); the mask test stays a run-time one, with
+   * which ptxas happened to allocate the KM instances without spills. */
+  const bool km = KM && p.mask_kind != MK_NONE;
+  constexpr bool cap = SC;
   float *const kmw = kmask + (cw * 4 + warp) * 2 * BN;
   int64_t moff = 0;
-  if constexpr (KM) {
+  if (km) {
     int64_t mo[A_N];
     batch_offsets(p, b, mo);
     moff = mo[A_M] + h * p.hs[A_M];
   }
-  /* Copies tile kb's mask values (0 or -inf for a bool mask, the value or
-   * -inf for a float one; -inf past S) into the warp's buffer kb & 1.
+  /* Copies the mask values of tile kb (counted from kb0) (0 or -inf for a
+   * bool mask, the value or -inf for a float one; -inf past S) into the
+   * warp's buffer kb & 1.
    * Called right after the tile's Q K^T is issued, so the loads overlap
    * the tensor cores.  The previous reader of the buffer was softmax(kb -
    * 2), which every lane finished before the __syncwarp of tile kb - 1. */
   auto mask_fill = [&](int kb) {
-    if constexpr (KM) {
+    if (km) {
       float *dst = kmw + (kb & 1) * BN;
 #pragma unroll
       for (int x = 0; x < BN / 32; x++) {
-        const int64_t j = (int64_t)kb * BN + x * 32 + lane;
+        const int64_t j = (int64_t)(kb0 + kb) * BN + x * 32 + lane;
         dst[x * 32 + lane] = j < S ? (float)mask_d(p, moff, 0, 0, j) : -INFINITY;
       }
       __syncwarp();
@@ -260,52 +278,74 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     for (int kc = 0; kc < BN / 16; kc++) wgmma_op<T, DP>::rs(o, pa[kc], gdesc(va + kc * 2048, BN * 128, 1024));
     wg_commit();
   };
+  /* The factor that takes the scores kept in s (and m) to the log2 domain:
+   * scale * log2(e) on raw scores; 1 once a float mask took them to the
+   * log2 domain (or when scale <= 0, applied up front); log2(e) on the
+   * soft-capped natural-domain scores. */
+  auto dom_mul = [&]() {
+    if (cap) return LOG2E_F;
+    return !(km && p.mask_kind == MK_FLOAT) && p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
+  };
   /* Scale, mask and exponentiate the tile in s (log2 domain); returns the
-   * factors that rescale the earlier accumulators. */
+   * factors that rescale the earlier accumulators.  kb counts from kb0. */
   auto softmax = [&](int kb, float al[2]) {
-    const int64_t j0 = (int64_t)kb * BN;
-    const bool need = j0 + BN > S || (p.causal && j0 + BN - 1 > wrow0 + p.causal_off);
-    if (need) { /* -inf outside the keys and the causal limit, in 32-bit column offsets */
+    const int64_t j0 = (int64_t)(kb0 + kb) * BN;
+    /* Softcap first (the scores past S are the TMA's zero fill, finite, and
+     * masked next): s becomes softcap * tanh(s * scale / softcap), the
+     * natural domain. */
+    if (cap) {
+#pragma unroll
+      for (int i = 0; i < BN / 2; i++) s[i] = capped_fast(p, s[i] * p.scale);
+    }
+    const bool need = j0 + BN > S || (p.causal && j0 + BN - 1 > wrow0 + p.causal_off) ||
+                      j0 < win_lo(p, wrow0 + 15);
+    if (need) { /* -inf outside the keys, the causal limit and the window, in 32-bit column offsets */
       const int64_t sl = S - j0;
       const int smax = sl < BN ? (int)sl : BN;
-      int lim[2];
+      int lim[2], lo[2];
 #pragma unroll
       for (int r = 0; r < 2; r++) {
         const int64_t c = p.causal ? ii[r] + p.causal_off - j0 : (int64_t)BN;
         lim[r] = c < -1 ? -1 : c > BN ? BN : (int)c;
+        const int64_t w = win_lo(p, ii[r]) - j0; /* columns < w are before the window */
+        lo[r] = w < 0 ? 0 : w > BN ? BN : (int)w;
       }
 #pragma unroll
       for (int n = 0; n < BN / 8; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++) {
           const int col = n * 8 + (lane % 4) * 2 + (e & 1);
-          if (col >= smax || col > lim[e >> 1]) s[4 * n + e] = -INFINITY;
+          if (col >= smax || col > lim[e >> 1] || col < lo[e >> 1]) s[4 * n + e] = -INFINITY;
         }
     }
-    /* The key mask: a bool mask adds 0 or -inf to the raw scores (which
-     * keeps them raw); a float mask takes the scores to the log2 domain
-     * as mem_efficient does, (s * scale + mask) * log2(e), and mul below
-     * becomes 1. */
-    const bool logd = KM && p.mask_kind == MK_FLOAT;
+    /* The key mask: a bool mask adds 0 or -inf to the scores in any
+     * domain; a float mask is added to soft-capped scores as it is, and
+     * otherwise takes the raw scores to the log2 domain as mem_efficient
+     * does, (s * scale + mask) * log2(e) (dom_mul becomes 1).  Scores
+     * already -inf (outside the window, say) stay so whatever the mask
+     * holds there, +inf included. */
+    const bool logd = km && p.mask_kind == MK_FLOAT && !cap;
     if constexpr (KM) {
-      const float *mb = kmw + (kb & 1) * BN + (lane % 4) * 2;
-      if (!logd) {
+      if (km) {
+        const float *mb = kmw + (kb & 1) * BN + (lane % 4) * 2;
+        if (p.mask_kind == MK_BOOL) {
 #pragma unroll
-        for (int n = 0; n < BN / 8; n++) {
-          const float2 a = *(const float2 *)(mb + n * 8);
-          s[4 * n] += a.x;
-          s[4 * n + 1] += a.y;
-          s[4 * n + 2] += a.x;
-          s[4 * n + 3] += a.y;
-        }
-      } else {
+          for (int n = 0; n < BN / 8; n++) {
+            const float2 a = *(const float2 *)(mb + n * 8);
+            s[4 * n] += a.x;
+            s[4 * n + 1] += a.y;
+            s[4 * n + 2] += a.x;
+            s[4 * n + 3] += a.y;
+          }
+        } else {
 #pragma unroll
-        for (int n = 0; n < BN / 8; n++) {
-          const float2 a = *(const float2 *)(mb + n * 8);
+          for (int n = 0; n < BN / 8; n++) {
+            const float2 a = *(const float2 *)(mb + n * 8);
 #pragma unroll
-          for (int e = 0; e < 4; e++) {
-            const float x = s[4 * n + e], mv = e & 1 ? a.y : a.x;
-            s[4 * n + e] = x == -INFINITY ? x : (x * p.scale + mv) * LOG2E_F;
+            for (int e = 0; e < 4; e++) {
+              const float x = s[4 * n + e], mv = e & 1 ? a.y : a.x;
+              s[4 * n + e] = x == -INFINITY ? x : cap ? x + mv : (x * p.scale + mv) * LOG2E_F;
+            }
           }
         }
       }
@@ -324,11 +364,11 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
      * scores) the single FMA as before, whose error is then a factor
      * 2^lo <= 1 + 2e-6 on the row. */
     const float sc = p.scale_log2;
-    if (!logd && !(sc > 0.f)) {
+    if (!logd && !cap && !(sc > 0.f)) {
 #pragma unroll
       for (int i = 0; i < BN / 2; i++) s[i] = s[i] == -INFINITY ? s[i] : s[i] * sc;
     }
-    const float mul = !logd && sc > 0.f ? sc : 1.f;
+    const float mul = dom_mul();
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < BN / 8; n++) {
@@ -455,9 +495,9 @@ __global__ void __launch_bounds__(128 * (NCW + 1), 1)
     if (lane == 0) mbar_arrive(vempty((nkb - 1) & 1));
   }
 
-  /* out = O / l; rows that saw no key give 0 and lse = -inf (m is the raw
-   * maximum, or the log2-domain one under a float mask: mul as in softmax). */
-  const float mul = !(KM && p.mask_kind == MK_FLOAT) && p.scale_log2 > 0.f ? p.scale_log2 : 1.f;
+  /* out = O / l; rows that saw no key give 0 and lse = -inf (m is the
+   * maximum in the domain of s: mul as in softmax). */
+  const float mul = dom_mul();
   int64_t off[A_N];
   batch_offsets(p, b, off);
   T *og = (T *)p.ptr[A_O] + off[A_O] + h * p.hs[A_O];
@@ -547,11 +587,11 @@ static bool make_map(CUtensorMap *map, const prob_t &p, int t, int64_t cols, int
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-template <typename T, int DP, int BN, int NCW, bool PP, bool KM>
+template <typename T, int DP, int BN, int NCW, bool PP, bool KM, bool SC = false>
 static tirk_err_t launch_sm90(const prob_t &p, const CUtensorMap *maps, cudaStream_t st) {
   using C = sm90_cfg<DP, BN, NCW>;
   constexpr int BM = C::BM;
-  auto kern = flash_sm90_kernel<T, DP, BN, NCW, PP, KM>;
+  auto kern = flash_sm90_kernel<T, DP, BN, NCW, PP, KM, SC>;
   TIRK_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::SMEM));
   const int ntiles = (int)((p.L + BM - 1) / BM);
   const int64_t nblocks = p.nbatch * p.Hq * ntiles;
@@ -565,34 +605,37 @@ extern "C" void tirk_sdpa_flash_set_config(int config) { g_sm90_config = config;
 
 /* Tile shapes per padded head dim; config (benchmarks) 1: 2 consumers
  * without ping-pong, 2: 2 consumers with, 3: 3 consumers with (D <= 64).
- * With a key mask (KM) only the automatic choice is built (fewer kernels),
- * and always 2 consumers: with 3 (160 registers each) the mask code made
- * ptxas spill about 400 bytes per thread. */
-template <typename T, bool KM>
+ * With a key mask (KM) or a softcap (SC) only the automatic choice is
+ * built (fewer kernels), and always 2 consumers: with 3 (160 registers
+ * each) the mask code made ptxas spill about 400 bytes per thread. */
+template <typename T, bool KM, bool SC>
 static tirk_err_t dispatch_dp(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
-  const int cfg = KM ? 0 : g_sm90_config;
-  (void)cfg; /* unused in the KM instances */
+  constexpr bool EXT = KM || SC;
+  const int cfg = EXT ? 0 : g_sm90_config;
+  (void)cfg; /* unused in the EXT instances */
   switch (dp) {
     case 64: /* measured: 3 consumers win except causal with L < 8k (docs/design-log/NOTES-flash.md) */
-      if constexpr (KM) {
-        return launch_sm90<T, 64, 128, 2, true, KM>(p, maps, st);
+      if constexpr (EXT) {
+        return launch_sm90<T, 64, 128, 2, true, KM, SC>(p, maps, st);
       } else {
-        if (cfg == 1) return launch_sm90<T, 64, 128, 2, false, KM>(p, maps, st);
-        if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true, KM>(p, maps, st);
-        return launch_sm90<T, 64, 128, 3, true, KM>(p, maps, st);
+        if (cfg == 1) return launch_sm90<T, 64, 128, 2, false, KM, SC>(p, maps, st);
+        if (cfg == 2 || (cfg == 0 && p.causal && p.L < 8192)) return launch_sm90<T, 64, 128, 2, true, KM, SC>(p, maps, st);
+        return launch_sm90<T, 64, 128, 3, true, KM, SC>(p, maps, st);
       }
     case 128:
-      if constexpr (!KM) {
-        if (cfg == 1) return launch_sm90<T, 128, 128, 2, false, KM>(p, maps, st);
+      if constexpr (!EXT) {
+        if (cfg == 1) return launch_sm90<T, 128, 128, 2, false, KM, SC>(p, maps, st);
       }
-      return launch_sm90<T, 128, 128, 2, true, KM>(p, maps, st);
-    case 192: return launch_sm90<T, 192, 64, 2, true, KM>(p, maps, st);
-    default: return launch_sm90<T, 256, 64, 2, true, KM>(p, maps, st);
+      return launch_sm90<T, 128, 128, 2, true, KM, SC>(p, maps, st);
+    case 192: return launch_sm90<T, 192, 64, 2, true, KM, SC>(p, maps, st);
+    default: return launch_sm90<T, 256, 64, 2, true, KM, SC>(p, maps, st);
   }
 }
 template <typename T>
 static tirk_err_t dispatch_mask(const prob_t &p, int dp, const CUtensorMap *maps, cudaStream_t st) {
-  return p.mask_kind != MK_NONE ? dispatch_dp<T, true>(p, dp, maps, st) : dispatch_dp<T, false>(p, dp, maps, st);
+  const bool km = p.mask_kind != MK_NONE;
+  if (p.softcap > 0.f) return km ? dispatch_dp<T, true, true>(p, dp, maps, st) : dispatch_dp<T, false, true>(p, dp, maps, st);
+  return km ? dispatch_dp<T, true, false>(p, dp, maps, st) : dispatch_dp<T, false, false>(p, dp, maps, st);
 }
 
 tirk_err_t tirk_flash_sm90(const prob_t &p, cudaStream_t st) {

@@ -21,6 +21,18 @@
  * Causal: key j is visible to query i iff j <= i (top-left) or
  * j <= i + S - L (bottom_right).  GQA: query head h reads kv head
  * h / (Hq / Hk); the kv heads are never repeated in memory.
+ * Window (window = W > 0, sdpa's window=): key j is visible to query i
+ * only if j > i' - W, i' = i (top-left) or i + S - L (bottom_right, the
+ * same flag as causal's, which applies with or without is_causal); with
+ * is_causal it is sliding-window causal attention.  The mask is not used
+ * outside the window (any value there, +inf included, is ignored).  Every
+ * kernel skips the key tiles that lie wholly before the window of all of
+ * a CTA's rows.  Softcap (softcap = C > 0, sdpa's softcap=): the scaled
+ * scores s = scale * q.k become C * tanh(s / C) before the mask is added
+ * (tanhf in f32 and tanh in f64 for math and the f32 kernel; the 16-bit
+ * fused kernels use a branch-free tanh whose absolute error, about
+ * C * 2^-22, is far below their 16-bit rounding of the probabilities).  Causal, window and mask combine by
+ * conjunction; a row that sees no key gives 0 and lse -inf.
  *
  * Like every tirk function these never allocate, never synchronize and
  * return TIRK_OK or an error (tirk.h). */
@@ -47,12 +59,14 @@ typedef struct {
   int is_causal, bottom_right, enable_gqa;
   int exact_mask; /* a float mask is added as written: only -inf masks */
   uint64_t seed, stream;   /* dropout randomness (see above) */
+  int64_t window;          /* 0: none; W > 0: sliding window (see above) */
+  double softcap;          /* 0: none; C > 0 (finite): logit soft-capping */
 } tirk_sdpa_args_t;
 
 /* FlashAttention-style kernel: one CTA per (batch, query head, tile of
  * query rows) walks the keys in tiles with an online softmax in f32; the
  * L x S scores never reach device memory.  Causal tiles that are fully
- * masked are skipped.
+ * masked, and tiles before the window, are skipped.
  *  - f16/bf16: tensor cores (mma.sync m16n8k16, f32 accumulation); the
  *    probabilities are rounded to the input dtype before P.V, as in
  *    FlashAttention.  f32: a SIMT kernel with f32 FMAs (no TF32).
@@ -71,8 +85,8 @@ tirk_err_t tirk_sdpa_mem_efficient(const tirk_sdpa_args_t *a, cudaStream_t strea
 /* The math fallback: for each batch index, scores = K-major GEMM through
  * cuBLAS (cublasGemmStridedBatchedEx, f32 accumulation; f32 inputs use
  * CUBLAS_COMPUTE_32F_PEDANTIC when the handle allows TF32, so never TF32;
- * f64 in f64) into a workspace, one kernel for scale + mask + causal +
- * softmax + dropout (+ lse) per row, then P.V by a second GEMM written
+ * f64 in f64) into a workspace, one kernel for scale + softcap + mask +
+ * causal + window + softmax + dropout (+ lse) per row, then P.V by a second GEMM written
  * straight into out.  Probabilities are rounded to the input dtype for
  * 16-bit inputs (as PyTorch's math path does).
  *  - Requires: one dtype among f16/bf16/f32/f64 for q, k, v, out; any
@@ -112,7 +126,10 @@ tirk_err_t tirk_sdpa_math(const tirk_sdpa_args_t *a, cublasHandle_t handle, void
  * Each path takes key masks (the Hopper kernel stages each key tile's mask
  * in shared memory and adds it to the scores; split-KV loads it with the
  * keys, but only a mask shared by all heads — [B, Hq, 1, S] ones go to the
- * other paths; the mma.sync kernel takes any mask).
+ * other paths; the mma.sync kernel takes any mask), and window and softcap:
+ * the Hopper kernel starts its TMA loads at the first tile of the CTA's
+ * window and soft-caps with a branch-free tanh of about 2^-22 error;
+ * split-KV splits only the keys from row 0's window start.
  * TIRK_ERR_UNSUPPORTED for other dtypes, a mask that varies along the
  * query axis, or head dims > 256. */
 size_t tirk_sdpa_flash_workspace(const tirk_sdpa_args_t *a);

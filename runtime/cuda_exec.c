@@ -86,9 +86,6 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     TIRRT_TIRK_CHECK(tirk_fill(0.0, &to, c->stream), "sdpa");
     return NULL;
   }
-  if (prm.window > 0 || prm.softcap > 0)
-    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED,
-                             "sdpa: window= and softcap= have no CUDA kernel yet (run with --device=cpu)");
   tirk_sdpa_args_t a;
   memset(&a, 0, sizeof a);
   a.q = tirrt_tirk_view(q);
@@ -101,6 +98,8 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
   a.bottom_right = prm.bottom_right;
   a.enable_gqa = prm.enable_gqa;
   a.exact_mask = prm.exact_mask;
+  a.window = prm.window; /* every CUDA kernel takes both (tirk_attention.h) */
+  a.softcap = prm.softcap;
   a.seed = prm.seed;
   a.stream = prm.stream;
   tirk_view_t mask;

@@ -6,7 +6,9 @@
  * PyTorch's math path does) + a tiny floor.  Also: every output element is
  * written (outputs are poisoned with NaN bytes first), lse, the dropout mask
  * (bit-exact against tirrt_dropout_keep, keep rate, reproducibility) and
- * agreement with the CPU kernel tirrt_cpu_sdpa.  Exits 77 without a GPU. */
+ * agreement with the CPU kernel tirrt_cpu_sdpa.  Cases with a sliding window
+ * or a softcap also check the reference against tt_ref_sdpa (test/lib), the
+ * float64 definition the other tests use.  Exits 77 without a GPU. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include "tirk_attention.h"
 #include "tirrt_cpu.h"
 #include "tt.h"
+#include "tt_ref.h"
 
 #define CK(call)                                                                       \
   do {                                                                                 \
@@ -177,6 +180,18 @@ typedef struct {
   int kpat, mf32; /* key masks: KP_*; a float mask in f32 (else q's dtype) */
 } case_t;
 
+/* The attributes beyond version 1 (docs/language.md), kept out of case_t so
+ * that its positional initializers stay complete: window (0: none), softcap
+ * (0: none), br (bottom-right alignment without is_causal, which the window
+ * uses) and infout (a float mask holds +inf where no row that reads it can
+ * see the key: outside the window, where it must not be read). */
+typedef struct {
+  int64_t window;
+  double softcap;
+  int br, infout;
+} ext_t;
+static const ext_t NO_EXT = {0, 0, 0, 0};
+
 typedef struct {
   char line[200];
   int ok;
@@ -198,10 +213,12 @@ static void report(int ok, const char *fmt, ...) {
 }
 
 /* Reference outputs for one case: f64 (out64, lse64) and unfused-in-dtype (outu). */
-static void reference(const case_t *c, const ten_t *q, const ten_t *k, const ten_t *v, const ten_t *m, int nb,
-                      const int64_t *obs, int64_t nbatch, double scale, uint64_t seed, double *out64,
-                      double *lse64, double *outu) {
+static void reference(const case_t *c, const ext_t *x_, const ten_t *q, const ten_t *k, const ten_t *v,
+                      const ten_t *m, int nb, const int64_t *obs, int64_t nbatch, double scale, uint64_t seed,
+                      double *out64, double *lse64, double *outu) {
   const int64_t L = c->L, S = c->S, E = c->E, Ev = c->Ev, G = c->Hq / c->Hk;
+  const int64_t off = c->causal == 2 || x_->br ? S - L : 0, W = x_->window;
+  const double cap = x_->softcap;
   const int dt = c->dt;
   double *s = malloc(sizeof(double) * (size_t)(S ? S : 1)), *su = malloc(sizeof(double) * (size_t)(S ? S : 1));
   double mthresh = m && m->dt == TIRK_F16 ? -65504.0 : -1e30;
@@ -221,7 +238,11 @@ static void reference(const case_t *c, const ten_t *q, const ten_t *k, const ten
             accf += (float)rd(dt, qv * sqs) * (float)rd(dt, kv * sqs);
           }
           double x = acc * scale, xu = dt == TIRK_F64 ? acc * scale : rd(dt, accf);
-          int vis = !(c->causal && j > i + (c->causal == 2 ? S - L : 0));
+          if (cap > 0) { /* unfused: / C, tanh, * C, each rounded (Gemma 2's eager chain) */
+            x = cap * tanh(x / cap);
+            xu = rd(dt, rd(dt, tanh(rd(dt, xu / cap))) * cap);
+          }
+          int vis = !(c->causal && j > i + off) && !(W > 0 && j <= i + off - W);
           if (vis && m) {
             double mv = m->val[bidx(m, nb, obs, b, h, i, j)];
             if (m->dt == TIRK_BOOL) vis = mv != 0;
@@ -308,7 +329,7 @@ static tirk_err_t call_kernel(int kernel, tirk_sdpa_args_t *a) {
 }
 
 /* Runs one case through every kernel that takes it. */
-static void run_case(const case_t *c) {
+static void run_case_x(const case_t *c, const ext_t *x) {
   const int nb = c->nb;
   int64_t obs[2] = {1, 1}, nbatch = 1;
   for (int d = 0; d < nb; d++) obs[d] = c->bq[d] > c->bk[d] ? c->bq[d] : c->bk[d], nbatch *= obs[d];
@@ -364,6 +385,18 @@ static void run_case(const case_t *c) {
         if (masked) m.val[i] = off;
       }
     }
+    if (x->infout && c->mask != MK_BOOL && x->window > 0) {
+      /* Last (over the patterns above): +inf where every query row that
+       * reads the mask element has the key before its window (a mask row
+       * of size 1 serves all rows, and row 0 has the earliest window);
+       * a kernel that read it would make NaN. */
+      const int64_t mL = m.rank >= 2 ? m.shape[m.rank - 2] : 1;
+      const int64_t off = c->causal == 2 || x->br ? c->S - c->L : 0;
+      for (int64_t i = 0; i < m.n; i++) {
+        const int64_t j = i % c->S, r = mL > 1 ? (i / c->S) % mL : 0;
+        if (j <= r + off - x->window) m.val[i] = INFINITY;
+      }
+    }
     ten_upload(&m);
   }
   ten_upload(&q);
@@ -381,7 +414,30 @@ static void run_case(const case_t *c) {
   const int64_t no = out.n, nl = lse.n;
   double *ref = malloc(sizeof(double) * (size_t)(no + 1)), *refu = malloc(sizeof(double) * (size_t)(no + 1));
   double *lref = malloc(sizeof(double) * (size_t)(nl + 1));
-  reference(c, &q, &k, &v, has_mask ? &m : NULL, nb, obs, nbatch, scale, seed, ref, lref, refu);
+  reference(c, x, &q, &k, &v, has_mask ? &m : NULL, nb, obs, nbatch, scale, seed, ref, lref, refu);
+  const tirrt_sdpa_params_t prm = {.scale = scale, .dropout_p = c->p, .is_causal = c->causal != 0,
+                                   .bottom_right = c->causal == 2 || x->br, .enable_gqa = c->Hq != c->Hk,
+                                   .window = x->window, .softcap = x->softcap, .seed = seed, .stream = 7};
+  if ((x->window > 0 || x->softcap > 0) && c->dt != TIRK_BF16) {
+    /* The reference must be tt_ref_sdpa's function (the definition); its
+     * logic does not depend on the dtype beyond the mask thresholds, which
+     * f16 (-65504) and f32 (-1e30) cover. */
+    tirrt_view_t hq = hview(&q), hk = hview(&k), hv = hview(&v), hm = hview(&m);
+    double *o2 = malloc(sizeof(double) * (size_t)(no + 1)), *l2 = malloc(sizeof(double) * (size_t)(nl + 1));
+    uint8_t *dead = malloc((size_t)(nl + 1));
+    tt_ref_sdpa(&hq, &hk, &hv, has_mask ? &hm : NULL, &prm, nb + 3, obs, o2, l2, dead);
+    double d = 0;
+    for (int64_t i = 0; i < no; i++) {
+      double e = fabs(o2[i] - ref[i]);
+      if (e > d || e != e) d = e;
+    }
+    for (int64_t i = 0; i < nl; i++) {
+      double e = lref[i] == l2[i] ? 0 : fabs(l2[i] - lref[i]) / (1 + fabs(lref[i]));
+      if (e > d || e != e) d = e;
+    }
+    if (!(d <= 1e-9)) report(0, "reference %-4s %-34s differs from tt_ref_sdpa by %.2e", dt_name(c->dt), c->what, d);
+    free(o2), free(l2), free(dead);
+  }
   double maxref = 0, erru = 0;
   for (int64_t i = 0; i < no; i++) {
     if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
@@ -405,9 +461,6 @@ static void run_case(const case_t *c) {
   double errcpu = 0;
   {
     tirrt_view_t hq = hview(&q), hk = hview(&k), hv = hview(&v), ho = hview(&out), hm = hview(&m);
-    tirrt_sdpa_params_t prm = {.scale = scale, .dropout_p = c->p, .is_causal = c->causal != 0,
-                               .bottom_right = c->causal == 2, .enable_gqa = c->Hq != c->Hk,
-                               .seed = seed, .stream = 7};
     tirrt_status_t st = tirrt_cpu_sdpa(&hq, &hk, &hv, has_mask ? &hm : NULL, &prm, &ho, NULL);
     if (st) {
       printf("cpu sdpa failed: %s\n", tirrt_status_message(st));
@@ -441,7 +494,8 @@ static void run_case(const case_t *c) {
     a.mask = has_mask ? &mv : NULL;
     a.lse = (float *)lse.dev;
     a.scale = scale, a.dropout_p = c->p;
-    a.is_causal = c->causal != 0, a.bottom_right = c->causal == 2, a.enable_gqa = c->Hq != c->Hk;
+    a.is_causal = c->causal != 0, a.bottom_right = c->causal == 2 || x->br, a.enable_gqa = c->Hq != c->Hk;
+    a.window = x->window, a.softcap = x->softcap;
     a.seed = seed, a.stream = 7;
     CK(cudaMemset(out.dev, 0xff, obytes ? obytes : 1)); /* NaN in every float dtype */
     CK(cudaMemset(lse.dev, 0xff, sizeof(float) * (size_t)(nl ? nl : 1)));
@@ -502,6 +556,8 @@ static void run_case(const case_t *c) {
   ten_free(&q), ten_free(&k), ten_free(&v), ten_free(&out), ten_free(&lse);
   if (has_mask) ten_free(&m);
 }
+
+static void run_case(const case_t *c) { run_case_x(c, &NO_EXT); }
 
 /* ------------------------------------------------------------ dropout probe */
 /* With v the identity (S = Ev, v[j][e] = (j == e)) out[i][j] = P[i][j] * keep / (1 - p),
@@ -575,6 +631,17 @@ static void unsupported_checks(void) {
   tirk_err_t e3 = tirk_sdpa_math(&a, blas, NULL, 0);
   report(e1 == TIRK_ERR_UNSUPPORTED && e2 == TIRK_ERR_UNSUPPORTED && e3 == TIRK_ERR_UNSUPPORTED,
          "unsupported inputs are refused: E=264 %d, f64 mem_eff %d, math strided %d", e1, e2, e3);
+  /* A negative window or a softcap that is negative or not finite is an argument error. */
+  a.q.strides[2] = 1;
+  a.window = -1;
+  tirk_err_t e6 = tirk_sdpa_mem_efficient(&a, 0);
+  a.window = 0, a.softcap = -1;
+  tirk_err_t e7 = tirk_sdpa_mem_efficient(&a, 0);
+  a.softcap = INFINITY;
+  tirk_err_t e8 = tirk_sdpa_mem_efficient(&a, 0);
+  report(e6 == TIRK_ERR_ARGS && e7 == TIRK_ERR_ARGS && e8 == TIRK_ERR_ARGS,
+         "bad window/softcap are refused: window=-1 %d, softcap=-1 %d, softcap=inf %d", e6, e7, e8);
+  a.softcap = 0;
   ten_free(&q);
   /* flash refuses a mask that varies along the query axis (common/sdpa_select.h
    * sends those to mem_efficient) and takes a key mask. */
@@ -616,7 +683,10 @@ int main(int argc, char **argv) {
   const int quick = qe && *qe == '1';
   /* TIRK_SDPA_KEYMASK=1: only the key-mask cases (all of them, quick or not). */
   const char *ke = getenv("TIRK_SDPA_KEYMASK");
-  const int konly = ke && *ke == '1';
+  /* TIRK_SDPA_WINDOW=1: only the window/softcap cases (all of them, quick or not). */
+  const char *we = getenv("TIRK_SDPA_WINDOW");
+  const int wonly = we && *we == '1';
+  const int konly = (ke && *ke == '1') || wonly; /* both skip the general cases */
   /* argv[1] (or --seed=N, or TIRC_TEST_SEED) picks the seed; else the clock. */
   tt_seed("test_gpu_sdpa", argc, argv, argc <= 1, argc > 1 ? strtoull(argv[1], NULL, 0) : 0);
   tt_rng_u64();
@@ -758,10 +828,67 @@ int main(int argc, char **argv) {
           /* a per-head mask: split-KV refuses it, the others take it */
           {"key decode [B,H,1,S] GQA 4/2 left pad", dt, 1, {2}, {2}, 4, 2, 1, 600, 64, 64, MK_BOOL, MS_BH1S, 2, 0, 1, 0, 0, KP_LEFT, 0},
       };
-      for (int i = 0; i < (int)(sizeof kc / sizeof kc[0]); i++) {
+      for (int i = 0; i < (int)(sizeof kc / sizeof kc[0]) && !wonly; i++) {
         /* quick: the f16 cases that reach each path and mask form, two bf16 */
         if (quick && !konly && (di == 0 ? i % 2 == 1 && i != 7 && i != 9 : i != 0 && i != 8)) continue;
         run_case(&kc[i]);
+      }
+    }
+  }
+  /* Sliding windows and softcaps (sdpa's window= and softcap=) on every
+   * kernel and flash path: window 1, 7, 33 and wider than a key tile, with
+   * causal top-left and bottom-right and without causal (both alignments),
+   * rows that see no key (L > S), key masks and full masks (with +inf where
+   * the window hides the key: the kernels must not read it), GQA, dropout,
+   * strided layouts, decoding shapes (split-KV streams only the window);
+   * softcap 5 and 50 with large scores, with a window and masks. */
+  {
+    typedef struct {
+      case_t c;
+      ext_t x;
+    } xcase_t;
+    const int xdt[4] = {TIRK_F16, TIRK_BF16, TIRK_F32, TIRK_F64};
+    for (int di = 0; di < 4 && (!konly || wonly); di++) {
+      const int dt = xdt[di];
+      const int64_t E = 64, E2 = 128;
+      /* Large scores for the softcaps: +-1e4 in 16-bit.  In f32, whose
+       * unfused error (the bound) comes from the f32 dot products, only the
+       * scores with |s| < ~3C are not saturated; at +-1e4 a case has a
+       * handful, too few for a stable bound, so +-100 there. */
+      const double big = dt == TIRK_F32 || dt == TIRK_F64 ? 10 : 100;
+      xcase_t xc[] = {
+          {{"win 1 causal TL L=S=200", dt, 1, {2}, {2}, 2, 2, 200, 200, E, E, 0, 0, 1, 0, 1, 0, 0, 0, 0}, {1, 0, 0, 0}},
+          {{"win 7 causal BR L=100 S=300", dt, 1, {1}, {1}, 2, 2, 100, 300, E2, E2, 0, 0, 2, 0, 1, 0, 0, 0, 0}, {7, 0, 0, 0}},
+          {{"win 33 TL no causal L=S=150", dt, 1, {2}, {2}, 2, 2, 150, 150, E, E, 0, 0, 0, 0, 1, 0, 0, 0, 0}, {33, 0, 0, 0}},
+          {{"win 33 BR no causal L=70 S=300", dt, 1, {1}, {1}, 3, 3, 70, 300, E, E, 0, 0, 0, 0, 1, 0, 0, 0, 0}, {33, 0, 1, 0}},
+          {{"win 200 causal TL L=S=500", dt, 1, {1}, {1}, 2, 2, 500, 500, E, E, 0, 0, 1, 0, 1, 0, 0, 0, 0}, {200, 0, 0, 0}},
+          {{"win 150 causal BR L=150 S=500 E=256", dt, 1, {1}, {1}, 2, 2, 150, 500, 256, 256, 0, 0, 2, 0, 1, 0, 0, 0, 0}, {150, 0, 0, 0}},
+          {{"win 40 causal BR L=300 S=260 dead rows", dt, 1, {1}, {1}, 2, 2, 300, 260, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0}, {40, 0, 0, 0}},
+          {{"win 5 TL L=300 S=100 dead rows", dt, 1, {1}, {1}, 2, 2, 300, 100, E, E, 0, 0, 0, 0, 1, 0, 0, 0, 0}, {5, 0, 0, 0}},
+          {{"win 20 causal TL key bool left pad", dt, 1, {2}, {2}, 2, 2, 300, 300, E, E, MK_BOOL, MS_B11S, 1, 0, 1, 0, 0, KP_LEFT, 0}, {20, 0, 0, 0}},
+          {{"win 33 causal BR key float +inf out", dt, 1, {2}, {2}, 2, 2, 64, 300, E, E, MK_FLOAT, MS_B11S, 2, 0, 1, 0, 0, KP_RANDOM, 0}, {33, 0, 0, 1}},
+          {{"win 17 causal TL full mask +inf out", dt, 1, {2}, {2}, 2, 2, 129, 129, E, E, MK_FLOATINF, MS_FULL, 1, 0, 1, 0, 1, 0, 0}, {17, 0, 0, 1}},
+          {{"win 16 GQA 8/2 causal BR", dt, 1, {2}, {2}, 8, 2, 130, 200, E, E, 0, 0, 2, 0, 1, 0, 0, 0, 0}, {16, 0, 0, 0}},
+          {{"win 40 dropout 0.2 causal TL", dt, 1, {1}, {1}, 2, 2, 200, 333, E, E, 0, 0, 1, 0.2, 1, 0, 0, 0, 0}, {40, 0, 0, 0}},
+          {{"win 100 decode L=1 S=2000 causal BR", dt, 1, {2}, {2}, 4, 4, 1, 2000, E2, E2, 0, 0, 2, 0, 1, 0, 0, 0, 0}, {100, 0, 0, 0}},
+          {{"win 64 decode GQA 8/2 BR key bool", dt, 1, {2}, {2}, 8, 2, 1, 1000, E, E, MK_BOOL, MS_B11S, 0, 0, 1, 0, 0, KP_RIGHT, 0}, {64, 0, 1, 0}},
+          {{"win 3 strided q/k/v causal TL", dt, 1, {2}, {2}, 4, 4, 200, 200, E, E, 0, 0, 1, 0, 1, 1, 0, 0, 0}, {3, 0, 0, 0}},
+          {{"cap 5 large scores", dt, 1, {2}, {2}, 2, 2, 129, 200, E, E, 0, 0, 0, 0, big, 0, 0, 0, 0}, {0, 5, 0, 0}},
+          {{"cap 50 causal BR scores +-100", dt, 1, {1}, {1}, 2, 2, 100, 300, E2, E2, 0, 0, 2, 0, 10, 0, 0, 0, 0}, {0, 50, 0, 0}},
+          {{"cap 50 win 33 key float causal TL", dt, 1, {2}, {2}, 2, 2, 200, 200, E, E, MK_FLOAT, MS_B11S, 1, 0, 10, 0, 0, KP_LEFT, 0}, {33, 50, 0, 0}},
+          {{"cap 5 win 7 full mask +inf out large", dt, 1, {2}, {2}, 2, 2, 65, 129, E, E, MK_FLOAT, MS_FULL, 2, 0, big, 0, 0, 0, 0}, {7, 5, 0, 1}},
+          {{"cap 30 decode L=1 S=1000", dt, 1, {2}, {2}, 4, 4, 1, 1000, E, E, 0, 0, 0, 0, 10, 0, 0, 0, 0}, {0, 30, 0, 0}},
+          {{"cap 50 GQA 4/2 dropout 0.1", dt, 1, {2}, {2}, 4, 2, 100, 150, E, E, 0, 0, 0, 0.1, 10, 0, 0, 0, 0}, {0, 50, 0, 0}},
+          {{"cap 5 win 20 key bool decode GQA 4/1", dt, 1, {2}, {2}, 4, 1, 2, 800, E2, E2, MK_BOOL, MS_B11S, 2, 0, big, 0, 0, KP_LEFT, 0}, {20, 5, 0, 0}},
+          {{"cap 50 E=256 causal TL L=S=200", dt, 1, {1}, {1}, 2, 2, 200, 200, 256, 256, 0, 0, 1, 0, 10, 0, 0, 0, 0}, {0, 50, 0, 0}},
+      };
+      for (int i = 0; i < (int)(sizeof xc / sizeof xc[0]); i++) {
+        if (dt == TIRK_F64 && i != 0 && i != 10 && i != 19) continue; /* math only: a subset */
+        /* quick: the f16 cases that reach each flash path with a window, a
+         * softcap and a key mask; one bf16; the f32 full masks */
+        if (quick && !wonly && !(di == 0 ? i == 9 || i == 13 || i == 18 : di == 1 ? i == 22 : di == 2 ? i == 10 || i == 19 : 0))
+          continue;
+        run_case_x(&xc[i].c, &xc[i].x);
       }
     }
   }
