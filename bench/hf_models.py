@@ -124,6 +124,34 @@ def inputs(spec, case, dev, gen):
     return kw, keep.to(dev)
 
 
+def kernel_table(fn, kw, top):
+    """The `top` costliest GPU kernels of one forward (mean of 3 profiled
+    runs) as text, with the total GPU time and the kernel count."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.no_grad():
+        fn(**kw)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                fn(**kw)
+            torch.cuda.synchronize()
+    per = {}
+    count = 0
+    for e in prof.events():
+        if e.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        us = e.time_range.elapsed_us()
+        t = per.setdefault(e.name, [0.0, 0])
+        t[0] += us / 3e3
+        t[1] += 1
+        count += 1
+    total = sum(v[0] for v in per.values())
+    lines = [f"  total {total:.3f} ms in {count / 3:.0f} kernels"]
+    for name, (ms, n) in sorted(per.items(), key=lambda kv: -kv[1][0])[:top]:
+        lines.append(f"  {ms:7.3f} ms  x{n / 3:<5.0f} {name[:110]}")
+    return "\n".join(lines)
+
+
 def attention_summary(e):
     """One line of what tirc made of the attention (a tirc.Explanation)."""
     n = causal = masked = gqa = 0
@@ -160,6 +188,8 @@ def main():
     ap.add_argument("--tiny", action="store_true", help="tiny configs and sizes (script check)")
     ap.add_argument("--batch", type=int, help="override every model's batch size")
     ap.add_argument("--seq", type=int, help="override every model's sequence length")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also print each row's N costliest GPU kernels (torch.profiler, 3 runs)")
     args = ap.parse_args()
 
     dev = torch.device(args.device)
@@ -175,7 +205,7 @@ def main():
             sys.exit(f"unknown model {m} (known: {', '.join(specs)})")
     impls = [i for i in args.impls.split(",") if i]
     backends = [b for b in args.backends.split(",") if b]
-    rows, notes = [], []
+    rows, notes, profiles = [], [], []
     for name in models:
         spec = dict(specs[name])
         if args.batch:
@@ -219,6 +249,8 @@ def main():
                       f"rel err {err:.2e})", file=sys.stderr)
                 if backend == "tirc":
                     notes.append(f"{name} {impl} tirc: " + attention_summary(tirc.explain(fn)))
+                if args.profile and cuda:
+                    profiles.append((f"{name} {impl} {backend}", kernel_table(fn, kw, args.profile)))
                 del fn, out
                 if cuda:
                     torch.cuda.empty_cache()
@@ -252,6 +284,8 @@ def main():
         print()
         for n in notes:
             print(f"- {n}")
+    for what, table in profiles:
+        print(f"\n{what}: GPU kernels, ms per forward (torch.profiler, mean of 3)\n{table}")
     return 1 if any(r["ms"] is None for r in rows) else 0
 
 

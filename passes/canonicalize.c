@@ -26,7 +26,12 @@
  *               squeeze/unsqueeze pairs that cancel, lossless cast pairs,
  *               neg(neg(x)), logical_not(logical_not(x));
  *   concat      inputs with a constant zero size along `dim` (or legacy
- *               empty f32[0] inputs) are dropped.
+ *               empty f32[0] inputs) are dropped;
+ *   attention   written-out softmax, bmm over reshapes, leading-dim views
+ *               above 3-D add/mul (the forms fuse-attention reads);
+ *   models      the written-out gelu(tanh) raised to gelu, matmul by a
+ *               weight plus a bias raised to linear, gelu(tanh) moved above
+ *               a reshape onto its linear (GEMM epilogues).
  * The rewrite budget is a guard, not a limit: when it runs out (only a rule
  * cycle, i.e. a bug, could get there) the pass stops with valid IR.
  */
@@ -90,13 +95,16 @@ static TirOp *pop(Canon *c) {
 }
 
 /* Erases op (its result must be unused) and queues the ops whose results
- * just lost their last use, so chains of dead ops go too. */
+ * just lost their last use, so chains of dead ops go too, and the last
+ * reader of a value left with one use (rules that need one use may match
+ * it now). */
 static void erase_op(Canon *c, TirOp *op) {
   tir_op_erase(op);
   /* tir_op_erase unlinks the uses but leaves operand values readable. */
   for (int i = 0; i < op->n_operands; i++) {
     TirValue *v = op->operands[i].value;
     if (v->def && !v->first_use) push(c, v->def);
+    else if (v->first_use && !v->first_use->next_use) push(c, v->first_use->owner);
   }
 }
 
@@ -605,6 +613,133 @@ static bool sink_reshape(Canon *c, TirOp *op) {
   return true;
 }
 
+/* ------------------------------------------------------------ model forms */
+
+/* v is a 0-d float constant within the rounding of its dtype of `want`
+ * (the exporter writes Python scalars as f32 or as the tensor's dtype). */
+static bool const_near(const TirValue *v, double want) {
+  const void *d = tir_fold_const_data(v);
+  if (!d || v->type.rank != 0 || !tir_dtype_is_float(v->type.dtype)) return false;
+  double x = tir_load_f64(v->type.dtype, d, 0);
+  double tol = v->type.dtype == TIR_BF16 ? 0x1p-8 : v->type.dtype == TIR_F16 ? 0x1p-11 : 0x1p-20;
+  return x == x && (x - want <= tol * want && want - x <= tol * want);
+}
+
+/* v = KIND(x, c) with the constant c near `want`, directly or in the
+ * exporter's opmath form for 16-bit floats:
+ *   %a = cast(%x, dtype=f32)   %b = KIND(%a, c)   %v = cast(%b, dtype=<x's>)
+ * Returns x (v's type), or NULL. */
+static TirValue *const_op(TirValue *v, TirOpKind kind, double want) {
+  TirOp *d = v->def;
+  if (!d) return NULL;
+  if (d->kind == TIR_OP_CAST) {
+    TirOp *b = d->operands[0].value->def;
+    if (!b || b->kind != kind || !const_near(b->operands[1].value, want)) return NULL;
+    TirOp *a = b->operands[0].value->def;
+    if (!a || a->kind != TIR_OP_CAST) return NULL;
+    TirValue *x = a->operands[0].value;
+    return tir_type_equal(&x->type, &v->type) ? x : NULL;
+  }
+  if (d->kind != kind || !const_near(d->operands[1].value, want)) return NULL;
+  TirValue *x = d->operands[0].value;
+  return tir_type_equal(&x->type, &v->type) ? x : NULL;
+}
+
+/* The tanh approximation of GELU written out (Hugging Face's gelu_new,
+ * GPT-2's activation):
+ *   %h = mul(%x, 0.5)
+ *   %p = pow(%x, 3)          %c = mul(%p, 0.044715)     %s = add(%x, %c)
+ *   %u = mul(%s, 0.7978845608)    %t = tanh(%u)          %o = add(%t, 1)
+ *   %y = mul(%h, %o)                  ->   %y = gelu(%x, approximate="tanh")
+ * (operands of the adds and the last mul in either order; each scalar op
+ * also in the opmath cast form of const_op).  gelu(tanh) is this formula
+ * evaluated once in f32: the chain's value up to its roundings.  Then the
+ * GEMM epilogue can apply it (codegen's linear + gelu(tanh)). */
+static bool raise_gelu_tanh(Canon *c, TirOp *op) {
+  TirValue *x = NULL, *o = NULL;
+  for (int i = 0; i < 2 && !x; i++) {
+    x = const_op(op->operands[i].value, TIR_OP_MUL, 0.5);
+    o = op->operands[1 - i].value;
+  }
+  if (!x || !tir_dtype_is_float(x->type.dtype) || !tir_type_equal(&x->type, &op->result->type))
+    return false;
+  TirValue *t = const_op(o, TIR_OP_ADD, 1.0);
+  if (!t || !t->def || t->def->kind != TIR_OP_TANH) return false;
+  TirValue *s = const_op(t->def->operands[0].value, TIR_OP_MUL, 0.7978845608028654);
+  if (!s || !s->def || s->def->kind != TIR_OP_ADD) return false;
+  bool ok = false;
+  for (int i = 0; i < 2 && !ok; i++) {
+    if (s->def->operands[i].value != x) continue;
+    TirValue *p = const_op(s->def->operands[1 - i].value, TIR_OP_MUL, 0.044715);
+    TirOp *pw = p ? p->def : NULL;
+    ok = pw && pw->kind == TIR_OP_POW && pw->operands[0].value == x &&
+         tir_type_equal(&pw->result->type, &x->type) && const_near(pw->operands[1].value, 3.0) &&
+         const_all(pw->operands[1].value, 3.0);
+  }
+  if (!ok) return false;
+  TirOp *g = new_op(c, op, TIR_OP_GELU, &x, 1);
+  if (!g) return false;
+  tir_op_set_str(g, "approximate", "tanh");
+  return place(c, op, g) && commit(c, op, g);
+}
+
+/* A product with a weight plus a bias over its last dim (aot_autograd's
+ * addmm, Hugging Face's Conv1D):
+ *   %m = matmul(%x, %w)      %w: [K, N], a function argument or constant
+ *   %y = add(%m, %b)         %b: [N]        ->   %y = linear(%x, transpose(%w), %b)
+ * linear adds the bias in the GEMM's epilogue instead of a pass over the
+ * product (the sum is the same, rounded once).  Only weights that are
+ * arguments or constants: a computed right operand (attention's K^T plus a
+ * per-key bias) stays a matmul for fuse-attention. */
+static bool raise_linear(Canon *c, TirOp *op) {
+  for (int i = 0; i < 2; i++) {
+    TirOp *mm = def_of(op, i, TIR_OP_MATMUL);
+    TirValue *b = op->operands[1 - i].value;
+    if (!mm || !tir_value_has_one_use(mm->result)) continue;
+    TirValue *x = mm->operands[0].value, *w = mm->operands[1].value;
+    const TirType *tw = &w->type, *tb = &b->type;
+    if ((w->def && w->def->kind != TIR_OP_CONST) || tw->rank != 2 || x->type.rank < 2 ||
+        !tir_dtype_is_float(tw->dtype) || tb->rank != 1 || tb->dtype != tw->dtype ||
+        tb->dims[0] != tw->dims[1] || !tir_type_equal(&mm->result->type, &op->result->type))
+      continue;
+    TirOp *t = new_op(c, op, TIR_OP_TRANSPOSE, &w, 1);
+    if (!t) return false;
+    tir_op_set_int(t, "dim0", 0);
+    tir_op_set_int(t, "dim1", 1);
+    if (!place(c, op, t)) return false;
+    TirValue *ops[3] = {x, t->result, b};
+    TirOp *nop = new_op(c, op, TIR_OP_LINEAR, ops, 3);
+    return nop && place(c, op, nop) && commit(c, op, nop);
+  }
+  return false;
+}
+
+/* A gelu(tanh) of a reshaped linear moves above the reshape, so that the
+ * linear's epilogue can apply it (codegen folds linear + gelu(tanh) when
+ * the gelu alone reads the linear):
+ *   %l = linear(...)   %r = reshape(%l, shape=S)   %y = gelu(%r, approximate="tanh")
+ *     ->  %y = reshape(gelu(%l, approximate="tanh"), shape=S)
+ * An elementwise op commutes with any reshape. */
+static bool gelu_above_reshape(Canon *c, TirOp *op) {
+  TirOp *r = def_of(op, 0, TIR_OP_RESHAPE);
+  if (!r || strcmp(tir_op_attr_str(op, "approximate"), "tanh") != 0 ||
+      !tir_value_has_one_use(r->result))
+    return false;
+  TirOp *l = def_of(r, 0, TIR_OP_LINEAR);
+  if (!l || !tir_value_has_one_use(l->result)) return false;
+  TirValue *lv = l->result;
+  TirOp *g = new_op(c, op, TIR_OP_GELU, &lv, 1);
+  if (!g) return false;
+  tir_op_set_str(g, "approximate", "tanh");
+  if (!place(c, op, g)) return false;
+  TirValue *gv = g->result;
+  TirOp *rs = new_op(c, op, TIR_OP_RESHAPE, &gv, 1);
+  if (!rs) return false;
+  const TirType *t = &op->result->type;
+  tir_op_set_dims(rs, "shape", t->dims, t->rank);
+  return place(c, op, rs) && commit(c, op, rs);
+}
+
 static bool fold(Canon *c, TirOp *op) {
   TirStatus st;
   TirOp *k = tir_fold_op(c->m, op, &st);
@@ -643,8 +778,11 @@ static bool visit(Canon *c, TirOp *op) {
   case TIR_OP_ADD:
   case TIR_OP_MUL: {
     bool swapped = constant_second(c, op);
-    return neutral_operand(c, op) || (op->kind == TIR_OP_MUL && raise_softmax(c, op)) || swapped;
+    return neutral_operand(c, op) || (op->kind == TIR_OP_MUL && raise_softmax(c, op)) ||
+           (op->kind == TIR_OP_MUL && raise_gelu_tanh(c, op)) ||
+           (op->kind == TIR_OP_ADD && raise_linear(c, op)) || swapped;
   }
+  case TIR_OP_GELU: return gelu_above_reshape(c, op);
   case TIR_OP_DIV: return neutral_operand(c, op) || raise_softmax(c, op);
   case TIR_OP_SUB:
   case TIR_OP_POW: return neutral_operand(c, op);

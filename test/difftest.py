@@ -322,6 +322,43 @@ def bloom(r, idx):
     return text, dt, 1
 
 
+def mlp(r, idx):
+    """A GPT-2 MLP as Hugging Face's Conv1D and gelu_new write it: addmm
+    (matmul by a weight + bias), a view, the tanh GELU written out (in f32,
+    or in the exporter's opmath cast form for f64 inputs run through f32),
+    then a second product (canonicalize raises linear and gelu(tanh) and
+    moves the gelu onto the linear's epilogue)."""
+    dt = r.choice(["f32", "f64"])
+    B, T, K, N = r.randint(1, 3), r.randint(1, 9), r.randint(1, 24), r.randint(1, 24)
+    M = B * T
+    args = [f"%x: {dt}[{M}, {K}]", f"%w: {dt}[{K}, {N}]", f"%b: {dt}[{N}]", f"%w2: {dt}[{N}, {K}]"]
+    lines = ["  %m = matmul(%x, %w)", "  %h = add(%b, %m)" if r.random() < 0.5 else "  %h = add(%m, %b)",
+             f"  %v = reshape(%h, shape=[{B}, {T}, {N}])"]
+    rs = [0.5, 0.044715, 0.7978845608028654, 1.0]
+    tol = dt
+    if dt == "f64" and r.random() < 0.5:  # the cast form, as the exporter writes 16-bit ops
+        tol = "f32"  # the chain rounds to f32 at each scalar op
+        def sc(name, src, kind, c):
+            lines.extend([f"  %{name}.a = cast(%{src}, dtype=f32)", f"  %{name}.f = {kind}(%{name}.a, {c})",
+                          f"  %{name} = cast(%{name}.f, dtype={dt})"])
+    else:
+        def sc(name, src, kind, c):
+            lines.append(f"  %{name} = {kind}(%{src}, {c})")
+    sc("half", "v", "mul", rs[0])
+    lines.append("  %p = pow(%v, 3.0)")
+    sc("c", "p", "mul", rs[1])
+    lines.append("  %s = add(%v, %c)" if r.random() < 0.5 else "  %s = add(%c, %v)")
+    sc("u", "s", "mul", rs[2])
+    lines.append("  %t = tanh(%u)")
+    sc("o", "t", "add", rs[3])
+    lines += ["  %g = mul(%half, %o)" if r.random() < 0.5 else "  %g = mul(%o, %half)",
+              "  %o2 = matmul(%g, %w2)"]
+    body = "\n".join(lines)
+    text = (f"// difftest {idx}: mlp\n// expect: linear( gelu(\nfunc @main({', '.join(args)}) -> ({dt}[{B}, {T}, {K}]) {{\n"
+            f"{body}\n  return %o2\n}}\n")
+    return text, tol, 0
+
+
 GPU = False
 
 
@@ -362,7 +399,8 @@ def main():
     passed = failed = 0
     for i in range(a.count):
         pick = r.random()
-        text, dt, want_fused = (sdpa_op if pick < 0.25 else bloom if pick < 0.32 else attention)(r, i)
+        text, dt, want_fused = (sdpa_op if pick < 0.25 else bloom if pick < 0.32
+                                else mlp if pick < 0.38 else attention)(r, i)
         path = os.path.join(work, f"p{i}.tir")
         with open(path, "w") as f:
             f.write(text)
@@ -372,6 +410,11 @@ def main():
             problems.append(f"compile failed: {ir.stderr.strip()[:500]}")
         elif ir.stdout.count("= sdpa(") != want_fused:
             problems.append(f"expected {want_fused} sdpa after the pipeline:\n{ir.stdout}")
+        else:
+            for line in text.splitlines():
+                if line.startswith("// expect: "):
+                    problems += [f"expected {w} after the pipeline:\n{ir.stdout}"
+                                 for w in line[11:].split() if w not in ir.stdout]
         d0, d1 = os.path.join(work, f"p{i}.ref"), os.path.join(work, f"p{i}.opt")
         ins_seed = r.randrange(1 << 30)
         r0 = run(a.tirc, path, d0, ins_seed, False)
