@@ -60,6 +60,8 @@ DEFAULT_OPTIONS = {
     "dump_ir": False,      # True: log the IR after every pass; a path: write files there
     "cache_dir": None,     # default $TIRC_TORCH_CACHE or ~/.cache/tirc/torch
     "fallback": True,      # False: a graph tirc cannot compile raises instead of running eagerly
+    "wide_outputs": None,  # None: on CUDA, large unaligned product outputs come back as strided
+                           # views of a wider result; True: every unaligned one; False: never
 }
 
 _reported = set()
@@ -192,7 +194,10 @@ class TircPartition(torch.nn.Module):
         self.consts = {}  # placeholder -> (data_ptr, version) when exported as a constant
         for ph, t in consts.items():
             self.consts[ph] = (t.data_ptr(), t._version)
-        exp = export_graph(graph, roots, consts, cache.const_dir(opts))
+        wide = opts["wide_outputs"]
+        pad = ("any" if wide else False) if wide is not None else (
+            device.type == "cuda" and (opts["target"] or "cuda") == "cuda")
+        exp = export_graph(graph, roots, consts, cache.const_dir(opts), pad_products=pad)
         self.exported = exp
         self.module, rec = _compile(exp, opts, device)
         unfused = [n for n in exp.safe_softmax if f"%{n} = softmax(" in self.module.ir]
@@ -200,14 +205,15 @@ class TircPartition(torch.nn.Module):
             # _safe_softmax that fuse-attention did not absorb: write those exactly
             _records.remove(rec)
             exp = export_graph(graph, roots, consts, cache.const_dir(opts),
-                               exact_safe_softmax=set(unfused))
+                               exact_safe_softmax=set(unfused), pad_products=pad)
             self.exported = exp
             self.module, rec = _compile(exp, opts, device)
         self.arg_pos = [self.placeholders.index(a) for a in exp.args]
         self.record = rec
         self.uses_dropout = exp.uses_dropout
         # eager's memory format for each computed output (channels_last in, channels_last out)
-        self.layouts = [_layout_of(r.meta.get("val")) for r in roots]
+        self.layouts = [None if i in exp.padded else _layout_of(r.meta.get("val"))
+                        for i, r in enumerate(roots)]
         self.fallback = bool(opts["fallback"])
         self.failed = None  # the run-time error after which the region runs in PyTorch
         self.region = getattr(sub, "_tirc_region", "?")
@@ -263,6 +269,8 @@ class TircPartition(torch.nn.Module):
         outs = []
         for kind, what, chain in self.out_plan:
             val = args[self.placeholders.index(what)] if kind == "input" else res[what]
+            if kind == "root" and what in self.exported.padded:  # computed wide: a strided view
+                val = val[:, :self.exported.padded[what]]
             if chain:
                 val = _replay(chain, val, self.placeholders, args)
             outs.append(val)

@@ -58,23 +58,82 @@ def node_supported(node):
 class Exported:
     """The TIR text of a graph and how to call it."""
 
-    def __init__(self, text, args, sym_inputs, uses_dropout, safe_softmax):
+    def __init__(self, text, args, sym_inputs, uses_dropout, safe_softmax, padded=None):
         self.text = text
+        self.padded = padded or {}  # return index -> columns to keep (the result is wider)
         self.args = args              # placeholder nodes, in TIR signature order
         self.sym_inputs = sym_inputs  # symbols bound through zero-size u8 inputs, after args
         self.uses_dropout = uses_dropout
         self.safe_softmax = safe_softmax
 
 
-def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=()):
+# A product whose row is not a multiple of 16 bytes (GPT-2's 50257-word
+# vocabulary) leaves cuBLASLt only its slow unaligned kernels; the runtime
+# then computes it padded and copies it out (runtime/cuda_gemm.c), a read
+# and a write of the whole result (0.55 ms for GPT-2's logits at 8192
+# tokens).  A graph output needs no dense copy: torch takes a strided view,
+# as inductor returns.  So on CUDA such an output is computed with the
+# weight (and bias) padded by zero rows to an aligned width, returned wide,
+# and narrowed in torch (compiler.TircPartition); padding the weight costs
+# a copy of the weight, a small fraction of the product's output.
+PAD_MIN_MACS = 1 << 30
+
+
+def _padded_product(E, node):
+    """TIR lines for `node` (an mm/addmm that export writes as linear)
+    computed over a weight padded to an aligned width, or None: (name of
+    the wide result, columns to keep)."""
+    from .aten_nn import _key, _transposed_weight
+    k = _key(node.target)
+    if k is torch.ops.aten.mm:
+        a, b = node.args[:2]
+        bias = None
+    elif k is torch.ops.aten.addmm:
+        bias, a, b = node.args[:3]
+        if node.kwargs.get("beta", 1) != 1 or node.kwargs.get("alpha", 1) != 1 or \
+                not isinstance(bias, torch.fx.Node) or _tensor_val(bias).dim() != 1:
+            return None
+    else:
+        return None
+    w = _transposed_weight(b)
+    out = _tensor_val(node)
+    if w is None or out.dim() != 2 or not out.dtype.is_floating_point:
+        return None
+    try:
+        M, N = (int(d) for d in out.shape)
+        K = int(_tensor_val(a).shape[-1])
+    except (TypeError, ValueError):  # symbolic sizes: not padded
+        return None
+    es = out.element_size()
+    if (N * es) % 16 == 0 or es > 16 or (E.pad_products != "any" and M * N * K < PAD_MIN_MACS):
+        return None
+    per = 16 // es
+    wide = (N + per - 1) // per * per
+    dt = TIR_DTYPES[out.dtype]
+    h = node.name
+    z = E.tmp(f"full(shape=[{wide - N}, {K}], value=0, dtype={dt})", f"{dt}[{wide - N}, {K}]", h + ".wz")
+    wp = E.tmp(f"concat({E.v(w)}, {z}, dim=0)", f"{dt}[{wide}, {K}]", h + ".wpad")
+    ops = [E.v(a), wp]
+    if bias is not None:
+        bz = E.tmp(f"full(shape=[{wide - N}], value=0, dtype={dt})", f"{dt}[{wide - N}]", h + ".bz")
+        ops.append(E.tmp(f"concat({E.v(bias)}, {bz}, dim=0)", f"{dt}[{wide}]", h + ".bpad"))
+    r = E.tmp(f"linear({', '.join(ops)})", f"{dt}[{M}, {wide}]", h + ".wide")
+    return r, N
+
+
+def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=(), pad_products=False):
     """TIR for the FX `graph`, returning the nodes `returns`.
 
     consts: placeholder node -> real tensor to write as a constant.
     exact_safe_softmax: names of _safe_softmax nodes to write with their
     fully-masked-row rule spelled out (the others are written as softmax,
-    which fuse-attention turns into sdpa, where that rule holds anyway)."""
+    which fuse-attention turns into sdpa, where that rule holds anyway).
+    pad_products: return large unaligned products wide (_padded_product;
+    Exported.padded says which and how many columns to keep); "any": every
+    unaligned one, whatever its size."""
     E = Emitter(consts, const_dir)
     E.exact_safe_softmax = exact_safe_softmax
+    E.pad_products = pad_products
     args, arg_types, bound = [], [], set()
     for node in graph.nodes:
         if node.op == "placeholder":
@@ -103,15 +162,22 @@ def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax
     if not returns:
         # every output is an input or a view of one: nothing for tirc to compute
         raise Unsupported("the region computes nothing (its outputs are views of its inputs)")
-    rets = []
-    for r in returns:
+    rets, ret_types, padded = [], [], {}
+    for i, r in enumerate(returns):
         if r not in E.names:
             raise Unsupported(f"output {r} was not written")
-        rets.append(r)
-    ret_types = [E.ty(_tensor_val(r)) for r in rets]
+        wide = _padded_product(E, r) if pad_products and len(r.users) == 1 else None
+        if wide is not None:
+            rets.append(wide[0])
+            ret_types.append(E.lines[-1].rsplit(" : ", 1)[1])
+            padded[i] = wide[1]
+            continue
+        rets.append("%" + E.names[r])
+        ret_types.append(E.ty(_tensor_val(r)))
     sym_inputs = sorted((s for s in E.syms if s not in bound), key=str)
     for s in sym_inputs:
         arg_types.append(f"%sym.{sym_name(s)}: u8[{sym_name(s)}, 0]")
     head = f"func @main({', '.join(arg_types)}) -> ({', '.join(ret_types)}) {{"
-    body = E.lines + ["  return " + ", ".join("%" + E.names[r] for r in rets), "}", ""]
-    return Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax)
+    body = E.lines + ["  return " + ", ".join(rets), "}", ""]
+    return Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax,
+                    padded)

@@ -560,6 +560,41 @@ class TestLayouts(Base):
         self.assertEqual(out.stride(), ref.stride())
 
 
+class TestWideOutputs(Base):
+    """An output product whose rows are not 16-byte aligned (GPT-2's 50257
+    logits) comes back as a strided view of a wider product (on CUDA for
+    large ones by default; wide_outputs=True forces it for any size)."""
+
+    def run_head(self, wide, bias, view):
+        lin = torch.nn.Linear(24, 37, bias=bias).to(DEVICE)
+
+        def head(x):
+            y = lin(x.reshape(-1, 24))
+            return y.view(3, 5, 37) if view else y
+        x = torch.randn(3, 5, 24, device=DEVICE)
+        with torch.no_grad():
+            ref = head(x)
+            out = self.compile(Fn(head), options={"fallback": False, "wide_outputs": wide})(x)
+        self.assertLessEqual(rel_err(out, ref), 1e-5)
+        self.assertEqual(out.shape, ref.shape)
+        return out, tirc.compiled_graphs()[-1].tir
+
+    def test_forced_wide_output_is_a_strided_view(self):
+        for bias in (True, False):
+            for view in (True, False):
+                out, tir = self.run_head(True, bias, view)
+                self.assertIn(".wide", tir)
+                self.assertEqual(out.stride()[-2], 40, (bias, view))  # 37 f32 padded to 40
+
+    def test_not_wide_when_off_or_small(self):
+        out, tir = self.run_head(False, True, True)
+        self.assertNotIn(".wide", tir)
+        self.assertTrue(out.is_contiguous())
+        if DEVICE.type == "cuda":  # auto: this product is far below the size that pays
+            out, tir = self.run_head(None, True, True)
+            self.assertNotIn(".wide", tir)
+
+
 class TestMath(Base):
     def special_values(self, dtype):
         fi = torch.finfo(dtype)
