@@ -121,12 +121,47 @@ def _slice_text(E, x, dim, start, end, step):
     return f"slice({x}, dim={int(dim)}, start={s}, end={e}{st})"
 
 
+def _sym_hint(x):
+    h = getattr(x.node, "hint", None)
+    return int(h) if h is not None else None
+
+
 @handles(aten.slice, view=True)
 def _slice(E, node):
     x = node.args[0]
     dim = _arg(node, 1, "dim", 0)
     start, end, step = _arg(node, 2, "start"), _arg(node, 3, "end"), _arg(node, 4, "step", 1)
+    if isinstance(start, torch.fx.Node):  # a size computed in the graph: its SymInt
+        start = _val(start)
+    if isinstance(end, torch.fx.Node):
+        end = _val(end)
+    if isinstance(start, torch.SymInt) or isinstance(end, torch.SymInt):
+        # A symbolic bound (a sliding-window cache keeps x[..., 1 - W:, :]
+        # with W a SymInt): torch wraps a negative start and clamps, with
+        # guards on the signs Dynamo took from the trace-time values, so the
+        # start is normalized the way the hint went and the end follows from
+        # the result's length in the metadata.
+        xv, out = _tensor_val(x), _tensor_val(node)
+        d = _norm_dim(int(dim), xv.dim())
+        if step != 1:
+            raise Unsupported("slice with a symbolic bound and a step")
+        size, size_hint = _expr(xv.shape[d]), _hint_int(xv.shape[d])
+        h = 0 if start is None else _hint_int(start)
+        if h is None or size_hint is None:
+            raise Unsupported("slice bound without a trace-time value")
+        s0 = sympy.Integer(0) if start is None else _expr(start)
+        if h < 0:
+            s0 = s0 + size if h + size_hint >= 0 else sympy.Integer(0)
+        e0 = s0 + _expr(out.shape[d])
+        return E.emit(node, f"slice({E.v(x)}, dim={d}, start={dim_text(s0, E.syms)}, "
+                            f"end={dim_text(e0, E.syms)})")
     return E.emit(node, _slice_text(E, E.v(x), dim, start, end, step))
+
+
+def _hint_int(d):
+    if isinstance(d, int):
+        return d
+    return _sym_hint(d)
 
 
 def _select(E, node, x, dim, index):

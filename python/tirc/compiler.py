@@ -219,17 +219,28 @@ class TircPartition(torch.nn.Module):
         self.region = getattr(sub, "_tirc_region", "?")
 
     def _sym_values(self, args):
-        """Values of the symbols bound through zero-size inputs, from the
-        inputs' actual shapes (or SymInt inputs) against their fake shapes."""
+        """Values of the symbols, from the inputs' actual shapes (or SymInt
+        inputs) against their fake shapes: a dim that is a symbol, or a
+        symbol plus or times a constant (a cache length s + 1).  Keys are
+        the graph's own symbols (before unification); None when two
+        symbols unified at export (export.unify_symbols) differ in this call."""
         env = {}
         for ph, a in zip(self.placeholders, args):
             v = ph.meta.get("val")
-            if isinstance(v, torch.SymInt) and v.node.expr.is_Symbol:
-                env[v.node.expr] = int(a)
+            if isinstance(v, torch.SymInt):
+                _bind(v.node.expr, int(a), env)
             elif isinstance(v, torch.Tensor) and isinstance(a, torch.Tensor):
                 for d, n in zip(v.shape, a.shape):
-                    if isinstance(d, torch.SymInt) and d.node.expr.is_Symbol:
-                        env[d.node.expr] = int(n)
+                    if isinstance(d, torch.SymInt):
+                        _bind(d.node.expr, int(n), env)
+        rep = {}
+        for s, r in self.exported.unified.items():
+            for x in (s, r):
+                if x in env:
+                    if rep.setdefault(r, env[x]) != env[x]:
+                        return None
+        for r, n in rep.items():
+            env.setdefault(r, n)
         return env
 
     def forward(self, *args):
@@ -256,8 +267,14 @@ class TircPartition(torch.nn.Module):
                           "this graph now runs in PyTorch", ph.name)
                 return self.eager(*args)
         tensors = [args[i] for i in self.arg_pos]
-        if self.exported.sym_inputs:
+        if self.exported.sym_inputs or self.exported.unified:
             env = self._sym_values(args)
+            if env is None:  # sizes the compiled module took as equal differ in this call
+                _log_once(("unified-differ", id(self)), logging.WARNING,
+                          "tirc: region %s was compiled for equal sizes (%s) that differ in this "
+                          "call; such calls run in PyTorch", self.region,
+                          ", ".join(f"{a} = {b}" for a, b in self.exported.unified.items()))
+                return self.eager(*args)
             dev = tensors[0].device if tensors else torch.device("cpu")
             for s in self.exported.sym_inputs:
                 if s not in env:
@@ -275,6 +292,21 @@ class TircPartition(torch.nn.Module):
                 val = _replay(chain, val, self.placeholders, args)
             outs.append(val)
         return tuple(outs) if self.tuple_out else outs[0]
+
+
+def _bind(e, n, env):
+    """Binds the symbol of a size expression e (s, s + c, c * s) from its value n."""
+    if e.is_Symbol:
+        env[e] = n
+        return
+    syms = e.free_symbols
+    if len(syms) != 1:
+        return
+    (sym,) = syms
+    c, rest = e.as_coeff_Add()
+    k, base = rest.as_coeff_Mul()
+    if base == sym and k != 0 and (n - c) % k == 0:
+        env[sym] = int((n - c) // k)
 
 
 def _hint(x):

@@ -121,6 +121,82 @@ def _padded_product(E, node):
     return r, N
 
 
+def _hint_of(d):
+    if isinstance(d, int):
+        return d
+    if isinstance(d, torch.SymInt):
+        h = getattr(d.node, "hint", None)
+        return int(h) if h is not None else None
+    return None
+
+
+def unify_symbols(graph):
+    """Symbols Dynamo keeps apart that the attention needs equal, merged:
+    {symbol: representative}.  A KV cache's keys and values are two inputs,
+    so after a dynamic recompile their lengths get two symbols (s85 + 1 and
+    s94 + 1) that nothing in the graph ties together; sdpa needs one key
+    length.  Where two such sizes of one sdpa (key vs value length, batch
+    and head dims, the query/key width, the mask's rows and keys) are equal
+    at trace time and become the same expression when one symbol replaces
+    another, the two symbols are merged.  The compiled module then binds one
+    symbol from both inputs; a call whose sizes break the equality runs in
+    PyTorch (TircPartition checks `unified` before each run)."""
+    from .aten_attention import SDPA_FORMS
+    from .aten_common import _key
+    parent = {}
+
+    def find(s):
+        while parent.get(s, s) != s:
+            s = parent[s]
+        return s
+
+    def union(a, b):
+        a, b = find(a), find(b)
+        if a != b:
+            lo, hi = sorted((a, b), key=str)
+            parent[hi] = lo
+
+    def tie(d1, d2):
+        h1, h2 = _hint_of(d1), _hint_of(d2)
+        if h1 is None or h1 != h2 or not isinstance(d1, torch.SymInt) or not isinstance(d2, torch.SymInt):
+            return
+        e1, e2 = d1.node.expr, d2.node.expr
+        if e1 == e2:
+            return
+        for a in e1.free_symbols:
+            for b in e2.free_symbols:
+                if a != b and e2.xreplace({b: a}) == e1:
+                    union(a, b)
+                    return
+
+    for node in graph.nodes:
+        if node.op != "call_function" or _key(node.target) not in SDPA_FORMS:
+            continue
+        vals = []
+        for a in node.args[:3]:
+            v = a.meta.get("val") if isinstance(a, torch.fx.Node) else None
+            if not isinstance(v, torch.Tensor) or v.dim() < 3:
+                break
+            vals.append(v)
+        if len(vals) != 3:
+            continue
+        q, k, v = vals
+        tie(k.shape[-2], v.shape[-2])
+        tie(q.shape[-1], k.shape[-1])
+        for i in range(min(q.dim(), k.dim(), v.dim()) - 3):  # batch dims (heads may differ: GQA)
+            tie(q.shape[i], k.shape[i])
+            tie(k.shape[i], v.shape[i])
+        tie(k.shape[-3], v.shape[-3])
+        mi = SDPA_FORMS[_key(node.target)][0]
+        mask = node.args[mi] if mi is not None and len(node.args) > mi else (
+            node.kwargs.get("attn_mask", node.kwargs.get("attn_bias")))
+        mv = mask.meta.get("val") if isinstance(mask, torch.fx.Node) else None
+        if isinstance(mv, torch.Tensor) and mv.dim() >= 2:
+            tie(mv.shape[-1], k.shape[-2])
+            tie(mv.shape[-2], q.shape[-2])
+    return {s: find(s) for s in list(parent) if find(s) != s}
+
+
 def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=(), pad_products=False):
     """TIR for the FX `graph`, returning the nodes `returns`.
 
@@ -131,7 +207,8 @@ def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax
     pad_products: return large unaligned products wide (_padded_product;
     Exported.padded says which and how many columns to keep); "any": every
     unaligned one, whatever its size."""
-    E = Emitter(consts, const_dir)
+    subst = unify_symbols(graph)
+    E = Emitter(consts, const_dir, subst)
     E.exact_safe_softmax = exact_safe_softmax
     E.pad_products = pad_products
     args, arg_types, bound = [], [], set()
@@ -148,7 +225,7 @@ def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax
                 E.names[node] = node.name
                 args.append(node)
                 arg_types.append(f"%{node.name}: {E.ty(v)}")
-                bound.update(d.node.expr for d in v.shape
+                bound.update(subst.get(d.node.expr, d.node.expr) for d in v.shape
                              if isinstance(d, torch.SymInt) and d.node.expr.is_Symbol)
             elif not isinstance(v, (torch.SymInt, int)):
                 raise Unsupported(f"input {node.name} is {type(v).__name__}")
@@ -179,5 +256,7 @@ def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax
         arg_types.append(f"%sym.{sym_name(s)}: u8[{sym_name(s)}, 0]")
     head = f"func @main({', '.join(arg_types)}) -> ({', '.join(ret_types)}) {{"
     body = E.lines + ["  return " + ", ".join(rets), "}", ""]
-    return Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax,
-                    padded)
+    exp = Exported("\n".join([head] + body), args, sym_inputs, E.uses_dropout, E.safe_softmax,
+                   padded)
+    exp.unified = subst
+    return exp

@@ -69,6 +69,16 @@ def sym_name(s):
     return name
 
 
+class SymSet(set):
+    """The symbols a function's text uses, and the substitution of unified
+    symbols (export.unify_symbols): a symbol in `subst` is written as its
+    representative."""
+
+    def __init__(self, subst=None):
+        super().__init__()
+        self.subst = subst or {}
+
+
 def dim_text(e, syms=None):
     """TIR text of a dim expression (+ - * and floor division)."""
     e = sympy.sympify(e)
@@ -76,6 +86,7 @@ def dim_text(e, syms=None):
         return str(int(e))
     if e.is_Symbol:
         if syms is not None:
+            e = getattr(syms, "subst", {}).get(e, e)
             syms.add(e)
         return sym_name(e)
     if isinstance(e, sympy.Add):
@@ -152,9 +163,9 @@ def write_safetensors(path, tensor, key="t"):
 class Emitter:
     """Collects TIR lines for one function; values are named after FX nodes."""
 
-    def __init__(self, consts=None, const_dir=None):
+    def __init__(self, consts=None, const_dir=None, subst=None):
         self.lines = []
-        self.syms = set()
+        self.syms = SymSet(subst)
         self.names = {}          # fx node -> TIR value (without %)
         self.consts = consts or {}  # fx placeholder -> real tensor to inline
         self.const_dir = const_dir
