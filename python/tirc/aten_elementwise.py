@@ -126,6 +126,8 @@ _COMPARE = {"eq", "ne", "lt", "le", "gt", "ge"}
 
 def _meta_or_scalar(x):
     if isinstance(x, torch.fx.Node):
+        if isinstance(x.meta.get("val"), torch.SymInt):  # a size: an int scalar
+            return 0
         return _tensor_val(x)
     if isinstance(x, (bool, int, float)):
         return x
@@ -155,11 +157,13 @@ def _binary(E, node):
         raise Unsupported(f"{op} in {dt}")
     if op == "div" and not dt.is_floating_point:
         raise Unsupported("integer division")
-    if not isinstance(a, torch.fx.Node) and not isinstance(b, torch.fx.Node):
+    def is_tensor(x):
+        return isinstance(x, torch.fx.Node) and isinstance(x.meta.get("val"), torch.Tensor)
+    if not is_tensor(a) and not is_tensor(b):
         raise Unsupported("no tensor operand")
     final = dt
     if dt in (torch.float16, torch.bfloat16) and op in ("add", "sub", "mul", "div") and (
-            alpha != 1 or not isinstance(a, torch.fx.Node) or not isinstance(b, torch.fx.Node)):
+            alpha != 1 or not is_tensor(a) or not is_tensor(b)):
         # torch applies a Python scalar (and alpha) to f16/bf16 in f32 and
         # rounds once; a literal of the tensor's dtype would round it first
         # (3.14 -> 3.140625).  Computed in f32, then cast.
@@ -177,6 +181,8 @@ def _binary(E, node):
             if not (info.min <= alpha <= info.max):
                 # torch wraps alpha * b; TIR rejects the literal
                 raise Unsupported(f"alpha={alpha} does not fit {dt}")
+        if isinstance(b, torch.fx.Node) and not is_tensor(b):
+            raise Unsupported("alpha times a size")
         if not isinstance(b, torch.fx.Node):
             xb = scalar_text(b * alpha, dt)
         else:

@@ -81,7 +81,7 @@ def _position_in_data(t, n):
     raise Unsupported("constant index is not a range of its dim")
 
 
-def _position_in_graph(node, n):
+def _position_in_graph(node, n, subst=None):
     """The same proof from the FX nodes that compute the index: an
     arange(start, end) moved by unsqueeze/view/expand, fully sliced, copied
     or offset by an int."""
@@ -141,7 +141,9 @@ def _position_in_graph(node, n):
             pos = big[0]
         if not one and not _eq(yv.shape[pos], m):
             raise Unsupported("index lost its arange dim")
-    if start < 0 or not _nonneg(_expr(n) - start - m):
+    # (with the symbols export.unify_symbols tied: HF's mask of length s16
+    # indexed by arange(s85 + 1), s16 -> s85 + 1)
+    if start < 0 or not _nonneg((_expr(n) - start - m).xreplace(subst or {})):
         raise Unsupported("index range not inside its dim")
     return (None if one else pos), start, m
 
@@ -159,7 +161,7 @@ def _position(E, idx, n):
         if not isinstance(n, int):
             raise Unsupported("constant index of a symbolic dim")
         return _position_in_data(t, int(n))
-    return _position_in_graph(idx, n)
+    return _position_in_graph(idx, n, getattr(E.syms, "subst", None))
 
 
 @handles(aten.index)

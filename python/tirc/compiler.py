@@ -25,7 +25,7 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupport
 
 from . import _lib, aten_mha, cache
-from .export import Unsupported, export_graph, is_view_node, node_supported
+from .export import Unsupported, export_graph, is_view_node, node_supported, unify_symbols
 
 log = logging.getLogger("tirc")
 aten = torch.ops.aten
@@ -94,12 +94,13 @@ def _log_once(key, level, msg, *args):
 
 
 class _Support(OperatorSupport):
-    def __init__(self):
+    def __init__(self, subst=None):
         super().__init__()
         self.reasons = {}
+        self.subst = subst or {}  # the whole graph's unified symbols (export.unify_symbols)
 
     def is_node_supported(self, submodules, node):
-        ok, why = node_supported(node)
+        ok, why = node_supported(node, self.subst)
         # SymInt arithmetic (sizes) is not a tensor op: it stays in Python silently
         v = node.meta.get("val")
         if not ok and node.op == "call_function" and isinstance(v, (torch.Tensor, list, tuple)):
@@ -197,7 +198,8 @@ class TircPartition(torch.nn.Module):
         wide = opts["wide_outputs"]
         pad = ("any" if wide else False) if wide is not None else (
             device.type == "cuda" and (opts["target"] or "cuda") == "cuda")
-        exp = export_graph(graph, roots, consts, cache.const_dir(opts), pad_products=pad)
+        subst = getattr(sub, "_tirc_subst", None)
+        exp = export_graph(graph, roots, consts, cache.const_dir(opts), pad_products=pad, subst=subst)
         self.exported = exp
         self.module, rec = _compile(exp, opts, device)
         unfused = [n for n in exp.safe_softmax if f"%{n} = softmax(" in self.module.ir]
@@ -205,7 +207,7 @@ class TircPartition(torch.nn.Module):
             # _safe_softmax that fuse-attention did not absorb: write those exactly
             _records.remove(rec)
             exp = export_graph(graph, roots, consts, cache.const_dir(opts),
-                               exact_safe_softmax=set(unfused), pad_products=pad)
+                               exact_safe_softmax=set(unfused), pad_products=pad, subst=subst)
             self.exported = exp
             self.module, rec = _compile(exp, opts, device)
         self.arg_pos = [self.placeholders.index(a) for a in exp.args]
@@ -233,14 +235,14 @@ class TircPartition(torch.nn.Module):
                 for d, n in zip(v.shape, a.shape):
                     if isinstance(d, torch.SymInt):
                         _bind(d.node.expr, int(n), env)
-        rep = {}
-        for s, r in self.exported.unified.items():
-            for x in (s, r):
-                if x in env:
-                    if rep.setdefault(r, env[x]) != env[x]:
-                        return None
-        for r, n in rep.items():
-            env.setdefault(r, n)
+        for s, e in self.exported.unified.items():  # s = e was assumed at export
+            if s not in env:
+                continue
+            if e.free_symbols <= set(env):
+                if int(e.xreplace(env)) != env[s]:
+                    return None
+            else:
+                _bind(e, env[s], env)  # a symbol only s's input carries
         return env
 
     def forward(self, *args):
@@ -502,7 +504,11 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     info: the _GraphInfo to fill in (tirc.explain), if any."""
     fold_constants(gm)
     aten_mha.simplify_attention_masks(gm)
-    support = _Support()
+    # Symbols tied on the whole graph, so that every region is written (and
+    # judged supported) with the same ties, whichever region holds the op
+    # that ties them.
+    subst = unify_symbols(gm.graph)
+    support = _Support(subst)
     part = CapabilityBasedPartitioner(gm, support, allows_single_node_partition=True)
     partitions = [p for p in part.propose_partitions()
                   if any(n.op == "call_function" and not is_view_node(n) and
@@ -536,6 +542,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
             continue
         sub = getattr(fused, node.target)
         sub._tirc_region = node.target
+        sub._tirc_subst = subst
         sub_ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
         consts = {}
         for arg, ph in zip(node.args, sub_ph):

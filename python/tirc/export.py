@@ -18,6 +18,7 @@ Conventions of the text written here:
   - buffers chosen as constants become `const(file=..., key="t")` of a
     safetensors file written next to the graph, so passes see their data.
 """
+import sympy
 import torch
 
 from .aten_ops import handler_for, is_view_node  # noqa: F401  (is_view_node: used by compiler.py)
@@ -26,8 +27,9 @@ from .tir_text import Emitter, TIR_DTYPES, Unsupported, _tensor_val, _val, sym_n
 
 # ----------------------------------------------------------------- support
 
-def node_supported(node):
-    """(True, None) when `node` can be written in TIR, else (False, reason)."""
+def node_supported(node, subst=None):
+    """(True, None) when `node` can be written in TIR, else (False, reason);
+    subst: the graph's unified symbols (unify_symbols)."""
     if node.op != "call_function":
         return False, node.op
     h = handler_for(node)
@@ -45,7 +47,7 @@ def node_supported(node):
                     raise Unsupported(f"dtype {t.dtype}")
         else:
             raise Unsupported("not a tensor op")
-        h(Emitter(const_dir=None), node)
+        h(Emitter(const_dir=None, subst=subst), node)
     except Unsupported as e:
         return False, str(e)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
@@ -131,83 +133,129 @@ def _hint_of(d):
 
 
 def unify_symbols(graph):
-    """Symbols Dynamo keeps apart that the attention needs equal, merged:
-    {symbol: representative}.  A KV cache's keys and values are two inputs,
-    so after a dynamic recompile their lengths get two symbols (s85 + 1 and
-    s94 + 1) that nothing in the graph ties together; sdpa needs one key
-    length.  Where two such sizes of one sdpa (key vs value length, batch
-    and head dims, the query/key width, the mask's rows and keys) are equal
-    at trace time and become the same expression when one symbol replaces
-    another, the two symbols are merged.  The compiled module then binds one
-    symbol from both inputs; a call whose sizes break the equality runs in
-    PyTorch (TircPartition checks `unified` before each run)."""
+    """Symbols Dynamo keeps apart that the graph needs equal, tied together:
+    {symbol: expression over the remaining symbols}.  A KV cache's keys and
+    values are two inputs, so after a dynamic recompile their lengths get
+    two symbols (s85 + 1 and s94 + 1) that nothing in the graph relates,
+    and HF's attention_mask (length s16) is indexed by arange(s85 + 1).
+    Where two sizes that tirc needs equal -- an sdpa's key and value
+    lengths, batch dims, query/key widths, its mask's rows and keys; an
+    index's dim and the arange that indexes it -- are equal at trace time,
+    one symbol is replaced: by the other symbol (s94 -> s85) or, when one
+    side is a lone symbol, by the other side's expression (s16 -> s85 + 1).
+    The compiled module then binds the remaining symbols from every input;
+    a call whose sizes break a tie runs in PyTorch (TircPartition checks
+    `unified` before each run)."""
     from .aten_attention import SDPA_FORMS
     from .aten_common import _key
-    parent = {}
+    subst = {}
 
-    def find(s):
-        while parent.get(s, s) != s:
-            s = parent[s]
-        return s
-
-    def union(a, b):
-        a, b = find(a), find(b)
-        if a != b:
-            lo, hi = sorted((a, b), key=str)
-            parent[hi] = lo
+    def resolve(e):
+        for _ in range(8):
+            f = e.xreplace(subst)
+            if f == e:
+                return e
+            e = f
+        return e
 
     def tie(d1, d2):
         h1, h2 = _hint_of(d1), _hint_of(d2)
-        if h1 is None or h1 != h2 or not isinstance(d1, torch.SymInt) or not isinstance(d2, torch.SymInt):
+        if h1 is None or h1 != h2:
             return
-        e1, e2 = d1.node.expr, d2.node.expr
-        if e1 == e2:
+        e1 = resolve(sympy.sympify(d1.node.expr if isinstance(d1, torch.SymInt) else d1))
+        e2 = resolve(sympy.sympify(d2.node.expr if isinstance(d2, torch.SymInt) else d2))
+        if e1 == e2 or not (e1.free_symbols or e2.free_symbols):
             return
+        for a, e in ((e1, e2), (e2, e1)):  # a lone symbol takes the other side's value
+            if a.is_Symbol and a not in e.free_symbols:
+                if e.is_Symbol and str(e) > str(a):
+                    continue  # two symbols: keep the smaller name
+                subst[a] = e
+                return
         for a in e1.free_symbols:
             for b in e2.free_symbols:
                 if a != b and e2.xreplace({b: a}) == e1:
-                    union(a, b)
+                    lo, hi = sorted((a, b), key=str)
+                    subst[hi] = lo
                     return
 
+    def val(x):
+        v = x.meta.get("val") if isinstance(x, torch.fx.Node) else x
+        return v
+
     for node in graph.nodes:
-        if node.op != "call_function" or _key(node.target) not in SDPA_FORMS:
+        if node.op != "call_function":
             continue
-        vals = []
-        for a in node.args[:3]:
-            v = a.meta.get("val") if isinstance(a, torch.fx.Node) else None
-            if not isinstance(v, torch.Tensor) or v.dim() < 3:
-                break
-            vals.append(v)
-        if len(vals) != 3:
-            continue
-        q, k, v = vals
-        tie(k.shape[-2], v.shape[-2])
-        tie(q.shape[-1], k.shape[-1])
-        for i in range(min(q.dim(), k.dim(), v.dim()) - 3):  # batch dims (heads may differ: GQA)
-            tie(q.shape[i], k.shape[i])
-            tie(k.shape[i], v.shape[i])
-        tie(k.shape[-3], v.shape[-3])
-        mi = SDPA_FORMS[_key(node.target)][0]
-        mask = node.args[mi] if mi is not None and len(node.args) > mi else (
-            node.kwargs.get("attn_mask", node.kwargs.get("attn_bias")))
-        mv = mask.meta.get("val") if isinstance(mask, torch.fx.Node) else None
-        if isinstance(mv, torch.Tensor) and mv.dim() >= 2:
-            tie(mv.shape[-1], k.shape[-2])
-            tie(mv.shape[-2], q.shape[-2])
-    return {s: find(s) for s in list(parent) if find(s) != s}
+        k = _key(node.target)
+        if k in SDPA_FORMS:
+            vals = [val(a) for a in node.args[:3]]
+            if not all(isinstance(v, torch.Tensor) and v.dim() >= 3 for v in vals):
+                continue
+            q, kk, v = vals
+            tie(kk.shape[-2], v.shape[-2])
+            tie(q.shape[-1], kk.shape[-1])
+            for i in range(min(q.dim(), kk.dim(), v.dim()) - 3):  # batch dims (heads: GQA)
+                tie(q.shape[i], kk.shape[i])
+                tie(kk.shape[i], v.shape[i])
+            tie(kk.shape[-3], v.shape[-3])
+            mi = SDPA_FORMS[k][0]
+            mask = node.args[mi] if mi is not None and len(node.args) > mi else (
+                node.kwargs.get("attn_mask", node.kwargs.get("attn_bias")))
+            mv = val(mask)
+            if isinstance(mv, torch.Tensor) and mv.dim() >= 2:
+                if not _is_one(mv.shape[-1]):
+                    tie(mv.shape[-1], kk.shape[-2])
+                if not _is_one(mv.shape[-2]):
+                    tie(mv.shape[-2], q.shape[-2])
+        elif k is torch.ops.aten.index and node.target is torch.ops.aten.index.Tensor:
+            xv = val(node.args[0])
+            if not isinstance(xv, torch.Tensor):
+                continue
+            from .aten_index import _COPIES, _RESHAPES
+            for d, idx in enumerate(node.args[1]):
+                a = idx
+                for _ in range(16):  # back through views, copies, +0, full slices to an arange
+                    if not isinstance(a, torch.fx.Node) or a.op != "call_function":
+                        a = None
+                        break
+                    ka = _key(a.target)
+                    if ka is torch.ops.aten.arange:
+                        break
+                    plain = ka in _COPIES or ka in _RESHAPES or ka is torch.ops.aten.expand or (
+                        ka is torch.ops.aten.add and len(a.args) > 1 and a.args[1] == 0
+                        and not isinstance(a.args[1], bool)) or (
+                        ka is torch.ops.aten.slice and len(a.args) > 2 and a.args[2] in (0, None)
+                        and (len(a.args) < 4 or a.args[3] is None
+                             or (isinstance(a.args[3], int) and a.args[3] >= 1 << 62))
+                        and (len(a.args) < 5 or a.args[4] == 1))
+                    a = a.args[0] if plain and a.args else None
+                if a is None or not isinstance(a, torch.fx.Node) or d >= xv.dim():
+                    continue
+                if _key(a.target) is not torch.ops.aten.arange or a.target is not torch.ops.aten.arange.default:
+                    continue
+                tie(xv.shape[d], val(a.args[0]))
+    return {s: resolve(e) for s, e in subst.items()}
 
 
-def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=(), pad_products=False):
+def _is_one(d):
+    return isinstance(d, int) and d == 1
+
+
+def export_graph(graph, returns, consts=None, const_dir=None, exact_safe_softmax=(), pad_products=False,
+                 subst=None):
     """TIR for the FX `graph`, returning the nodes `returns`.
 
     consts: placeholder node -> real tensor to write as a constant.
     exact_safe_softmax: names of _safe_softmax nodes to write with their
     fully-masked-row rule spelled out (the others are written as softmax,
     which fuse-attention turns into sdpa, where that rule holds anyway).
+    subst: the unified symbols of the graph the region came from (default:
+    unify_symbols of this graph).
     pad_products: return large unaligned products wide (_padded_product;
     Exported.padded says which and how many columns to keep); "any": every
     unaligned one, whatever its size."""
-    subst = unify_symbols(graph)
+    if subst is None:
+        subst = unify_symbols(graph)
     E = Emitter(consts, const_dir, subst)
     E.exact_safe_softmax = exact_safe_softmax
     E.pad_products = pad_products

@@ -218,11 +218,27 @@ class Emitter:
         return self.tmp(f"cast({operand}, dtype={TIR_DTYPES[to_dtype]})", ty, hint)
 
     def operand(self, x, dtype, hint="x"):
-        """A tensor node cast to dtype, or a scalar literal of dtype."""
+        """A tensor node cast to dtype, a size (a SymInt node: a 0-d tensor
+        made from the symbol), or a scalar literal of dtype."""
         if isinstance(x, torch.fx.Node):
+            v = _val(x)
+            if isinstance(v, torch.SymInt):
+                return self.size_tensor(v, dtype, hint)
             v = _tensor_val(x)
             return self.cast(self.v(x), v.dtype, dtype, v, hint)
         return scalar_text(x, dtype)
+
+    def size_tensor(self, s, dtype, hint):
+        """A 0-d tensor of dtype holding the size s (a SymInt), e.g. the
+        cache length HF adds to arange(q_len) for the cache positions:
+        arange(start=s, end=s+1) reshaped to 0-d."""
+        e = _expr(s)
+        a = self.tmp(f"arange(start={dim_text(e, self.syms)}, end={dim_text(e + 1, self.syms)}, "
+                     f"dtype=i64)", "i64[1]", hint + ".size")
+        r = self.tmp(f"reshape({a}, shape=[])", "i64[]", hint + ".s0")
+        if dtype == torch.int64:
+            return r
+        return self.tmp(f"cast({r}, dtype={TIR_DTYPES[dtype]})", TIR_DTYPES[dtype] + "[]", hint)
 
     def const_tensor(self, tensor, hint):
         """A constant from real data: a literal when tiny, else a safetensors file."""
