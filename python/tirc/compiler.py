@@ -59,7 +59,8 @@ DEFAULT_OPTIONS = {
     "passes": None,        # None: tirc's default pipeline
     "dump_ir": False,      # True: log the IR after every pass; a path: write files there
     "cache_dir": None,     # default $TIRC_TORCH_CACHE or ~/.cache/tirc/torch
-    "fallback": True,      # False: a graph tirc cannot compile raises instead of running eagerly
+    "fallback": True,      # False: an op, region or run that would run in PyTorch raises instead;
+                           # "ops": only ops with no TIR form may run in PyTorch
     "wide_outputs": None,  # None: on CUDA, large unaligned product outputs come back as strided
                            # views of a wider result; True: every unaligned one; False: never
 }
@@ -216,7 +217,7 @@ class TircPartition(torch.nn.Module):
         # eager's memory format for each computed output (channels_last in, channels_last out)
         self.layouts = [None if i in exp.padded else _layout_of(r.meta.get("val"))
                         for i, r in enumerate(roots)]
-        self.fallback = bool(opts["fallback"])
+        self.fallback = opts["fallback"] is True
         self.failed = None  # the run-time error after which the region runs in PyTorch
         self.region = getattr(sub, "_tirc_region", "?")
 
@@ -530,6 +531,12 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
         _log_once(("left",) + tuple(left), logging.WARNING,
                   "tirc: ops left to PyTorch (no TIR form or not supported here): %s",
                   ", ".join(left))
+        if opts["fallback"] is False:
+            why = {}
+            for n in left_nodes:
+                why.setdefault(_op_name(n), set()).add(support.reasons[n])
+            raise RuntimeError("tirc: fallback=False and ops would run in PyTorch: " + "; ".join(
+                f"{k} ({', '.join(sorted(v))})" for k, v in sorted(why.items())))
     if not partitions:
         return gm
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -564,7 +571,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
             if info is not None:
                 info.regions.append({"name": node.target, "record": None, "partition": None,
                                      "error": f"{type(e).__name__}: {e}"})
-            if not opts["fallback"]:
+            if opts["fallback"] is not True:
                 raise
             _log_once(("fail", id(fused), node.target), logging.WARNING,
                       "tirc: region %s could not be compiled and runs in PyTorch: %s: %s",
@@ -604,6 +611,8 @@ def tirc_backend(gm, example_inputs, options=None):
         if k not in opts:
             raise ValueError(f"tirc: unknown option {k!r} (known: {', '.join(opts)})")
         opts[k] = v
+    if opts["fallback"] not in (True, False, "ops"):
+        raise ValueError(f"tirc: option fallback={opts['fallback']!r}: True, False or \"ops\"")
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     consts = {i: x for i, (n, x) in enumerate(zip(placeholders, example_inputs))
               if _is_constant_buffer(n, x)}

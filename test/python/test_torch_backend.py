@@ -237,13 +237,13 @@ class Fn(torch.nn.Module):
 
 class TestExportRefusesOrWritesExactly(Base):
     """Forms libtirc rejects must be written exactly in other TIR ops or left
-    to PyTorch at export time; with fallback=False any libtirc error raises,
+    to PyTorch at export time; with fallback="ops" any libtirc error raises,
     so these fail loudly if the exporter hands tirc something it rejects."""
 
     def run_both(self, fn, *args):
         with torch.no_grad():
             ref = fn(*args)
-            out = self.compile(Fn(fn), options={"fallback": False})(*args)
+            out = self.compile(Fn(fn), options={"fallback": "ops"})(*args)
         return out, ref
 
     def test_integer_abs_neg_relu_exact_in_tirc(self):
@@ -309,7 +309,7 @@ class TestIndexAsReshape(Base):
     def left_to_torch(self, fn, *args):
         with torch.no_grad():
             ref = fn(*args)
-            out = self.compile(Fn(fn), options={"fallback": False})(*args)
+            out = self.compile(Fn(fn), options={"fallback": "ops"})(*args)
         self.assertTrue(torch.equal(out, ref), f"{out} vs {ref}")
         left = [op for g in tirc.explain().graphs for op in g["left"]]
         self.assertIn("aten::index.Tensor", left)
@@ -393,7 +393,7 @@ class TestIndexAsReshape(Base):
             torch._dynamo.reset()
             tirc.reset()
             with torch.no_grad():
-                out = self.compile(Fn(lambda x, i=idx: x[i] * 2), options={"fallback": False})(x)
+                out = self.compile(Fn(lambda x, i=idx: x[i] * 2), options={"fallback": "ops"})(x)
             self.assertEqual(out.shape, ref.shape, f"seed {self.seed}: {shape} {idx}")
             self.assertTrue(torch.equal(out, ref), f"seed {self.seed}: {shape} {idx}")
             lowered += not any("index" in op for g in tirc.explain().graphs for op in g["left"])
@@ -495,6 +495,22 @@ class _Boom:
 
 
 class TestFallback(Base):
+    def test_ops_left_to_pytorch_are_an_error_without_fallback(self):
+        x = torch.randn(4, 6, device=DEVICE)
+        fn = Fn(lambda x: torch.cumsum(x, 1) * 2)  # cumsum has no TIR form
+        with torch.no_grad():
+            with self.assertRaisesRegex(Exception, "fallback=False and ops would run in PyTorch: "
+                                                   "aten::cumsum"):
+                self.compile(fn, options={"fallback": False})(x)
+            torch._dynamo.reset()
+            tirc.reset()
+            out = self.compile(fn, options={"fallback": "ops"})(x)  # allowed, and logged
+        self.assertLessEqual(rel_err(out, torch.cumsum(x, 1) * 2), 1e-6)
+        with self.assertRaisesRegex(Exception, "fallback"):
+            torch._dynamo.reset()
+            self.compile(fn, options={"fallback": "sometimes"})(x)
+
+
     def test_run_time_error_falls_back_logged_once(self):
         m = M.CrossAttention().to(DEVICE).eval()
         c = self.compile(m)
