@@ -50,6 +50,7 @@ typedef struct {
   bool sources_only;     /* plan and write sources but do not compile (tests, tools): the
                             kernels then have neither cubin nor PTX and the table is not
                             loadable by tirrt_program_create */
+  TirTimings *timings;   /* NULL, or where generating and compiling the kernels is timed */
 } TirCudaFuseOptions;
 
 TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, TirDiag *diag);

@@ -1,10 +1,17 @@
 /* fuse_cuda.c — tir_codegen_fuse_cuda: plans the fused runs of a lowered
  * table, writes each run's CUDA source, compiles it with NVRTC and records
- * the kernels in the table (see codegen.h).  Everything the kernel table
- * points to is owned by the TirCodegen. */
+ * the kernels in the table (see codegen.h).  Runs with equal sources (the
+ * same layer, repeated) share one source, name and binary; the distinct
+ * sources compile in parallel threads (TIRC_COMPILE_THREADS, default: the
+ * CPU count).  Everything the kernel table points to is owned by the
+ * TirCodegen (shared pointers once). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen_internal.h"
 
@@ -35,6 +42,58 @@ static void dump_source(const char *name, const char *src) {
   fclose(f);
 }
 
+/* The name of a kernel: tirk_fused_ and 16 hex digits of a SHA-256 of its
+ * source written under a placeholder name, so equal runs get equal names
+ * and equal sources.  False when hashing fails (out of memory). */
+static bool kernel_name(const char *src, char name[40]) {
+  TirSha256 h;
+  uint8_t d[32];
+  tir_sha256_init(&h);
+  tir_sha256_update(&h, src, strlen(src));
+  if (!tir_sha256_final(&h, d)) return false;
+  snprintf(name, 40, "tirk_fused_%02x%02x%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2], d[3], d[4], d[5],
+           d[6], d[7]);
+  return true;
+}
+
+/* NVRTC builds of the distinct sources, several at a time: NVRTC programs
+ * are independent (its API is thread-safe), and a model's first compile is
+ * mostly these builds. */
+typedef struct {
+  const char **name, **src;
+  TirCudaBinary *bin;
+  char **err;
+  TirStatus *st;
+  int32_t n;
+  int arch;
+  const char *cache_dir;
+  atomic_int next;
+} Builds;
+
+static void *build_worker(void *arg) {
+  Builds *b = arg;
+  for (int32_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+    b->st[i] = tir_nvrtc_build(b->name[i], b->src[i], b->arch, b->cache_dir, &b->bin[i], &b->err[i]);
+  return NULL;
+}
+
+/* Returns the number of threads that built. */
+static int32_t build_all(Builds *b) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  const char *env = getenv("TIRC_COMPILE_THREADS");
+  int32_t t = env && *env ? atoi(env) : cpus > 0 ? (int32_t)cpus : 1;
+  if (t > b->n) t = b->n;
+  if (t > 32) t = 32;
+  pthread_t th[32];
+  int32_t started = 0;
+  atomic_init(&b->next, 0);
+  for (; started + 1 < t; started++) /* the calling thread is the last worker */
+    if (pthread_create(&th[started], NULL, build_worker, b) != 0) break;
+  build_worker(b);
+  for (int32_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+  return started + 1;
+}
+
 TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, TirDiag *diag) {
   TirCudaFuseOptions dflt = {.arch = 80};
   if (!opts) opts = &dflt;
@@ -52,28 +111,45 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
     tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: out of memory while planning CUDA kernels");
     return TIR_ERR_INTERNAL;
   }
-  tirrt_kernel_def_t *kernels = calloc((size_t)(n ? n : 1), sizeof *kernels);
+  size_t cnt = (size_t)(n ? n : 1);
+  tirrt_kernel_def_t *kernels = calloc(cnt, sizeof *kernels);
+  int32_t *rep = malloc(cnt * sizeof *rep);        /* kernel -> first kernel of equal source */
+  int32_t *slot = malloc(cnt * sizeof *slot);      /* first kernel -> its build */
+  Builds b = {.name = calloc(cnt, sizeof(char *)), .src = calloc(cnt, sizeof(char *)),
+              .bin = calloc(cnt, sizeof(TirCudaBinary)), .err = calloc(cnt, sizeof(char *)),
+              .st = calloc(cnt, sizeof(TirStatus)), .arch = opts->arch};
   char *cache_dir = opts->sources_only ? NULL : tir_cuda_cache_dir(opts->cache_dir);
+  b.cache_dir = cache_dir;
   TirStatus st = TIR_OK;
-  if (!tir_codegen_own(cg, kernels)) {
-    st = TIR_ERR_INTERNAL;
-    tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: out of memory while generating CUDA kernels");
-  }
-  for (int32_t k = 0; k < n && st == TIR_OK; k++) {
+  TirStrMap *by_name = tir_strmap_new(); /* kernel name -> 1 + first kernel of that name */
+  bool ok = tir_codegen_own(cg, kernels) && by_name && rep && slot && b.name && b.src && b.bin && b.err &&
+            b.st;
+  double t0 = tir_now_ms();
+  for (int32_t k = 0; k < n && ok; k++) {
     const TirFusePlan *p = &plans[k];
-    char name[32];
-    snprintf(name, sizeof name, "tirk_fused_%d", k);
     tirrt_kernel_def_t *kd = &kernels[k];
-    char *src = tir_fuse_source(def, p, name);
-    kd->source = tir_codegen_own(cg, src) ? src : NULL;
-    kd->name = copy_str(cg, name);
+    char name[40];
+    char *src = tir_fuse_source(def, p, "tirk_fused");
+    ok = src && kernel_name(src, name);
+    free(src);
+    src = ok ? tir_fuse_source(def, p, name) : NULL;
+    rep[k] = k;
+    intptr_t seen = src ? (intptr_t)tir_strmap_get(by_name, name, strlen(name)) : 0;
+    if (seen && strcmp(kernels[seen - 1].source, src) == 0) rep[k] = (int32_t)(seen - 1);
+    if (rep[k] != k) {
+      free(src);
+      kd->source = kernels[rep[k]].source;
+      kd->name = kernels[rep[k]].name;
+    } else {
+      kd->source = tir_codegen_own(cg, src) ? src : NULL;
+      kd->name = copy_str(cg, name);
+      if (kd->name && !seen && !tir_strmap_put(by_name, kd->name, strlen(kd->name), (void *)(intptr_t)(k + 1)))
+        kd->name = NULL;
+    }
     kd->in = copy_ints(cg, p->in, p->n_in);
     kd->out = copy_ints(cg, p->out, p->n_out);
-    if (!kd->source || !kd->name || !kd->in || !kd->out) {
-      st = TIR_ERR_INTERNAL;
-      tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: out of memory while generating CUDA kernels");
-      break;
-    }
+    ok = kd->source && kd->name && kd->in && kd->out;
+    if (!ok) break;
     kd->kind = p->kind;
     kd->first_inst = p->first;
     kd->n_insts = p->n;
@@ -82,27 +158,63 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
     kd->n_out = p->n_out;
     kd->block_size = p->block_size;
     kd->arch = opts->arch;
-    dump_source(name, src);
-    if (opts->sources_only) continue;
-    TirCudaBinary bin;
-    char *err = NULL;
-    st = tir_nvrtc_build(name, src, opts->arch, cache_dir, &bin, &err);
-    if (st == TIR_ERR_USAGE) {
-      tir_diag_error(diag, TIR_LOC_UNKNOWN, "%s", err ? err : "cannot compile CUDA kernels");
-    } else if (st != TIR_OK) {
-      /* Generated code that does not compile is a bug in tirc. */
-      tir_diag_error(diag, TIR_LOC_UNKNOWN, "internal error: generated kernel %s (instructions %d..%d): %s",
-                     name, p->first, p->first + p->n - 1, err ? err : "out of memory");
-    } else if (!tir_codegen_own(cg, bin.cubin) | !tir_codegen_own(cg, bin.ptx)) { /* both, always */
+    if (rep[k] == k) {
+      dump_source(kd->name, kd->source);
+      slot[k] = b.n;
+      b.name[b.n] = kd->name;
+      b.src[b.n] = kd->source;
+      b.n++;
+    }
+  }
+  if (!ok) {
+    st = TIR_ERR_INTERNAL;
+    tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: out of memory while generating CUDA kernels");
+  }
+  tir_timing_add(opts->timings, "cuda-sources", tir_now_ms() - t0, "%d kernels, %d distinct sources",
+                 (int)n, (int)b.n);
+  if (st == TIR_OK && !opts->sources_only) {
+    /* Other threads' compiles may land in the count: it is a report, not a test. */
+    long before = tir_codegen_nvrtc_compile_count();
+    t0 = tir_now_ms();
+    int32_t threads = build_all(&b);
+    long fresh = tir_codegen_nvrtc_compile_count() - before;
+    tir_timing_add(opts->timings, "nvrtc", tir_now_ms() - t0,
+                   "%ld compiled, %ld from the cache, %d threads", fresh,
+                   (long)b.n - fresh > 0 ? (long)b.n - fresh : 0L, (int)threads);
+    for (int32_t i = 0; i < b.n && st == TIR_OK; i++) {
+      if (b.st[i] == TIR_ERR_USAGE) {
+        st = b.st[i];
+        tir_diag_error(diag, TIR_LOC_UNKNOWN, "%s", b.err[i] ? b.err[i] : "cannot compile CUDA kernels");
+      } else if (b.st[i] != TIR_OK) {
+        /* Generated code that does not compile is a bug in tirc. */
+        st = b.st[i];
+        tir_diag_error(diag, TIR_LOC_UNKNOWN, "internal error: generated kernel %s: %s", b.name[i],
+                       b.err[i] ? b.err[i] : "out of memory");
+      }
+    }
+    for (int32_t i = 0; i < b.n; i++) { /* the table owns every binary, used or not */
+      if (!tir_codegen_own(cg, b.bin[i].cubin) | !tir_codegen_own(cg, b.bin[i].ptx)) ok = false;
+    }
+    if (!ok && st == TIR_OK) {
       st = TIR_ERR_INTERNAL;
       tir_diag_error(diag, TIR_LOC_UNKNOWN, "codegen: out of memory while generating CUDA kernels");
-    } else {
-      kd->cubin = bin.cubin;
-      kd->cubin_size = bin.cubin_size;
-      kd->ptx = bin.ptx;
     }
-    free(err);
+    for (int32_t k = 0; k < n && st == TIR_OK; k++) {
+      const TirCudaBinary *bin = &b.bin[slot[rep[k]]];
+      kernels[k].cubin = bin->cubin;
+      kernels[k].cubin_size = bin->cubin_size;
+      kernels[k].ptx = bin->ptx;
+    }
   }
+  for (int32_t i = 0; b.err && i < b.n; i++) free(b.err[i]);
+  free(b.name);
+  free(b.src);
+  free(b.bin);
+  free(b.err);
+  free(b.st);
+  free(rep);
+  free(slot);
+  tir_strmap_free(by_name);
   free(plans);
   free(cache_dir);
   if (st != TIR_OK) return st;

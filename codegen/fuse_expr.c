@@ -111,7 +111,7 @@ static void rounded(Buf *b, int32_t dt, const char *e) {
 /* The register holding value v, loading it first when it is an input. */
 void tir_fs_ref(Gen *g, int32_t v, char out[32]) {
   if (g->avail[v]) {
-    snprintf(out, 32, "v%d", v);
+    snprintf(out, 32, "v%d", LV(g, v));
     return;
   }
   int32_t k = g->opnd[v];
@@ -203,11 +203,11 @@ void tir_fs_emit_inst(Gen *g, int32_t i, bool do_store) {
   }
   if (e.oom || r.oom || !r.p) g->b.oom = true;
   else {
-    tir_fs_put(&g->b, "%sconst %s v%d = %s;\n", g->ind, ctype(od), in->out, r.p);
+    tir_fs_put(&g->b, "%sconst %s v%d = %s;\n", g->ind, ctype(od), LV(g, in->out), r.p);
     g->avail[in->out] = true;
     if (do_store) {
       char name[32];
-      snprintf(name, sizeof name, "v%d", in->out);
+      snprintf(name, sizeof name, "v%d", LV(g, in->out));
       tir_fs_store(g, in->out, name);
     }
   }

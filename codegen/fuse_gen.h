@@ -82,6 +82,8 @@ typedef struct {
   const tirrt_program_def_t *def;
   const TirFusePlan *pl;
   int32_t *opnd;   /* per value: operand index, -1 */
+  int32_t *local;  /* per value: N of its register vN (kernel-local numbers, so that
+                      equal runs in different layers give equal sources), -1 */
   bool *avail;     /* per value: register v<N> is in scope */
   bool loaded[TIRRT_FUSED_MAX_OPERANDS]; /* input k is in scope as <inpfx>k */
   const char *offs;  /* the offsets array of the current scope: o or ro */
@@ -95,6 +97,8 @@ typedef struct {
 } Gen;
 
 static inline int32_t DT(const Gen *g, int32_t v) { return g->def->values[v].dtype; }
+/* The kernel-local number of value v's register (v<N>). */
+static inline int32_t LV(const Gen *g, int32_t v) { return g->local[v]; }
 
 /* The register holding value v, loading it first when it is an input. */
 void tir_fs_ref(Gen *g, int32_t v, char out[32]);

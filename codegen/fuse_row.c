@@ -69,7 +69,7 @@ static void prologue(Gen *g, const Row *w, bool do_store) {
 static void acquire_x(Gen *g, const Row *w, bool cached, char xr[32]) {
   int32_t xd = DT(g, w->x);
   if (cached && w->use_cache) {
-    tir_fs_put(&g->b, "%sconst %s v%d = xc[%s];\n", g->ind, ctype(xd), w->x, g->ci);
+    tir_fs_put(&g->b, "%sconst %s v%d = xc[%s];\n", g->ind, ctype(xd), LV(g, w->x), g->ci);
     g->avail[w->x] = true;
   } else if (w->x_inner) {
     prologue(g, w, false);
@@ -141,14 +141,14 @@ static void body(Gen *g, const Row *w, int pass, bool cached) {
         tir_fs_put(&e, "y");
       }
       int32_t od = DT(g, R->out);
-      tir_fs_put(&g->b, "%sconst %s v%d = ", g->ind, ctype(od), R->out);
+      tir_fs_put(&g->b, "%sconst %s v%d = ", g->ind, ctype(od), LV(g, R->out));
       if (!e.oom && e.p) tir_fs_cast(&g->b, w->t64 ? TIRRT_DTYPE_F64 : TIRRT_DTYPE_F32, od, e.p);
       else g->b.oom = true;
       tir_fs_put(&g->b, ";\n");
       free(e.p);
       g->avail[R->out] = true;
       char name[32];
-      snprintf(name, sizeof name, "v%d", R->out);
+      snprintf(name, sizeof name, "v%d", LV(g, R->out));
       tir_fs_store(g, R->out, name);
     }
     for (int32_t i = g->pl->row + 1; i < w->end; i++)
@@ -324,7 +324,7 @@ void tir_fs_row_kernel(Gen *g) {
     const char *opname = op == TIRRT_RED_AMAX ? "TkMax" : op == TIRRT_RED_AMIN ? "TkMin"
                          : ad == TIRRT_DTYPE_I64 ? "TkWSum" : "TkSum";
     tir_fs_put(&g->b, "    const %s acc = tk_block_reduce<%s, %s>(a0);\n", A, A, opname);
-    tir_fs_put(&g->b, "    const %s v%d = ", ctype(od), w.R->out);
+    tir_fs_put(&g->b, "    const %s v%d = ", ctype(od), LV(g, w.R->out));
     if (op == TIRRT_RED_MEAN && ad == TIRRT_DTYPE_I64) tir_fs_cast(&g->b, TIRRT_DTYPE_F64, od, "(double)acc / (double)n");
     else if (op == TIRRT_RED_MEAN) tir_fs_cast(&g->b, ad, od, ad == TIRRT_DTYPE_F64 ? "acc / (double)n" : "acc / (float)n");
     else tir_fs_cast(&g->b, ad, od, "acc");
@@ -333,7 +333,7 @@ void tir_fs_row_kernel(Gen *g) {
     /* Row scalars: every thread computes them, thread 0 writes them. */
     g->guard = "if (threadIdx.x == 0) ";
     char name[32];
-    snprintf(name, sizeof name, "v%d", w.R->out);
+    snprintf(name, sizeof name, "v%d", LV(g, w.R->out));
     tir_fs_store(g, w.R->out, name);
     for (int32_t i = pl->row + 1; i < w.end; i++)
       if (w.row_scalar[i - pl->first]) tir_fs_emit_inst(g, i, true);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "timing.h"
+
 /* ---------------------------------------------------------------- status */
 /* The values double as the tirc exit codes of spec §8. */
 typedef enum {

@@ -57,8 +57,10 @@ TirStatus tirc_compile(const char *path, const char *text, size_t len, const cha
 
   TirParseOptions po = {.loader = tirc_load_const};
   TirModule *m = NULL;
+  double t0 = tir_now_ms();
   TirStatus rc = path ? tir_parse_file(path, diag, &po, &m)
                       : tir_parse(name ? name : "<string>", text, len, diag, &po, &m);
+  tir_timing_add(o->timings, "parse", tir_now_ms() - t0, NULL);
   if (rc != TIR_OK) return rc;
   TirPassOptions popts = {.diag = diag,
                           .target = o->target,
@@ -68,16 +70,21 @@ TirStatus tirc_compile(const char *path, const char *text, size_t len, const cha
                           .remarks = o->remarks,
                           .verify_each = true,
                           .dump = o->dump,
-                          .dump_filter = o->dump_filter};
+                          .dump_filter = o->dump_filter,
+                          .timings = o->timings};
   const char *pipeline = o->passes             ? o->passes
                          : o->opt_level == 0 ? tir_o0_pipeline()
                                              : tir_default_pipeline();
   TirCodegen *cg = NULL;
   rc = tir_run_pipeline(m, pipeline, &popts);
-  if (rc == TIR_OK && !o->ir_only) rc = tir_codegen_lower(m, diag, &cg);
+  if (rc == TIR_OK && !o->ir_only) {
+    t0 = tir_now_ms();
+    rc = tir_codegen_lower(m, diag, &cg);
+    tir_timing_add(o->timings, "lower", tir_now_ms() - t0, NULL);
+  }
   if (rc == TIR_OK && cg && strcmp(o->target, "cuda") == 0) {
     /* The generated kernels go into the table (NVRTC, cached on disk). */
-    TirCudaFuseOptions fo = {.arch = atoi(o->arch + 3)};
+    TirCudaFuseOptions fo = {.arch = atoi(o->arch + 3), .timings = o->timings};
     rc = tir_codegen_fuse_cuda(cg, &fo, diag);
   }
   if (rc != TIR_OK) {

@@ -18,7 +18,7 @@ struct tirc_module_s {
   TirModule *m;
   TirCodegen *cg;
   tirrt_program_t *prog;
-  char *ir, *dump;
+  char *ir, *dump, *timings;
 };
 
 const char *tirc_version(void) { return TIRC_VERSION; }
@@ -50,6 +50,7 @@ void tirc_module_free(tirc_module_t *mod) {
   tir_module_free(mod->m);
   free(mod->ir);
   free(mod->dump);
+  free(mod->timings);
   free(mod);
 }
 
@@ -102,6 +103,8 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   co.passes = o->passes;
   co.sdpa_kernel = o->sdpa_kernel;
   co.dump = dump;
+  TirTimings timings = {0};
+  if (o->time_passes) co.timings = &timings;
   rc = (int)tirc_compile(path, text, len, name, &co, diag, &mod->m, &mod->cg);
   if (rc) goto done;
   char *irbuf = NULL;
@@ -114,7 +117,17 @@ static int compile(const char *path, const char *text, size_t len, const char *n
   tir_print_module(irs, mod->m);
   fclose(irs);
   mod->ir = irbuf;
+  double t0 = tir_now_ms();
   tirrt_status_t s = tirrt_program_create(tir_codegen_def(mod->cg), &mod->prog);
+  tir_timing_add(co.timings, "load", tir_now_ms() - t0, "the runtime program");
+  if (co.timings) {
+    size_t tlen = 0;
+    FILE *ts = open_memstream(&mod->timings, &tlen);
+    if (ts) {
+      tir_timing_print(ts, co.timings);
+      fclose(ts);
+    }
+  }
   if (s) {
     fprintf(errs, "internal error: the runtime rejected the lowered program: %s\n",
             tirrt_status_message(s));
@@ -165,6 +178,7 @@ const char *tirc_module_input_name(const tirc_module_t *mod, int i) {
   return i >= 0 && i < d->n_args ? d->values[d->args[i]].name : NULL;
 }
 const char *tirc_module_ir(const tirc_module_t *mod) { return mod ? mod->ir : NULL; }
+const char *tirc_module_timings(const tirc_module_t *mod) { return mod ? mod->timings : NULL; }
 const char *tirc_module_dump(const tirc_module_t *mod) {
   return !mod ? NULL : mod->dump ? mod->dump : "";
 }

@@ -70,6 +70,7 @@ typedef struct {
   const char *passes;      /* NULL: the default pipeline; "" runs none */
   const char *sdpa_kernel; /* NULL, "flash", "mem_efficient" or "math" */
   int dump_ir;             /* nonzero: keep the IR after every pass (tirc_module_dump) */
+  int time_passes;         /* nonzero: keep each compile phase's time (tirc_module_timings) */
 } tirc_options_t;
 
 typedef struct tirc_module_s tirc_module_t;
@@ -90,6 +91,10 @@ const char *tirc_module_input_name(const tirc_module_t *module, int i);
 /* The optimized IR, and (with dump_ir) every pass's dump; borrowed. */
 const char *tirc_module_ir(const tirc_module_t *module);
 const char *tirc_module_dump(const tirc_module_t *module);
+/* With time_passes: the compile-time table (as `tirc --time-passes`
+ * prints it: parse, each pass, the verifier, lowering, CUDA kernel sources
+ * and NVRTC, loading), else NULL; borrowed. */
+const char *tirc_module_timings(const tirc_module_t *module);
 
 /* The dtype (as DLPack's) and shape of each output for these inputs,
  * without running: out_shapes[j] must hold 16 dims. */

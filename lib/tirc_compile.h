@@ -25,6 +25,7 @@ typedef struct {
   FILE *dump;              /* NULL, or where the IR after every pass goes */
   const char *dump_filter; /* NULL: dump after every pass, else a comma list of passes */
   bool ir_only;            /* stop after the passes (no lowering; --emit=ir) */
+  TirTimings *timings;     /* NULL, or where every phase's time goes (--time-passes) */
 } tirc_compile_options_t;
 
 /* The defaults, the same for the driver and libtirc: target cpu, arch

@@ -151,7 +151,9 @@ TirStatus tir_run_pipeline(TirModule *m, const char *passes, const TirPassOption
 
   for (int i = 0; i < n; i++) {
     const TirPassInfo *p = run[i];
+    double t0 = tir_now_ms();
     st = p->run(m, &o);
+    tir_timing_add(o.timings, p->name, tir_now_ms() - t0, NULL);
     if (st != TIR_OK) {
       /* A pass that fails says why; make sure something was said. */
       if (tir_diag_error_count(diag) == 0)
@@ -163,7 +165,10 @@ TirStatus tir_run_pipeline(TirModule *m, const char *passes, const TirPassOption
       tir_print_module(o.dump, m);
       fflush(o.dump);
     }
-    if (o.verify_each && tir_verify_module(m, diag) != TIR_OK) {
+    t0 = tir_now_ms();
+    TirStatus vst = o.verify_each ? tir_verify_module(m, diag) : TIR_OK;
+    if (o.verify_each) tir_timing_add(o.timings, "verify", tir_now_ms() - t0, "after every pass");
+    if (vst != TIR_OK) {
       tir_diag_error(diag, TIR_LOC_UNKNOWN, "internal error: invalid IR after pass '%s'",
                      p->name);
       st = TIR_ERR_INTERNAL;

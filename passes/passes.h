@@ -22,6 +22,7 @@ typedef struct {
   bool verify_each;        /* run tir_verify_module after every pass */
   FILE *dump;              /* where --dump-ir goes (stderr), NULL = no dumps */
   const char *dump_filter; /* NULL = after every pass, else comma list of pass names */
+  TirTimings *timings;     /* NULL, or where each pass's and the verifier's time goes */
   /* Test hook (test/judge): called with every attention mask fuse-attention
    * asks the prover about, and the prover's answer (a TirCausal; window =
    * W for the window claims).  The query's pointer type is

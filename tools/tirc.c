@@ -30,7 +30,7 @@ static const char USAGE[] =
     "usage: tirc FILE.tir [-o OUT] [--emit=exe|lib|c|ir] [--target=cuda|cpu]\n"
     "            [--arch=sm_80|sm_86|sm_89|sm_90] [--passes=P1,P2,...]\n"
     "            [--dump-ir[=P1,P2,...]] [--sdpa-kernel=flash|mem_efficient|math]\n"
-    "            [--explain-kernels] [--remarks] [-O0|-O1]\n"
+    "            [--explain-kernels] [--remarks] [--time-passes] [-O0|-O1]\n"
     "       tirc run FILE.tir [program options...]\n"
     "       tirc --help | --version | --list-passes\n";
 
@@ -50,6 +50,8 @@ static const char HELP[] =
     "  --sdpa-kernel=K      force flash, mem_efficient or math for every sdpa\n"
     "  --explain-kernels    say why each faster attention kernel was rejected\n"
     "  --remarks            say why each softmax was not fused into attention\n"
+    "  --time-passes        print each compile phase's time to stderr (parse, every\n"
+    "                       pass, the verifier, lowering, CUDA kernels, C compiler)\n"
     "  -O0                  run no optimizing pass;  -O1 (default) the full pipeline\n"
     "  --list-passes        list the passes and exit\n";
 
@@ -57,6 +59,7 @@ static const char HELP[] =
 typedef struct {
   const char *input, *output, *emit;
   bool dump;
+  bool time_passes;
   tirc_compile_options_t c;
 } Options;
 
@@ -115,6 +118,8 @@ static int parse_args(int argc, char **argv, Options *o) {
       o->c.explain_kernels = true;
     } else if (strcmp(a, "--remarks") == 0) {
       o->c.remarks = true;
+    } else if (strcmp(a, "--time-passes") == 0) {
+      o->time_passes = true;
     } else if (strcmp(a, "-O0") == 0) {
       o->c.opt_level = 0;
     } else if (strcmp(a, "-O1") == 0) {
@@ -172,8 +177,12 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
   FILE *f = fopen(csrc, "w");
   int rc = TIR_ERR_INTERNAL;
   if (!f) fprintf(stderr, "tirc: error: cannot create %s: %s\n", csrc, strerror(errno));
-  if (f && tir_codegen_emit_c(cg, o->input, !lib, f) == TIR_OK && fclose(f) == 0) {
+  double t0 = tir_now_ms();
+  bool emitted = f && tir_codegen_emit_c(cg, o->input, !lib, f) == TIR_OK;
+  tir_timing_add(o->c.timings, "emit-c", tir_now_ms() - t0, NULL);
+  if (emitted && fclose(f) == 0) {
     f = NULL;
+    t0 = tir_now_ms();
     const char *cc = getenv("CC");
     pid_t pid = fork();
     if (pid == 0) {
@@ -186,7 +195,8 @@ static int build_binary(const Options *o, const TirCodegen *cg, bool lib) {
     int status = 0;
     if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
       rc = TIR_OK;
-    else
+    tir_timing_add(o->c.timings, "cc", tir_now_ms() - t0, "%s", cc && *cc ? cc : "cc");
+    if (rc != TIR_OK)
       fprintf(stderr, "tirc: error: the C compiler failed on the generated program\n");
   }
   if (f) fclose(f);
@@ -213,13 +223,16 @@ static int compile(const Options *o) {
     rc = TIR_ERR_INPUT;
     goto done;
   }
+  double t0 = tir_now_ms();
   if (cg) rc = (int)tir_codegen_emit_c(cg, o->input, true, out);
   else tir_print_module(out, m);
+  tir_timing_add(o->c.timings, cg ? "emit-c" : "print", tir_now_ms() - t0, NULL);
   if (out != stdout ? fclose(out) != 0 : fflush(out) != 0) {
     fprintf(stderr, "tirc: error: writing the output failed: %s\n", strerror(errno));
     rc = TIR_ERR_INPUT;
   }
 done:
+  if (o->c.timings) tir_timing_print(stderr, o->c.timings);
   tir_codegen_free(cg);
   tir_module_free(m);
   tir_diag_free(diag);
@@ -249,7 +262,10 @@ static int run(int argc, char **argv, const Options *defaults) {
   if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
+  static TirTimings timings;
+  if (o.time_passes) o.c.timings = &timings;
   rc = front(&o, diag, false, &m, &cg);
+  if (o.c.timings) tir_timing_print(stderr, o.c.timings);
   if (rc == TIR_OK) /* the program sees FILE as its name */
     rc = tirrt_main(tir_codegen_def(cg), argc - file, argv + file);
   tir_codegen_free(cg);
@@ -278,5 +294,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc, argv, &o);
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
+  static TirTimings timings;
+  if (o.time_passes) o.c.timings = &timings;
   return compile(&o);
 }

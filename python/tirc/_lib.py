@@ -28,7 +28,7 @@ class DLTensor(ctypes.Structure):
 class Options(ctypes.Structure):
     _fields_ = [("target", ctypes.c_char_p), ("arch", ctypes.c_char_p),
                 ("passes", ctypes.c_char_p), ("sdpa_kernel", ctypes.c_char_p),
-                ("dump_ir", ctypes.c_int)]
+                ("dump_ir", ctypes.c_int), ("time_passes", ctypes.c_int)]
 
 
 # torch dtype <-> DLPack (code, bits); the dtypes TIR has.
@@ -120,6 +120,8 @@ def _declare(lib):
     lib.tirc_module_ir.restype = cp
     lib.tirc_module_dump.argtypes = [vp]
     lib.tirc_module_dump.restype = cp
+    lib.tirc_module_timings.argtypes = [vp]
+    lib.tirc_module_timings.restype = cp
     lib.tirc_module_output_shapes.argtypes = [vp, P(DLTensor), ctypes.c_int, P(DLDataType),
                                               P(ctypes.c_int32), P(ctypes.c_int64 * 16), P(vp)]
     lib.tirc_module_run_on_stream.argtypes = [vp, P(DLTensor), ctypes.c_int, P(DLTensor),
@@ -148,9 +150,10 @@ class Module:
     """A compiled TIR module (owns the libtirc handle)."""
 
     def __init__(self, text, name="graph.tir", target="cpu", arch=None, passes=None,
-                 sdpa_kernel=None, dump_ir=False):
+                 sdpa_kernel=None, dump_ir=False, time_passes=False):
         lib = self._lib = library()
-        opts = Options(_enc(target), _enc(arch), _enc(passes), _enc(sdpa_kernel), int(bool(dump_ir)))
+        opts = Options(_enc(target), _enc(arch), _enc(passes), _enc(sdpa_kernel), int(bool(dump_ir)),
+                       int(bool(time_passes)))
         handle, err = ctypes.c_void_p(), ctypes.c_void_p()
         data = text.encode()
         rc = lib.tirc_compile_string(data, len(data), name.encode(), ctypes.byref(opts),
@@ -164,6 +167,8 @@ class Module:
                             for i in range(self.n_inputs)]
         self.ir = lib.tirc_module_ir(handle).decode()
         self.dump = lib.tirc_module_dump(handle).decode()
+        t = lib.tirc_module_timings(handle)
+        self.timings = t.decode() if t else None  # the compile-time table (time_passes)
         self._out_dt = (DLDataType * max(1, self.n_outputs))()
         self._out_nd = (ctypes.c_int32 * max(1, self.n_outputs))()
         self._out_sh = ((ctypes.c_int64 * 16) * max(1, self.n_outputs))()

@@ -14,7 +14,9 @@ docs/torch.md, "Autograd".
 import logging
 import os
 import re
+import sys
 import threading
+import time
 import weakref
 
 import torch
@@ -63,6 +65,9 @@ DEFAULT_OPTIONS = {
                            # "ops": only ops with no TIR form may run in PyTorch
     "wide_outputs": None,  # None: on CUDA, large unaligned product outputs come back as strided
                            # views of a wider result; True: every unaligned one; False: never
+    "time_passes": os.environ.get("TIRC_TIME_PASSES", "") not in ("", "0"),
+                           # True: print each graph's compile time by phase to stderr, with
+                           # tirc's own table (as `tirc --time-passes`) for each region
 }
 
 _reported = set()
@@ -124,9 +129,11 @@ def _arch_for(device):
 
 
 class _Record:
-    def __init__(self, tir, ir, dump, target, cache_hit, arch=None, passes=None, sdpa_kernel=None):
+    def __init__(self, tir, ir, dump, target, cache_hit, arch=None, passes=None, sdpa_kernel=None,
+                 timings=None):
         self.tir, self.ir, self.dump, self.target, self.cache_hit = tir, ir, dump, target, cache_hit
         self.arch, self.passes, self.sdpa_kernel = arch, passes, sdpa_kernel  # as compiled
+        self.timings = timings  # tirc's compile-time table (option time_passes), else None
 
 
 _TRACE_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
@@ -162,6 +169,12 @@ class _GraphInfo:
         self.left = {}        # op name -> {"count": nodes, "reasons": set of reasons}
         self.backward = False  # aot_autograd asked for a backward graph (runs in PyTorch)
         self.compiled = False  # the forward reached compile_aten_graph (Dynamo may retrace first)
+        # seconds by phase: aot_autograd (trace + decompose), partition, export, tirc
+        # (libtirc: passes, kernels, NVRTC), total (the backend call, first to last)
+        self.times = {}
+
+    def add_time(self, phase, seconds):
+        self.times[phase] = self.times.get(phase, 0.0) + seconds
 
 
 class TircPartition(torch.nn.Module):
@@ -200,9 +213,15 @@ class TircPartition(torch.nn.Module):
         pad = ("any" if wide else False) if wide is not None else (
             device.type == "cuda" and (opts["target"] or "cuda") == "cuda")
         subst = getattr(sub, "_tirc_subst", None)
+        info = getattr(sub, "_tirc_info", None)
+        t0 = time.perf_counter()
         exp = export_graph(graph, roots, consts, cache.const_dir(opts), pad_products=pad, subst=subst)
         self.exported = exp
+        t1 = time.perf_counter()
         self.module, rec = _compile(exp, opts, device)
+        if info is not None:
+            info.add_time("export", t1 - t0)
+            info.add_time("tirc", time.perf_counter() - t1)
         unfused = [n for n in exp.safe_softmax if f"%{n} = softmax(" in self.module.ir]
         if unfused:
             # _safe_softmax that fuse-attention did not absorb: write those exactly
@@ -384,21 +403,23 @@ def _compile(exp, opts, device):
     arch = opts["arch"] or (_arch_for(device) if device.type == "cuda" else None)
     dump = bool(opts["dump_ir"])
     key = cache.key(exp.text, target, arch, opts["passes"], opts["sdpa_kernel"], dump)
+    mkey = (key, bool(opts["time_passes"]))  # a module compiled with its timings, or not
     with _modules_lock:
-        hit = _modules.get(key)
+        hit = _modules.get(mkey)
     if hit is None:
         cache.prepare_kernel_cache(opts)
         on_disk = cache.lookup(opts, key)
         name = os.path.join(cache.root(opts), "graphs", key[:16] + ".tir")
         mod = _lib.Module(exp.text, name=name, target=target, arch=arch, passes=opts["passes"],
-                          sdpa_kernel=opts["sdpa_kernel"], dump_ir=dump)
+                          sdpa_kernel=opts["sdpa_kernel"], dump_ir=dump,
+                          time_passes=opts["time_passes"])
         cache.store(opts, key, exp.text, mod.ir)
         hit = (mod, on_disk is not None)
         with _modules_lock:
-            _modules[key] = hit
+            _modules[mkey] = hit
     mod, was_cached = hit
     rec = _Record(exp.text, mod.ir, mod.dump, target, was_cached, arch, opts["passes"],
-                  opts["sdpa_kernel"])
+                  opts["sdpa_kernel"], mod.timings if opts["time_passes"] else None)
     _records.append(rec)
     d = opts["dump_ir"]
     if d:
@@ -503,6 +524,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     """Partitions the ATen graph gm and compiles each supported region.
     const_tensors: placeholder index -> real buffer tensor to inline.
     info: the _GraphInfo to fill in (tirc.explain), if any."""
+    t_start = time.perf_counter()
     fold_constants(gm)
     aten_mha.simplify_attention_masks(gm)
     # Symbols tied on the whole graph, so that every region is written (and
@@ -521,6 +543,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
                   and n not in in_part and n in support.reasons]
     left = sorted({_op_name(n) for n in left_nodes})
     if info is not None:
+        info.add_time("partition", time.perf_counter() - t_start)
         info.index = sum(1 for g in _graphs if g.compiled)  # numbered as explain lists them
         info.compiled = True
         for n in left_nodes:
@@ -550,6 +573,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
         sub = getattr(fused, node.target)
         sub._tirc_region = node.target
         sub._tirc_subst = subst
+        sub._tirc_info = info
         sub_ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
         consts = {}
         for arg, ph in zip(node.args, sub_ph):
@@ -578,6 +602,20 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
                       node.target, type(e).__name__, e)
     fused.recompile()
     return fused
+
+
+def _print_times(info):
+    """The compile-time report of one graph (option time_passes), to stderr."""
+    t = info.times
+    parts = ", ".join(f"{k} {t[k]:.3f}" for k in ("aot_autograd", "partition", "export", "tirc")
+                      if k in t)
+    lines = [f"tirc: graph {info.index} compiled in {t.get('total', 0.0):.3f} s ({parts})"]
+    for r in info.regions:
+        rec = r.get("record")
+        if rec is not None and rec.timings:
+            lines.append(f"tirc: region {r['name']}:")
+            lines.append(rec.timings.rstrip())
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _boxed(fn):
@@ -618,8 +656,19 @@ def tirc_backend(gm, example_inputs, options=None):
               if _is_constant_buffer(n, x)}
     info = _GraphInfo(gm, example_inputs)
     _graphs.append(info)
+    t_backend = time.perf_counter()
 
     def fw_compiler(fgm, fake_inputs):
+        t_fw = time.perf_counter()
+        info.add_time("aot_autograd", t_fw - t_backend)
+        try:
+            return _fw_compile(fgm, fake_inputs)
+        finally:
+            info.add_time("total", time.perf_counter() - t_backend)
+            if opts["time_passes"]:
+                _print_times(info)
+
+    def _fw_compile(fgm, fake_inputs):
         # aot_autograd keeps the flat input order; only use the buffer
         # positions when the count says nothing was added in front.
         c = consts if len(fake_inputs) == len(example_inputs) else {}

@@ -165,6 +165,11 @@ class Explanation:
                        f"{sum(v['count'] for v in g['left'].values())} op(s) left to PyTorch"
                        + ("; backward in PyTorch" if g["backward"] else ""))
             out.append(f"  attention: {g['n_sdpa']} sdpa, {g['n_softmax']} softmax not fused")
+            t = g.get("times") or {}
+            if "total" in t:
+                out.append(f"  compile: {t['total']:.2f} s (" + ", ".join(
+                    f"{k} {t[k]:.2f}" for k in ("aot_autograd", "partition", "export", "tirc")
+                    if k in t) + ")")
             for r in g["regions"]:
                 if r["status"] != "tirc":
                     out.append(f"  region {r['name']}: runs in PyTorch: {r['status']}")
@@ -228,7 +233,7 @@ def explain(fn=None, remarks=False, file=None):
         graphs.append({
             "index": info.index, "compile_id": info.compile_id, "origin": info.origin,
             "regions": regions, "left": {k: dict(v) for k, v in info.left.items()},
-            "backward": info.backward,
+            "backward": info.backward, "times": dict(info.times),
             "n_sdpa": sum(len(r["sdpa"]) for r in regions if r["status"] == "tirc"),
             "n_softmax": sum(len(r["softmax"]) for r in regions if r["status"] == "tirc"),
         })

@@ -9,8 +9,10 @@ Runs on the CPU by default; TIRC_TEST_DEVICE=cuda runs the same tests on the
 GPU (target "cuda", bf16 where the test says so).  Exit code 77 (skipped)
 when torch is not installed.
 """
+import contextlib
 import copy
 import glob
+import io
 import logging
 import os
 import re
@@ -708,6 +710,29 @@ class TestOptions(Base):
         self.assertEqual(files, ["graph_0.opt.tir", "graph_0.passes.txt", "graph_0.tir"])
         dump = open(os.path.join(d, "graph_0.passes.txt")).read()
         self.assertIn("// ----- IR after fuse-attention -----", dump)
+
+    def test_time_passes(self):
+        # The compile time by phase: the backend's (stderr), tirc's table per
+        # region (the record), and the graph's line in tirc.explain().
+        m = M.CrossAttention().to(DEVICE).eval()
+        x = torch.randn(2, 8, 64, device=DEVICE)
+        err = io.StringIO()
+        with torch.no_grad(), contextlib.redirect_stderr(err):
+            self.compile(m, options={"time_passes": True})(x, x)
+        text = err.getvalue()
+        self.assertRegex(text, r"tirc: graph \d+ compiled in [\d.]+ s \(aot_autograd [\d.]+, "
+                               r"partition [\d.]+, export [\d.]+, tirc [\d.]+\)")
+        rec = tirc.compiled_graphs()[0]
+        for phase in ("parse", "fuse-attention", "verify", "lower", "load", "total"):
+            self.assertIn(phase, rec.timings)
+        self.assertIn(rec.timings.splitlines()[0], text)
+        self.assertRegex(str(tirc.explain()), r"compile: [\d.]+ s \(aot_autograd")
+        # off by default: no table
+        tirc.reset()
+        torch._dynamo.reset()
+        with torch.no_grad():
+            self.compile(m)(x, x)
+        self.assertIsNone(tirc.compiled_graphs()[0].timings)
 
     def test_target_option_reaches_the_compiler(self):
         m = M.CrossAttention().to(DEVICE).eval()

@@ -155,7 +155,11 @@ static void test_gelu_mlp(void) {
     CHECK(covers(d, 1, "z", "z")); /* a run of one cheap instruction is a kernel too */
     CHECK(ins_are(d, 1, "y x") && outs_are(d, 1, "z"));
     CHECK(d->target == TIRRT_DEVICE_CUDA);
-    CHECK(d->kernels[0].source && strstr(d->kernels[0].source, "tirk_fused_0"));
+    /* Named by a hash of the source: tirk_fused_ and 16 hex digits. */
+    CHECK(d->kernels[0].name && strncmp(d->kernels[0].name, "tirk_fused_", 11) == 0 &&
+          strlen(d->kernels[0].name) == 27);
+    CHECK(d->kernels[0].source && strstr(d->kernels[0].source, d->kernels[0].name));
+    CHECK(strcmp(d->kernels[0].name, d->kernels[1].name) != 0);
     /* The gelu is the op table's f32 row function, rounded to f16, in the
      * kernel body (the embedded common headers make tir_ewf_* by token
      * pasting, so this text only comes from the generated code). */
@@ -437,6 +441,43 @@ static void test_compile_and_cache(void) {
   CHECK(system(cmd) == 0);
 }
 
+/* Two equal layers: their runs get one source and one name (registers are
+ * numbered in the kernel, not by program value), compile once, and the
+ * emitted C holds the binary once. */
+static void test_repeated_layers(void) {
+  static const char *TWO =
+      "func @main(%x: f16[8, 64], %w: f16[64, 64]) -> (f16[8, 64]) {\n"
+      "  %a = linear(%x, %w)\n  %b = gelu(%a)\n  %c = mul(%b, %x)\n"
+      "  %d = linear(%c, %w)\n  %e = gelu(%d)\n  %f = mul(%e, %c)\n"
+      "  return %f\n}\n";
+  Prog p;
+  const tirrt_program_def_t *d = plan(&p, TWO);
+  CHECK(d && d->n_kernels == 2);
+  if (d && d->n_kernels == 2) {
+    CHECK(strcmp(d->kernels[0].name, d->kernels[1].name) == 0);
+    CHECK(d->kernels[0].source == d->kernels[1].source);
+    CHECK(d->kernels[0].first_inst != d->kernels[1].first_inst); /* still two launches */
+  }
+  prog_free(&p);
+  if (!have_cuda) return;
+  CHECK(prog_load(&p, "two.tir", TWO, "") == TIR_OK);
+  TirCudaFuseOptions o = {.arch = 90, .cache_dir = "off"};
+  long before = tir_codegen_nvrtc_compile_count();
+  CHECK(p.cg && tir_codegen_fuse_cuda(p.cg, &o, p.diag) == TIR_OK);
+  CHECK(tir_codegen_nvrtc_compile_count() - before == 1);
+  d = tir_codegen_def(p.cg);
+  CHECK(d->n_kernels == 2 && d->kernels[0].cubin && d->kernels[0].cubin == d->kernels[1].cubin);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  CHECK(f && tir_codegen_emit_c(p.cg, "two.tir", true, f) == TIR_OK);
+  if (f) fclose(f);
+  CHECK(text && strstr(text, "k0_cubin[]") && !strstr(text, "k1_cubin[]"));
+  CHECK(text && strstr(text, ".cubin = k0_cubin") && !strstr(text, ".cubin = k1_cubin"));
+  free(text);
+  prog_free(&p);
+}
+
 /* The cache keys' hash against FIPS 180-2's examples (one and two blocks,
  * and a million bytes fed in odd pieces). */
 static void test_sha256(void) {
@@ -576,6 +617,7 @@ int main(int argc, char **argv) {
   test_not_fused();
   test_operand_limit();
   test_compile_and_cache();
+  test_repeated_layers();
   test_sha256();
   return CHECK_SUMMARY();
 }
