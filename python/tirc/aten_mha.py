@@ -328,6 +328,76 @@ def _split_batch_of_sum(gm, sdpa, mask):
 _VIEWS = (aten.view.default, aten._unsafe_view.default, aten.reshape.default)
 
 
+def _same_size(a, b):
+    """Two sizes (ints or SymInts) known equal without a guard."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    ea, eb = getattr(getattr(a, "node", None), "expr", a), getattr(getattr(b, "node", None), "expr", b)
+    try:
+        return bool(ea == eb)
+    except Exception:  # noqa: BLE001 - sympy could not decide
+        return False
+
+
+def _bool_mask_of_converted(mask):
+    """PyTorch's CUDA scaled_dot_product_attention turns a bool mask m into
+    an additive one before its fused kernels (ATen's
+    convert_boolean_attn_mask), and for the memory-efficient kernel also
+    pads the last dim to a multiple of 8 and slices it back, then expands to
+    [B, H, L, S] (preprocess_mask / pad_bias):
+
+        expand(slice(constant_pad_nd(
+            masked_fill(zeros_like(m, dtype=f), logical_not(m), -inf), [0, p]), -1, 0, S), [B, H, L, S])
+
+    The pad appends p columns on the right and the slice reads columns
+    [0, S) of the result, S being the size before the pad: exactly the
+    additive mask again.  expand only broadcasts, which sdpa does itself.
+    The additive mask is 0 where m holds and -inf where it does not, which
+    inside sdpa is the same mask as m (a row that keeps no key gives 0
+    either way, spec section 5).  So the sdpa may take m itself, whose
+    structure (causal, key padding) simplify-sdpa can then read.  Returns m,
+    or None when the mask is not this chain."""
+    node = mask
+    if node.op == "call_function" and node.target == aten.expand.default:
+        node = node.args[0]
+    if isinstance(node, torch.fx.Node) and node.op == "call_function" and \
+            node.target == aten.slice.Tensor:
+        a = list(node.args) + [None] * (5 - len(node.args))
+        x, dim, start, _end, step = a[:5]
+        pad = x
+        if not (isinstance(pad, torch.fx.Node) and pad.op == "call_function" and
+                pad.target == aten.constant_pad_nd.default):
+            return None
+        pv, sv = pad.meta.get("val"), node.meta.get("val")
+        src = pad.args[0]
+        srcv = src.meta.get("val") if isinstance(src, torch.fx.Node) else None
+        if not all(isinstance(t, torch.Tensor) for t in (pv, sv, srcv)):
+            return None
+        last = srcv.dim() - 1
+        widths = list(pad.args[1])
+        if dim not in (-1, last) or start not in (None, 0) or step not in (None, 1) or \
+                len(widths) != 2 or not _same_size(widths[0], 0) or \
+                not _same_size(sv.shape[-1], srcv.shape[-1]) or sv.dim() != srcv.dim():
+            return None
+        node = src
+    if not (isinstance(node, torch.fx.Node) and node.op == "call_function" and
+            node.target == aten.masked_fill.Scalar):
+        return None
+    base, cond, value = node.args[:3]
+    if value != NEG_INF or not isinstance(base, torch.fx.Node) or not isinstance(cond, torch.fx.Node):
+        return None
+    if base.target != aten.zeros_like.default or cond.target != aten.logical_not.default:
+        return None
+    m = base.args[0]
+    if cond.args[0] is not m or not isinstance(m, torch.fx.Node):
+        return None
+    mv, bv = m.meta.get("val"), base.meta.get("val")
+    if not isinstance(mv, torch.Tensor) or mv.dtype != torch.bool or \
+            not isinstance(bv, torch.Tensor) or not bv.dtype.is_floating_point:
+        return None
+    return m
+
+
 def simplify_attention_masks(gm):
     """Masks of sdpa ops that simplify-sdpa could not take apart as PyTorch
     writes them (see _split_batch_of_sum and the fast path's bool reading,
@@ -343,6 +413,8 @@ def simplify_attention_masks(gm):
         if not isinstance(mask, torch.fx.Node):
             continue
         new = _split_batch_of_sum(gm, node, mask)
+        if new is None:
+            new = _bool_mask_of_converted(mask)
         if new is None:
             continue
         if kind == "args":

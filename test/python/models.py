@@ -304,6 +304,24 @@ class SdpaGQA(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
 
 
+class CudaConvertedMask(nn.Module):
+    """SDPA with a bool causal + key padding mask, as PyTorch's CUDA dispatch
+    hands it to its fused kernels (ATen convert_boolean_attn_mask, then the
+    memory-efficient kernel's preprocess_mask: pad the last dim to a multiple
+    of 8, slice it back, expand to [B, H, L, S]); written out so the CPU
+    sees the graph a GPU run gets."""
+
+    def forward(self, q, k, v, am):
+        b, h, n, _ = q.shape
+        s = k.shape[2]
+        i = torch.arange(n, device=q.device)
+        j = torch.arange(s, device=q.device)
+        m = (j[None, :] <= i[:, None])[None, None] & am.bool()[:, None, None, :]
+        bias = torch.zeros_like(m, dtype=q.dtype).masked_fill(m.logical_not(), float("-inf"))
+        bias = F.pad(bias, (0, 8 - s % 8))[..., :s].expand(b, h, n, s)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
 class MHA(nn.Module):
     """nn.MultiheadAttention without weights (it calls SDPA), batch first."""
 

@@ -157,6 +157,26 @@ class TestSdpaCallers(Base):
         q, k, v = torch.randn(2, 8, 16, 32), torch.randn(2, 2, 16, 32), torch.randn(2, 2, 16, 32)
         self.check(M.SdpaGQA(), [q, k, v], LOW, n_sdpa=1, causal=True, gqa=True)
 
+    def test_cuda_converted_bool_mask(self):
+        # The additive, padded and expanded form of a bool mask that the CUDA
+        # sdpa dispatch writes is read back as the bool mask: is_causal plus
+        # a [B, 1, 1, S] key mask, also with symbolic sizes (the pad count
+        # 8 - S % 8 is then an expression).
+        for s in (20, 24):
+            q, k, v = torch.randn(2, 4, s, 16), torch.randn(2, 4, s, 16), torch.randn(2, 4, s, 16)
+            am = torch.ones(2, s, dtype=torch.long)
+            am[1, -3:] = 0  # right padding: every row keeps key 0
+            for dynamic in (False, True):
+                with self.subTest(s=s, dynamic=dynamic):
+                    torch._dynamo.reset()
+                    tirc.reset()
+                    lines = self.check(M.CudaConvertedMask(), [q, k, v, am], LOW, n_sdpa=1,
+                                       causal=True, masked=True, dynamic=dynamic)
+                    recs = tirc.compiled_graphs()
+                    self.assertEqual(len(recs), 1)
+                    sdpa, _ = tirc.report.parse_ir(recs[0].ir)
+                    self.assertRegex(sdpa[0]["mask_type"] or "", r"\[\w+, 1, 1, \w+\]", lines[0])
+
     def test_multihead_attention(self):
         self.check(M.MHA(), [torch.randn(2, 16, 64)], LOW, n_sdpa=1, causal=False, gqa=False)
 
