@@ -222,6 +222,11 @@ class Module:
         lib, keep = self._lib, []
         cuda = any(t.is_cuda for t in inputs)
         if cuda:
+            cpu = [i for i, t in enumerate(inputs) if not t.is_cuda]
+            if cpu:
+                raise TircError(1, "all inputs must be on one device: CUDA inputs and CPU inputs " +
+                                ", ".join(f"{self.input_names[i] if i < len(self.input_names) else i} "
+                                          f"{inputs[i].dtype} {tuple(inputs[i].shape)}" for i in cpu))
             inputs = [t if t.is_contiguous() else t.contiguous() for t in inputs]
         ins = self._describe_inputs(inputs)
         err = ctypes.c_void_p()
@@ -229,7 +234,9 @@ class Module:
                                            self._out_sh, ctypes.byref(err))
         if rc:
             raise TircError(rc, _take_error(lib, err))
-        device = inputs[0].device if inputs else torch.device("cpu")
+        # the GPU's when any input is there (a 0-d CPU scalar may come first)
+        device = next((t.device for t in inputs if t.is_cuda), None) if cuda else None
+        device = device or (inputs[0].device if inputs else torch.device("cpu"))
         outs = []
         for j in range(self.n_outputs):
             dt = _FROM_DL[(self._out_dt[j].code, self._out_dt[j].bits)]

@@ -339,61 +339,90 @@ def _same_size(a, b):
         return False
 
 
-def _bool_mask_of_converted(mask):
+# PyTorch's CUDA sdpa writes a bool mask m as where(m, 0, fill) before its
+# fused kernels: fill -inf for the memory-efficient kernel, -65504 (f16's
+# lowest finite value, also for bf16) for cuDNN's.
+_CUDNN_FILL = -65504.0
+
+
+def _scalar_value(gm, x):
+    """The value of a 0-d constant operand (a number, scalar_tensor, full([]),
+    a 0-d lifted constant), else None."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    if not isinstance(x, torch.fx.Node):
+        return None
+    if x.op == "call_function" and x.target == aten.scalar_tensor.default:
+        return float(x.args[0]) if isinstance(x.args[0], (int, float)) else None
+    if x.op == "call_function" and x.target == aten.full.default and list(x.args[0]) == []:
+        return float(x.args[1]) if isinstance(x.args[1], (int, float)) else None
+    if x.op == "get_attr":
+        obj = gm
+        for part in x.target.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, torch.Tensor) and obj.dim() == 0:
+            with unset_fake_temporarily():
+                return float(obj.item())
+    return None
+
+
+def _bool_mask_of_converted(gm, sdpa, mask):
     """PyTorch's CUDA scaled_dot_product_attention turns a bool mask m into
-    an additive one before its fused kernels (ATen's
-    convert_boolean_attn_mask), and for the memory-efficient kernel also
-    pads the last dim to a multiple of 8 and slices it back, then expands to
-    [B, H, L, S] (preprocess_mask / pad_bias):
+    an additive one before its fused kernels, and for the memory-efficient
+    kernel also pads the last dim to a multiple of 8 and slices it back, then
+    expands to [B, H, L, S] (ATen's convert_boolean_attn_mask[_cudnn] and
+    preprocess_mask; seen in the graphs an H100 run hands the backend):
 
         expand(slice(constant_pad_nd(
-            masked_fill(zeros_like(m, dtype=f), logical_not(m), -inf), [0, p]), -1, 0, S), [B, H, L, S])
+            where(m, scalar_tensor(0), scalar_tensor(fill)), [0, p], 0), -1, 0, S), [B, H, L, S])
 
     The pad appends p columns on the right and the slice reads columns
     [0, S) of the result, S being the size before the pad: exactly the
     additive mask again.  expand only broadcasts, which sdpa does itself.
-    The additive mask is 0 where m holds and -inf where it does not, which
-    inside sdpa is the same mask as m (a row that keeps no key gives 0
-    either way, spec section 5).  So the sdpa may take m itself, whose
-    structure (causal, key padding) simplify-sdpa can then read.  Returns m,
-    or None when the mask is not this chain."""
+    With fill = -inf (the memory-efficient kernel's), the additive mask is
+    the same mask as m inside sdpa (a row that keeps no key gives 0 either
+    way, spec section 5).  With cuDNN's fill -65504 in f16/bf16, this reads
+    back the bool mask the user passed, which PyTorch wrote with a finite
+    value for its kernel: the two differ only where a masked score would
+    exceed a kept one by more than ~65,000 (then exp(-65504 + d) is not 0 in
+    f32) and on rows that keep no key (cuDNN averages V there, sdpa gives
+    0).  docs/torch.md states this deviation.  Returns m, or None when the
+    mask is not this chain."""
     node = mask
     if node.op == "call_function" and node.target == aten.expand.default:
         node = node.args[0]
     if isinstance(node, torch.fx.Node) and node.op == "call_function" and \
             node.target == aten.slice.Tensor:
         a = list(node.args) + [None] * (5 - len(node.args))
-        x, dim, start, _end, step = a[:5]
-        pad = x
+        pad, dim, start, _end, step = a[:5]
         if not (isinstance(pad, torch.fx.Node) and pad.op == "call_function" and
                 pad.target == aten.constant_pad_nd.default):
             return None
-        pv, sv = pad.meta.get("val"), node.meta.get("val")
+        sv = node.meta.get("val")
         src = pad.args[0]
         srcv = src.meta.get("val") if isinstance(src, torch.fx.Node) else None
-        if not all(isinstance(t, torch.Tensor) for t in (pv, sv, srcv)):
+        if not all(isinstance(t, torch.Tensor) for t in (sv, srcv)):
             return None
         last = srcv.dim() - 1
         widths = list(pad.args[1])
         if dim not in (-1, last) or start not in (None, 0) or step not in (None, 1) or \
-                len(widths) != 2 or not _same_size(widths[0], 0) or \
-                not _same_size(sv.shape[-1], srcv.shape[-1]) or sv.dim() != srcv.dim():
+                len(widths) != 2 or not _same_size(widths[0], 0) or sv.dim() != srcv.dim() or \
+                not _same_size(sv.shape[-1], srcv.shape[-1]):
             return None
         node = src
     if not (isinstance(node, torch.fx.Node) and node.op == "call_function" and
-            node.target == aten.masked_fill.Scalar):
+            node.target == aten.where.self):
         return None
-    base, cond, value = node.args[:3]
-    if value != NEG_INF or not isinstance(base, torch.fx.Node) or not isinstance(cond, torch.fx.Node):
-        return None
-    if base.target != aten.zeros_like.default or cond.target != aten.logical_not.default:
-        return None
-    m = base.args[0]
-    if cond.args[0] is not m or not isinstance(m, torch.fx.Node):
-        return None
-    mv, bv = m.meta.get("val"), base.meta.get("val")
+    m, zero, fill = node.args[:3]
+    mv, wv = (m.meta.get("val") if isinstance(m, torch.fx.Node) else None), node.meta.get("val")
     if not isinstance(mv, torch.Tensor) or mv.dtype != torch.bool or \
-            not isinstance(bv, torch.Tensor) or not bv.dtype.is_floating_point:
+            not isinstance(wv, torch.Tensor) or not wv.dtype.is_floating_point:
+        return None
+    f = _scalar_value(gm, fill)
+    if _scalar_value(gm, zero) != 0.0 or f is None:
+        return None
+    cudnn = getattr(sdpa.target, "overloadpacket", None) is aten._scaled_dot_product_cudnn_attention
+    if not (f == NEG_INF or (f == _CUDNN_FILL and cudnn and wv.dtype in (torch.float16, torch.bfloat16))):
         return None
     return m
 
@@ -414,8 +443,6 @@ def simplify_attention_masks(gm):
             continue
         new = _split_batch_of_sum(gm, node, mask)
         if new is None:
-            new = _bool_mask_of_converted(mask)
-        if new is None:
             continue
         if kind == "args":
             node.args = node.args[:where] + (new,) + node.args[where + 1:]
@@ -425,6 +452,36 @@ def simplify_attention_masks(gm):
             node.kwargs = kw
         n += 1
     n += simplify_fast_path_masks(gm)
+    if n:
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+    return n
+
+
+def read_back_bool_masks(gm):
+    """Gives each sdpa whose mask is PyTorch's CUDA conversion of a bool mask
+    (_bool_mask_of_converted) the bool mask itself.  Runs before constant
+    folding, so that a mask built from constants (HF's causal mask) folds as
+    bool data, which the prover reads.  Returns the number of masks replaced."""
+    n = 0
+    for node in list(gm.graph.nodes):
+        slot = _mask_slot(node)
+        if slot is None:
+            continue
+        kind, where = slot
+        mask = node.args[where] if kind == "args" else node.kwargs[where]
+        if not isinstance(mask, torch.fx.Node):
+            continue
+        new = _bool_mask_of_converted(gm, node, mask)
+        if new is None:
+            continue
+        if kind == "args":
+            node.args = node.args[:where] + (new,) + node.args[where + 1:]
+        else:
+            kw = dict(node.kwargs)
+            kw[where] = new
+            node.kwargs = kw
+        n += 1
     if n:
         gm.graph.eliminate_dead_code()
         gm.recompile()

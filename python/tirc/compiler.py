@@ -289,6 +289,15 @@ class TircPartition(torch.nn.Module):
                           "this graph now runs in PyTorch", ph.name)
                 return self.eager(*args)
         tensors = [args[i] for i in self.arg_pos]
+        # PyTorch lets CPU tensors meet CUDA ones in some ops (0-d scalars,
+        # CPU index tensors: Mistral's sliding-window cache indexes CUDA K/V
+        # with CPU positions); libtirc takes one device per call, so they
+        # move to the GPU (a small copy), and so do the size carriers below.
+        cuda = next((t.device for t in tensors
+                     if isinstance(t, torch.Tensor) and t.device.type == "cuda"), None)
+        if cuda is not None:
+            tensors = [t.to(cuda) if isinstance(t, torch.Tensor) and t.device.type == "cpu"
+                       else t for t in tensors]
         if self.exported.sym_inputs or self.exported.unified:
             env = self._sym_values(args)
             if env is None:  # sizes the compiled module took as equal differ in this call
@@ -297,7 +306,7 @@ class TircPartition(torch.nn.Module):
                           "call; such calls run in PyTorch", self.region,
                           ", ".join(f"{a} = {b}" for a, b in self.exported.unified.items()))
                 return self.eager(*args)
-            dev = tensors[0].device if tensors else torch.device("cpu")
+            dev = cuda or torch.device("cpu")
             for s in self.exported.sym_inputs:
                 if s not in env:
                     raise RuntimeError(f"tirc: cannot find the value of symbol {s}")
@@ -525,6 +534,7 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     const_tensors: placeholder index -> real buffer tensor to inline.
     info: the _GraphInfo to fill in (tirc.explain), if any."""
     t_start = time.perf_counter()
+    aten_mha.read_back_bool_masks(gm)  # before folding: HF's constant causal mask folds as bool
     fold_constants(gm)
     aten_mha.simplify_attention_masks(gm)
     # Symbols tied on the whole graph, so that every region is written (and

@@ -101,11 +101,12 @@ def _padded_product(E, node):
     out = _tensor_val(node)
     if w is None or out.dim() != 2 or not out.dtype.is_floating_point:
         return None
-    try:
-        M, N = (int(d) for d in out.shape)
-        K = int(_tensor_val(a).shape[-1])
-    except (TypeError, ValueError):  # symbolic sizes: not padded
+    dims = list(out.shape) + [_tensor_val(a).shape[-1]]
+    # Symbolic sizes are not padded; int() of a SymInt would specialize it
+    # (a guard, and a recompile for every new size), so look, do not convert.
+    if not all(type(d) is int for d in dims):
         return None
+    M, N, K = dims
     es = out.element_size()
     if (N * es) % 16 == 0 or es > 16 or (E.pad_products != "any" and M * N * K < PAD_MIN_MACS):
         return None

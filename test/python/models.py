@@ -306,7 +306,8 @@ class SdpaGQA(nn.Module):
 
 class CudaConvertedMask(nn.Module):
     """SDPA with a bool causal + key padding mask, as PyTorch's CUDA dispatch
-    hands it to its fused kernels (ATen convert_boolean_attn_mask, then the
+    hands it to its memory-efficient kernel (ATen convert_boolean_attn_mask:
+    where(m, 0, -inf), then the
     memory-efficient kernel's preprocess_mask: pad the last dim to a multiple
     of 8, slice it back, expand to [B, H, L, S]); written out so the CPU
     sees the graph a GPU run gets."""
@@ -317,7 +318,9 @@ class CudaConvertedMask(nn.Module):
         i = torch.arange(n, device=q.device)
         j = torch.arange(s, device=q.device)
         m = (j[None, :] <= i[:, None])[None, None] & am.bool()[:, None, None, :]
-        bias = torch.zeros_like(m, dtype=q.dtype).masked_fill(m.logical_not(), float("-inf"))
+        zero = torch.scalar_tensor(0.0, dtype=q.dtype, device=q.device)
+        fill = torch.scalar_tensor(float("-inf"), dtype=q.dtype, device=q.device)
+        bias = torch.where(m, zero, fill)
         bias = F.pad(bias, (0, 8 - s % 8))[..., :s].expand(b, h, n, s)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 

@@ -115,8 +115,10 @@ class TestModels(Base):
 
     def test_nanogpt_f32_dynamic_one_compile(self):
         # One compile for several batch sizes and sequence lengths (symbolic dims).
+        # wide_outputs=True: the padded-product check must not specialize the
+        # symbolic sizes (on CUDA it is on by default).
         m = M.NanoGPT(n_layer=1, flash=False).to(DEVICE).eval()
-        c = self.compile(m, dynamic=True)
+        c = self.compile(m, dynamic=True, options={"wide_outputs": True})
         with torch.no_grad():
             for b, t in ((2, 16), (3, 24), (4, 40)):
                 idx = torch.randint(0, 96, (b, t), device=DEVICE)
@@ -176,6 +178,39 @@ class TestSdpaCallers(Base):
                     self.assertEqual(len(recs), 1)
                     sdpa, _ = tirc.report.parse_ir(recs[0].ir)
                     self.assertRegex(sdpa[0]["mask_type"] or "", r"\[\w+, 1, 1, \w+\]", lines[0])
+
+    def test_cudnn_bool_mask_read_back(self):
+        # where(m, 0, -65504): PyTorch's cuDNN form of a bool mask, read back
+        # as m only for that op, f16/bf16, and exactly that fill (the graph
+        # is built by hand: the CPU has no cuDNN attention).
+        from tirc import aten_mha
+        aten = torch.ops.aten
+
+        def graph(op, dtype, fill):
+            g = torch.fx.Graph()
+            q = g.placeholder("q")
+            m = g.placeholder("m")
+            q.meta["val"] = torch.empty(1, 2, 8, 16, dtype=dtype)
+            m.meta["val"] = torch.empty(1, 1, 8, 8, dtype=torch.bool)
+            z = g.call_function(aten.scalar_tensor.default, (0.0,), {"dtype": dtype})
+            f = g.call_function(aten.scalar_tensor.default, (fill,), {"dtype": dtype})
+            w = g.call_function(aten.where.self, (m, z, f))
+            w.meta["val"] = torch.empty(1, 1, 8, 8, dtype=dtype)
+            a = g.call_function(op, (q, q, q, w, False))
+            g.output(a)
+            gm = torch.fx.GraphModule(torch.nn.Module(), g)
+            aten_mha.read_back_bool_masks(gm)
+            sd = next(n for n in gm.graph.nodes if n.target == op)
+            return sd.args[3].name
+        cudnn = aten._scaled_dot_product_cudnn_attention.default
+        eff = aten._scaled_dot_product_efficient_attention.default
+        self.assertEqual(graph(cudnn, torch.bfloat16, -65504.0), "m")
+        self.assertEqual(graph(cudnn, torch.float16, -65504.0), "m")
+        self.assertEqual(graph(cudnn, torch.bfloat16, float("-inf")), "m")
+        self.assertEqual(graph(eff, torch.float32, float("-inf")), "m")
+        self.assertEqual(graph(cudnn, torch.float32, -65504.0), "where_self")  # not PyTorch's form
+        self.assertEqual(graph(eff, torch.bfloat16, -65504.0), "where_self")   # finite fill, not cuDNN
+        self.assertEqual(graph(cudnn, torch.bfloat16, -1e4), "where_self")     # does not mask
 
     def test_multihead_attention(self):
         self.check(M.MHA(), [torch.randn(2, 16, 64)], LOW, n_sdpa=1, causal=False, gqa=False)
