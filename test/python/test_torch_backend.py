@@ -30,7 +30,11 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+# TIRC_TEST_INSTALLED=1: test the tirc package pip installed (scripts/test-install.sh),
+# not the source tree's python/.
+PYDIR = None if os.environ.get("TIRC_TEST_INSTALLED") else os.path.join(ROOT, "python")
+if PYDIR:
+    sys.path.insert(0, PYDIR)
 sys.path.insert(0, HERE)
 
 import tirc  # noqa: E402
@@ -753,6 +757,15 @@ class TestAutograd(Base):
 
 
 class TestOptions(Base):
+    def test_installed_package_when_asked(self):
+        # scripts/test-install.sh runs these tests against the pip-installed
+        # package: it must be that copy, with its own libtirc.
+        if not os.environ.get("TIRC_TEST_INSTALLED"):
+            self.skipTest("source tree run")
+        pkg = os.path.dirname(os.path.abspath(tirc.__file__))
+        self.assertFalse(pkg.startswith(os.path.join(ROOT, "python")), pkg)
+        self.assertEqual(tirc._lib.library().path, os.path.join(pkg, "libtirc.so"))
+
     def test_dump_ir_to_directory_and_sdpa_kernel(self):
         d = tempfile.mkdtemp(prefix="tirc-dump-")
         m = M.CrossAttention().to(DEVICE).eval()
@@ -807,11 +820,11 @@ class TestOptions(Base):
         self.assertIn("tirc", torch._dynamo.list_backends())
 
     def test_disk_cache_second_process(self):
-        code = ("import sys, torch; sys.path[:0] = [%r, %r]; import tirc, models as M\n"
+        code = ("import sys, torch; sys.path[:0] = %r; import tirc, models as M\n"
                 "m = M.CrossAttention().to(%r).eval(); x = torch.randn(2, 8, 64, device=%r)\n"
                 "with torch.no_grad(): torch.compile(m, backend='tirc', options={'cache_dir': %r})(x, x)\n"
                 "print('HIT' if tirc.compiled_graphs()[0].cache_hit else 'MISS')\n"
-                % (os.path.join(ROOT, "python"), HERE, DEVICE.type, DEVICE.type, self.cache))
+                % ([p for p in (PYDIR, HERE) if p], DEVICE.type, DEVICE.type, self.cache))
         runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
                 for _ in range(2)]
         for r in runs:
