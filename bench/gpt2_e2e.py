@@ -10,7 +10,7 @@ test/python/models.py (NanoGPT), which bench/torch_gpt2.py times in PyTorch;
 `torch_gpt2.py --tir TIRC bench/gpt2_small.tir` adds this program's time,
 compiled by the tirc driver, to the same table.
 
-Usage: gpt2_e2e.py gen OUT.tir
+Usage: gpt2_e2e.py gen OUT.tir [--layers N]   (N blocks: compile-time scaling)
 """
 import argparse
 import math
@@ -19,7 +19,7 @@ import os
 NL, NH, C, V, BLOCK = 12, 12, 768, 50257, 1024
 
 
-def gen(path):
+def gen(path, NL=NL):
     bias = os.path.relpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples",
                                         "gpt2_bias.safetensors"), os.path.dirname(os.path.abspath(path)))
     d = C // NH
@@ -81,8 +81,9 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
     g.add_argument("out")
+    g.add_argument("--layers", type=int, default=NL, help="transformer blocks (default 12)")
     a = ap.parse_args()
-    gen(a.out)
+    gen(a.out, a.layers)
 
 
 if __name__ == "__main__":
