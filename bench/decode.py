@@ -42,23 +42,8 @@ except ImportError as e:
 
 import tirc  # noqa: E402,F401  (registers the backend)
 
-MODELS = {
-    "gpt2": dict(model_type="gpt2",
-                 cfg=dict(n_layer=12, n_head=12, n_embd=768, vocab_size=50257, n_positions=1024)),
-    "llama": dict(model_type="llama",
-                  cfg=dict(num_hidden_layers=16, hidden_size=2048, num_attention_heads=32,
-                           num_key_value_heads=8, intermediate_size=8192, vocab_size=128256,
-                           max_position_embeddings=4096, rope_theta=500000.0,
-                           tie_word_embeddings=True)),
-}
-TINY = {
-    "gpt2": dict(model_type="gpt2",
-                 cfg=dict(n_layer=2, n_head=4, n_embd=64, vocab_size=128, n_positions=128)),
-    "llama": dict(model_type="llama",
-                  cfg=dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=8,
-                           num_key_value_heads=2, intermediate_size=128, vocab_size=128,
-                           max_position_embeddings=128, tie_word_embeddings=True)),
-}
+from hf_models import FULL as MODELS, TINY  # noqa: E402  (the same model configs)
+
 BACKENDS = ("eager", "inductor", "inductor-ro", "tirc", "tirc-static")
 
 

@@ -427,11 +427,9 @@ def _bool_mask_of_converted(gm, sdpa, mask):
     return m
 
 
-def simplify_attention_masks(gm):
-    """Masks of sdpa ops that simplify-sdpa could not take apart as PyTorch
-    writes them (see _split_batch_of_sum and the fast path's bool reading,
-    above); rewritten to the same masks in forms it reads.  Returns the
-    number of masks rewritten."""
+def _rewrite_masks(gm, rewrite):
+    """Gives each sdpa the mask rewrite(gm, sdpa, mask) returns (None: keeps
+    its own).  Returns the number of masks replaced."""
     n = 0
     for node in list(gm.graph.nodes):
         slot = _mask_slot(node)
@@ -441,7 +439,7 @@ def simplify_attention_masks(gm):
         mask = node.args[where] if kind == "args" else node.kwargs[where]
         if not isinstance(mask, torch.fx.Node):
             continue
-        new = _split_batch_of_sum(gm, node, mask)
+        new = rewrite(gm, node, mask)
         if new is None:
             continue
         if kind == "args":
@@ -451,11 +449,23 @@ def simplify_attention_masks(gm):
             kw[where] = new
             node.kwargs = kw
         n += 1
-    n += simplify_fast_path_masks(gm)
+    return n
+
+
+def _cleanup(gm, n):
     if n:
         gm.graph.eliminate_dead_code()
         gm.recompile()
     return n
+
+
+def simplify_attention_masks(gm):
+    """Masks of sdpa ops that simplify-sdpa could not take apart as PyTorch
+    writes them (see _split_batch_of_sum and the fast path's bool reading,
+    above); rewritten to the same masks in forms it reads.  Returns the
+    number of masks rewritten."""
+    n = _rewrite_masks(gm, _split_batch_of_sum)
+    return _cleanup(gm, n + simplify_fast_path_masks(gm))
 
 
 def read_back_bool_masks(gm):
@@ -463,29 +473,7 @@ def read_back_bool_masks(gm):
     (_bool_mask_of_converted) the bool mask itself.  Runs before constant
     folding, so that a mask built from constants (HF's causal mask) folds as
     bool data, which the prover reads.  Returns the number of masks replaced."""
-    n = 0
-    for node in list(gm.graph.nodes):
-        slot = _mask_slot(node)
-        if slot is None:
-            continue
-        kind, where = slot
-        mask = node.args[where] if kind == "args" else node.kwargs[where]
-        if not isinstance(mask, torch.fx.Node):
-            continue
-        new = _bool_mask_of_converted(gm, node, mask)
-        if new is None:
-            continue
-        if kind == "args":
-            node.args = node.args[:where] + (new,) + node.args[where + 1:]
-        else:
-            kw = dict(node.kwargs)
-            kw[where] = new
-            node.kwargs = kw
-        n += 1
-    if n:
-        gm.graph.eliminate_dead_code()
-        gm.recompile()
-    return n
+    return _cleanup(gm, _rewrite_masks(gm, _bool_mask_of_converted))
 
 
 def simplify_fast_path_masks(gm):
