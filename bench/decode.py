@@ -65,7 +65,17 @@ def prepare(model, backend):
         model.forward = torch.compile(orig, dynamic=True)
     elif backend == "inductor-ro":
         kw["cache_implementation"] = "static"
-        model.forward = torch.compile(orig, mode="reduce-overhead")
+        compiled = torch.compile(orig, mode="reduce-overhead")
+
+        def step(*args, **kwargs):
+            # generate() keeps the last step's logits past the next replay,
+            # which CUDA graph trees forbid: mark each step and copy them out
+            # (not yet run on a GPU: the first attempt failed without this).
+            torch.compiler.cudagraph_mark_step_begin()
+            out = compiled(*args, **kwargs)
+            out.logits = out.logits.clone()
+            return out
+        model.forward = step
     elif backend == "tirc":
         model.forward = torch.compile(orig, backend="tirc", dynamic=True)
     elif backend == "tirc-static":
