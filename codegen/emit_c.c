@@ -97,7 +97,7 @@ static void kernels(FILE *f, const tirrt_program_def_t *d) {
     int_array(f, name, kd->in, kd->n_in);
     snprintf(name, sizeof name, "k%d_out", k);
     int_array(f, name, kd->out, kd->n_out);
-    if (same_code(d, k) != k) continue;
+    if (same_code(d, k) != k) continue; /* written with the first kernel of this code */
     if (kd->cubin) {
       snprintf(name, sizeof name, "k%d_cubin", k);
       byte_array(f, name, kd->cubin, kd->cubin_size);

@@ -115,6 +115,7 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
   tirrt_kernel_def_t *kernels = calloc(cnt, sizeof *kernels);
   int32_t *rep = malloc(cnt * sizeof *rep);        /* kernel -> first kernel of equal source */
   int32_t *slot = malloc(cnt * sizeof *slot);      /* first kernel -> its build */
+  char **generic_src = calloc(cnt, sizeof *generic_src); /* first kernel -> its placeholder-name source */
   Builds b = {.name = calloc(cnt, sizeof(char *)), .src = calloc(cnt, sizeof(char *)),
               .bin = calloc(cnt, sizeof(TirCudaBinary)), .err = calloc(cnt, sizeof(char *)),
               .st = calloc(cnt, sizeof(TirStatus)), .arch = opts->arch};
@@ -122,25 +123,27 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
   b.cache_dir = cache_dir;
   TirStatus st = TIR_OK;
   TirStrMap *by_name = tir_strmap_new(); /* kernel name -> 1 + first kernel of that name */
-  bool ok = tir_codegen_own(cg, kernels) && by_name && rep && slot && b.name && b.src && b.bin && b.err &&
-            b.st;
+  bool ok = tir_codegen_own(cg, kernels) && by_name && rep && slot && generic_src && b.name && b.src &&
+            b.bin && b.err && b.st;
   double t0 = tir_now_ms();
   for (int32_t k = 0; k < n && ok; k++) {
     const TirFusePlan *p = &plans[k];
     tirrt_kernel_def_t *kd = &kernels[k];
     char name[40];
-    char *src = tir_fuse_source(def, p, "tirk_fused");
-    ok = src && kernel_name(src, name);
-    free(src);
-    src = ok ? tir_fuse_source(def, p, name) : NULL;
+    /* Written once under a placeholder name, which names and identifies
+     * it; only a run with new code is written again under its name. */
+    char *generic = tir_fuse_source(def, p, "tirk_fused");
+    ok = generic && kernel_name(generic, name);
     rep[k] = k;
-    intptr_t seen = src ? (intptr_t)tir_strmap_get(by_name, name, strlen(name)) : 0;
-    if (seen && strcmp(kernels[seen - 1].source, src) == 0) rep[k] = (int32_t)(seen - 1);
+    intptr_t seen = ok ? (intptr_t)tir_strmap_get(by_name, name, strlen(name)) : 0;
+    if (seen && strcmp(generic_src[seen - 1], generic) == 0) rep[k] = (int32_t)(seen - 1);
     if (rep[k] != k) {
-      free(src);
+      free(generic);
       kd->source = kernels[rep[k]].source;
       kd->name = kernels[rep[k]].name;
     } else {
+      generic_src[k] = generic;
+      char *src = ok ? tir_fuse_source(def, p, name) : NULL;
       kd->source = tir_codegen_own(cg, src) ? src : NULL;
       kd->name = copy_str(cg, name);
       if (kd->name && !seen && !tir_strmap_put(by_name, kd->name, strlen(kd->name), (void *)(intptr_t)(k + 1)))
@@ -214,6 +217,8 @@ TirStatus tir_codegen_fuse_cuda(TirCodegen *cg, const TirCudaFuseOptions *opts, 
   free(b.st);
   free(rep);
   free(slot);
+  for (int32_t k = 0; generic_src && k < n; k++) free(generic_src[k]);
+  free(generic_src);
   tir_strmap_free(by_name);
   free(plans);
   free(cache_dir);

@@ -59,9 +59,11 @@ static const char HELP[] =
 typedef struct {
   const char *input, *output, *emit;
   bool dump;
-  bool time_passes;
   tirc_compile_options_t c;
 } Options;
+
+/* --time-passes: the one table a run of the driver fills. */
+static TirTimings timings;
 
 static int usage_error(const char *fmt, const char *arg) {
   fputs("tirc: error: ", stderr);
@@ -119,7 +121,7 @@ static int parse_args(int argc, char **argv, Options *o) {
     } else if (strcmp(a, "--remarks") == 0) {
       o->c.remarks = true;
     } else if (strcmp(a, "--time-passes") == 0) {
-      o->time_passes = true;
+      o->c.timings = &timings;
     } else if (strcmp(a, "-O0") == 0) {
       o->c.opt_level = 0;
     } else if (strcmp(a, "-O1") == 0) {
@@ -262,8 +264,6 @@ static int run(int argc, char **argv, const Options *defaults) {
   if (!diag) return oom_error();
   TirModule *m = NULL;
   TirCodegen *cg = NULL;
-  static TirTimings timings;
-  if (o.time_passes) o.c.timings = &timings;
   rc = front(&o, diag, false, &m, &cg);
   if (o.c.timings) tir_timing_print(stderr, o.c.timings);
   if (rc == TIR_OK) /* the program sees FILE as its name */
@@ -294,7 +294,5 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return run(argc, argv, &o);
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc;
-  static TirTimings timings;
-  if (o.time_passes) o.c.timings = &timings;
   return compile(&o);
 }
