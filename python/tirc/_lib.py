@@ -234,9 +234,7 @@ class Module:
                                            self._out_sh, ctypes.byref(err))
         if rc:
             raise TircError(rc, _take_error(lib, err))
-        # the GPU's when any input is there (a 0-d CPU scalar may come first)
-        device = next((t.device for t in inputs if t.is_cuda), None) if cuda else None
-        device = device or (inputs[0].device if inputs else torch.device("cpu"))
+        device = inputs[0].device if inputs else torch.device("cpu")  # one device (checked above)
         outs = []
         for j in range(self.n_outputs):
             dt = _FROM_DL[(self._out_dt[j].code, self._out_dt[j].bits)]

@@ -207,6 +207,14 @@ def _name(node):
     return getattr(getattr(t, "overloadpacket", None), "__name__", None)
 
 
+def _attr(gm, target):
+    """The object a get_attr node names ("a.b.c" under gm), or None."""
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 def zero_or_neg_inf(node, gm, depth=0):
     """Is every element of the float FX value `node` 0 or -inf, by the ops
     that make it (or by its data, for a constant)?  Then adding it to the
@@ -217,9 +225,7 @@ def zero_or_neg_inf(node, gm, depth=0):
     if not isinstance(v, torch.Tensor) or not v.dtype.is_floating_point:
         return False
     if node.op == "get_attr":
-        t = gm
-        for part in node.target.split("."):
-            t = getattr(t, part, None)
+        t = _attr(gm, node.target)
         if not isinstance(t, torch.Tensor) or not t.dtype.is_floating_point:
             return False
         with unset_fake_temporarily():
@@ -357,9 +363,7 @@ def _scalar_value(gm, x):
     if x.op == "call_function" and x.target == aten.full.default and list(x.args[0]) == []:
         return float(x.args[1]) if isinstance(x.args[1], (int, float)) else None
     if x.op == "get_attr":
-        obj = gm
-        for part in x.target.split("."):
-            obj = getattr(obj, part, None)
+        obj = _attr(gm, x.target)
         if isinstance(obj, torch.Tensor) and obj.dim() == 0:
             with unset_fake_temporarily():
                 return float(obj.item())

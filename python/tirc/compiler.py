@@ -614,12 +614,16 @@ def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     return fused
 
 
+def times_text(t, digits):
+    """A graph's compile phases (_GraphInfo.times) as "aot_autograd 1.42, ..."."""
+    return ", ".join(f"{k} {t[k]:.{digits}f}" for k in ("aot_autograd", "partition", "export", "tirc")
+                     if k in t)
+
+
 def _print_times(info):
     """The compile-time report of one graph (option time_passes), to stderr."""
     t = info.times
-    parts = ", ".join(f"{k} {t[k]:.3f}" for k in ("aot_autograd", "partition", "export", "tirc")
-                      if k in t)
-    lines = [f"tirc: graph {info.index} compiled in {t.get('total', 0.0):.3f} s ({parts})"]
+    lines = [f"tirc: graph {info.index} compiled in {t.get('total', 0.0):.3f} s ({times_text(t, 3)})"]
     for r in info.regions:
         rec = r.get("record")
         if rec is not None and rec.timings:

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 
 from . import _lib
-from .compiler import _graphs
+from .compiler import _graphs, times_text
 
 _SDPA_KNOWN = ("is_causal", "causal_align", "scale", "dropout_p", "enable_gqa", "kernel",
                "exact_mask")
@@ -167,9 +167,7 @@ class Explanation:
             out.append(f"  attention: {g['n_sdpa']} sdpa, {g['n_softmax']} softmax not fused")
             t = g.get("times") or {}
             if "total" in t:
-                out.append(f"  compile: {t['total']:.2f} s (" + ", ".join(
-                    f"{k} {t[k]:.2f}" for k in ("aot_autograd", "partition", "export", "tirc")
-                    if k in t) + ")")
+                out.append(f"  compile: {t['total']:.2f} s ({times_text(t, 2)})")
             for r in g["regions"]:
                 if r["status"] != "tirc":
                     out.append(f"  region {r['name']}: runs in PyTorch: {r['status']}")
