@@ -118,6 +118,16 @@ int tirc_module_run_on_stream(tirc_module_t *module, const tirc_dltensor_t *inpu
                               const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                               void *cuda_stream, char **out_error);
 
+/* CUDA graphs (on unless turned off here): a run on CUDA tensors whose
+ * shapes and data pointers (inputs and outputs) equal an earlier run's is
+ * recorded in a CUDA graph the second time and replayed after, one launch
+ * for the whole run; results are the same.  Worth it when a model is
+ * called again and again on the same buffers (decoding with a static
+ * cache, benchmarks); a module keeps a few graphs. */
+void tirc_module_set_cuda_graphs(tirc_module_t *module, int on);
+/* Graphs recorded so far; -1 when recording failed (no more are tried). */
+int tirc_module_cuda_graphs_recorded(const tirc_module_t *module);
+
 /* Usable CUDA GPUs (0 without a driver or GPU, or in a CPU-only build). */
 int tirc_cuda_device_count(void);
 

@@ -69,6 +69,21 @@ typedef struct tirrt_backend_s {
   tirrt_status_t (*run_kernel)(void *run, void *prep, int32_t k, const tirrt_kernel_def_t *kd,
                                const tirrt_view_t *const *ins, const tirrt_view_t *const *outs,
                                const tirrt_view_t *space);
+
+  /* CUDA graphs (cuda_graph.c; NULL: the backend has none).  A graph is
+   * one run's work recorded under a key (the core's: shapes, data
+   * pointers, options), replayed for a run with the same key.
+   * graph_launch: replays key's graph, if there is one (*hit), and gives
+   * the results' types it recorded.  graph_begin: the run's work from
+   * here on is recorded, not run.  graph_end: stops recording; when ok
+   * (all of it was recorded) keeps the graph under key with the results'
+   * types and launches it; an error when recording failed (nothing ran:
+   * the core runs the work again without a graph). */
+  tirrt_status_t (*graph_launch)(void *run, void *prep, const void *key, size_t key_bytes,
+                                 tirrt_tensor_desc_t *out_descs, int32_t n_results, bool *hit);
+  tirrt_status_t (*graph_begin)(void *run);
+  tirrt_status_t (*graph_end)(void *run, void *prep, const void *key, size_t key_bytes,
+                              const tirrt_tensor_desc_t *out_descs, int32_t n_results, bool ok);
 } tirrt_backend_t;
 
 /* The CPU backend; never NULL. */

@@ -19,6 +19,7 @@ typedef struct {
 typedef struct {
   void **const_dev;                 /* per value: a constant's device copy */
   tirrt_cuda_module_t **modules;    /* per generated kernel; NULL: not loaded here */
+  tirrt_cuda_graphs_t *graphs;      /* its CUDA graphs, or NULL (cuda_graph.c) */
 } CudaPrep;
 
 static void cuda_end(void *run) {
@@ -30,6 +31,7 @@ static void cuda_end(void *run) {
       tirrt_status_free(tirrt_cuda_set_blas_stream(cr->ctx));
     }
     cr->ctx->allow_tf32 = cr->saved_tf32;
+    cr->ctx->n_checks = 0; /* a failed run's checks are moot */
     tirrt_cuda_run_unlock(cr->ctx);
   }
   if (cr->saved_device >= 0) cudaSetDevice(cr->saved_device);
@@ -70,15 +72,27 @@ static tirrt_status_t cuda_begin(const tirrt_run_options_t *o, void **out_run) {
   return NULL;
 }
 
+/* Waits for the run's work, then reads its range checks (one transfer,
+ * enqueued before the wait). */
 static tirrt_status_t cuda_sync(void *run) {
   CudaRun *cr = run;
+  tirrt_status_t s = tirrt_cuda_checks_fetch(cr->ctx);
   cudaError_t e = cudaStreamSynchronize(cr->ctx->stream);
-  return e == cudaSuccess ? NULL : tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
+  if (s) {
+    cr->ctx->n_checks = 0;
+    return s;
+  }
+  if (e != cudaSuccess) {
+    cr->ctx->n_checks = 0;
+    return tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
+  }
+  return tirrt_cuda_checks_read(cr->ctx);
 }
 
 static void cuda_unprepare(const tirrt_program_def_t *d, int32_t device, void *prep) {
   CudaPrep *cp = prep;
   if (!cp) return;
+  tirrt_cuda_graphs_free(device, cp->graphs); /* they use the constants */
   if (cp->const_dev)
     for (int32_t v = 0; v < d->n_values; v++) tirrt_cuda_release(device, cp->const_dev[v]);
   if (cp->modules)
@@ -169,6 +183,24 @@ static tirrt_status_t cuda_run_kernel(void *run, void *prep, int32_t k, const ti
   return tirrt_cuda_launch_fused(((CudaRun *)run)->ctx, m, kd, ins, outs, space);
 }
 
+static tirrt_status_t cuda_graph_launch(void *run, void *prep, const void *key, size_t key_bytes,
+                                        tirrt_tensor_desc_t *out_descs, int32_t n_results,
+                                        bool *hit) {
+  return tirrt_cuda_graph_launch(((CudaRun *)run)->ctx, ((CudaPrep *)prep)->graphs, key, key_bytes,
+                                 out_descs, n_results, hit);
+}
+
+static tirrt_status_t cuda_graph_begin(void *run) {
+  return tirrt_cuda_graph_begin(((CudaRun *)run)->ctx);
+}
+
+static tirrt_status_t cuda_graph_end(void *run, void *prep, const void *key, size_t key_bytes,
+                                     const tirrt_tensor_desc_t *out_descs, int32_t n_results,
+                                     bool ok) {
+  return tirrt_cuda_graph_end(((CudaRun *)run)->ctx, &((CudaPrep *)prep)->graphs, key, key_bytes,
+                              out_descs, n_results, ok);
+}
+
 static const tirrt_backend_t CUDA = {
     .name = "cuda",
     .device_memory = true,
@@ -187,6 +219,9 @@ static const tirrt_backend_t CUDA = {
     .supports = cuda_supports,
     .run = cuda_run,
     .run_kernel = cuda_run_kernel,
+    .graph_launch = cuda_graph_launch,
+    .graph_begin = cuda_graph_begin,
+    .graph_end = cuda_graph_end,
 };
 
 const tirrt_backend_t *tirrt_backend_cuda(void) { return &CUDA; }

@@ -129,6 +129,8 @@ static tirrt_status_t create(Device *d, int device) {
   c->lt_workspace_bytes = 32u << 20;
   TIRRT_CUDA_CHECK(cudaMalloc(&c->lt_workspace, c->lt_workspace_bytes));
   TIRRT_CUBLAS_CHECK(cublasSetWorkspace(c->blas, c->lt_workspace, c->lt_workspace_bytes));
+  TIRRT_CUDA_CHECK(cudaMalloc((void **)&c->check_dev, TIRRT_CUDA_MAX_CHECKS * sizeof(int64_t)));
+  TIRRT_CUDA_CHECK(cudaMallocHost((void **)&c->check_host, TIRRT_CUDA_MAX_CHECKS * sizeof(int64_t)));
   pthread_mutex_init(&d->lock, NULL);
   pthread_mutex_init(&d->run, NULL);
   return NULL;
@@ -147,6 +149,8 @@ tirrt_status_t tirrt_cuda_set_blas_stream(tirrt_cuda_ctx_t *c) {
 static void destroy(Device *d) {
   tirrt_cuda_ctx_t *c = &d->ctx;
   if (c->lt_workspace) cudaFree(c->lt_workspace);
+  if (c->check_dev) cudaFree(c->check_dev);
+  if (c->check_host) cudaFreeHost(c->check_host);
   if (c->lt) cublasLtDestroy(c->lt);
   if (c->blas) cublasDestroy(c->blas);
   if (c->stream) cudaStreamDestroy(c->stream);

@@ -39,7 +39,7 @@ tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
   memcpy(d.shape, v->shape, sizeof d.shape);
   size_t bytes;
   tirrt_status_t s = tirrt_tensor_desc_check(&d, NULL, &bytes);
-  if (!s) s = tirrt_cuda_alloc(c, bytes, mem);
+  if (!s) s = tirrt_cuda_scratch(c, bytes, mem);
   if (s) return s;
   *out = tirrt_view_contiguous(&d, *mem);
   return tirrt_cuda_copy(c, v, out);
@@ -124,17 +124,17 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     if (which == TIRRT_SDPA_FLASH) {
       size_t ws = tirk_sdpa_flash_workspace(&a);
       void *w = NULL;
-      if (ws && (s = tirrt_cuda_alloc(c, ws, &w))) goto done;
+      if (ws && (s = tirrt_cuda_scratch(c, ws, &w))) goto done;
       e = tirk_sdpa_flash(&a, w, c->stream);
-      tirrt_cuda_free(c, w);
+      tirrt_cuda_scratch_free(c, w);
     } else if (which == TIRRT_SDPA_MEM_EFFICIENT) {
       e = tirk_sdpa_mem_efficient(&a, c->stream);
     } else {
       size_t ws = tirk_sdpa_math_workspace(&a);
       void *w = NULL;
-      if ((s = tirrt_cuda_alloc(c, ws, &w))) goto done;
+      if ((s = tirrt_cuda_scratch(c, ws, &w))) goto done;
       e = tirk_sdpa_math(&a, c->blas, w, c->stream);
-      tirrt_cuda_free(c, w);
+      tirrt_cuda_scratch_free(c, w);
     }
     if (e == TIRK_OK) goto done;
     if (e != TIRK_ERR_UNSUPPORTED || attempt == 1) {
@@ -151,7 +151,7 @@ static tirrt_status_t sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     a.v = tirrt_tirk_view(&dv);
   }
 done:
-  for (int i = 0; i < 3; i++) tirrt_cuda_free(c, mem[i]);
+  for (int i = 0; i < 3; i++) tirrt_cuda_scratch_free(c, mem[i]);
   return s;
 }
 
@@ -272,12 +272,22 @@ tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
   case TIRRT_OP_EMBEDDING: {
     t0 = tirrt_tirk_view(ins[0]);
     t1 = tirrt_tirk_view(ins[1]);
-    int64_t *flag = NULL;
+    /* An index outside the table is bad input: the kernel writes zeros
+     * for it and its verdict into a check slot, read at the run's end
+     * (tirrt_cuda_checks_read). */
+    int64_t *flag = tirrt_cuda_check_slot(c, ins[0]->shape[0]);
+    if (flag) {
+      TIRRT_TIRK_CHECK(tirk_embedding(&t0, &t1, &to, flag, st), "embedding");
+      return NULL;
+    }
+    /* Every slot taken: read this one back now (not while capturing). */
+    if (c->arena)
+      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "more than %d embeddings in a CUDA graph",
+                               TIRRT_CUDA_MAX_CHECKS);
     if ((s = tirrt_cuda_alloc(c, sizeof *flag, (void **)&flag))) return s;
     tirk_err_t e = tirk_embedding(&t0, &t1, &to, flag, st);
     int64_t bad = -1;
     if (e == TIRK_OK) {
-      /* An index outside the table is bad input: read the flag back. */
       cudaError_t ce = cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, st);
       if (ce == cudaSuccess) ce = cudaStreamSynchronize(st);
       if (ce != cudaSuccess) s = tirrt_cuda_status(ce, "embedding check", __FILE__, __LINE__);

@@ -337,7 +337,7 @@ static tirrt_status_t gemm_padded(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
   int64_t per = 16 / (int64_t)es, ldp = (N + per - 1) / per * per, n0 = N / per * per;
   int64_t rows = tirrt_view_numel(out) / N;
   void *tmp = NULL;
-  tirrt_status_t s = tirrt_cuda_alloc(c, (size_t)(rows * ldp) * es, &tmp);
+  tirrt_status_t s = tirrt_cuda_scratch(c, (size_t)(rows * ldp) * es, &tmp);
   if (s) return s;
   tirrt_view_t t = *out;
   t.data = tmp;
@@ -357,7 +357,7 @@ static tirrt_status_t gemm_padded(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
                                       (size_t)rows, cudaMemcpyDeviceToDevice, c->stream);
     if (e != cudaSuccess) s = tirrt_cuda_status(e, "cudaMemcpy2DAsync", __FILE__, __LINE__);
   }
-  tirrt_cuda_free(c, tmp);
+  tirrt_cuda_scratch_free(c, tmp);
   return s;
 }
 
@@ -374,8 +374,8 @@ static tirrt_status_t gemm_or_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *a,
   s = tirrt_cuda_dense_copy(c, a, &da, &ma);
   if (!s) s = tirrt_cuda_dense_copy(c, b, &db, &mb);
   if (!s) s = gemm(c, &da, &db, bias, act, out);
-  tirrt_cuda_free(c, ma);
-  tirrt_cuda_free(c, mb);
+  tirrt_cuda_scratch_free(c, ma);
+  tirrt_cuda_scratch_free(c, mb);
   return s;
 }
 

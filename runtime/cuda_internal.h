@@ -48,6 +48,7 @@ tirrt_status_t tirrt_tirk_status(tirk_err_t e, const char *what);
   } while (0)
 
 /* ------------------------------------------------------------ the context */
+#define TIRRT_CUDA_MAX_CHECKS 256
 typedef struct tirrt_cuda_ctx_s {
   int device;
   int cc;        /* compute capability, e.g. 90 */
@@ -60,6 +61,19 @@ typedef struct tirrt_cuda_ctx_s {
   void *lt_workspace;
   size_t lt_workspace_bytes;
   bool allow_tf32;
+  /* Range checks (embedding indices) of the run in progress: each writes
+   * its verdict (TIRK_EMBEDDING_OK or the bad index) into a slot of
+   * check_dev; the run's sync copies the slots to check_host (pinned) in
+   * one transfer and reads them, so a run has no sync of its own before
+   * its end (and can be captured in a CUDA graph).  Fixed addresses: a
+   * captured graph writes the same slots on every replay. */
+  int64_t *check_dev, *check_host;
+  int64_t check_rows[TIRRT_CUDA_MAX_CHECKS]; /* per slot: the table's rows */
+  int n_checks;
+  /* While a run is being captured (cuda_graph.c): where its scratch
+   * memory comes from, and the stream the capture records. */
+  struct tirrt_cuda_arena_s *arena;
+  cudaStream_t capture_stream;
 } tirrt_cuda_ctx_t;
 
 /* The context of `device` (created on first use; lives until exit).  A
@@ -80,6 +94,22 @@ tirrt_status_t tirrt_cuda_set_blas_stream(tirrt_cuda_ctx_t *c);
  * the allocation retried once. */
 tirrt_status_t tirrt_cuda_alloc(tirrt_cuda_ctx_t *c, size_t bytes, void **out);
 void tirrt_cuda_free(tirrt_cuda_ctx_t *c, void *p);
+
+/* Scratch memory of one instruction (workspaces, dense copies), freed
+ * before the instruction returns.  From the caching allocator, except
+ * while a run is captured in a CUDA graph: then from the capture's arena,
+ * which keeps it for the graph's lifetime (a replay writes the same
+ * addresses). */
+tirrt_status_t tirrt_cuda_scratch(tirrt_cuda_ctx_t *c, size_t bytes, void **out);
+void tirrt_cuda_scratch_free(tirrt_cuda_ctx_t *c, void *p);
+
+/* A slot for one range check's verdict, remembering the table's rows for
+ * the message; NULL when the run has used every slot. */
+int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, int64_t rows);
+/* Enqueues the copy of the run's verdicts to the host (before the sync). */
+tirrt_status_t tirrt_cuda_checks_fetch(tirrt_cuda_ctx_t *c);
+/* After the sync: the first failed check's error, or NULL; clears them. */
+tirrt_status_t tirrt_cuda_checks_read(tirrt_cuda_ctx_t *c);
 
 /* tirk_view_t of a runtime view (same fields). */
 tirk_view_t tirrt_tirk_view(const tirrt_view_t *v);
@@ -102,8 +132,8 @@ tirrt_status_t tirrt_cuda_linear_act(tirrt_cuda_ctx_t *c, const tirrt_view_t *x,
 tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
                                const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
                                const tirrt_view_t *out);
-/* A dense device copy of v in new memory (*mem, the caller frees it with
- * tirrt_cuda_free), for kernels that cannot take v's layout. */
+/* A dense device copy of v in new scratch memory (*mem, the caller frees
+ * it with tirrt_cuda_scratch_free), for kernels that cannot take v's layout. */
 tirrt_status_t tirrt_cuda_dense_copy(tirrt_cuda_ctx_t *c, const tirrt_view_t *v,
                                      tirrt_view_t *out, void **mem);
 /* A contiguous copy of src into dst (same shape; dtypes may differ). */
@@ -121,5 +151,20 @@ void tirrt_cuda_module_free(tirrt_cuda_module_t *m);
 tirrt_status_t tirrt_cuda_launch_fused(tirrt_cuda_ctx_t *c, tirrt_cuda_module_t *m,
                                        const tirrt_kernel_def_t *k, const tirrt_view_t *const *ins,
                                        const tirrt_view_t *const *outs, const tirrt_view_t *space);
+
+/* ------------------------------------------------------------ CUDA graphs (cuda_graph.c) */
+/* One program's graphs on one GPU (kept in the backend's prep). */
+typedef struct tirrt_cuda_graphs_s tirrt_cuda_graphs_t;
+void tirrt_cuda_graphs_free(int device, tirrt_cuda_graphs_t *t);
+/* The backend's graph_launch, graph_begin and graph_end (backend.h); *table
+ * is made by the first graph kept. */
+tirrt_status_t tirrt_cuda_graph_launch(tirrt_cuda_ctx_t *c, tirrt_cuda_graphs_t *t, const void *key,
+                                       size_t key_bytes, tirrt_tensor_desc_t *out_descs,
+                                       int32_t n_results, bool *hit);
+tirrt_status_t tirrt_cuda_graph_begin(tirrt_cuda_ctx_t *c);
+tirrt_status_t tirrt_cuda_graph_end(tirrt_cuda_ctx_t *c, tirrt_cuda_graphs_t **table,
+                                    const void *key, size_t key_bytes,
+                                    const tirrt_tensor_desc_t *out_descs, int32_t n_results,
+                                    bool ok);
 
 #endif /* TIRRT_CUDA_INTERNAL_H */

@@ -265,6 +265,9 @@ tirrt_status_t tirrt_program_create(const tirrt_program_def_t *def, tirrt_progra
   p->result_base = rb;
   p->device = -1;
   p->free_root[0] = p->free_root[1] = -1;
+  for (int32_t i = 0; i < def->n_insts; i++)
+    p->uses_seed |= def->insts[i].op == TIRRT_OP_DROPOUT ||
+                    (def->insts[i].op == TIRRT_OP_SDPA && def->insts[i].a.sdpa.dropout_p != 0);
   s = check_kernels(def, lu);
   if (s) {
     tirrt_program_free(p);
@@ -500,6 +503,97 @@ static tirrt_status_t copy_result(Run *r, const tirrt_run_options_t *o, const ti
   return s;
 }
 
+/* The instructions, then the results: dense copies, into the caller's
+ * buffers or malloc'd ones (results[j]). */
+static tirrt_status_t run_body(Run *r, const tirrt_run_options_t *o, void *const *result_buffers,
+                               void **results, tirrt_tensor_desc_t *out_descs) {
+  const tirrt_program_def_t *d = r->p->def;
+  const tirrt_backend_t *be = r->be;
+  tirrt_status_t s = NULL;
+  int32_t next_kernel = 0;
+  for (int32_t i = 0; i < d->n_insts; i++) {
+    const tirrt_inst_t *inst = &d->insts[i];
+    if (be->run_kernel && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
+      const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
+      tirrt_status_t ks = run_generated(r, next_kernel - 1);
+      if (!ks) {
+        for (int32_t j = i; j < i + kd->n_insts; j++) pool_release_after(r, &d->insts[j], j);
+        i += kd->n_insts - 1;
+        continue;
+      }
+      if (tirrt_status_code(ks) != TIRRT_STATUS_UNIMPLEMENTED)
+        return tirrt_status_annotate(ks, "generated kernel %s", kd->name);
+      tirrt_status_free(ks); /* run the instructions one by one */
+    }
+    if ((s = exec(r, inst))) return tirrt_status_annotate(s, "%s", d->values[inst->out].name);
+    pool_release_after(r, inst, i);
+  }
+  for (int32_t j = 0; j < d->n_results; j++) {
+    const tirrt_view_t *v = &r->view[d->results[j]];
+    tirrt_tensor_desc_t desc = {.dtype = v->dtype, .rank = v->rank};
+    memcpy(desc.shape, v->shape, sizeof desc.shape);
+    size_t bytes;
+    if ((s = tirrt_tensor_desc_check(&desc, NULL, &bytes))) return s;
+    void *dst = result_buffers ? result_buffers[j] : NULL;
+    if (result_buffers && bytes == 0) { /* empty: nothing to write, its buffer may be NULL */
+      out_descs[j] = desc;
+      continue;
+    }
+    if (!dst && !(dst = results[j] = malloc(bytes ? bytes : 1))) return tirrt_oom_status();
+    out_descs[j] = desc;
+    if (v->data == dst && tirrt_view_is_contiguous(v)) continue; /* made in place */
+    if ((s = copy_result(r, o, v, &desc, bytes, dst))) return s;
+  }
+  return NULL;
+}
+
+/* A run's graph key (see tirrt.h): malloc'd, *n bytes; NULL when out of
+ * memory (the run then goes without a graph). */
+static void *graph_key(const tirrt_program_t *p, const tirrt_run_options_t *o,
+                       const tirrt_tensor_desc_t *descs, const void *const *datas,
+                       void *const *results, size_t *n) {
+  const tirrt_program_def_t *d = p->def;
+  size_t bytes = 2 * sizeof(uint64_t) + (size_t)d->n_args * (sizeof *descs + sizeof(void *)) +
+                 (size_t)d->n_results * sizeof(void *);
+  unsigned char *k = calloc(1, bytes), *w = k;
+  if (!k) return NULL;
+  uint64_t head[2] = {p->uses_seed ? o->seed : 0, (uint64_t)(o->allow_tf32 != 0)};
+  memcpy(w, head, sizeof head), w += sizeof head;
+  for (int32_t i = 0; i < d->n_args; i++) {
+    tirrt_tensor_desc_t t; /* unused shape entries zeroed: equal types, equal bytes */
+    memset(&t, 0, sizeof t);
+    t.dtype = descs[i].dtype;
+    t.rank = descs[i].rank;
+    for (int32_t a = 0; a < t.rank && a < TIRRT_MAX_RANK; a++) t.shape[a] = descs[i].shape[a];
+    memcpy(w, &t, sizeof t), w += sizeof t;
+    memcpy(w, &datas[i], sizeof(void *)), w += sizeof(void *);
+  }
+  for (int32_t j = 0; j < d->n_results; j++) memcpy(w, &results[j], sizeof(void *)), w += sizeof(void *);
+  *n = bytes;
+  return k;
+}
+
+static uint64_t hash_bytes(const void *b, size_t n) {
+  const unsigned char *c = b;
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* Whether this key was seen in one of the last runs (remembering it). */
+static bool seen_before(tirrt_program_t *p, uint64_t h) {
+  int32_t n = (int32_t)(sizeof p->seen / sizeof *p->seen);
+  for (int32_t i = 0; i < p->n_seen && i < n; i++)
+    if (p->seen[i] == h) return true;
+  p->seen[p->n_seen++ % n] = h;
+  return false;
+}
+
+/* A program that records this many graphs without settling (keys that
+ * keep changing) stops recording: each recording costs a run's host time
+ * and an instantiation. */
+enum { MAX_CAPTURES = 64 };
+
 tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options_t *o,
                                      const tirrt_tensor_desc_t *arg_descs,
                                      const void *const *arg_datas, void *const *result_buffers,
@@ -526,8 +620,11 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
   r.buf = p->vbuf;
   void **results = calloc((size_t)d->n_results + 1, sizeof *results);
   void **uploads = calloc((size_t)d->n_args + 1, sizeof *uploads);
+  void *key = NULL;
+  size_t key_bytes = 0;
   tirrt_status_t s = NULL;
   bool begun = false;
+  size_t last_peak = p->peak_bytes;
   if (!r.sym || !r.sym_bound || !r.dim || !r.dim_ok || !r.view || !r.buf || !results || !uploads) {
     s = tirrt_oom_status();
     goto done;
@@ -543,6 +640,21 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     begun = true;
   }
   if ((s = prepare(&r, o->device_index))) goto done;
+  /* A graph of this run: replayed when there is one, recorded when the
+   * key was seen before (its first run warmed everything a recording
+   * needs: the pool's buffers, loaded kernels, GEMM plans). */
+  bool record = false;
+  if (o->cuda_graphs && o->device_pointers && be->graph_launch && !p->graphs_off &&
+      (key = graph_key(p, o, arg_descs, arg_datas, result_buffers, &key_bytes))) {
+    bool hit = false;
+    if ((s = be->graph_launch(r.bs, p->prep, key, key_bytes, out_descs, d->n_results, &hit)))
+      goto done;
+    if (hit) {
+      p->peak_bytes = last_peak;
+      goto finish;
+    }
+    record = seen_before(p, hash_bytes(key, key_bytes)) && p->n_captures < MAX_CAPTURES;
+  }
   if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
   /* A result made by an instruction is made in the caller's buffer, when
    * the caller gave buffers where the run computes (saves a copy); a value
@@ -552,49 +664,31 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     for (int32_t j = 0; j < d->n_results; j++)
       if (r.p->result_base[j] >= 0) r.direct[r.p->result_base[j]] = result_buffers[j];
   }
-  int32_t next_kernel = 0;
-  for (int32_t i = 0; i < d->n_insts; i++) {
-    const tirrt_inst_t *inst = &d->insts[i];
-    if (be->run_kernel && next_kernel < d->n_kernels && d->kernels[next_kernel].first_inst == i) {
-      const tirrt_kernel_def_t *kd = &d->kernels[next_kernel++];
-      tirrt_status_t ks = run_generated(&r, next_kernel - 1);
-      if (!ks) {
-        for (int32_t j = i; j < i + kd->n_insts; j++) pool_release_after(&r, &d->insts[j], j);
-        i += kd->n_insts - 1;
-        continue;
-      }
-      if (tirrt_status_code(ks) != TIRRT_STATUS_UNIMPLEMENTED) {
-        s = tirrt_status_annotate(ks, "generated kernel %s", kd->name);
-        goto done;
-      }
-      tirrt_status_free(ks); /* run the instructions one by one */
-    }
-    if ((s = exec(&r, inst))) {
-      s = tirrt_status_annotate(s, "%s", d->values[inst->out].name);
-      goto done;
-    }
-    pool_release_after(&r, inst, i);
+  tirrt_status_t gs = record ? be->graph_begin(r.bs) : NULL;
+  if (gs) { /* cannot record here: run as usual, and record no more */
+    tirrt_status_free(gs);
+    p->graphs_off = true;
+    record = false;
   }
-  /* Results: dense copies, into the caller's buffers or malloc'd ones. */
-  for (int32_t j = 0; j < d->n_results; j++) {
-    const tirrt_view_t *v = &r.view[d->results[j]];
-    tirrt_tensor_desc_t desc = {.dtype = v->dtype, .rank = v->rank};
-    memcpy(desc.shape, v->shape, sizeof desc.shape);
-    size_t bytes;
-    if ((s = tirrt_tensor_desc_check(&desc, NULL, &bytes))) goto done;
-    void *dst = result_buffers ? result_buffers[j] : NULL;
-    if (result_buffers && bytes == 0) { /* empty: nothing to write, its buffer may be NULL */
-      out_descs[j] = desc;
-      continue;
-    }
-    if (!dst && !(dst = results[j] = malloc(bytes ? bytes : 1))) {
-      s = tirrt_oom_status();
-      goto done;
-    }
-    out_descs[j] = desc;
-    if (v->data == dst && tirrt_view_is_contiguous(v)) continue; /* made in place */
-    if ((s = copy_result(&r, o, v, &desc, bytes, dst))) goto done;
+  if (record) {
+    p->n_captures++;
+    tirrt_status_t bs = run_body(&r, o, result_buffers, results, out_descs);
+    tirrt_status_t es = be->graph_end(r.bs, p->prep, key, key_bytes, out_descs, d->n_results, !bs);
+    if (!bs && !es) goto finish;
+    /* Nothing ran.  Whatever went wrong (an error of the work, or a call
+     * that cannot be recorded), the run is done again without a graph,
+     * which gives the work's own error if it has one; this program
+     * records no more graphs. */
+    tirrt_status_free(bs);
+    tirrt_status_free(es);
+    p->graphs_off = true;
+    pool_reset(p);
+    for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
+    p->live_bytes = p->peak_bytes = 0;
+    if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
   }
+  if ((s = run_body(&r, o, result_buffers, results, out_descs))) goto done;
+finish:
   if (be->sync && (s = be->sync(r.bs))) goto done;
   if (out_datas)
     for (int32_t j = 0; j < d->n_results; j++) out_datas[j] = result_buffers ? result_buffers[j] : results[j];
@@ -613,6 +707,7 @@ done:
   if (r.direct) /* all NULL again for the next run */
     for (int32_t j = 0; j < d->n_results; j++)
       if (p->result_base[j] >= 0) r.direct[p->result_base[j]] = NULL;
+  free(key);
   free(uploads);
   free(results);
   free(r.sym);
@@ -620,6 +715,10 @@ done:
   free(r.dim);
   free(r.dim_ok);
   return s;
+}
+
+int32_t tirrt_program_graphs_recorded(const tirrt_program_t *p) {
+  return p->graphs_off ? -1 : p->n_captures;
 }
 
 tirrt_status_t tirrt_program_run(tirrt_program_t *p, const tirrt_tensor_desc_t *arg_descs,

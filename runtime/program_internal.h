@@ -59,6 +59,13 @@ struct tirrt_program_s {
   const tirrt_backend_t *dev_backend; /* NULL until then */
   int32_t device;                     /* its device ordinal; -1 until then */
   void *prep;
+  /* CUDA graphs (tirrt_program_execute): hashes of recent runs' keys (a
+   * key seen again is recorded), how many graphs were recorded, and
+   * whether recording failed once (then never again). */
+  uint64_t seen[8];
+  int32_t n_seen, n_captures;
+  bool graphs_off;
+  bool uses_seed; /* some instruction draws random numbers: the seed is in the key */
 };
 
 /* One run (or one shape query): the bound symbols, the evaluated dims, and

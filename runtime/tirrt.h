@@ -549,6 +549,8 @@ typedef struct tirrt_run_options_s {
   int32_t device_pointers; /* CUDA: argument data and result buffers are device memory */
   void *cuda_stream;       /* CUDA: a cudaStream_t to run on (NULL: the runtime's own);
                               the run still returns only when its work is done */
+  int32_t cuda_graphs;     /* CUDA with device_pointers: record runs in CUDA graphs and
+                              replay them (see below) */
 } tirrt_run_options_t;
 
 /* Runs the program on opts' device.  Arguments as for tirrt_program_run
@@ -561,11 +563,24 @@ typedef struct tirrt_run_options_s {
  * out_result_descs gets the result types.  A CUDA run of a program also
  * works when it was compiled for the CPU: every instruction has a GPU
  * kernel; generated kernels only make it faster. */
+/* CUDA graphs (opts->cuda_graphs): a run is keyed by everything its
+ * launches depend on (argument types and shapes, argument and result data
+ * pointers, TF32, and the seed when the program draws random numbers).
+ * The second run with a key seen before is recorded in a CUDA graph, and
+ * later runs with that key replay it: one launch instead of one per
+ * instruction, with the same results (the same kernels on the same
+ * memory).  A program keeps a few graphs (the most recently used); a key
+ * that never repeats costs nothing but its hash.  Outputs stay the
+ * caller's buffers; nothing is aliased. */
 tirrt_status_t tirrt_program_execute(tirrt_program_t *program, const tirrt_run_options_t *opts,
                                      const tirrt_tensor_desc_t *arg_descs,
                                      const void *const *arg_datas, void *const *result_buffers,
                                      tirrt_tensor_desc_t *out_result_descs, void **out_result_datas,
                                      uint64_t *out_peak_bytes);
+
+/* How many CUDA graphs the program has recorded; -1 when recording failed
+ * (the program then runs without graphs). */
+int32_t tirrt_program_graphs_recorded(const tirrt_program_t *program);
 
 /* Copies a strided tensor into another of the same dtype and shape (strides
  * in elements; NULL means row-major contiguous). */

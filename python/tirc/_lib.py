@@ -120,6 +120,10 @@ def _declare(lib):
     lib.tirc_module_ir.restype = cp
     lib.tirc_module_dump.argtypes = [vp]
     lib.tirc_module_dump.restype = cp
+    lib.tirc_module_set_cuda_graphs.argtypes = [vp, ctypes.c_int]
+    lib.tirc_module_set_cuda_graphs.restype = None
+    lib.tirc_module_cuda_graphs_recorded.argtypes = [vp]
+    lib.tirc_module_cuda_graphs_recorded.restype = ctypes.c_int
     lib.tirc_module_timings.argtypes = [vp]
     lib.tirc_module_timings.restype = cp
     lib.tirc_module_output_shapes.argtypes = [vp, P(DLTensor), ctypes.c_int, P(DLDataType),
@@ -212,6 +216,16 @@ class Module:
         arr = self._describe(tensors, keep)
         self._tls.inputs = (sig, arr, keep)
         return arr
+
+    def set_cuda_graphs(self, on):
+        """Whether CUDA runs on the same buffers and shapes as an earlier
+        run replay a CUDA graph of it (tirc.h; on by default)."""
+        self._lib.tirc_module_set_cuda_graphs(self._h, int(bool(on)))
+
+    @property
+    def cuda_graphs_recorded(self):
+        """CUDA graphs recorded so far; -1 when recording failed."""
+        return self._lib.tirc_module_cuda_graphs_recorded(self._h)
 
     def run(self, inputs, seed=0, layouts=None):
         """Runs on `inputs` (torch tensors, in signature order); returns new

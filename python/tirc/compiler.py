@@ -68,6 +68,9 @@ DEFAULT_OPTIONS = {
     "time_passes": os.environ.get("TIRC_TIME_PASSES", "") not in ("", "0"),
                            # True: print each graph's compile time by phase to stderr, with
                            # tirc's own table (as `tirc --time-passes`) for each region
+    "cuda_graphs": os.environ.get("TIRC_CUDA_GRAPHS", "1") not in ("", "0"),
+                           # True: a region called again on the same CUDA buffers and shapes
+                           # replays a CUDA graph of its run (one launch; same results)
 }
 
 _reported = set()
@@ -412,7 +415,8 @@ def _compile(exp, opts, device):
     arch = opts["arch"] or (_arch_for(device) if device.type == "cuda" else None)
     dump = bool(opts["dump_ir"])
     key = cache.key(exp.text, target, arch, opts["passes"], opts["sdpa_kernel"], dump)
-    mkey = (key, bool(opts["time_passes"]))  # a module compiled with its timings, or not
+    # a module compiled with its timings, or not; replaying CUDA graphs, or not
+    mkey = (key, bool(opts["time_passes"]), bool(opts["cuda_graphs"]))
     with _modules_lock:
         hit = _modules.get(mkey)
     if hit is None:
@@ -422,6 +426,7 @@ def _compile(exp, opts, device):
         mod = _lib.Module(exp.text, name=name, target=target, arch=arch, passes=opts["passes"],
                           sdpa_kernel=opts["sdpa_kernel"], dump_ir=dump,
                           time_passes=opts["time_passes"])
+        mod.set_cuda_graphs(opts["cuda_graphs"])
         cache.store(opts, key, exp.text, mod.ir)
         hit = (mod, on_disk is not None)
         with _modules_lock:
@@ -529,11 +534,54 @@ def _get_attr(gm, target):
     return obj
 
 
+_META_OPS = ("sym_size", "sym_stride", "sym_numel", "sym_storage_offset")
+
+
+def reinplace_cache_updates(gm):
+    """Writes a cache update into the cache, as the model asked.
+
+    With keep_inference_input_mutations, aot_autograd ends an inference graph
+    that mutates an input (Hugging Face's static KV cache:
+    `keys.index_copy_(2, cache_position, k)`) with `copy_(input, new)` after
+    a functional `new = index_copy(input, ...)`: a copy of the whole cache,
+    twice, per layer and step.  When nothing but that index_copy (and size
+    queries) reads the input, updating it in place is the same program:
+    `index_copy_(input, ...)` (in PyTorch: tirc has no in-place ops), its
+    readers read the input, and the copy_ goes.  Returns how many."""
+    aten = torch.ops.aten
+    done = 0
+    for cp in list(gm.graph.nodes):
+        if cp.op != "call_function" or cp.target is not aten.copy_.default or len(cp.args) != 2:
+            continue
+        dst, new = cp.args
+        if not (isinstance(dst, torch.fx.Node) and dst.op == "placeholder" and
+                isinstance(new, torch.fx.Node) and new.op == "call_function" and
+                new.target is aten.index_copy.default and new.args[0] is dst):
+            continue
+        others = [u for u in dst.users if u is not new and u is not cp and
+                  not (u.op == "call_function" and getattr(u.target, "__name__", "").split(".")[0]
+                       in _META_OPS)]
+        if others or cp.users:
+            continue
+        with gm.graph.inserting_before(new):
+            upd = gm.graph.call_function(aten.index_copy_.default, tuple(new.args), dict(new.kwargs))
+        upd.meta = dict(new.meta)
+        new.replace_all_uses_with(upd)
+        gm.graph.erase_node(cp)
+        gm.graph.erase_node(new)
+        done += 1
+    if done:
+        gm.graph.lint()
+        gm.recompile()
+    return done
+
+
 def compile_aten_graph(gm, example_inputs, const_tensors, opts, info=None):
     """Partitions the ATen graph gm and compiles each supported region.
     const_tensors: placeholder index -> real buffer tensor to inline.
     info: the _GraphInfo to fill in (tirc.explain), if any."""
     t_start = time.perf_counter()
+    reinplace_cache_updates(gm)
     aten_mha.read_back_bool_masks(gm)  # before folding: HF's constant causal mask folds as bool
     fold_constants(gm)
     aten_mha.simplify_attention_masks(gm)
@@ -698,8 +746,11 @@ def tirc_backend(gm, example_inputs, options=None):
         info.backward = True
         return _eager_bw(bgm, example)
 
+    # keep_inference_input_mutations: an inference graph updates its inputs
+    # itself (reinplace_cache_updates makes a KV cache update in place).
     return aot_autograd(fw_compiler=fw_compiler, bw_compiler=bw_compiler,
-                        decompositions=decompositions())(gm, example_inputs)
+                        decompositions=decompositions(),
+                        keep_inference_input_mutations=True)(gm, example_inputs)
 
 
 backend = tirc_backend
