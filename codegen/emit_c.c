@@ -189,6 +189,7 @@ static void inst(FILE *f, const tirrt_inst_t *in, int32_t i) {
     fprintf(f, ", .stream = INT64_C(%" PRId64 ")}", a->dropout.stream);
     break;
   case TIRRT_OP_SDPA:
+  case TIRRT_OP_PAGED_SDPA:
     fputs(",\n   .a.sdpa = {.scale = ", f);
     c_double(f, a->sdpa.scale);
     fputs(", .dropout_p = ", f);

@@ -311,6 +311,16 @@ static bool lower_op(TirCodegen *cg, TirOp *op, tirrt_inst_t *in) {
                                                               : TIRRT_SDPA_MATH;
       }
       break;
+    case TIR_OP_PAGED_SDPA:
+      in->op = TIRRT_OP_PAGED_SDPA;
+      in->a.sdpa.scale = tir_op_has_attr(op, "scale") ? tir_op_attr_float(op, "scale") : NAN;
+      in->a.sdpa.is_causal = tir_op_attr_bool(op, "is_causal");
+      in->a.sdpa.bottom_right = 1; /* the query rows are each sequence's last L positions */
+      in->a.sdpa.enable_gqa = tir_op_attr_bool(op, "enable_gqa");
+      in->a.sdpa.window = tir_op_has_attr(op, "window") ? tir_op_attr_int(op, "window") : 0;
+      in->a.sdpa.softcap = tir_op_has_attr(op, "softcap") ? tir_op_attr_float(op, "softcap") : 0;
+      in->a.sdpa.kernel = TIRRT_SDPA_ANY;
+      break;
     default:
       tir_diag_error(cg->diag, op->loc, "codegen: '%s' has no runtime instruction", s->name);
       return false;

@@ -197,6 +197,7 @@ TirStatus tir_infer_op(TirModule *m, TirOp *op, TirDiag *diag) {
   case TIR_OP_EMBEDDING: return tir_infer_embedding(&c);
   case TIR_OP_DROPOUT: return tir_infer_dropout(&c);
   case TIR_OP_SDPA: return tir_infer_sdpa(&c);
+  case TIR_OP_PAGED_SDPA: return tir_infer_paged_sdpa(&c);
   default: break;
   }
   assert(0 && "tir_infer_op: op kind without an inference rule");

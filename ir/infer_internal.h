@@ -257,5 +257,6 @@ TirStatus tir_infer_tri(Ctx *c);
 TirStatus tir_infer_embedding(Ctx *c);
 TirStatus tir_infer_dropout(Ctx *c);
 TirStatus tir_infer_sdpa(Ctx *c);
+TirStatus tir_infer_paged_sdpa(Ctx *c);
 
 #endif

@@ -224,6 +224,54 @@ TirStatus tir_infer_dropout(Ctx *c) {
   return set_result(c, x);
 }
 
+/* Query heads hq against key/value heads hk: equal, or (enable_gqa) a
+ * multiple, proven for symbolic counts. */
+static TirStatus check_gqa_heads(Ctx *c, const TirDim *hq, const TirDim *hk) {
+  if (hq == hk) return TIR_OK;
+  if (!abool(c, "enable_gqa"))
+    return fail(c,
+                "query heads (%s) differ from key/value heads (%s); set enable_gqa=true for "
+                "grouped-query attention",
+                dstr(hq).s, dstr(hk).s);
+  int64_t nq, nk;
+  if (is_const(hq, &nq) && is_const(hk, &nk)) {
+    if (nk == 0 || nq % nk != 0)
+      return fail(c,
+                  "query heads (%" PRId64 ") must be a multiple of key/value heads (%" PRId64 ")",
+                  nq, nk);
+  } else {
+    const char *err = NULL;
+    const TirDim *g = tir_dim_floordiv(c->m, hq, hk, &err);
+    if (!g || tir_dim_mul(c->m, g, hk, &err) != hq)
+      return fail(c, "cannot prove query heads (%s) are a multiple of key/value heads (%s)",
+                  dstr(hq).s, dstr(hk).s);
+  }
+  return TIR_OK;
+}
+
+/* scale, window and softcap of sdpa and paged_sdpa; the default scale
+ * 1/sqrt(E) materialized when E is a constant. */
+static TirStatus check_scale_window_softcap(Ctx *c, const TirDim *E) {
+  TirOp *op = c->op;
+  if (apresent(c, "window") && tir_op_attr_int(op, "window") < 1)
+    return fail(c, "window=%" PRId64 " must be at least 1 (keys up to the query's position)",
+                tir_op_attr_int(op, "window"));
+  if (apresent(c, "softcap")) {
+    double sc = afloat(c, "softcap");
+    if (!(sc > 0) || !isfinite(sc)) return fail(c, "softcap=%g must be a positive finite number", sc);
+  }
+  if (apresent(c, "scale")) {
+    double s = afloat(c, "scale");
+    if (!isfinite(s)) return fail(c, "scale=%g must be finite", s);
+  } else {
+    int64_t e;
+    /* Materialize torch's default so passes and the printer see it; with a
+     * symbolic E the kernels compute it at run time. */
+    if (is_const(E, &e) && e > 0) tir_op_set_float(op, "scale", 1.0 / sqrt((double)e));
+  }
+  return TIR_OK;
+}
+
 TirStatus tir_infer_sdpa(Ctx *c) {
   TirOp *op = c->op;
   TirType *q = ot(c, 0), *k = ot(c, 1), *v = ot(c, 2);
@@ -247,26 +295,7 @@ TirStatus tir_infer_sdpa(Ctx *c) {
     return fail(c, "key and value lengths differ: %s and %s", tstr(k).s, tstr(v).s);
   if (hk != v->dims[rk - 3])
     return fail(c, "key and value heads differ: %s and %s", tstr(k).s, tstr(v).s);
-  if (hq != hk) {
-    if (!abool(c, "enable_gqa"))
-      return fail(c,
-                  "query heads (%s) differ from key/value heads (%s); set enable_gqa=true for "
-                  "grouped-query attention",
-                  dstr(hq).s, dstr(hk).s);
-    int64_t nq, nk;
-    if (is_const(hq, &nq) && is_const(hk, &nk)) {
-      if (nk == 0 || nq % nk != 0)
-        return fail(c,
-                    "query heads (%" PRId64 ") must be a multiple of key/value heads (%" PRId64 ")",
-                    nq, nk);
-    } else {
-      const char *err = NULL;
-      const TirDim *g = tir_dim_floordiv(c->m, hq, hk, &err);
-      if (!g || tir_dim_mul(c->m, g, hk, &err) != hq)
-        return fail(c, "cannot prove query heads (%s) are a multiple of key/value heads (%s)",
-                    dstr(hq).s, dstr(hk).s);
-    }
-  }
+  TRY(check_gqa_heads(c, hq, hk));
   TirType r = b;
   r.dtype = q->dtype;
   r.rank = rk;
@@ -289,21 +318,40 @@ TirStatus tir_infer_sdpa(Ctx *c) {
   TRY(check_str_attr(c, "kernel", kernels, 3));
   double dp = afloat(c, "dropout_p");
   if (!(dp >= 0 && dp < 1)) return fail(c, "dropout_p=%g must be in [0, 1)", dp);
-  if (apresent(c, "window") && tir_op_attr_int(op, "window") < 1)
-    return fail(c, "window=%" PRId64 " must be at least 1 (keys up to the query's position)",
-                tir_op_attr_int(op, "window"));
-  if (apresent(c, "softcap")) {
-    double sc = afloat(c, "softcap");
-    if (!(sc > 0) || !isfinite(sc)) return fail(c, "softcap=%g must be a positive finite number", sc);
-  }
-  if (apresent(c, "scale")) {
-    double s = afloat(c, "scale");
-    if (!isfinite(s)) return fail(c, "scale=%g must be finite", s);
-  } else {
-    int64_t e;
-    /* Materialize torch's default so passes and the printer see it; with a
-     * symbolic E the kernels compute it at run time. */
-    if (is_const(E, &e) && e > 0) tir_op_set_float(op, "scale", 1.0 / sqrt((double)e));
-  }
+  TRY(check_scale_window_softcap(c, E));
+  return set_result(c, &r);
+}
+
+/* paged_sdpa(q, k_cache, v_cache, block_table, kv_lens): q [B, Hq, L, E],
+ * k_cache [P, Hk, PS, E], v_cache [P, Hk, PS, Ev], block_table i32[B, NB],
+ * kv_lens i32[B] -> [B, Hq, L, Ev]. */
+TirStatus tir_infer_paged_sdpa(Ctx *c) {
+  TirType *q = ot(c, 0), *k = ot(c, 1), *v = ot(c, 2), *bt = ot(c, 3), *lens = ot(c, 4);
+  if (!tir_dtype_is_float(q->dtype))
+    return fail(c, "query must have a float dtype, got %s", tstr(q).s);
+  if (k->dtype != q->dtype || v->dtype != q->dtype)
+    return fail(c, "q, k_cache and v_cache dtypes differ: %s, %s, %s", tstr(q).s, tstr(k).s,
+                tstr(v).s);
+  if (q->rank != 4) return fail(c, "query must be [B, Hq, L, E], got %s", tstr(q).s);
+  if (k->rank != 4 || v->rank != 4)
+    return fail(c, "k_cache and v_cache must be [pages, Hk, page_size, E], got %s and %s",
+                tstr(k).s, tstr(v).s);
+  if (bt->dtype != TIR_I32 || bt->rank != 2)
+    return fail(c, "block_table must be i32[B, blocks], got %s", tstr(bt).s);
+  if (lens->dtype != TIR_I32 || lens->rank != 1)
+    return fail(c, "kv_lens must be i32[B], got %s", tstr(lens).s);
+  if (bt->dims[0] != q->dims[0] || lens->dims[0] != q->dims[0])
+    return fail(c, "block_table %s and kv_lens %s must have the query's batch %s", tstr(bt).s,
+                tstr(lens).s, dstr(q->dims[0]).s);
+  for (int d = 0; d < 3; d++)
+    if (v->dims[d] != k->dims[d])
+      return fail(c, "k_cache %s and v_cache %s must have the same pages, heads and page size",
+                  tstr(k).s, tstr(v).s);
+  if (k->dims[3] != q->dims[3])
+    return fail(c, "head dims of q and k_cache differ: %s and %s", tstr(q).s, tstr(k).s);
+  TRY(check_gqa_heads(c, q->dims[1], k->dims[1]));
+  TRY(check_scale_window_softcap(c, q->dims[3]));
+  TirType r = *q;
+  r.dims[3] = v->dims[3];
   return set_result(c, &r);
 }

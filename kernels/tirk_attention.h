@@ -150,6 +150,30 @@ void tirk_sdpa_flash_set_config(int config);
  * thread-safe. */
 void tirk_sdpa_set_config(int config);
 
+/* Attention over a paged KV cache (paged_sdpa, docs/language.md; the
+ * function of tirrt_cpu_paged_sdpa): q [B, Hq, L, E], k_cache [P, Hk, PS,
+ * E], v_cache [P, Hk, PS, Ev], block_table i32[B, NB], kv_lens i32[B],
+ * out [B, Hq, L, Ev]; any strides.  Key j of sequence b is row j % PS of
+ * page block_table[b, j / PS], j < kv_lens[b]; the query rows are the last
+ * L positions (causal and window bottom-right).  f16, bf16 or f32, head
+ * dims up to 256, Hq a multiple of Hk.  The split-KV decode kernel reads
+ * the pages in place.  *verdict (device memory) gets INT64_MAX when every
+ * length is in [0, NB * PS] and every page id a sequence uses is in
+ * [0, P), else the smallest code b * (NB + 1) (kv_lens[b] bad) or
+ * b * (NB + 1) + 1 + blk (block_table[b, blk] bad); the kernel never
+ * reads outside the cache either way (a bad sequence has no keys).
+ * workspace: tirk_sdpa_paged_workspace(a) bytes. */
+typedef struct {
+  tirk_view_t q, k_cache, v_cache, block_table, kv_lens, out;
+  double scale;   /* resolved */
+  int is_causal;  /* bottom-right */
+  int64_t window; /* 0 none */
+  double softcap; /* 0 none */
+} tirk_paged_args_t;
+size_t tirk_sdpa_paged_workspace(const tirk_paged_args_t *a);
+tirk_err_t tirk_sdpa_paged(const tirk_paged_args_t *a, void *workspace, int64_t *verdict,
+                           cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

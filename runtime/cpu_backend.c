@@ -105,6 +105,10 @@ static tirrt_status_t cpu_run(void *run, const tirrt_exec_env_t *env, const tirr
     tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, IN(0)->shape[IN(0)->rank - 1], env->seed);
     return tirrt_cpu_sdpa(IN(0), IN(1), IN(2), OPT(3), &prm, out, NULL);
   }
+  case TIRRT_OP_PAGED_SDPA: {
+    tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, IN(0)->shape[3], env->seed);
+    return tirrt_cpu_paged_sdpa(IN(0), IN(1), IN(2), IN(3), IN(4), &prm, out);
+  }
   default:
     return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d not handled", inst->op);
   }

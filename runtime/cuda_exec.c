@@ -155,6 +155,32 @@ done:
   return s;
 }
 
+/* paged_sdpa: the split-KV kernel over the pages; its length and page
+ * checks are read at the run's end like the embedding's. */
+static tirrt_status_t paged_sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
+                                 const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
+                                 const tirrt_view_t *out) {
+  tirrt_sdpa_params_t prm = tirrt_sdpa_params_of(inst, ins[0]->shape[3], env->seed);
+  tirk_paged_args_t a = {.q = tirrt_tirk_view(ins[0]), .k_cache = tirrt_tirk_view(ins[1]),
+                         .v_cache = tirrt_tirk_view(ins[2]), .block_table = tirrt_tirk_view(ins[3]),
+                         .kv_lens = tirrt_tirk_view(ins[4]), .out = tirrt_tirk_view(out),
+                         .scale = prm.scale, .is_causal = prm.is_causal, .window = prm.window,
+                         .softcap = prm.softcap};
+  tirrt_cuda_check_t how = {.kind = TIRRT_CHECK_PAGED, .a = ins[3]->shape[1], .b = ins[1]->shape[0],
+                            .c = ins[1]->shape[2]};
+  int64_t *verdict = tirrt_cuda_check_slot(c, how);
+  if (!verdict)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "more than %d checked ops in one run",
+                             TIRRT_CUDA_MAX_CHECKS);
+  size_t ws = tirk_sdpa_paged_workspace(&a);
+  void *w = NULL;
+  tirrt_status_t s = ws ? tirrt_cuda_scratch(c, ws, &w) : NULL;
+  if (s) return s;
+  tirk_err_t e = tirk_sdpa_paged(&a, w, verdict, c->stream);
+  tirrt_cuda_scratch_free(c, w);
+  return e == TIRK_OK ? NULL : tirrt_tirk_status(e, "paged_sdpa");
+}
+
 /* ------------------------------------------------------------ one instruction */
 
 /* A linear's activation applied to its finished output in place (the
@@ -275,7 +301,8 @@ tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     /* An index outside the table is bad input: the kernel writes zeros
      * for it and its verdict into a check slot, read at the run's end
      * (tirrt_cuda_checks_read). */
-    int64_t *flag = tirrt_cuda_check_slot(c, ins[0]->shape[0]);
+    tirrt_cuda_check_t how = {.kind = TIRRT_CHECK_EMBEDDING, .a = ins[0]->shape[0]};
+    int64_t *flag = tirrt_cuda_check_slot(c, how);
     if (flag) {
       TIRRT_TIRK_CHECK(tirk_embedding(&t0, &t1, &to, flag, st), "embedding");
       return NULL;
@@ -307,6 +334,7 @@ tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
                      "dropout");
     return NULL;
   case TIRRT_OP_SDPA: return sdpa(c, env, inst, ins, out);
+  case TIRRT_OP_PAGED_SDPA: return paged_sdpa(c, env, inst, ins, out);
   default:
     return tirrt_make_status(TIRRT_STATUS_INTERNAL, "opcode %d has no GPU kernel", inst->op);
   }

@@ -85,9 +85,9 @@ void tirrt_cuda_scratch_free(tirrt_cuda_ctx_t *c, void *p) {
 
 /* ------------------------------------------------------------ range checks */
 
-int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, int64_t rows) {
+int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, tirrt_cuda_check_t how) {
   if (c->n_checks >= TIRRT_CUDA_MAX_CHECKS) return NULL;
-  c->check_rows[c->n_checks] = rows;
+  c->checks[c->n_checks] = how;
   return c->check_dev + c->n_checks++;
 }
 
@@ -98,14 +98,33 @@ tirrt_status_t tirrt_cuda_checks_fetch(tirrt_cuda_ctx_t *c) {
   return NULL;
 }
 
+/* The error of one failed check, or NULL. */
+static tirrt_status_t check_error(const tirrt_cuda_check_t *k, int64_t v) {
+  if (k->kind == TIRRT_CHECK_EMBEDDING) {
+    if (v == TIRK_EMBEDDING_OK) return NULL;
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "embedding: index %lld is out of range for a table of %lld rows",
+                             (long long)v, (long long)k->a);
+  }
+  if (v == INT64_MAX) return NULL;
+  int64_t b = v / (k->a + 1), blk = v % (k->a + 1) - 1;
+  if (blk < 0)
+    return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                             "paged_sdpa: kv_lens[%lld] is outside [0, %lld] (blocks x page size)",
+                             (long long)b, (long long)(k->a * k->c));
+  return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
+                           "paged_sdpa: block_table[%lld, %lld] is not a page of the cache "
+                           "(%lld pages)",
+                           (long long)b, (long long)blk, (long long)k->b);
+}
+
 tirrt_status_t tirrt_cuda_checks_read(tirrt_cuda_ctx_t *c) {
   int n = c->n_checks;
   c->n_checks = 0;
-  for (int i = 0; i < n; i++)
-    if (c->check_host[i] != TIRK_EMBEDDING_OK)
-      return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                               "embedding: index %lld is out of range for a table of %lld rows",
-                               (long long)c->check_host[i], (long long)c->check_rows[i]);
+  for (int i = 0; i < n; i++) {
+    tirrt_status_t s = check_error(&c->checks[i], c->check_host[i]);
+    if (s) return s;
+  }
   return NULL;
 }
 
@@ -122,7 +141,7 @@ typedef struct {
   tirrt_tensor_desc_t *descs;
   int32_t n_results;
   int n_checks;
-  int64_t check_rows[TIRRT_CUDA_MAX_CHECKS];
+  tirrt_cuda_check_t checks[TIRRT_CUDA_MAX_CHECKS];
   uint64_t used; /* LRU stamp */
 } Graph;
 
@@ -164,7 +183,7 @@ tirrt_status_t tirrt_cuda_graph_launch(tirrt_cuda_ctx_t *c, tirrt_cuda_graphs_t 
       continue;
     /* Its checks write the slots they wrote when recorded. */
     c->n_checks = g->n_checks;
-    memcpy(c->check_rows, g->check_rows, (size_t)g->n_checks * sizeof *g->check_rows);
+    memcpy(c->checks, g->checks, (size_t)g->n_checks * sizeof *g->checks);
     TIRRT_CUDA_CHECK(cudaGraphLaunch(g->exec, c->stream));
     memcpy(out_descs, g->descs, (size_t)n_results * sizeof *out_descs);
     g->used = ++t->clock;
@@ -237,7 +256,7 @@ tirrt_status_t tirrt_cuda_graph_end(tirrt_cuda_ctx_t *c, tirrt_cuda_graphs_t **t
   memcpy(g.descs, out_descs, (size_t)n_results * sizeof *g.descs);
   g.n_results = n_results;
   g.n_checks = c->n_checks;
-  memcpy(g.check_rows, c->check_rows, (size_t)c->n_checks * sizeof *g.check_rows);
+  memcpy(g.checks, c->checks, (size_t)c->n_checks * sizeof *g.checks);
   tirrt_cuda_graphs_t *t = *table;
   g.used = ++t->clock;
   int slot = t->n;

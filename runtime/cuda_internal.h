@@ -48,7 +48,17 @@ tirrt_status_t tirrt_tirk_status(tirk_err_t e, const char *what);
   } while (0)
 
 /* ------------------------------------------------------------ the context */
-#define TIRRT_CUDA_MAX_CHECKS 256
+#define TIRRT_CUDA_MAX_CHECKS 1024
+/* What a check slot's verdict means (tirrt_cuda_checks_read). */
+typedef enum {
+  TIRRT_CHECK_EMBEDDING, /* TIRK_EMBEDDING_OK or the bad index; a = the table's rows */
+  TIRRT_CHECK_PAGED      /* tirk_sdpa_paged's verdict; a = blocks per sequence, b = pages,
+                            c = page size */
+} tirrt_check_kind_t;
+typedef struct {
+  int kind;
+  int64_t a, b, c;
+} tirrt_cuda_check_t;
 typedef struct tirrt_cuda_ctx_s {
   int device;
   int cc;        /* compute capability, e.g. 90 */
@@ -68,7 +78,7 @@ typedef struct tirrt_cuda_ctx_s {
    * its end (and can be captured in a CUDA graph).  Fixed addresses: a
    * captured graph writes the same slots on every replay. */
   int64_t *check_dev, *check_host;
-  int64_t check_rows[TIRRT_CUDA_MAX_CHECKS]; /* per slot: the table's rows */
+  tirrt_cuda_check_t checks[TIRRT_CUDA_MAX_CHECKS]; /* per slot: how to read it */
   int n_checks;
   /* While a run is being captured (cuda_graph.c): where its scratch
    * memory comes from, and the stream the capture records. */
@@ -103,9 +113,9 @@ void tirrt_cuda_free(tirrt_cuda_ctx_t *c, void *p);
 tirrt_status_t tirrt_cuda_scratch(tirrt_cuda_ctx_t *c, size_t bytes, void **out);
 void tirrt_cuda_scratch_free(tirrt_cuda_ctx_t *c, void *p);
 
-/* A slot for one range check's verdict, remembering the table's rows for
- * the message; NULL when the run has used every slot. */
-int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, int64_t rows);
+/* A slot for one range check's verdict, remembering how to read it; NULL
+ * when the run has used every slot. */
+int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, tirrt_cuda_check_t how);
 /* Enqueues the copy of the run's verdicts to the host (before the sync). */
 tirrt_status_t tirrt_cuda_checks_fetch(tirrt_cuda_ctx_t *c);
 /* After the sync: the first failed check's error, or NULL; clears them. */

@@ -65,7 +65,7 @@ static const int32_t N_IN[TIRRT_OP_COUNT][2] = {
     [TIRRT_OP_PERMUTE] = {1, 1},    [TIRRT_OP_EXPAND] = {1, 1},   [TIRRT_OP_SLICE] = {1, 1},
     [TIRRT_OP_CONCAT] = {1, INT32_MAX}, [TIRRT_OP_COPY] = {1, 1}, [TIRRT_OP_ARANGE] = {0, 0},
     [TIRRT_OP_FULL] = {0, 0},       [TIRRT_OP_TRI] = {1, 1},      [TIRRT_OP_EMBEDDING] = {2, 2},
-    [TIRRT_OP_DROPOUT] = {1, 1},    [TIRRT_OP_SDPA] = {3, 4},
+    [TIRRT_OP_DROPOUT] = {1, 1},    [TIRRT_OP_SDPA] = {3, 4},     [TIRRT_OP_PAGED_SDPA] = {5, 5},
 };
 
 /* What is wrong with instruction in's input count or attributes (every
@@ -120,6 +120,12 @@ static const char *check_attrs(const tirrt_program_def_t *d, const tirrt_inst_t 
     return a->sdpa.kernel < TIRRT_SDPA_ANY || a->sdpa.kernel >= TIRRT_SDPA_KERNEL_COUNT
                ? "sdpa kernel"
                : NULL;
+  case TIRRT_OP_PAGED_SDPA:
+    if (xr != 4 || d->values[in->in[1]].rank != 4 || d->values[in->in[2]].rank != 4 ||
+        d->values[in->in[3]].rank != 2 || d->values[in->in[4]].rank != 1 ||
+        d->values[in->in[3]].dtype != TIRRT_DTYPE_I32 || d->values[in->in[4]].dtype != TIRRT_DTYPE_I32)
+      return "paged_sdpa operands";
+    return NULL;
   default: return NULL;
   }
 }

@@ -370,6 +370,8 @@ typedef enum {
   TIRRT_OP_EMBEDDING,   /* in weight, indices; - */
   TIRRT_OP_DROPOUT,     /* in x; a.dropout */
   TIRRT_OP_SDPA,        /* in q, k, v [, mask]; a.sdpa */
+  TIRRT_OP_PAGED_SDPA,  /* in q, k_cache, v_cache, block_table, kv_lens; a.sdpa (scale,
+                           is_causal, enable_gqa, window, softcap; bottom_right = 1) */
   TIRRT_OP_COUNT
 } tirrt_opcode_t;
 

@@ -149,6 +149,19 @@ tirrt_status_t tirrt_cpu_sdpa(const tirrt_view_t *q, const tirrt_view_t *k, cons
                               const tirrt_view_t *mask, const tirrt_sdpa_params_t *params,
                               const tirrt_view_t *out, const tirrt_view_t *lse);
 
+/* Attention over a paged KV cache (paged_sdpa, docs/language.md): q [B,
+ * Hq, L, E]; k_cache [P, Hk, PS, E] and v_cache [P, Hk, PS, Ev] hold pages
+ * of PS keys; block_table i32[B, NB] lists each sequence's pages and
+ * kv_lens i32[B] its number of keys S_b (key j of sequence b is row j % PS
+ * of page block_table[b, j / PS]); the query rows are the sequence's last L
+ * positions (causal and window align bottom-right).  Out [B, Hq, L, Ev].
+ * A length outside [0, NB * PS] or a page id outside [0, P) among the
+ * pages a sequence uses is INVALID_ARGUMENT. */
+tirrt_status_t tirrt_cpu_paged_sdpa(const tirrt_view_t *q, const tirrt_view_t *k_cache,
+                                    const tirrt_view_t *v_cache, const tirrt_view_t *block_table,
+                                    const tirrt_view_t *kv_lens, const tirrt_sdpa_params_t *params,
+                                    const tirrt_view_t *out);
+
 /* ------------------------------------------------------------ helpers shared by the CPU kernels
  * (defined in cpu_view.c for the runtime/cpu_*.c sources; the executor does
  * not need them). */

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 rm -rf devpack && mkdir -p devpack/bin devpack/lib
-cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa "$BUILD"/test/gpu/test_gpu_graphs \
+cp "$BUILD"/tools/tirc "$BUILD"/test/gpu/test_gpu_ops "$BUILD"/test/gpu/test_gpu_sdpa "$BUILD"/test/gpu/test_gpu_graphs "$BUILD"/test/gpu/test_gpu_paged \
    "$BUILD"/test/ops/test_backend_ops devpack/bin/
 # The attention kernels as one shared object, for bench/flash_bench.py (ctypes).
 K=kernels

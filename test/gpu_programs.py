@@ -125,6 +125,14 @@ def programs():
                  "f32[1, 2, 16, 32], f32[1, 2, 16, 32]",
                  "  %o = sdpa(%q, %k, %v, dropout_p=0.2, kernel=\"mem_efficient\")\n"
                  "  %p = sdpa(%q, %k, %v, dropout_p=0.2, kernel=\"math\")\n  return %o, %p"))
+    # paged KV cache (random i32 inputs are in [0, 16): 16 pages, lengths < 20 keys)
+    for dt in ("f16", "bf16", "f32"):
+        out.append(P(f"paged_sdpa_{dt}", dt,
+                     f"%q: {dt}[3, 8, 2, 64], %k: {dt}[16, 2, 4, 64], %v: {dt}[16, 2, 4, 64], "
+                     "%bt: i32[3, 5], %n: i32[3]", f"{dt}[3, 8, 2, 64], {dt}[3, 8, 2, 64]",
+                     "  %o = paged_sdpa(%q, %k, %v, %bt, %n, is_causal=true, enable_gqa=true)\n"
+                     "  %w = paged_sdpa(%q, %k, %v, %bt, %n, enable_gqa=true, window=3, softcap=2.0)\n"
+                     "  return %o, %w"))
     return out
 
 

@@ -263,6 +263,79 @@ static void test_changing_shapes(void) {
   teardown(&f);
 }
 
+/* paged_sdpa through the runtime on the GPU (its check slot, its
+ * workspace in a graph's arena) against the same module on the CPU. */
+static const char PAGED[] =
+    "func @main(%q: f32[2, 8, 3, 64], %k: f32[40, 2, 16, 64], %v: f32[40, 2, 16, 64],\n"
+    "           %bt: i32[2, 20], %n: i32[2]) -> (f32[2, 8, 3, 64]) {\n"
+    "  %o = paged_sdpa(%q, %k, %v, %bt, %n, is_causal=true, enable_gqa=true)\n"
+    "  return %o\n"
+    "}\n";
+
+static void test_paged(void) {
+  tirc_module_t *m = NULL;
+  char *err = NULL;
+  tirc_options_t o = {.target = "cuda"};
+  if (tirc_compile_string(PAGED, strlen(PAGED), "paged.tir", &o, &m, &err)) {
+    CHECK_MSG(false, "compile: %s", err ? err : "?");
+    tirc_free(err);
+    return;
+  }
+  int64_t shp[5][4] = {{2, 8, 3, 64}, {40, 2, 16, 64}, {40, 2, 16, 64}, {2, 20}, {2}};
+  int nd[5] = {4, 4, 4, 2, 1};
+  size_t cnt[5] = {2 * 8 * 3 * 64, 40 * 2 * 16 * 64, 40 * 2 * 16 * 64, 40, 2};
+  void *h[5], *d[5], *hout = malloc(cnt[0] * 4), *gout = malloc(cnt[0] * 4), *dout = NULL;
+  for (int i = 0; i < 5; i++) {
+    h[i] = malloc(cnt[i] * 4);
+    cudaMalloc(&d[i], cnt[i] * 4);
+  }
+  cudaMalloc(&dout, cnt[0] * 4);
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 3; i++)
+      for (size_t x = 0; x < cnt[i]; x++) ((float *)h[i])[x] = (float)tt_rng_unif(-1, 1);
+    for (int x = 0; x < 40; x++) ((int32_t *)h[3])[x] = (int32_t)tt_rng_int(0, 39);
+    ((int32_t *)h[4])[0] = (int32_t)tt_rng_int(0, 320);
+    ((int32_t *)h[4])[1] = round == 4 ? 320 : (int32_t)tt_rng_int(0, 320);
+    if (round == 4) ((int32_t *)h[3])[39] = 40; /* a page the cache does not have */
+    tirc_dltensor_t hin[5], din[5], ho, dov;
+    for (int i = 0; i < 5; i++) {
+      int code = i < 3 ? 2 : 0;
+      hin[i] = (tirc_dltensor_t){h[i], {1, 0}, nd[i], {(uint8_t)code, 32, 1}, shp[i], NULL, 0};
+      din[i] = hin[i];
+      din[i].data = d[i];
+      din[i].device = (tirc_dldevice_t){2, 0};
+      cudaMemcpy(d[i], h[i], cnt[i] * 4, cudaMemcpyHostToDevice);
+    }
+    ho = (tirc_dltensor_t){hout, {1, 0}, 4, {2, 32, 1}, shp[0], NULL, 0};
+    dov = ho;
+    dov.data = dout;
+    dov.device = (tirc_dldevice_t){2, 0};
+    char *e1 = NULL, *e2 = NULL;
+    int rc1 = tirc_module_run(m, hin, 5, &ho, 1, 0, &e1);
+    int rc2 = tirc_module_run_on_stream(m, din, 5, &dov, 1, 0, NULL, &e2);
+    if (round < 4) {
+      CHECK_MSG(rc1 == 0 && rc2 == 0, "paged round %d: %s / %s", round, e1 ? e1 : "", e2 ? e2 : "");
+      cudaMemcpy(gout, dout, cnt[0] * 4, cudaMemcpyDeviceToHost);
+      double r = rel(gout, hout, cnt[0]);
+      CHECK_MSG(r <= 1e-5, "paged round %d: gpu vs cpu %.3g", round, r);
+    } else {
+      CHECK_MSG(rc1 == 1 && e1 && strstr(e1, "block_table[1, 19]"), "cpu bad page: %s", e1 ? e1 : "none");
+      CHECK_MSG(rc2 == 1 && e2 && strstr(e2, "block_table[1, 19] is not a page"), "gpu bad page: %s",
+                e2 ? e2 : "none");
+    }
+    tirc_free(e1);
+    tirc_free(e2);
+  }
+  for (int i = 0; i < 5; i++) {
+    free(h[i]);
+    cudaFree(d[i]);
+  }
+  free(hout);
+  free(gout);
+  cudaFree(dout);
+  tirc_module_free(m);
+}
+
 int main(int argc, char **argv) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0 || tirc_cuda_device_count() == 0) {
@@ -277,5 +350,6 @@ int main(int argc, char **argv) {
   test_bad_index_in_replay();
   test_dropout_seed();
   test_changing_shapes();
+  test_paged();
   return CHECK_SUMMARY();
 }
