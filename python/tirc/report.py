@@ -165,6 +165,12 @@ class Explanation:
                        f"{sum(v['count'] for v in g['left'].values())} op(s) left to PyTorch"
                        + ("; backward in PyTorch" if g["backward"] else ""))
             out.append(f"  attention: {g['n_sdpa']} sdpa, {g['n_softmax']} softmax not fused")
+            cg = [r["cuda_graphs"] for r in g["regions"] if r.get("cuda_graphs") is not None]
+            if cg:
+                out.append(f"  CUDA graphs: {sum(n for n in cg if n > 0)} recorded by "
+                           f"{sum(1 for n in cg if n > 0)}/{len(cg)} region(s)"
+                           + (f"; {sum(1 for n in cg if n < 0)} could not record"
+                              if any(n < 0 for n in cg) else ""))
             t = g.get("times") or {}
             if "total" in t:
                 out.append(f"  compile: {t['total']:.2f} s ({times_text(t, 2)})")
@@ -222,7 +228,11 @@ def explain(fn=None, remarks=False, file=None):
                 rec = part.record  # the last compile (exact _safe_softmax re-export)
             sdpa, softmax = parse_ir(rec.ir) if rec is not None else ([], [])
             item = {"name": r["name"], "status": status, "sdpa": sdpa, "softmax": softmax,
-                    "record": rec}
+                    "record": rec,
+                    # CUDA graphs its module recorded (runtime/cuda_graph.c); None off the GPU
+                    "cuda_graphs": (part.module.cuda_graphs_recorded
+                                    if part is not None and rec is not None and rec.target == "cuda"
+                                    else None)}
             if remarks and rec is not None:
                 rm = remarks_for(rec)
                 item["remarks"] = rm if rm is not None else [

@@ -870,6 +870,7 @@ class TestCudaGraphs(Base):
         print(f"\n  graphs recorded {recorded}, max rel err {max(errs):.3g}", file=sys.stderr)
         self.assertLessEqual(max(errs), 1e-5, f"seed {self.seed}: {errs}")
         self.assertTrue(recorded and all(r >= 1 for r in recorded), recorded)
+        self.assertRegex(str(tirc.explain()), r"CUDA graphs: [1-9]\d* recorded by")
         errs_off, recorded_off = self.run_loop({"cuda_graphs": False})
         self.assertLessEqual(max(errs_off), 1e-5, f"seed {self.seed}: {errs_off}")
         self.assertEqual(set(recorded_off), {0})
