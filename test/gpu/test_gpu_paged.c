@@ -17,14 +17,7 @@
 #include "tirrt_cpu.h"
 #include "tt.h"
 
-#define CK(call)                                                                       \
-  do {                                                                                 \
-    cudaError_t e_ = (call);                                                           \
-    if (e_ != cudaSuccess) {                                                           \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      exit(1);                                                                         \
-    }                                                                                  \
-  } while (0)
+#include "gpu_check.h"
 
 typedef struct {
   tirrt_view_t h; /* host, contiguous */

@@ -25,14 +25,7 @@
 #include "tt.h"
 #include "tt_ref.h"
 
-#define CK(call)                                                                       \
-  do {                                                                                 \
-    cudaError_t e_ = (call);                                                           \
-    if (e_ != cudaSuccess) {                                                           \
-      fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      exit(1);                                                                         \
-    }                                                                                  \
-  } while (0)
+#include "gpu_check.h"
 
 /* ------------------------------------------------------------ random data */
 static int cpu_only; /* TIRK_SDPA_CPUONLY=1: check the references only (no GPU needed) */
