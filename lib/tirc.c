@@ -19,7 +19,7 @@ struct tirc_module_s {
   TirCodegen *cg;
   tirrt_program_t *prog;
   char *ir, *dump, *timings;
-  bool no_graphs; /* tirc_module_set_cuda_graphs(m, 0) */
+  bool graphs; /* tirc_module_set_cuda_graphs(m, 1) */
 };
 
 const char *tirc_version(void) { return TIRC_VERSION; }
@@ -368,7 +368,7 @@ static int run_device(const tirc_dltensor_t *in, int n, const tirc_dltensor_t *o
 }
 
 void tirc_module_set_cuda_graphs(tirc_module_t *mod, int on) {
-  if (mod) mod->no_graphs = !on;
+  if (mod) mod->graphs = on != 0;
 }
 
 int tirc_module_cuda_graphs_recorded(const tirc_module_t *mod) {
@@ -416,7 +416,7 @@ int tirc_module_run_on_stream(tirc_module_t *mod, const tirc_dltensor_t *inputs,
   }
   if ((rc = gather_inputs(mod, inputs, n_inputs, descs, datas, owned, out_error))) goto done;
   tirrt_run_options_t ro = {.device = TIRRT_DEVICE_CPU, .seed = seed, .cuda_stream = cuda_stream,
-                            .cuda_graphs = !mod->no_graphs};
+                            .cuda_graphs = mod->graphs};
   if ((rc = run_device(inputs, n_inputs, outputs, n_outputs, &ro, out_error))) goto done;
   tirrt_status_t s;
   bool all_dense = true;

@@ -118,7 +118,7 @@ int tirc_module_run_on_stream(tirc_module_t *module, const tirc_dltensor_t *inpu
                               const tirc_dltensor_t *outputs, int n_outputs, uint64_t seed,
                               void *cuda_stream, char **out_error);
 
-/* CUDA graphs (on unless turned off here): a run on CUDA tensors whose
+/* CUDA graphs (off unless turned on here): a run on CUDA tensors whose
  * shapes and data pointers (inputs and outputs) equal an earlier run's is
  * recorded in a CUDA graph the second time and replayed after, one launch
  * for the whole run; results are the same.  Worth it when a model is

@@ -1,7 +1,7 @@
 /* cli.c — the command line of compiled tirc programs (spec §9):
  *   ./model [--device=cpu|cuda[:N]] [--params=FILE.safetensors] [--in NAME=FILE.npy]...
  *           [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...
- *           [--allow-tf32] [--no-cuda-graphs]
+ *           [--allow-tf32] [--cuda-graphs]
  * The default device is the program's target (tirc --target) when that
  * device is present, else the CPU (with a note on stderr).
  * Inputs bind by argument name; outputs go to DIR/out0.npy, ... in return
@@ -33,13 +33,13 @@ typedef struct {
   int n_in, n_dims;
   long bench;
   uint64_t seed;
-  int random_inputs, allow_tf32, device_index, no_graphs;
+  int random_inputs, allow_tf32, device_index, graphs;
 } Cli;
 
 static const char USAGE[] =
     "usage: %s [--device=cpu|cuda[:N]] [--params=FILE.safetensors] [--in NAME=FILE.npy]...\n"
     "          [--out DIR] [--bench=N] [--seed=N] [--random-inputs] [--dim NAME=N]...\n"
-    "          [--allow-tf32] [--no-cuda-graphs]\n";
+    "          [--allow-tf32] [--cuda-graphs]\n";
 
 static int usage(const char *prog, const char *fmt, const char *arg) {
   fprintf(stderr, "%s: error: ", prog);
@@ -94,8 +94,8 @@ static int parse_cli(int argc, char **argv, Cli *c) {
       c->device_index = (int)ix;
     } else if (strcmp(a, "--allow-tf32") == 0) {
       c->allow_tf32 = 1;
-    } else if (strcmp(a, "--no-cuda-graphs") == 0) {
-      c->no_graphs = 1;
+    } else if (strcmp(a, "--cuda-graphs") == 0) {
+      c->graphs = 1;
     } else if ((v = opt_value(argc, argv, &i, "--params"))) {
       c->params = v;
     } else if ((v = opt_value(argc, argv, &i, "--in")) || (v = opt_value(argc, argv, &i, "--dim"))) {
@@ -175,8 +175,8 @@ static int cmp_double(const void *a, const void *b) {
 /* --bench: warm up (first-touch page faults, pool growth, GPU module
  * loads), then time N runs and print the median.  On a GPU the inputs are
  * uploaded once and the results stay on the device, so the time is the
- * program's own; the warm-up records the run in a CUDA graph (tirrt.h)
- * and the timed runs replay it, unless --no-cuda-graphs. */
+ * program's own; with --cuda-graphs the warm-up records the run in a CUDA
+ * graph (tirrt.h) and the timed runs replay it. */
 static tirrt_status_t bench(tirrt_program_t *p, const tirrt_program_def_t *d,
                             const tirrt_run_options_t *ro, long n,
                             const tirrt_tensor_desc_t *descs, const void *const *datas) {
@@ -446,7 +446,7 @@ int tirrt_main(const tirrt_program_def_t *def, int argc, char **argv) {
                                                                      : TIRRT_DEVICE_CPU,
                             .device_index = c.device_index,
                             .seed = c.seed,
-                            .allow_tf32 = c.allow_tf32, .cuda_graphs = !c.no_graphs};
+                            .allow_tf32 = c.allow_tf32, .cuda_graphs = c.graphs};
   tirrt_program_t *p = NULL;
   tirrt_safetensors_t *params = NULL;
   int32_t na = def->n_args, ns = def->n_syms > 0 ? def->n_syms : 0;

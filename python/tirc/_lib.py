@@ -219,7 +219,7 @@ class Module:
 
     def set_cuda_graphs(self, on):
         """Whether CUDA runs on the same buffers and shapes as an earlier
-        run replay a CUDA graph of it (tirc.h; on by default)."""
+        run replay a CUDA graph of it (tirc.h; off by default)."""
         self._lib.tirc_module_set_cuda_graphs(self._h, int(bool(on)))
 
     @property

@@ -68,7 +68,7 @@ DEFAULT_OPTIONS = {
     "time_passes": os.environ.get("TIRC_TIME_PASSES", "") not in ("", "0"),
                            # True: print each graph's compile time by phase to stderr, with
                            # tirc's own table (as `tirc --time-passes`) for each region
-    "cuda_graphs": os.environ.get("TIRC_CUDA_GRAPHS", "1") not in ("", "0"),
+    "cuda_graphs": os.environ.get("TIRC_CUDA_GRAPHS", "") not in ("", "0"),
                            # True: a region called again on the same CUDA buffers and shapes
                            # replays a CUDA graph of its run (one launch; same results)
 }

@@ -93,6 +93,7 @@ static bool setup(Fixture *f, const char *extra, int64_t B, int64_t T) {
     tirc_free(err);
     return false;
   }
+  tirc_module_set_cuda_graphs(f->m, 1); /* off by default */
   f->in_shape[0][0] = B, f->in_shape[0][1] = T;
   for (int w = 0; w < 6; w++) memcpy(f->in_shape[1 + w], WSHAPE[w], sizeof WSHAPE[w]);
   cudaMalloc(&f->dev[0], (size_t)(B * T) * sizeof(int64_t));
@@ -281,6 +282,7 @@ static void test_paged(void) {
     tirc_free(err);
     return;
   }
+  tirc_module_set_cuda_graphs(m, 1);
   int64_t shp[5][4] = {{2, 8, 3, 64}, {40, 2, 16, 64}, {40, 2, 16, 64}, {2, 20}, {2}};
   int nd[5] = {4, 4, 4, 2, 1};
   size_t cnt[5] = {2 * 8 * 3 * 64, 40 * 2 * 16 * 64, 40 * 2 * 16 * 64, 40, 2};

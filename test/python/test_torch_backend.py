@@ -866,7 +866,7 @@ class TestCudaGraphs(Base):
         return errs, [mod.cuda_graphs_recorded for mod in self.modules()]
 
     def test_replay_equals_eager(self):
-        errs, recorded = self.run_loop({})
+        errs, recorded = self.run_loop({"cuda_graphs": True})
         print(f"\n  graphs recorded {recorded}, max rel err {max(errs):.3g}", file=sys.stderr)
         self.assertLessEqual(max(errs), 1e-5, f"seed {self.seed}: {errs}")
         self.assertTrue(recorded and all(r >= 1 for r in recorded), recorded)
