@@ -209,9 +209,12 @@ class TircPartition(torch.nn.Module):
                 if r not in roots:
                     roots.append(r)
                 self.out_plan.append(("root", roots.index(r), chain))
-        self.consts = {}  # placeholder -> (data_ptr, version) when exported as a constant
+        # placeholder -> [data_ptr, version, the values compiled in] when exported as
+        # a constant.  The values are kept because a buffer may be rewritten with
+        # the same values (DDP broadcasts its buffers before every forward).
+        self.consts = {}
         for ph, t in consts.items():
-            self.consts[ph] = (t.data_ptr(), t._version)
+            self.consts[ph] = [t.data_ptr(), t._version, t.detach().clone()]
         wide = opts["wide_outputs"]
         pad = ("any" if wide else False) if wide is not None else (
             device.type == "cuda" and (opts["target"] or "cuda") == "cuda")
@@ -283,14 +286,18 @@ class TircPartition(torch.nn.Module):
             return self.eager(*args)
 
     def _run(self, args):
-        for ph, (ptr, ver) in self.consts.items():
+        for ph, c in self.consts.items():
             a = args[self.placeholders.index(ph)]
-            if a.data_ptr() != ptr or a._version != ver:
-                self.stale_const = ph.name
-                _log_once(("const-changed", id(self)), logging.WARNING,
-                          "tirc: buffer %s changed since it was compiled in as a constant; "
-                          "this graph now runs in PyTorch", ph.name)
-                return self.eager(*args)
+            if a.data_ptr() == c[0] and a._version == c[1]:
+                continue
+            if _same_bits(a, c[2]):  # rewritten with the same values: still the constant
+                c[0], c[1] = a.data_ptr(), a._version
+                continue
+            self.stale_const = ph.name
+            _log_once(("const-changed", id(self)), logging.WARNING,
+                      "tirc: buffer %s changed since it was compiled in as a constant; "
+                      "this graph now runs in PyTorch", ph.name)
+            return self.eager(*args)
         tensors = [args[i] for i in self.arg_pos]
         # PyTorch lets CPU tensors meet CUDA ones in some ops (0-d scalars,
         # CPU index tensors: Mistral's sliding-window cache indexes CUDA K/V
@@ -691,6 +698,15 @@ def _boxed(fn):
 
 def _eager_bw(gm, example_inputs):
     return _boxed(gm)
+
+
+def _same_bits(a, b):
+    """Whether tensors a and b hold the same bytes (shape, dtype, device and
+    every bit: -0.0 is not 0.0, NaNs compare by payload)."""
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        return False
+    ab = a.detach().contiguous().reshape(-1).view(torch.uint8)
+    return torch.equal(ab, b.detach().contiguous().reshape(-1).view(torch.uint8))
 
 
 def _is_constant_buffer(node, value):
