@@ -589,9 +589,11 @@ static uint64_t hash_bytes(const void *b, size_t n) {
 /* Whether this key was seen in one of the last runs (remembering it). */
 static bool seen_before(tirrt_program_t *p, uint64_t h) {
   int32_t n = (int32_t)(sizeof p->seen / sizeof *p->seen);
-  for (int32_t i = 0; i < p->n_seen && i < n; i++)
+  for (int32_t i = 0; i < p->n_seen; i++)
     if (p->seen[i] == h) return true;
-  p->seen[p->n_seen++ % n] = h;
+  p->seen[p->seen_next] = h; /* a ring: the oldest goes */
+  p->seen_next = (p->seen_next + 1) % n;
+  if (p->n_seen < n) p->n_seen++;
   return false;
 }
 

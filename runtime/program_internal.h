@@ -63,7 +63,7 @@ struct tirrt_program_s {
    * key seen again is recorded), how many graphs were recorded, and
    * whether recording failed once (then never again). */
   uint64_t seen[8];
-  int32_t n_seen, n_captures;
+  int32_t n_seen, seen_next, n_captures;
   bool graphs_off;
   bool uses_seed; /* some instruction draws random numbers: the seed is in the key */
 };
