@@ -78,15 +78,10 @@ static tirrt_status_t cuda_sync(void *run) {
   CudaRun *cr = run;
   tirrt_status_t s = tirrt_cuda_checks_fetch(cr->ctx);
   cudaError_t e = cudaStreamSynchronize(cr->ctx->stream);
-  if (s) {
-    cr->ctx->n_checks = 0;
-    return s;
-  }
-  if (e != cudaSuccess) {
-    cr->ctx->n_checks = 0;
-    return tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
-  }
-  return tirrt_cuda_checks_read(cr->ctx);
+  if (!s && e != cudaSuccess) s = tirrt_cuda_status(e, "cudaStreamSynchronize", __FILE__, __LINE__);
+  if (!s) return tirrt_cuda_checks_read(cr->ctx);
+  cr->ctx->n_checks = 0; /* not read: the verdicts may not have arrived */
+  return s;
 }
 
 static void cuda_unprepare(const tirrt_program_def_t *d, int32_t device, void *prep) {

@@ -155,8 +155,38 @@ done:
   return s;
 }
 
+/* Where a checked op (embedding, paged_sdpa) writes its verdict: a check
+ * slot, read with every other at the run's end (tirrt_cuda_checks_read);
+ * with every slot taken, a flag of its own (*own) that check_done reads
+ * back at once, which syncs, so never while capturing a graph. */
+static tirrt_status_t check_place(tirrt_cuda_ctx_t *c, tirrt_cuda_check_t how, int64_t **flag,
+                                  bool *own) {
+  *own = false;
+  if ((*flag = tirrt_cuda_check_slot(c, how))) return NULL;
+  if (c->arena)
+    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "more than %d checked ops in a CUDA graph",
+                             TIRRT_CUDA_MAX_CHECKS);
+  *own = true;
+  return tirrt_cuda_alloc(c, sizeof **flag, (void **)flag);
+}
+
+/* After the op (s: its launch's status): an own flag read back and freed. */
+static tirrt_status_t check_done(tirrt_cuda_ctx_t *c, tirrt_cuda_check_t how, int64_t *flag,
+                                 bool own, tirrt_status_t s) {
+  if (!own) return s;
+  int64_t v = 0;
+  if (!s) {
+    cudaError_t e = cudaMemcpyAsync(&v, flag, sizeof v, cudaMemcpyDeviceToHost, c->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
+    s = e != cudaSuccess ? tirrt_cuda_status(e, "reading a check", __FILE__, __LINE__)
+                         : tirrt_cuda_check_error(&how, v);
+  }
+  tirrt_cuda_free(c, flag);
+  return s;
+}
+
 /* paged_sdpa: the split-KV kernel over the pages; its length and page
- * checks are read at the run's end like the embedding's. */
+ * check like the embedding's. */
 static tirrt_status_t paged_sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
                                  const tirrt_inst_t *inst, const tirrt_view_t *const *ins,
                                  const tirrt_view_t *out) {
@@ -168,17 +198,16 @@ static tirrt_status_t paged_sdpa(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *en
                          .softcap = prm.softcap};
   tirrt_cuda_check_t how = {.kind = TIRRT_CHECK_PAGED, .a = ins[3]->shape[1], .b = ins[1]->shape[0],
                             .c = ins[1]->shape[2]};
-  int64_t *verdict = tirrt_cuda_check_slot(c, how);
-  if (!verdict)
-    return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "more than %d checked ops in one run",
-                             TIRRT_CUDA_MAX_CHECKS);
+  int64_t *verdict;
+  bool own;
   size_t ws = tirk_sdpa_paged_workspace(&a);
   void *w = NULL;
-  tirrt_status_t s = ws ? tirrt_cuda_scratch(c, ws, &w) : NULL;
+  tirrt_status_t s = check_place(c, how, &verdict, &own);
   if (s) return s;
+  if (ws && (s = tirrt_cuda_scratch(c, ws, &w))) return check_done(c, how, verdict, own, s);
   tirk_err_t e = tirk_sdpa_paged(&a, w, verdict, c->stream);
   tirrt_cuda_scratch_free(c, w);
-  return e == TIRK_OK ? NULL : tirrt_tirk_status(e, "paged_sdpa");
+  return check_done(c, how, verdict, own, e == TIRK_OK ? NULL : tirrt_tirk_status(e, "paged_sdpa"));
 }
 
 /* ------------------------------------------------------------ one instruction */
@@ -299,34 +328,13 @@ tirrt_status_t tirrt_cuda_exec(tirrt_cuda_ctx_t *c, const tirrt_exec_env_t *env,
     t0 = tirrt_tirk_view(ins[0]);
     t1 = tirrt_tirk_view(ins[1]);
     /* An index outside the table is bad input: the kernel writes zeros
-     * for it and its verdict into a check slot, read at the run's end
-     * (tirrt_cuda_checks_read). */
+     * for it and its verdict where check_place says. */
     tirrt_cuda_check_t how = {.kind = TIRRT_CHECK_EMBEDDING, .a = ins[0]->shape[0]};
-    int64_t *flag = tirrt_cuda_check_slot(c, how);
-    if (flag) {
-      TIRRT_TIRK_CHECK(tirk_embedding(&t0, &t1, &to, flag, st), "embedding");
-      return NULL;
-    }
-    /* Every slot taken: read this one back now (not while capturing). */
-    if (c->arena)
-      return tirrt_make_status(TIRRT_STATUS_UNIMPLEMENTED, "more than %d embeddings in a CUDA graph",
-                               TIRRT_CUDA_MAX_CHECKS);
-    if ((s = tirrt_cuda_alloc(c, sizeof *flag, (void **)&flag))) return s;
+    int64_t *flag;
+    bool own;
+    if ((s = check_place(c, how, &flag, &own))) return s;
     tirk_err_t e = tirk_embedding(&t0, &t1, &to, flag, st);
-    int64_t bad = -1;
-    if (e == TIRK_OK) {
-      cudaError_t ce = cudaMemcpyAsync(&bad, flag, sizeof bad, cudaMemcpyDeviceToHost, st);
-      if (ce == cudaSuccess) ce = cudaStreamSynchronize(st);
-      if (ce != cudaSuccess) s = tirrt_cuda_status(ce, "embedding check", __FILE__, __LINE__);
-    } else {
-      s = tirrt_tirk_status(e, "embedding");
-    }
-    tirrt_cuda_free(c, flag);
-    if (!s && bad != TIRK_EMBEDDING_OK)
-      s = tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
-                            "embedding: index %lld is out of range for a table of %lld rows",
-                            (long long)bad, (long long)ins[0]->shape[0]);
-    return s;
+    return check_done(c, how, flag, own, e == TIRK_OK ? NULL : tirrt_tirk_status(e, "embedding"));
   }
   case TIRRT_OP_DROPOUT:
     if ((s = bcast(ins[0], out, &t0))) return s;

@@ -98,8 +98,7 @@ tirrt_status_t tirrt_cuda_checks_fetch(tirrt_cuda_ctx_t *c) {
   return NULL;
 }
 
-/* The error of one failed check, or NULL. */
-static tirrt_status_t check_error(const tirrt_cuda_check_t *k, int64_t v) {
+tirrt_status_t tirrt_cuda_check_error(const tirrt_cuda_check_t *k, int64_t v) {
   if (k->kind == TIRRT_CHECK_EMBEDDING) {
     if (v == TIRK_EMBEDDING_OK) return NULL;
     return tirrt_make_status(TIRRT_STATUS_INVALID_ARGUMENT,
@@ -122,7 +121,7 @@ tirrt_status_t tirrt_cuda_checks_read(tirrt_cuda_ctx_t *c) {
   int n = c->n_checks;
   c->n_checks = 0;
   for (int i = 0; i < n; i++) {
-    tirrt_status_t s = check_error(&c->checks[i], c->check_host[i]);
+    tirrt_status_t s = tirrt_cuda_check_error(&c->checks[i], c->check_host[i]);
     if (s) return s;
   }
   return NULL;
@@ -141,7 +140,7 @@ typedef struct {
   tirrt_tensor_desc_t *descs;
   int32_t n_results;
   int n_checks;
-  tirrt_cuda_check_t checks[TIRRT_CUDA_MAX_CHECKS];
+  tirrt_cuda_check_t *checks; /* how to read the slots its checks write */
   uint64_t used; /* LRU stamp */
 } Graph;
 
@@ -156,6 +155,7 @@ static void graph_free(tirrt_cuda_ctx_t *c, Graph *g) {
   arena_free(c, g->arena);
   free(g->key);
   free(g->descs);
+  free(g->checks);
   memset(g, 0, sizeof *g);
 }
 
@@ -242,8 +242,9 @@ tirrt_status_t tirrt_cuda_graph_end(tirrt_cuda_ctx_t *c, tirrt_cuda_graphs_t **t
   if (!s && ok) {
     g.key = malloc(key_bytes ? key_bytes : 1);
     g.descs = malloc(((size_t)n_results + 1) * sizeof *g.descs);
+    g.checks = malloc(((size_t)c->n_checks + 1) * sizeof *g.checks);
     if (!*table) *table = calloc(1, sizeof **table);
-    if (!g.key || !g.descs || !*table) s = tirrt_oom_status();
+    if (!g.key || !g.descs || !g.checks || !*table) s = tirrt_oom_status();
   }
   if (s || !ok) { /* nothing ran; the core runs the work again without a graph */
     cudaGetLastError();

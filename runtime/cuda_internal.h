@@ -120,6 +120,8 @@ int64_t *tirrt_cuda_check_slot(tirrt_cuda_ctx_t *c, tirrt_cuda_check_t how);
 tirrt_status_t tirrt_cuda_checks_fetch(tirrt_cuda_ctx_t *c);
 /* After the sync: the first failed check's error, or NULL; clears them. */
 tirrt_status_t tirrt_cuda_checks_read(tirrt_cuda_ctx_t *c);
+/* The error of verdict v of a check read as `how` says, or NULL. */
+tirrt_status_t tirrt_cuda_check_error(const tirrt_cuda_check_t *how, int64_t v);
 
 /* tirk_view_t of a runtime view (same fields). */
 tirk_view_t tirrt_tirk_view(const tirrt_view_t *v);

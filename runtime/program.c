@@ -690,10 +690,9 @@ tirrt_status_t tirrt_program_execute(tirrt_program_t *p, const tirrt_run_options
     tirrt_status_free(bs);
     tirrt_status_free(es);
     p->graphs_off = true;
-    pool_reset(p);
+    pool_reset(p); /* the arguments' and constants' views stand: no instruction makes them */
     for (int32_t v = 0; v < d->n_values; v++) r.buf[v] = -1;
     p->live_bytes = p->peak_bytes = 0;
-    if ((s = bind_data(&r, o, arg_descs, arg_datas, uploads))) goto done;
   }
   if ((s = run_body(&r, o, result_buffers, results, out_descs))) goto done;
 finish:
